@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* The table-driven configuration (redis' standardConfig style). Each entry
+ * knows how to parse and bound its value, so environment and flags share
+ * one path and every bad value is an error naming the setting. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+
+typedef enum { T_STR, T_INT, T_U64, T_ENUM, T_LEVEL } ctype;
+
+typedef struct centry {
+  const char *env;
+  const char *flag;
+  ctype type;
+  size_t offset;
+  size_t size; /* for strings: buffer size */
+  int64_t min, max;
+  const char *def; /* default, as text; NULL: computed */
+  const char *const *choices;
+  const char *help;
+} centry;
+
+static const char *const engines[] = {"tesseract", "mock", NULL};
+
+#define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
+static const centry table[] = {
+    {"GRPC_HOST", "--host", T_STR, OFF(host), 0, 0, "::", NULL,
+     "address to listen on (\"::\" is every IPv4 and IPv6 address)"},
+    {"GRPC_PORT", "--port", T_INT, OFF(port), 0, 65535, "50051", NULL,
+     "TCP port; 0 picks a free port and logs it"},
+    {"OCR_ENGINE", "--engine", T_ENUM, OFF(engine), 0, 0, "tesseract", engines,
+     "OCR engine: tesseract, or mock (fixed answer, for RPC benchmarks)"},
+    {"OCR_IMAGE_ROOT", "--image-root", T_STR, OFF(image_root), 0, 0, ".", NULL,
+     "directory request paths resolve inside and may not leave"},
+    {"OCR_WORKERS", "--workers", T_INT, OFF(workers), 1, 1024, NULL, NULL,
+     "OCR worker threads (default: number of cores)"},
+    {"OCR_DEFAULT_LANGUAGE", "--language", T_STR, OFF(language), 0, 0, "korean",
+     NULL, "language when a request names none"},
+    {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
+     "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
+    {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes),
+     16, INT32_MAX, "67108864", NULL, "largest request or response message"},
+    {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,
+     "debug, info, warn or error"},
+    {"OCR_MAX_PIXELS", "--max-pixels", T_U64, OFF(max_pixels), 1, INT64_MAX,
+     "100000000", NULL, "largest image, in pixels (width x height)"},
+    {"GRPC_MAX_CONCURRENT_STREAMS", "--max-concurrent-streams", T_INT,
+     OFF(max_concurrent_streams), 1, INT32_MAX, "256", NULL,
+     "HTTP/2 streams per connection"},
+    {"GRPC_MAX_HEADER_LIST_BYTES", "--max-header-list-bytes", T_U64,
+     OFF(max_header_list_bytes), 1024, 16 * 1024 * 1024, "65536", NULL,
+     "largest request header block"},
+    {"GRPC_INITIAL_WINDOW_BYTES", "--initial-window-bytes", T_U64,
+     OFF(initial_window_bytes), 65535, INT32_MAX, "16777216", NULL,
+     "HTTP/2 flow-control window per stream and per connection"},
+};
+#define NENTRIES (sizeof table / sizeof table[0])
+
+static int set_value(config *cfg, const centry *e, const char *v, const char *src,
+                     char *err, size_t errsize) {
+  char *p = (char *)cfg + e->offset;
+  switch (e->type) {
+  case T_STR:
+    if (strlen(v) >= e->size) {
+      snprintf(err, errsize, "%s (%s): value too long", e->flag, src);
+      return ERR_CONFIG;
+    }
+    strcpy(p, v);
+    return 0;
+  case T_ENUM:
+    for (const char *const *c = e->choices; *c; c++) {
+      if (strcmp(*c, v) == 0) {
+        snprintf(p, e->size, "%s", v);
+        return 0;
+      }
+    }
+    snprintf(err, errsize, "%s (%s): '%s' is not one of the choices (see --help)",
+             e->flag, src, v);
+    return ERR_CONFIG;
+  case T_LEVEL: {
+    int l = log_level_parse(v);
+    if (l < 0) {
+      snprintf(err, errsize, "%s (%s): '%s' is not debug, info, warn or error",
+               e->flag, src, v);
+      return ERR_CONFIG;
+    }
+    *(int *)p = l;
+    return 0;
+  }
+  case T_INT:
+  case T_U64: {
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < e->min || n > e->max) {
+      snprintf(err, errsize, "%s (%s): '%s' is not a whole number from %" PRId64
+               " to %" PRId64, e->flag, src, v, e->min, e->max);
+      return ERR_CONFIG;
+    }
+    if (e->type == T_INT)
+      *(int *)p = (int)n;
+    else
+      *(uint64_t *)p = (uint64_t)n;
+    return 0;
+  }
+  }
+  return ERR_CONFIG;
+}
+
+static const char *env_get(char **env, const char *name) {
+  size_t n = strlen(name);
+  for (char **e = env; e && *e; e++)
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+      return *e + n + 1;
+  return NULL;
+}
+
+void config_usage(FILE *out, const char *prog) {
+  fprintf(out, "usage: %s [flags]\n\nEach setting is an environment variable and a "
+               "flag; the flag wins.\n\n", prog);
+  for (size_t i = 0; i < NENTRIES; i++) {
+    const centry *e = &table[i];
+    fprintf(out, "  %-26s %-24s %s (default: %s)\n", e->flag, e->env, e->help,
+            e->def ? (*e->def ? e->def : "unset") : "number of cores");
+  }
+  fprintf(out, "  %-26s %-24s %s\n", "--help", "", "print this and exit");
+}
+
+int config_load(config *cfg, int argc, char **argv, char **env, FILE *out,
+                char *err, size_t errsize) {
+  memset(cfg, 0, sizeof *cfg);
+  for (size_t i = 0; i < NENTRIES; i++) {
+    const centry *e = &table[i];
+    if (e->def && set_value(cfg, e, e->def, "default", err, errsize))
+      return ERR_CONFIG;
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  cfg->workers = cores > 0 ? (int)cores : 1;
+
+  for (size_t i = 0; i < NENTRIES; i++) {
+    const char *v = env_get(env, table[i].env);
+    if (v && *v && set_value(cfg, &table[i], v, table[i].env, err, errsize))
+      return ERR_CONFIG;
+  }
+
+  for (int a = 1; a < argc; a++) {
+    const char *arg = argv[a];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      config_usage(out, argv[0]);
+      return 1;
+    }
+    const char *eq = strchr(arg, '=');
+    size_t namelen = eq ? (size_t)(eq - arg) : strlen(arg);
+    const centry *e = NULL;
+    for (size_t i = 0; i < NENTRIES; i++)
+      if (strlen(table[i].flag) == namelen && strncmp(table[i].flag, arg, namelen) == 0)
+        e = &table[i];
+    if (!e) {
+      snprintf(err, errsize, "unknown flag '%s' (see --help)", arg);
+      return ERR_CONFIG;
+    }
+    const char *v;
+    if (eq) {
+      v = eq + 1;
+    } else if (a + 1 < argc) {
+      v = argv[++a];
+    } else {
+      snprintf(err, errsize, "%s needs a value", e->flag);
+      return ERR_CONFIG;
+    }
+    if (set_value(cfg, e, v, "flag", err, errsize))
+      return ERR_CONFIG;
+  }
+  return 0;
+}

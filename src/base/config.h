@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* The server's settings: one table (name, environment variable, flag,
+ * type, bounds, default, help), read as defaults, then environment, then
+ * flags; validated once and read-only afterwards. Modules receive a const
+ * config and never call getenv. Loop thread, at start. */
+#ifndef OCRPC_BASE_CONFIG_H
+#define OCRPC_BASE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct config {
+  char host[256];
+  int port;
+  char engine[16]; /* "tesseract" or "mock" */
+  char image_root[4096];
+  int workers;
+  char language[64];
+  char redis_url[512];
+  uint64_t max_message_bytes;
+  int log_level;
+  uint64_t max_pixels;
+  int max_concurrent_streams;
+  uint64_t max_header_list_bytes;
+  uint64_t initial_window_bytes;
+} config;
+
+/* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,
+ * like environ), then argv. Returns 0; 1 when --help was printed to out;
+ * ERR_CONFIG with a one-line message in err (size errsize) naming the
+ * setting for an unknown flag, a missing or bad value. */
+int config_load(config *cfg, int argc, char **argv, char **env, FILE *out,
+                char *err, size_t errsize);
+
+/* Prints the settings table (--help) to out. */
+void config_usage(FILE *out, const char *prog);
+
+#endif

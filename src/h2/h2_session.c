@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/* The nghttp2 server session wrapper: keeps its own stream table (nghttp2
+ * does not report open streams when a session is deleted), collects each
+ * request's header block, and serves response bodies from a per-stream
+ * buffer through a deferred data provider. Loop thread only. */
+#include "h2.h"
+
+#include <nghttp2/nghttp2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+typedef struct h2_stream h2_stream;
+
+struct h2_stream {
+  int32_t id;
+  void *ud;
+  h2_stream *prev, *next;
+  /* Request header block: "name\0value\0" pairs while it arrives. */
+  buf hdr_bytes;
+  size_t hdr_count;
+  int request_seen;
+  /* Response body not yet given to nghttp2, from out_off on. */
+  buf out;
+  size_t out_off;
+  nghttp2_nv *trailers; /* owned copies; NULL until h2_send_trailers */
+  size_t ntrailers;
+  int responded;
+  int deferred; /* the data provider is parked: resume on new bytes */
+  int ended;    /* trailers queued */
+};
+
+struct h2_session {
+  nghttp2_session *ng;
+  h2_callbacks cbs;
+  void *ud;
+  h2_stream *streams; /* every stream we created, for teardown */
+  uint32_t max_header_list_size;
+  int freeing;
+};
+
+static void stream_free(h2_stream *st) {
+  buf_free(&st->hdr_bytes);
+  buf_free(&st->out);
+  if (st->trailers) {
+    for (size_t i = 0; i < st->ntrailers; i++)
+      free(st->trailers[i].name); /* name and value share one allocation */
+    free(st->trailers);
+  }
+  free(st);
+}
+
+static void stream_unlink(h2_session *s, h2_stream *st) {
+  if (st->prev)
+    st->prev->next = st->next;
+  else
+    s->streams = st->next;
+  if (st->next)
+    st->next->prev = st->prev;
+}
+
+static h2_stream *find_stream(h2_session *s, int32_t id) {
+  return nghttp2_session_get_stream_user_data(s->ng, id);
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
+                            void *user_data) {
+  h2_session *s = user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  h2_stream *st = calloc(1, sizeof *st);
+  if (!st)
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  st->id = frame->hd.stream_id;
+  st->next = s->streams;
+  if (s->streams)
+    s->streams->prev = st;
+  s->streams = st;
+  nghttp2_session_set_stream_user_data(ng, st->id, st);
+  return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user_data) {
+  (void)ng;
+  (void)flags;
+  h2_session *s = user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS)
+    return 0;
+  h2_stream *st = find_stream(s, frame->hd.stream_id);
+  if (!st || st->request_seen)
+    return 0; /* trailers from a client: gRPC requests carry none we need */
+  /* Bound what a client can make us hold, counted as HPACK does. */
+  if (st->hdr_bytes.len + namelen + valuelen + 32 > s->max_header_list_size)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (buf_append(&st->hdr_bytes, name, namelen) ||
+      buf_append(&st->hdr_bytes, "", 1) ||
+      buf_append(&st->hdr_bytes, value, valuelen) ||
+      buf_append(&st->hdr_bytes, "", 1))
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  st->hdr_count++;
+  return 0;
+}
+
+static int deliver_request(h2_session *s, h2_stream *st) {
+  st->request_seen = 1;
+  hdr *hs = calloc(st->hdr_count ? st->hdr_count : 1, sizeof *hs);
+  if (!hs)
+    return ERR_NOMEM;
+  const char *p = (const char *)st->hdr_bytes.data;
+  for (size_t i = 0; i < st->hdr_count; i++) {
+    hs[i].name = p;
+    hs[i].name_len = strlen(p);
+    p += hs[i].name_len + 1;
+    hs[i].value = p;
+    hs[i].value_len = strlen(p);
+    p += hs[i].value_len + 1;
+  }
+  int rc = s->cbs.on_request(s->ud, st->id, hs, st->hdr_count, &st->ud);
+  free(hs);
+  buf_free(&st->hdr_bytes);
+  return rc;
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  h2_session *s = user_data;
+  int32_t id = frame->hd.stream_id;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+    return 0;
+  h2_stream *st = find_stream(s, id);
+  if (!st)
+    return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && !st->request_seen &&
+      frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (deliver_request(s, st)) {
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+      return 0;
+    }
+  }
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && st->request_seen && st->ud)
+    s->cbs.on_end(s->ud, st->ud);
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *user_data) {
+  (void)flags;
+  h2_session *s = user_data;
+  h2_stream *st = find_stream(s, id);
+  if (!st || !st->ud)
+    return 0;
+  if (s->cbs.on_data(s->ud, st->ud, data, len))
+    nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
+                           void *user_data) {
+  (void)ng;
+  h2_session *s = user_data;
+  h2_stream *st = find_stream(s, id);
+  if (!st)
+    return 0;
+  nghttp2_session_set_stream_user_data(ng, id, NULL);
+  stream_unlink(s, st);
+  if (st->ud)
+    s->cbs.on_close(s->ud, st->ud, error_code);
+  stream_free(st);
+  return 0;
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t len,
+                         uint32_t *flags, nghttp2_data_source *src, void *user_data) {
+  (void)user_data;
+  h2_stream *st = src->ptr;
+  size_t avail = st->out.len - st->out_off;
+  size_t n = avail < len ? avail : len;
+  if (n) {
+    memcpy(dst, st->out.data + st->out_off, n);
+    st->out_off += n;
+    if (st->out_off == st->out.len) {
+      buf_reset(&st->out);
+      st->out_off = 0;
+    }
+  }
+  if (st->out.len - st->out_off == 0) {
+    if (st->ended) {
+      /* END_STREAM must ride on the trailers, not on an empty DATA frame:
+       * grpc-go otherwise reports a stream closed without trailers. */
+      *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      if (nghttp2_submit_trailer(ng, id, st->trailers, st->ntrailers))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    } else if (n == 0) {
+      st->deferred = 1;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+  }
+  return (ssize_t)n;
+}
+
+int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *ud,
+                   h2_session **out) {
+  h2_session *s = calloc(1, sizeof *s);
+  if (!s)
+    return ERR_NOMEM;
+  s->cbs = *cbs;
+  s->ud = ud;
+  s->max_header_list_size = settings->max_header_list_size;
+
+  nghttp2_session_callbacks *ncb;
+  if (nghttp2_session_callbacks_new(&ncb))
+    goto fail_session;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(ncb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(ncb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(ncb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(ncb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(ncb, on_stream_close);
+
+  nghttp2_option *opt;
+  if (nghttp2_option_new(&opt))
+    goto fail_callbacks;
+  /* Window updates are automatic; the upper layer bounds what it buffers
+   * by the message-size limit, checked from the length prefix. */
+  nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
+  int rc = nghttp2_session_server_new2(&s->ng, ncb, s, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(ncb);
+  if (rc)
+    goto fail_session;
+
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings->max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings->initial_window_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, settings->max_header_list_size},
+  };
+  if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) ||
+      nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
+                                            (int32_t)settings->connection_window_size))
+    goto fail_ng;
+  *out = s;
+  return 0;
+
+fail_ng:
+  nghttp2_session_del(s->ng);
+  free(s);
+  return ERR_PROTOCOL;
+fail_callbacks:
+  nghttp2_session_callbacks_del(ncb);
+fail_session:
+  free(s);
+  return ERR_NOMEM;
+}
+
+void h2_session_free(h2_session *s) {
+  if (!s)
+    return;
+  s->freeing = 1;
+  while (s->streams) {
+    h2_stream *st = s->streams;
+    stream_unlink(s, st);
+    nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
+    if (st->ud)
+      s->cbs.on_close(s->ud, st->ud, H2_CONNECTION_GONE);
+    stream_free(st);
+  }
+  nghttp2_session_del(s->ng);
+  free(s);
+}
+
+int h2_session_feed(h2_session *s, const uint8_t *data, size_t len) {
+  ssize_t n = nghttp2_session_mem_recv(s->ng, data, len);
+  if (n < 0 || (size_t)n != len) {
+    /* nghttp2 has queued GOAWAY for protocol errors it detects itself. */
+    if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_FLOODED)
+      nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
+    return ERR_PROTOCOL;
+  }
+  return 0;
+}
+
+ssize_t h2_session_pull(h2_session *s, const uint8_t **data) {
+  ssize_t n = nghttp2_session_mem_send(s->ng, data);
+  if (n < 0)
+    return n == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_PROTOCOL;
+  return n;
+}
+
+int h2_session_alive(h2_session *s) {
+  return nghttp2_session_want_read(s->ng) || nghttp2_session_want_write(s->ng);
+}
+
+static nghttp2_nv *copy_nv(const hdr *hdrs, size_t n) {
+  nghttp2_nv *nv = calloc(n ? n : 1, sizeof *nv);
+  if (!nv)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *p = malloc(hdrs[i].name_len + hdrs[i].value_len + 2);
+    if (!p) {
+      for (size_t j = 0; j < i; j++)
+        free(nv[j].name);
+      free(nv);
+      return NULL;
+    }
+    memcpy(p, hdrs[i].name, hdrs[i].name_len);
+    p[hdrs[i].name_len] = 0;
+    memcpy(p + hdrs[i].name_len + 1, hdrs[i].value, hdrs[i].value_len);
+    p[hdrs[i].name_len + 1 + hdrs[i].value_len] = 0;
+    nv[i].name = p;
+    nv[i].namelen = hdrs[i].name_len;
+    nv[i].value = p + hdrs[i].name_len + 1;
+    nv[i].valuelen = hdrs[i].value_len;
+    nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+  }
+  return nv;
+}
+
+/* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
+static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    nv[i].name = (uint8_t *)hdrs[i].name;
+    nv[i].namelen = hdrs[i].name_len;
+    nv[i].value = (uint8_t *)hdrs[i].value;
+    nv[i].valuelen = hdrs[i].value_len;
+    nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+  }
+}
+
+int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n,
+               int end_stream) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st || st->responded || n > 64)
+    return ERR_INVAL;
+  nghttp2_nv nv[64];
+  borrow_nv(nv, hdrs, n);
+  nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+  int rc = nghttp2_submit_response(s->ng, stream_id, nv, n, end_stream ? NULL : &prd);
+  if (rc)
+    return rc == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_INVAL;
+  st->responded = 1;
+  if (end_stream)
+    st->ended = 1;
+  return 0;
+}
+
+static void resume(h2_session *s, h2_stream *st) {
+  if (st->deferred) {
+    st->deferred = 0;
+    nghttp2_session_resume_data(s->ng, st->id);
+  }
+}
+
+int h2_send_data(h2_session *s, int32_t stream_id, const uint8_t *data, size_t len) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st || !st->responded || st->ended)
+    return ERR_INVAL;
+  if (buf_append(&st->out, data, len))
+    return ERR_NOMEM;
+  resume(s, st);
+  return 0;
+}
+
+int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st || !st->responded || st->ended)
+    return ERR_INVAL;
+  st->trailers = copy_nv(hdrs, n);
+  if (!st->trailers)
+    return ERR_NOMEM;
+  st->ntrailers = n;
+  st->ended = 1;
+  resume(s, st);
+  return 0;
+}
+
+int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code) {
+  if (!find_stream(s, stream_id))
+    return ERR_INVAL;
+  return nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, stream_id, error_code)
+             ? ERR_INVAL
+             : 0;
+}
+
+size_t h2_stream_pending(h2_session *s, int32_t stream_id) {
+  h2_stream *st = find_stream(s, stream_id);
+  return st ? st->out.len - st->out_off : 0;
+}
+
+int h2_session_goaway(h2_session *s, uint32_t error_code, const char *debug) {
+  int32_t last = nghttp2_session_get_last_proc_stream_id(s->ng);
+  size_t dlen = debug ? strlen(debug) : 0;
+  return nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, last, error_code,
+                               (const uint8_t *)debug, dlen)
+             ? ERR_PROTOCOL
+             : 0;
+}

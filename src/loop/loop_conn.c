@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/* TCP connections: accept, read into the h2 session, write what it
+ * produces, close. Output is gathered per connection and written once per
+ * loop iteration from a check handle, so a burst of responses costs one
+ * write. Loop thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "loop_internal.h"
+
+/* Stop pulling frames from nghttp2 above this: the rest stays queued in
+ * the session until the socket drains. */
+#define WRITE_HIGH_WATER (1u << 20)
+
+typedef struct write_req {
+  uv_write_t req;
+  loop_conn *conn;
+  uint8_t *data;
+} write_req;
+
+static void conn_close(loop_conn *c);
+static void conn_flush(loop_conn *c);
+
+static void on_idle(uv_idle_t *h) { (void)h; }
+
+static void mark_dirty(loop_conn *c) {
+  if (c->is_dirty || c->closing)
+    return;
+  loop_server *srv = c->srv;
+  if (!srv->dirty)
+    uv_idle_start(&srv->flush_idle, on_idle);
+  c->is_dirty = 1;
+  c->dirty_next = srv->dirty;
+  srv->dirty = c;
+}
+
+static void on_flush_check(uv_check_t *h) {
+  loop_server *srv = h->data;
+  loop_conn *c = srv->dirty;
+  srv->dirty = NULL;
+  uv_idle_stop(&srv->flush_idle);
+  while (c) {
+    loop_conn *next = c->dirty_next;
+    c->is_dirty = 0;
+    c->dirty_next = NULL;
+    if (!c->closing)
+      conn_flush(c);
+    c = next;
+  }
+}
+
+/* ---- the rpc transport over h2 ---- */
+
+static int tr_respond(void *conn, int32_t sid, const hdr *h, size_t n, int end) {
+  loop_conn *c = conn;
+  mark_dirty(c);
+  return h2_respond(c->h2, sid, h, n, end);
+}
+
+static int tr_send_data(void *conn, int32_t sid, const uint8_t *d, size_t n) {
+  loop_conn *c = conn;
+  mark_dirty(c);
+  return h2_send_data(c->h2, sid, d, n);
+}
+
+static int tr_send_trailers(void *conn, int32_t sid, const hdr *h, size_t n) {
+  loop_conn *c = conn;
+  mark_dirty(c);
+  return h2_send_trailers(c->h2, sid, h, n);
+}
+
+static int tr_reset(void *conn, int32_t sid, uint32_t code) {
+  loop_conn *c = conn;
+  mark_dirty(c);
+  return h2_reset(c->h2, sid, code);
+}
+
+const rpc_transport loop__transport = {tr_respond, tr_send_data, tr_send_trailers,
+                                       tr_reset};
+
+/* ---- h2 events up to rpc ---- */
+
+static int on_request(void *ud, int32_t sid, const hdr *hdrs, size_t n, void **sud) {
+  loop_conn *c = ud;
+  rpc_call *call = rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
+  if (!call) {
+    log_error("conn %llu stream %d: out of memory", (unsigned long long)c->id, sid);
+    return ERR_NOMEM;
+  }
+  *sud = call;
+  return 0;
+}
+
+static int on_data(void *ud, void *sud, const uint8_t *data, size_t len) {
+  (void)ud;
+  return rpc_call_data(sud, data, len);
+}
+
+static void on_end(void *ud, void *sud) {
+  (void)ud;
+  rpc_call_end(sud);
+}
+
+static void on_stream_close(void *ud, void *sud, uint32_t code) {
+  (void)ud;
+  rpc_call_close(sud, code);
+}
+
+static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close};
+
+/* ---- socket I/O ---- */
+
+static void on_write(uv_write_t *req, int status) {
+  write_req *wr = (write_req *)req;
+  loop_conn *c = wr->conn;
+  free(wr->data);
+  free(wr);
+  c->writing = 0;
+  if (c->closing)
+    return;
+  if (status) {
+    log_debug("conn %llu: write failed: %s", (unsigned long long)c->id,
+              uv_strerror(status));
+    conn_close(c);
+    return;
+  }
+  conn_flush(c);
+}
+
+static void conn_flush(loop_conn *c) {
+  if (c->writing || c->closing)
+    return;
+  for (;;) {
+    const uint8_t *data;
+    ssize_t n = 0;
+    while (c->wbuf.len < WRITE_HIGH_WATER && (n = h2_session_pull(c->h2, &data)) > 0) {
+      if (buf_append(&c->wbuf, data, (size_t)n)) {
+        conn_close(c);
+        return;
+      }
+    }
+    if (n < 0) {
+      log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id, err_name((int)n));
+      conn_close(c);
+      return;
+    }
+    if (c->wbuf.len == 0) {
+      if (c->close_after_flush || !h2_session_alive(c->h2))
+        conn_close(c);
+      return;
+    }
+    uv_buf_t b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w == (int)c->wbuf.len) {
+      buf_reset(&c->wbuf);
+      continue; /* the session may have more now that a window opened */
+    }
+    if (w < 0 && w != UV_EAGAIN) {
+      conn_close(c);
+      return;
+    }
+    if (w > 0)
+      buf_consume(&c->wbuf, (size_t)w);
+    write_req *wr = malloc(sizeof *wr);
+    if (!wr) {
+      conn_close(c);
+      return;
+    }
+    size_t len;
+    wr->conn = c;
+    wr->data = buf_steal(&c->wbuf, &len);
+    b = uv_buf_init((char *)wr->data, (unsigned)len);
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write)) {
+      free(wr->data);
+      free(wr);
+      conn_close(c);
+      return;
+    }
+    c->writing = 1;
+    return;
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  (void)suggested;
+  loop_conn *c = h->data;
+  b->base = (char *)c->srv->rbuf;
+  b->len = sizeof c->srv->rbuf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+  loop_conn *c = s->data;
+  if (nread == 0 || c->closing)
+    return;
+  if (nread < 0) {
+    if (nread != UV_EOF)
+      log_debug("conn %llu: read failed: %s", (unsigned long long)c->id,
+                uv_strerror((int)nread));
+    conn_close(c);
+    return;
+  }
+  if (h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread)) {
+    log_info("conn %llu: HTTP/2 protocol error from the client; closing",
+             (unsigned long long)c->id);
+    /* Write the GOAWAY nghttp2 queued, then close. */
+    uv_read_stop(s);
+    c->close_after_flush = 1;
+  }
+  mark_dirty(c);
+}
+
+static void on_closed(uv_handle_t *h) {
+  loop_conn *c = h->data;
+  buf_free(&c->wbuf);
+  free(c);
+}
+
+static void conn_close(loop_conn *c) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  loop_server *srv = c->srv;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  /* Streams still open cancel their work here; no write reaches a
+   * connection that is going away. */
+  h2_session_free(c->h2);
+  c->h2 = NULL;
+  log_debug("conn %llu: closed", (unsigned long long)c->id);
+  uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  loop_server *srv = listener->data;
+  if (status < 0) {
+    log_warn("accept failed: %s", uv_strerror(status));
+    return;
+  }
+  loop_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    log_error("accept: out of memory");
+    return;
+  }
+  c->srv = srv;
+  c->id = ++srv->next_conn_id;
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp)) {
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (h2_session_new(&srv->h2, &h2_cbs, c, &c->h2)) {
+    log_error("conn %llu: cannot create HTTP/2 session", (unsigned long long)c->id);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    return;
+  }
+  c->next = srv->conns;
+  if (srv->conns)
+    srv->conns->prev = c;
+  srv->conns = c;
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  mark_dirty(c); /* our SETTINGS go out first */
+}
+
+void loop__close_all(loop_server *srv) {
+  while (srv->conns)
+    conn_close(srv->conns);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+    return 0;
+  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+    return 0;
+  return UV_EINVAL;
+}
+
+int loop__listen(loop_server *srv) {
+  struct sockaddr_storage ss;
+  int rc = resolve(srv->cfg->host, srv->cfg->port, &ss);
+  if (rc) {
+    log_error("--host %s is not an IPv4 or IPv6 address", srv->cfg->host);
+    return rc;
+  }
+  uv_tcp_init(srv->loop, &srv->listener);
+  srv->listener.data = srv;
+  uv_check_init(srv->loop, &srv->flush_check);
+  srv->flush_check.data = srv;
+  uv_check_start(&srv->flush_check, on_flush_check);
+  uv_idle_init(srv->loop, &srv->flush_idle);
+  if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0)) ||
+      (rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection))) {
+    log_error("cannot listen on %s:%d: %s", srv->cfg->host, srv->cfg->port,
+              uv_strerror(rc));
+    return rc;
+  }
+  struct sockaddr_storage bound;
+  int len = sizeof bound;
+  uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+  char ip[64];
+  int port;
+  if (bound.ss_family == AF_INET6) {
+    uv_ip6_name((struct sockaddr_in6 *)&bound, ip, sizeof ip);
+    port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    log_info("listening on [%s]:%d", ip, port);
+  } else {
+    uv_ip4_name((struct sockaddr_in *)&bound, ip, sizeof ip);
+    port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    log_info("listening on %s:%d", ip, port);
+  }
+  return 0;
+}

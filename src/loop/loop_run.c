@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* Process lifetime: builds the engine, the rpc server and the listener,
+ * runs the loop until SIGINT/SIGTERM, then closes every handle, lets the
+ * work in flight come back (cancelled), and frees everything so that
+ * uv_loop_close succeeds. Loop thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "loop_internal.h"
+#include "ocr/ocr.h"
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+static void stop(loop_server *srv) {
+  if (srv->stopping)
+    return;
+  srv->stopping = 1;
+  close_handle((uv_handle_t *)&srv->listener);
+  loop__close_all(srv);
+  close_handle((uv_handle_t *)&srv->flush_check);
+  close_handle((uv_handle_t *)&srv->flush_idle);
+  close_handle((uv_handle_t *)&srv->sigint);
+  close_handle((uv_handle_t *)&srv->sigterm);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  loop_server *srv = h->data;
+  log_info("signal %d: stopping", signum);
+  stop(srv);
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg) {
+  (void)arg;
+  close_handle(h);
+}
+
+int loop_run(const config *cfg) {
+  int status = 1;
+  loop_pool_size(cfg->workers);
+
+  loop_server *srv = calloc(1, sizeof *srv);
+  if (!srv)
+    return 1;
+  srv->cfg = cfg;
+  srv->h2.max_concurrent_streams = (uint32_t)cfg->max_concurrent_streams;
+  srv->h2.initial_window_size = (uint32_t)cfg->initial_window_bytes;
+  srv->h2.connection_window_size = (uint32_t)cfg->initial_window_bytes;
+  srv->h2.max_header_list_size = (uint32_t)cfg->max_header_list_bytes;
+
+  uv_loop_t loop;
+  if (uv_loop_init(&loop))
+    goto fail_srv;
+  srv->loop = &loop;
+
+  ocr_config oc = {
+      .kind = strcmp(cfg->engine, "mock") == 0 ? OCR_KIND_MOCK : OCR_KIND_TESSERACT,
+      .image_root = cfg->image_root,
+      .default_language = cfg->language,
+      .max_pixels = cfg->max_pixels,
+  };
+  ocr_engine *engine = NULL;
+  int rc = ocr_engine_new(&oc, &engine);
+  if (rc) {
+    log_error("cannot start the %s engine (image root %s, language %s): %s",
+              cfg->engine, cfg->image_root, cfg->language, err_text(rc));
+    goto fail_loop;
+  }
+
+  exec ex;
+  loop_exec_init(&ex, &loop);
+  if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
+    goto fail_engine;
+
+  uv_signal_init(&loop, &srv->sigint);
+  uv_signal_init(&loop, &srv->sigterm);
+  srv->sigint.data = srv->sigterm.data = srv;
+  uv_signal_start(&srv->sigint, on_signal, SIGINT);
+  uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+
+  if (loop__listen(srv) == 0) {
+    log_info("ocrpc-server: engine %s %s, %d workers, image root %s", ocr_engine_name(engine),
+             ocr_engine_version(engine), cfg->workers, cfg->image_root);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    status = 0;
+  }
+  stop(srv);
+  /* Close anything left (a failed listen) and let cancelled work and close
+   * callbacks run to the end. */
+  uv_walk(&loop, on_walk_close, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  rpc_server_free(srv->rpc);
+fail_engine:
+  ocr_engine_free(engine);
+fail_loop:
+  if (uv_loop_close(&loop)) {
+    log_error("event loop still had open handles at exit");
+    status = 1;
+  }
+fail_srv:
+  free(srv);
+  return status;
+}

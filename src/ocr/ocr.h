@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* OCR engines: Tesseract (real) and mock (fixed answer, only for measuring
+ * RPC overhead and testing the layers above OCR). An engine is created once
+ * on the loop thread; ocr_engine_run() is called from worker threads, each
+ * of which lazily builds and then reuses its own Tesseract instances (one
+ * per language set). No network, no libuv, no logging: errors are ERR_*
+ * codes plus a message. */
+#ifndef OCRPC_OCR_H
+#define OCRPC_OCR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ocr_kind { OCR_KIND_TESSERACT = 0, OCR_KIND_MOCK = 1 } ocr_kind;
+
+typedef struct ocr_config {
+  ocr_kind kind;
+  /* Directory that request paths resolve inside (absolute or relative to
+   * the working directory). Borrowed; copied by ocr_engine_new. */
+  const char *image_root;
+  /* Language used when a request leaves it empty ("korean", "eng", ...). */
+  const char *default_language;
+  /* Images whose width*height exceeds this are refused (ERR_TOO_LARGE),
+   * checked from the header before the pixels are decoded. 0 means
+   * OCR_DEFAULT_MAX_PIXELS. */
+  uint64_t max_pixels;
+  /* Tessdata directory; NULL for Tesseract's default. */
+  const char *tessdata_dir;
+} ocr_config;
+
+/* Pixel limit used when ocr_config.max_pixels is 0 (about 10000 x 10000). */
+#define OCR_DEFAULT_MAX_PIXELS ((uint64_t)100000000)
+
+typedef struct ocr_engine ocr_engine;
+
+/* What one recognition reads. All pointers are owned by the caller (the
+ * job) and must stay valid until ocr_engine_run returns. */
+typedef struct ocr_request {
+  /* Path relative to the image root (or absolute inside it); NULL or ""
+   * when the image comes inline. */
+  const char *path;
+  /* Inline image bytes (PNG, JPEG, TIFF, ...); used when len > 0. */
+  const uint8_t *data;
+  size_t data_len;
+  /* "korean", "english", Tesseract codes ("kor", "eng", "kor+eng");
+   * NULL or "" means the engine's default language. */
+  const char *language;
+  /* 0..1; boxes below it are dropped. <= 0 means the default 0.5. */
+  float confidence_threshold;
+  /* Detect orientation and rotate upright before recognition. */
+  int use_angle_cls;
+  /* Page segmentation mode override (options["psm"]); -1 = automatic. */
+  int psm;
+  /* Raised by the loop thread when the caller has gone (cancel, deadline);
+   * read by the recognition's progress monitor. May be NULL. */
+  const volatile int *cancel;
+} ocr_request;
+
+/* One text line. */
+typedef struct ocr_box {
+  char *text;       /* UTF-8, owned by the result */
+  float confidence; /* 0..1 */
+  /* Quadrilateral x1,y1,...,x4,y4, clockwise from top-left, in the
+   * coordinates of the image as sent (before any rotation). */
+  float quad[8];
+} ocr_box;
+
+typedef struct ocr_result {
+  int err;             /* 0, or ERR_NOT_FOUND, ERR_FORBIDDEN_PATH,
+                          ERR_DECODE, ERR_TOO_LARGE, ERR_LANGUAGE,
+                          ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM */
+  char *error_message; /* owned; human-readable, set when err != 0 */
+  char *text;          /* owned; lines joined by '\n', no trailing '\n' */
+  float confidence;    /* 0..1, mean over the kept boxes (0 if none) */
+  ocr_box *boxes;      /* owned array of nboxes */
+  size_t nboxes;
+  int width, height;   /* of the image as sent */
+  char language[64];   /* the Tesseract language code used, e.g. "kor" */
+  int rotation;        /* degrees applied by orientation detection: 0/90/180/270
+                          (clockwise turn that made the page upright) */
+  double ocr_ms;       /* time spent decoding + recognising */
+} ocr_result;
+
+/* Creates an engine. Loop thread, before workers run. Returns 0 and sets
+ * *out, or ERR_NOMEM / ERR_CONFIG (image root missing, tessdata or the
+ * default language not installed) with *out untouched. */
+int ocr_engine_new(const ocr_config *cfg, ocr_engine **out);
+
+/* Frees the engine; NULL is a no-op. Call after every worker is done. */
+void ocr_engine_free(ocr_engine *e);
+
+/* "tesseract" or "mock". Static storage. */
+const char *ocr_engine_name(const ocr_engine *e);
+
+/* Engine version ("5.3.0" for Tesseract). Static storage. */
+const char *ocr_engine_version(const ocr_engine *e);
+
+/* Worker thread. Recognises one image. Always fills *out (zero it first
+ * with ocr_result_init); returns out->err. Failures of the image itself
+ * (missing, forbidden, undecodable, too large, unknown language) are
+ * results, never crashes. Thread-safe: concurrent calls on different
+ * threads each use that thread's own Tesseract instances. */
+int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out);
+
+void ocr_result_init(ocr_result *r);
+/* Frees what the result owns and re-initialises it. */
+void ocr_result_clear(ocr_result *r);
+
+/* Maps a language name ("korean", "english", "kor+eng", ...) to the
+ * Tesseract code into buf. Returns 0 or ERR_LANGUAGE. Any thread. */
+int ocr_language_code(const char *name, char *buf, size_t bufsize);
+
+/* Resolves a request path inside root: rejects "..", absolute paths
+ * outside root and symlinks that escape it (resolve, then check).
+ * On success writes the real path into out (PATH_MAX bytes) and returns 0;
+ * else ERR_FORBIDDEN_PATH or ERR_NOT_FOUND. Any thread. */
+int ocr_path_resolve(const char *root, const char *path, char *out, size_t outsize);
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* The engine object and the dispatch of one request: settings validated
+ * once on the loop thread by ocr_engine_new, then ocr_engine_run on worker
+ * threads picks the language, loads the image and hands it to Tesseract,
+ * or answers at once for the mock engine, which exists only for RPC
+ * benchmarks and for tests of the layers above OCR. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/err.h"
+#include "ocr_internal.h"
+
+#define MOCK_TEXT "mock text"
+#define MOCK_CONFIDENCE 0.99f
+
+static char tess_version[32];
+static pthread_once_t tess_version_once = PTHREAD_ONCE_INIT;
+
+static void copy_tess_version(void) {
+  snprintf(tess_version, sizeof(tess_version), "%s", ocr__tess_version());
+}
+
+int ocr_engine_new(const ocr_config *cfg, ocr_engine **out) {
+  const char *root, *lang;
+  ocr_engine *e;
+  struct stat st;
+  ocr_result probe;
+  int rc;
+
+  if (cfg == NULL || out == NULL ||
+      (cfg->kind != OCR_KIND_TESSERACT && cfg->kind != OCR_KIND_MOCK))
+    return ERR_CONFIG;
+  e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return ERR_NOMEM;
+  e->kind = cfg->kind;
+  e->max_pixels = cfg->max_pixels != 0 ? cfg->max_pixels : OCR_DEFAULT_MAX_PIXELS;
+
+  root = cfg->image_root != NULL && cfg->image_root[0] != '\0' ? cfg->image_root : ".";
+  if (realpath(root, e->image_root) == NULL || stat(e->image_root, &st) != 0 ||
+      !S_ISDIR(st.st_mode)) {
+    rc = ERR_CONFIG;
+    goto fail_engine;
+  }
+
+  lang = cfg->default_language != NULL && cfg->default_language[0] != '\0'
+             ? cfg->default_language
+             : "korean";
+  if (ocr_language_code(lang, e->default_language, sizeof(e->default_language)) != 0) {
+    rc = ERR_CONFIG;
+    goto fail_engine;
+  }
+
+  if (e->kind == OCR_KIND_TESSERACT) {
+    rc = ocr__tessdata_dir(cfg->tessdata_dir, e->tessdata, sizeof(e->tessdata));
+    if (rc != 0)
+      goto fail_engine;
+    ocr_result_init(&probe);
+    rc = ocr__language_installed(e->tessdata, e->default_language, &probe);
+    ocr_result_clear(&probe);
+    if (rc != 0) {
+      rc = ERR_CONFIG;
+      goto fail_engine;
+    }
+    pthread_once(&tess_version_once, copy_tess_version);
+    /* Leptonica's message level is process-wide; setting it here, before
+     * any worker runs, avoids racing on it. */
+    ocr__image_quiet();
+  }
+  *out = e;
+  return 0;
+
+fail_engine:
+  free(e);
+  return rc;
+}
+
+void ocr_engine_free(ocr_engine *e) {
+  /* Per-thread Tesseract instances are not the engine's: they belong to
+   * their worker threads and are ended when those exit. */
+  free(e);
+}
+
+const char *ocr_engine_name(const ocr_engine *e) {
+  return e->kind == OCR_KIND_MOCK ? "mock" : "tesseract";
+}
+
+const char *ocr_engine_version(const ocr_engine *e) {
+  if (e->kind == OCR_KIND_MOCK)
+    return "0";
+  pthread_once(&tess_version_once, copy_tess_version);
+  return tess_version;
+}
+
+/* Worker thread. The mock engine: a fixed answer without Tesseract or the
+ * file system, so that benchmarks measure the RPC path alone. The image
+ * size is read from inline bytes when there are any (header only). */
+static int mock_run(const ocr_request *req, ocr_result *out) {
+  float quad[8] = {0, 0, 100, 0, 100, 20, 0, 20};
+  char *text;
+  int w, h;
+
+  if (req->data_len > 0 && ocr__image_header(req->data, req->data_len, &w, &h) == 0) {
+    out->width = w;
+    out->height = h;
+    quad[2] = quad[4] = (float)w;
+    quad[5] = quad[7] = (float)h;
+  }
+  text = strdup(MOCK_TEXT);
+  if (text == NULL || ocr__result_add_box(out, text, MOCK_CONFIDENCE, quad) != 0 ||
+      ocr__result_finish(out) != 0)
+    return ocr__fail(out, ERR_NOMEM, "no memory for the mock answer");
+  return 0;
+}
+
+/* Worker thread. Loads the image named or carried by req into img. */
+static int load_image(const ocr_engine *e, const ocr_request *req, ocr__image *img,
+                      ocr_result *out) {
+  char real[PATH_MAX];
+  int rc;
+
+  if (req->data_len > 0) {
+    if (req->data == NULL)
+      return ocr__fail(out, ERR_INVAL, "image data is NULL");
+    return ocr__image_from_bytes(req->data, req->data_len, e->max_pixels, img, out);
+  }
+  if (req->path == NULL || req->path[0] == '\0')
+    return ocr__fail(out, ERR_INVAL, "request has neither a path nor image data");
+  rc = ocr_path_resolve(e->image_root, req->path, real, sizeof(real));
+  if (rc == ERR_NOT_FOUND)
+    return ocr__fail(out, rc, "%s: no such file in the image root", req->path);
+  if (rc != 0)
+    return ocr__fail(out, rc, "%s: path leads outside the image root", req->path);
+  return ocr__image_from_file(real, e->max_pixels, img, out);
+}
+
+/* Worker thread. */
+int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
+  ocr__image img = {0};
+  double t0 = ocr__now_ms();
+  int rc;
+
+  if (e == NULL || req == NULL)
+    return ocr__fail(out, ERR_INVAL, "no engine or request");
+  if (req->cancel != NULL && *req->cancel != 0)
+    return ocr__fail(out, ERR_CANCELLED, "cancelled before start");
+
+  if (req->language == NULL || req->language[0] == '\0')
+    snprintf(out->language, sizeof(out->language), "%s", e->default_language);
+  else if (ocr_language_code(req->language, out->language, sizeof(out->language)) != 0)
+    return ocr__fail(out, ERR_LANGUAGE, "unknown language \"%.64s\"", req->language);
+
+  if (e->kind == OCR_KIND_MOCK) {
+    rc = mock_run(req, out);
+    out->ocr_ms = ocr__now_ms() - t0;
+    return rc;
+  }
+
+  rc = ocr__language_installed(e->tessdata, out->language, out);
+  if (rc == 0)
+    rc = load_image(e, req, &img, out);
+  if (rc == 0) {
+    rc = ocr__tess_run(e, req, out->language, &img, out);
+    ocr__image_release(&img);
+  }
+  out->ocr_ms = ocr__now_ms() - t0;
+  return rc;
+}

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/* Tesseract recognition through its C API. Every worker thread keeps its
+ * own TessBaseAPI per (tessdata, language) pair, created on first use and
+ * reused for later jobs, plus one orientation (OSD) instance; a pthread key
+ * destructor ends them when the thread exits. Everything here runs on
+ * worker threads. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leptonica/allheaders.h>
+#include <tesseract/capi.h>
+
+#include "base/err.h"
+#include "ocr_internal.h"
+
+/* From libgomp (omp.h), declared here so that the build needs no OpenMP
+ * compiler flag: only the link against libgomp. */
+extern void omp_set_max_active_levels(int max_levels);
+
+/* Instances one thread keeps for recognition. Each holds tens of MB, and
+ * a client choosing language combinations freely must not be able to make
+ * a thread load them without bound: the least recently used one goes. */
+#define SLOTS_PER_THREAD 4
+
+/* Tesseract's own page segmentation modes (TessPageSegMode). */
+#define PSM_MAX 13
+
+typedef struct tess_slot {
+  TessBaseAPI *api;
+  char *tessdata;
+  char lang[64];
+  unsigned long last_used;
+} tess_slot;
+
+typedef struct tess_thread {
+  tess_slot slots[SLOTS_PER_THREAD];
+  tess_slot osd;
+  unsigned long clock;
+} tess_thread;
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+static int thread_key_err;
+
+static void slot_free(tess_slot *s) {
+  if (s->api != NULL) {
+    TessBaseAPIEnd(s->api);
+    TessBaseAPIDelete(s->api);
+  }
+  free(s->tessdata);
+  memset(s, 0, sizeof(*s));
+}
+
+/* Runs when a worker thread exits (pthread key destructor). */
+static void on_thread_exit(void *p) {
+  tess_thread *t = p;
+  int i;
+
+  for (i = 0; i < SLOTS_PER_THREAD; i++)
+    slot_free(&t->slots[i]);
+  slot_free(&t->osd);
+  free(t);
+}
+
+static void create_key(void) {
+  thread_key_err = pthread_key_create(&thread_key, on_thread_exit);
+}
+
+void ocr__tess_limit_openmp(void) {
+  /* Debian's libtesseract asks OpenMP for 4 threads in its LSTM code;
+   * on a pool that already keeps every core busy they only spin and cost
+   * 2-3x in throughput. OMP_NUM_THREADS does not apply to an explicit
+   * num_threads clause, and OMP_THREAD_LIMIT is read when libgomp loads,
+   * before main() could set it; no active parallel levels leaves every
+   * region to the calling thread alone. */
+  omp_set_max_active_levels(0);
+}
+
+/* Worker thread. */
+static tess_thread *thread_state(void) {
+  tess_thread *t;
+
+  if (pthread_once(&thread_key_once, create_key) != 0 || thread_key_err != 0)
+    return NULL;
+  t = pthread_getspecific(thread_key);
+  if (t != NULL)
+    return t;
+  t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  if (pthread_setspecific(thread_key, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  ocr__tess_limit_openmp();
+  return t;
+}
+
+void ocr__tess_thread_release(void) {
+  tess_thread *t;
+
+  if (pthread_once(&thread_key_once, create_key) != 0 || thread_key_err != 0)
+    return;
+  t = pthread_getspecific(thread_key);
+  if (t == NULL)
+    return;
+  pthread_setspecific(thread_key, NULL);
+  on_thread_exit(t);
+}
+
+int ocr__tess_thread_instances(void) {
+  tess_thread *t;
+  int i, n = 0;
+
+  if (pthread_once(&thread_key_once, create_key) != 0 || thread_key_err != 0)
+    return 0;
+  t = pthread_getspecific(thread_key);
+  if (t == NULL)
+    return 0;
+  for (i = 0; i < SLOTS_PER_THREAD; i++)
+    n += t->slots[i].api != NULL;
+  return n + (t->osd.api != NULL);
+}
+
+const char *ocr__tess_version(void) {
+  return TessVersion();
+}
+
+/* Worker thread. Creates and initialises one instance; NULL when the
+ * traineddata cannot be loaded. */
+static TessBaseAPI *api_new(const char *tessdata, const char *lang,
+                            TessOcrEngineMode oem) {
+  TessBaseAPI *api = TessBaseAPICreate();
+
+  if (api == NULL)
+    return NULL;
+  /* Tesseract's diagnostics ("Estimating resolution", "Too few
+   * characters") go to stderr otherwise; set before Init so that its own
+   * messages are silenced too. */
+  TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+  if (TessBaseAPIInit2(api, tessdata, lang, oem) != 0) {
+    TessBaseAPIDelete(api);
+    return NULL;
+  }
+  return api;
+}
+
+/* Worker thread. Finds or creates this thread's instance for lang. */
+static TessBaseAPI *recognizer(tess_thread *t, const char *tessdata,
+                               const char *lang) {
+  tess_slot *s, *victim = &t->slots[0];
+  int i;
+
+  for (i = 0; i < SLOTS_PER_THREAD; i++) {
+    s = &t->slots[i];
+    if (s->api != NULL && strcmp(s->lang, lang) == 0 &&
+        strcmp(s->tessdata, tessdata) == 0) {
+      s->last_used = ++t->clock;
+      return s->api;
+    }
+    if (s->api == NULL || (victim->api != NULL && s->last_used < victim->last_used))
+      victim = s;
+  }
+  slot_free(victim);
+  if (strlen(lang) >= sizeof(victim->lang))
+    return NULL;
+  victim->tessdata = strdup(tessdata);
+  if (victim->tessdata == NULL)
+    return NULL;
+  /* LSTM only: the legacy models add memory and init time and would only
+   * matter for OEM modes this server does not offer. */
+  victim->api = api_new(tessdata, lang, OEM_LSTM_ONLY);
+  if (victim->api == NULL) {
+    slot_free(victim);
+    return NULL;
+  }
+  strcpy(victim->lang, lang);
+  victim->last_used = ++t->clock;
+  return victim->api;
+}
+
+/* Worker thread. This thread's orientation detector. */
+static TessBaseAPI *orientation_detector(tess_thread *t, const char *tessdata) {
+  tess_slot *s = &t->osd;
+
+  if (s->api != NULL && strcmp(s->tessdata, tessdata) == 0)
+    return s->api;
+  slot_free(s);
+  s->tessdata = strdup(tessdata);
+  if (s->tessdata == NULL)
+    return NULL;
+  /* Orientation detection exists only in the legacy engine. */
+  s->api = api_new(tessdata, "osd", OEM_TESSERACT_ONLY);
+  if (s->api == NULL) {
+    slot_free(s);
+    return NULL;
+  }
+  TessBaseAPISetPageSegMode(s->api, PSM_OSD_ONLY);
+  strcpy(s->lang, "osd");
+  return s->api;
+}
+
+int ocr__tess_prepare(const ocr_engine *e, const char *code, int with_osd) {
+  tess_thread *t = thread_state();
+
+  if (t == NULL)
+    return ERR_NOMEM;
+  if (recognizer(t, e->tessdata, code) == NULL)
+    return ERR_ENGINE;
+  if (with_osd && orientation_detector(t, e->tessdata) == NULL)
+    return ERR_ENGINE;
+  return 0;
+}
+
+/* Worker thread. Returns how many clockwise quarter turns make the page
+ * upright, 0 when the page has too little text to tell. */
+static int detect_quarter_turns(TessBaseAPI *osd, PIX *pix) {
+  int deg = 0;
+  float conf = 0;
+
+  TessBaseAPISetImage2(osd, pix);
+  /* Fails (and is not an error) when the page has too few characters. */
+  if (!TessBaseAPIDetectOrientationScript(osd, &deg, &conf, NULL, NULL))
+    deg = 0;
+  TessBaseAPIClear(osd);
+  /* Tesseract reports how far the text is turned counter-clockwise; the
+   * correction turns it back clockwise. */
+  return ((360 - deg) % 360) / 90;
+}
+
+/* Maps a point of the image rotated clockwise by q quarter turns back to
+ * the image as sent (w x h). */
+static void unrotate(int q, int w, int h, float x, float y, float *ox, float *oy) {
+  switch (q) {
+  case 1:
+    *ox = y;
+    *oy = (float)h - x;
+    break;
+  case 2:
+    *ox = (float)w - x;
+    *oy = (float)h - y;
+    break;
+  case 3:
+    *ox = (float)w - y;
+    *oy = x;
+    break;
+  default:
+    *ox = x;
+    *oy = y;
+  }
+}
+
+static bool on_cancel(void *cancel_this, int words) {
+  (void)words;
+  return *(const volatile int *)cancel_this != 0;
+}
+
+static int cancelled(const ocr_request *req) {
+  return req->cancel != NULL && *req->cancel != 0;
+}
+
+/* Worker thread. One Recognize() pass with the given segmentation mode,
+ * then the text lines from its result iterator. Lines go into out (those
+ * under the threshold are dropped); *nlines counts every non-empty line
+ * read, kept or not. */
+static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q,
+                     const ocr__image *img, const ocr_request *req,
+                     float threshold, ocr_result *out, int *nlines) {
+  TessResultIterator *it;
+  ETEXT_DESC *monitor;
+  int rc;
+
+  *nlines = 0;
+  TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
+  TessBaseAPISetImage2(api, pix);
+  monitor = TessMonitorCreate();
+  if (monitor == NULL)
+    return ocr__fail(out, ERR_NOMEM, "no memory for the progress monitor");
+  if (req->cancel != NULL) {
+    TessMonitorSetCancelFunc(monitor, on_cancel);
+    TessMonitorSetCancelThis(monitor, (void *)(uintptr_t)req->cancel);
+  }
+  /* One pass computes layout, text and confidences together; the
+   * iterator below only reads them. GetUTF8Text() or MeanTextConf() would
+   * each run layout analysis again. */
+  rc = TessBaseAPIRecognize(api, monitor);
+  TessMonitorDelete(monitor);
+  if (cancelled(req))
+    return ocr__fail(out, ERR_CANCELLED, "cancelled during recognition");
+  if (rc != 0)
+    return ocr__fail(out, ERR_ENGINE, "Tesseract recognition failed");
+
+  it = TessBaseAPIGetIterator(api);
+  if (it == NULL)
+    return 0;
+  do {
+    const TessPageIterator *pit = TessResultIteratorGetPageIteratorConst(it);
+    char *line = TessResultIteratorGetUTF8Text(it, RIL_TEXTLINE);
+    float conf, quad[8];
+    int l, t, r, b, i;
+    size_t n;
+    char *copy;
+
+    if (line == NULL)
+      continue;
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ' ||
+                     line[n - 1] == '\t' || line[n - 1] == '\r'))
+      n--;
+    if (n == 0 || !TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
+      TessDeleteText(line);
+      continue;
+    }
+    (*nlines)++;
+    conf = TessResultIteratorConfidence(it, RIL_TEXTLINE) / 100.0f;
+    if (conf < threshold) {
+      TessDeleteText(line);
+      continue;
+    }
+    /* Text comes from Tesseract's allocator and must go back to it; the
+     * result owns plain heap memory. */
+    copy = strndup(line, n);
+    TessDeleteText(line);
+    if (copy == NULL) {
+      TessResultIteratorDelete(it);
+      return ocr__fail(out, ERR_NOMEM, "no memory for line text");
+    }
+    {
+      /* Corners of the upright box, clockwise from the text's top-left;
+       * mapping each keeps that order in the image as sent. */
+      const float cx[4] = {(float)l, (float)r, (float)r, (float)l};
+      const float cy[4] = {(float)t, (float)t, (float)b, (float)b};
+      for (i = 0; i < 4; i++)
+        unrotate(q, img->width, img->height, cx[i], cy[i], &quad[2 * i],
+                 &quad[2 * i + 1]);
+    }
+    if (ocr__result_add_box(out, copy, conf, quad) != 0) {
+      TessResultIteratorDelete(it);
+      return ocr__fail(out, ERR_NOMEM, "no memory for boxes");
+    }
+  } while (TessResultIteratorNext(it, RIL_TEXTLINE));
+  TessResultIteratorDelete(it);
+  return 0;
+}
+
+/* Worker thread. */
+int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
+                  ocr__image *img, ocr_result *out) {
+  tess_thread *t;
+  TessBaseAPI *api;
+  PIX *pix = img->pix, *rotated = NULL;
+  float threshold = req->confidence_threshold > 0 ? req->confidence_threshold : 0.5f;
+  int q = 0, psm, nlines = 0, rc;
+
+  if (req->psm > PSM_MAX || req->psm == PSM_OSD_ONLY)
+    return ocr__fail(out, ERR_INVAL, "page segmentation mode %d is not one "
+                     "that recognises text", req->psm);
+  t = thread_state();
+  if (t == NULL)
+    return ocr__fail(out, ERR_NOMEM, "no memory for thread state");
+  api = recognizer(t, e->tessdata, code);
+  if (api == NULL)
+    return ocr__fail(out, ERR_ENGINE, "Tesseract could not load language %s "
+                     "from %s", code, e->tessdata);
+
+  if (req->use_angle_cls) {
+    TessBaseAPI *osd = orientation_detector(t, e->tessdata);
+
+    if (osd == NULL)
+      return ocr__fail(out, ERR_ENGINE, "orientation detection unavailable "
+                       "(osd.traineddata in %s)", e->tessdata);
+    q = detect_quarter_turns(osd, pix);
+    if (q != 0) {
+      rotated = pixRotateOrth(pix, q);
+      if (rotated == NULL)
+        return ocr__fail(out, ERR_NOMEM, "no memory to rotate the image");
+      pix = rotated;
+    }
+    out->rotation = q * 90;
+  }
+  if (cancelled(req)) {
+    pixDestroy(&rotated);
+    return ocr__fail(out, ERR_CANCELLED, "cancelled before recognition");
+  }
+
+  /* Automatic segmentation reads multi-column pages right but often finds
+   * no text at all on a single Korean line, which a uniform block (6)
+   * reads; other languages try automatic first and fall back to a block
+   * only when it found nothing. */
+  if (req->psm >= 0)
+    psm = req->psm;
+  else if (ocr__language_is_korean(code))
+    psm = PSM_SINGLE_BLOCK;
+  else
+    psm = PSM_AUTO;
+  rc = recognise(api, pix, psm, q, img, req, threshold, out, &nlines);
+  if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO)
+    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, req, threshold, out,
+                   &nlines);
+  /* Drops the page results and this instance's reference to the image,
+   * which would otherwise stay in memory until the thread's next job. */
+  TessBaseAPIClear(api);
+  pixDestroy(&rotated);
+  if (rc != 0)
+    return rc;
+  if (ocr__result_finish(out) != 0)
+    return ocr__fail(out, ERR_NOMEM, "no memory for the text");
+  return 0;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* gRPC over an abstract stream transport: request validation, the method
+ * table keyed by :path, 5-byte message framing, status and trailers, and
+ * the services (OCRService). rpc performs no I/O and starts no threads:
+ * responses go out through the rpc_transport the loop hands in, and
+ * blocking work through the exec it hands in. Loop thread only. */
+#ifndef OCRPC_RPC_H
+#define OCRPC_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/exec.h"
+#include "base/hdr.h"
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_call rpc_call;
+typedef struct ocr_engine ocr_engine;
+
+/* gRPC status codes (grpc doc/statuscodes.md). */
+typedef enum rpc_status {
+  RPC_OK = 0,
+  RPC_CANCELLED = 1,
+  RPC_UNKNOWN = 2,
+  RPC_INVALID_ARGUMENT = 3,
+  RPC_DEADLINE_EXCEEDED = 4,
+  RPC_NOT_FOUND = 5,
+  RPC_ALREADY_EXISTS = 6,
+  RPC_PERMISSION_DENIED = 7,
+  RPC_RESOURCE_EXHAUSTED = 8,
+  RPC_FAILED_PRECONDITION = 9,
+  RPC_ABORTED = 10,
+  RPC_OUT_OF_RANGE = 11,
+  RPC_UNIMPLEMENTED = 12,
+  RPC_INTERNAL = 13,
+  RPC_UNAVAILABLE = 14,
+  RPC_DATA_LOSS = 15,
+  RPC_UNAUTHENTICATED = 16
+} rpc_status;
+
+/* How rpc writes to a stream. `conn` is the loop's connection; every call
+ * copies what it is given. Each returns 0 or a negative ERR_*. */
+typedef struct rpc_transport {
+  int (*respond)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n,
+                 int end_stream);
+  int (*send_data)(void *conn, int32_t stream_id, const uint8_t *data, size_t len);
+  int (*send_trailers)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n);
+  int (*reset)(void *conn, int32_t stream_id, uint32_t h2_error_code);
+} rpc_transport;
+
+/* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
+ * the server. Returns 0 or ERR_NOMEM. */
+int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
+                   const rpc_transport *tr, rpc_server **out);
+
+/* Frees the server; every call must be closed first. NULL is a no-op. */
+void rpc_server_free(rpc_server *srv);
+
+/* A request's headers arrived on `conn`/`stream_id` (headers borrowed for
+ * the call). Validates them and returns the call, which the caller passes
+ * to the functions below until rpc_call_close. A request that is refused
+ * at once (unknown method, bad content-type) is answered here; its call
+ * still lives until rpc_call_close. Returns NULL only when out of memory
+ * (the caller then resets the stream). */
+rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
+                         const hdr *hdrs, size_t n);
+
+/* Request body bytes (borrowed). Returns 0; errors are answered on the
+ * stream, never returned. */
+int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len);
+
+/* The client half-closed: a unary call runs now. */
+void rpc_call_end(rpc_call *c);
+
+/* The stream is gone (finished or reset; h2_error_code says why). Frees
+ * the call; work in flight for it is cancelled and its result dropped. */
+void rpc_call_close(rpc_call *c, uint32_t h2_error_code);
+
+/* Number of calls alive (for tests and drain). */
+size_t rpc_server_calls(const rpc_server *srv);
+
+/* Maps an internal ERR_* to the gRPC status clients see. */
+rpc_status rpc_status_from_err(int err);
+
+/* Percent-encodes a grpc-message value: bytes 0x20-0x7E except '%' stay,
+ * every other byte becomes %XX. Writes at most outsize-1 bytes plus NUL,
+ * never splitting an escape; returns the length written. */
+size_t rpc_percent_encode(const char *in, size_t len, char *out, size_t outsize);
+
+/* Decodes a percent-encoded grpc-message in place-safe fashion into out
+ * (outsize >= len+1); invalid escapes are kept as they are. Returns the
+ * length. */
+size_t rpc_percent_decode(const char *in, size_t len, char *out, size_t outsize);
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared inside src/rpc (and its tests): the call and server structs, the
+ * message deframer, the method table and the services' entry points. */
+#ifndef OCRPC_RPC_INTERNAL_H
+#define OCRPC_RPC_INTERNAL_H
+
+#include <pb.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "rpc.h"
+
+/* Reassembles length-prefixed gRPC messages from DATA bytes that arrive
+ * in arbitrary pieces. The length prefix is checked against the limit
+ * before a byte of the message is buffered. */
+typedef struct rpc_deframer {
+  uint8_t prefix[5];
+  size_t prefix_len;
+  uint32_t msg_len;
+  int compressed;
+  buf msg;
+  uint64_t limit;
+} rpc_deframer;
+
+/* Called for every complete message; data borrowed until return. Non-zero
+ * stops feeding and is returned from rpc__deframe_feed. */
+typedef int (*rpc_msg_cb)(void *ud, const uint8_t *data, size_t len, int compressed);
+
+void rpc__deframer_init(rpc_deframer *d, uint64_t limit);
+void rpc__deframer_free(rpc_deframer *d);
+/* Returns 0, ERR_MSG_TOO_LARGE, ERR_NOMEM, or what the callback returned. */
+int rpc__deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len,
+                      rpc_msg_cb cb, void *ud);
+/* 1 when a message is partly received (a half-closed stream then lost
+ * bytes). */
+int rpc__deframer_partial(const rpc_deframer *d);
+
+/* Encodes msg as one length-prefixed gRPC message appended to out.
+ * Returns 0, ERR_MSG_TOO_LARGE (over limit), ERR_NOMEM or ERR_PARSE. */
+int rpc__encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
+                        uint64_t limit);
+
+typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
+
+typedef struct rpc_method {
+  const char *path; /* "/pkg.Service/Method" */
+  const pb_msgdesc_t *req_fields;
+  size_t req_size;
+  rpc_unary_fn handler; /* takes ownership of req (pb_release + free) */
+} rpc_method;
+
+struct rpc_server {
+  const config *cfg;
+  ocr_engine *engine;
+  exec *ex;
+  const rpc_transport *tr;
+  size_t ncalls;
+};
+
+typedef enum call_state {
+  CALL_RECEIVING = 0, /* waiting for the request */
+  CALL_RUNNING,       /* handler dispatched, answer pending */
+  CALL_DONE           /* status sent */
+} call_state;
+
+struct rpc_call {
+  rpc_server *srv;
+  void *conn;
+  int32_t stream_id;
+  call_state state;
+  const rpc_method *method;
+  rpc_deframer deframer;
+  void *req;      /* decoded request, until handed to the handler */
+  int nmessages;  /* request messages received */
+  int headers_sent;
+  /* The service's work in flight for this call, detached on close. */
+  void *work;
+  void (*detach)(void *work);
+};
+
+/* Looks a :path up in the method table; NULL if unknown. *service_known
+ * says whether the service part exists (for the error message). */
+const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known);
+
+/* Sends one response message and OK trailers, ending the call. */
+void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg);
+
+/* Ends the call with a status and message (Trailers-Only when no headers
+ * were sent yet). msg may be NULL. */
+void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
+
+/* Services. */
+void rpc__ocr_extract_text(rpc_call *c, void *req);
+void rpc__ocr_check_health(rpc_call *c, void *req);
+
+#endif

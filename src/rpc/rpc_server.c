@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The server object and the method table keyed by :path. Loop thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "ocr.pb.h"
+#include "rpc_internal.h"
+
+static const rpc_method methods[] = {
+    {"/ocr.OCRService/ExtractText", ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
+     rpc__ocr_extract_text},
+    {"/ocr.OCRService/CheckHealth", ocr_HealthCheckRequest_fields,
+     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health},
+};
+
+const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {
+  const char *slash = len > 1 ? memchr(path + 1, '/', len - 1) : NULL;
+  size_t svc_len = slash ? (size_t)(slash - path) + 1 : 0;
+  if (service_known)
+    *service_known = 0;
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    const char *p = methods[i].path;
+    if (strlen(p) == len && memcmp(p, path, len) == 0)
+      return &methods[i];
+    if (service_known && svc_len && strncmp(p, path, svc_len) == 0)
+      *service_known = 1;
+  }
+  return NULL;
+}
+
+int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
+                   const rpc_transport *tr, rpc_server **out) {
+  rpc_server *srv = calloc(1, sizeof *srv);
+  if (!srv)
+    return ERR_NOMEM;
+  srv->cfg = cfg;
+  srv->engine = engine;
+  srv->ex = ex;
+  srv->tr = tr;
+  *out = srv;
+  return 0;
+}
+
+void rpc_server_free(rpc_server *srv) { free(srv); }
+
+size_t rpc_server_calls(const rpc_server *srv) { return srv->ncalls; }

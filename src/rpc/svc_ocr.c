@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/* ocr.OCRService: ExtractText runs one recognition on a worker thread
+ * through the executor and answers from the done callback; CheckHealth
+ * answers at once. Loop thread, except extract_work (worker thread). */
+#include <pb_decode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "base/version.h"
+#include "ocr.pb.h"
+#include "ocr/ocr.h"
+#include "rpc_internal.h"
+
+/* Ownership: created by the handler on the loop thread; `in` and `req` are
+ * only read by the worker, `out` only written by it until done; freed in
+ * extract_done, the one place, whether or not the call still exists. */
+typedef struct extract_job {
+  exec_job ej; /* first: the executor hands back &ej */
+  rpc_call *call; /* NULL once the call has gone */
+  rpc_server *srv;
+  ocr_OCRRequest *req;
+  ocr_request in;
+  ocr_result out;
+  volatile int cancel;
+  uint64_t t_queued_ns, t_started_ns;
+} extract_job;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Worker thread. */
+static void extract_work(exec_job *ej) {
+  extract_job *job = (extract_job *)ej;
+  job->t_started_ns = now_ns();
+  ocr_engine_run(job->srv->engine, &job->in, &job->out);
+}
+
+static void job_free(extract_job *job) {
+  pb_release(ocr_OCRRequest_fields, job->req);
+  free(job->req);
+  ocr_result_clear(&job->out);
+  free(job);
+}
+
+typedef struct kv_text {
+  char buf[8][32];
+  common_Metadata_DataEntry e[10];
+  size_t n, nbuf;
+} kv_text;
+
+static void kv_add(kv_text *kv, const char *key, const char *value) {
+  kv->e[kv->n].key = (char *)key;
+  kv->e[kv->n].value = (char *)value;
+  kv->n++;
+}
+
+static void kv_addf(kv_text *kv, const char *key, const char *fmt, double v) {
+  char *b = kv->buf[kv->nbuf++];
+  snprintf(b, sizeof kv->buf[0], fmt, v);
+  kv_add(kv, key, b);
+}
+
+/* Fills resp from a result; everything borrowed from job and kv. The caller
+ * frees resp->text_boxes. */
+static int build_response(extract_job *job, ocr_OCRResponse *resp, kv_text *kv) {
+  const ocr_result *r = &job->out;
+  ocr_engine *eng = job->srv->engine;
+  double queue_ms = (double)(job->t_started_ns - job->t_queued_ns) / 1e6;
+
+  kv_add(kv, "engine", ocr_engine_name(eng));
+  kv_add(kv, "engine_version", ocr_engine_version(eng));
+  if (r->language[0])
+    kv_add(kv, "language", r->language);
+  kv_addf(kv, "image_width", "%.0f", r->width);
+  kv_addf(kv, "image_height", "%.0f", r->height);
+  kv_addf(kv, "queue_ms", "%.3f", queue_ms);
+  kv_addf(kv, "ocr_ms", "%.3f", r->ocr_ms);
+  kv_addf(kv, "rotation", "%.0f", r->rotation);
+  resp->has_metadata = true;
+  resp->metadata.data = kv->e;
+  resp->metadata.data_count = (pb_size_t)kv->n;
+
+  if (r->err) {
+    resp->status = common_Status_STATUS_FAILURE;
+    resp->has_error = true;
+    resp->error.code = (char *)"OCR_ERROR";
+    resp->error.message = r->error_message ? r->error_message : (char *)err_text(r->err);
+    resp->error.details = (char *)err_name(r->err);
+    return 0;
+  }
+  resp->status = common_Status_STATUS_SUCCESS;
+  resp->text = r->text;
+  resp->overall_confidence = r->confidence;
+  if (r->nboxes) {
+    ocr_TextBox *tb = calloc(r->nboxes, sizeof *tb);
+    if (!tb)
+      return ERR_NOMEM;
+    for (size_t i = 0; i < r->nboxes; i++) {
+      tb[i].text = r->boxes[i].text;
+      tb[i].confidence = r->boxes[i].confidence;
+      tb[i].has_bbox = true;
+      tb[i].bbox.coordinates = (float *)r->boxes[i].quad;
+      tb[i].bbox.coordinates_count = 8;
+    }
+    resp->text_boxes = tb;
+    resp->text_boxes_count = (pb_size_t)r->nboxes;
+  }
+  return 0;
+}
+
+static void extract_done(exec_job *ej, int status) {
+  extract_job *job = (extract_job *)ej;
+  rpc_call *c = job->call;
+  if (c) {
+    c->work = NULL;
+    if (status == ERR_CANCELLED) {
+      rpc__call_fail(c, RPC_UNAVAILABLE, "the server is shutting down");
+    } else {
+      ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
+      kv_text kv = {0};
+      if (build_response(job, &resp, &kv))
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+      else
+        rpc__call_reply(c, ocr_OCRResponse_fields, &resp);
+      free(resp.text_boxes);
+    }
+  }
+  job_free(job);
+}
+
+/* The call went away: stop the work, keep the job until extract_done. */
+static void extract_detach(void *work) {
+  extract_job *job = work;
+  job->call = NULL;
+  job->cancel = 1;
+  job->srv->ex->cancel(job->srv->ex, &job->ej);
+}
+
+static int option_int(const ocr_OCRRequest *req, const char *key, int def) {
+  if (!req->has_options)
+    return def;
+  for (pb_size_t i = 0; i < req->options.data_count; i++) {
+    const common_Metadata_DataEntry *e = &req->options.data[i];
+    if (e->key && e->value && strcmp(e->key, key) == 0) {
+      char *end;
+      long v = strtol(e->value, &end, 10);
+      if (end != e->value && *end == 0 && v >= 0 && v <= 13)
+        return (int)v;
+    }
+  }
+  return def;
+}
+
+static void reply_invalid(rpc_call *c, const char *message) {
+  ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
+  resp.status = common_Status_STATUS_FAILURE;
+  resp.has_error = true;
+  resp.error.code = (char *)"OCR_ERROR";
+  resp.error.message = (char *)message;
+  resp.error.details = (char *)err_name(ERR_INVAL);
+  rpc__call_reply(c, ocr_OCRResponse_fields, &resp);
+}
+
+void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
+  ocr_OCRRequest *req = reqp;
+  extract_job *job = calloc(1, sizeof *job);
+  if (!job) {
+    pb_release(ocr_OCRRequest_fields, req);
+    free(req);
+    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  job->req = req;
+  job->srv = c->srv;
+  ocr_result_init(&job->out);
+  ocr_request *in = &job->in;
+  if (req->image_data && req->image_data->size > 0) {
+    in->data = req->image_data->bytes;
+    in->data_len = req->image_data->size;
+  } else if (req->private_image_path && *req->private_image_path) {
+    in->path = req->private_image_path;
+  } else if (req->public_image_path && *req->public_image_path) {
+    in->path = req->public_image_path;
+  } else {
+    job_free(job);
+    reply_invalid(c, "no image: set private_image_path, public_image_path or image_data");
+    return;
+  }
+  in->language = req->language;
+  in->confidence_threshold = req->confidence_threshold;
+  in->use_angle_cls = req->use_angle_cls;
+  in->psm = option_int(req, "psm", -1);
+  in->cancel = &job->cancel;
+
+  job->ej.work = extract_work;
+  job->ej.done = extract_done;
+  job->call = c;
+  job->t_queued_ns = now_ns();
+  int rc = c->srv->ex->submit(c->srv->ex, &job->ej);
+  if (rc) {
+    job_free(job);
+    rpc__call_fail(c, RPC_UNAVAILABLE, "the server cannot take work now");
+    return;
+  }
+  c->work = job;
+  c->detach = extract_detach;
+}
+
+void rpc__ocr_check_health(rpc_call *c, void *reqp) {
+  pb_release(ocr_HealthCheckRequest_fields, reqp);
+  free(reqp);
+  ocr_HealthCheckResponse resp = ocr_HealthCheckResponse_init_zero;
+  resp.status = common_Status_STATUS_SUCCESS;
+  resp.engine_type = (char *)ocr_engine_name(c->srv->engine);
+  resp.model_loaded = true;
+  resp.version = (char *)OCRPC_VERSION;
+  rpc__call_reply(c, ocr_HealthCheckResponse_fields, &resp);
+}

@@ -60,6 +60,11 @@ static const centry table[] = {
     {"GRPC_INITIAL_WINDOW_BYTES", "--initial-window-bytes", T_U64,
      OFF(initial_window_bytes), 65535, INT32_MAX, "16777216", NULL,
      "HTTP/2 flow-control window per stream and per connection"},
+    {"OCR_BATCH_PARALLELISM", "--batch-parallelism", T_INT, OFF(batch_parallelism),
+     0, 1024, "0", NULL,
+     "images of one batch in flight at once; 0 means the number of workers"},
+    {"OCR_JOB_TTL_SECONDS", "--job-ttl-seconds", T_U64, OFF(job_ttl_seconds), 1,
+     365 * 24 * 3600, "86400", NULL, "how long job status is kept after its last update"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

@@ -24,6 +24,8 @@ typedef struct config {
   int max_concurrent_streams;
   uint64_t max_header_list_bytes;
   uint64_t initial_window_bytes;
+  int batch_parallelism; /* 0: workers */
+  uint64_t job_ttl_seconds;
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

@@ -53,6 +53,10 @@ typedef struct h2_callbacks {
    * being freed: H2_CONNECTION_GONE). After this the stream id is invalid
    * and stream_ud is never passed again. */
   void (*on_close)(void *ud, void *stream_ud, uint32_t error_code);
+  /* The stream's queued body was handed to nghttp2 completely, after
+   * h2_stream_notify_drain asked for it. Called from h2_session_pull,
+   * outside nghttp2's callbacks, so the upper layer may queue more. */
+  void (*on_drain)(void *ud, void *stream_ud);
 } h2_callbacks;
 
 /* Creates a server session and queues our SETTINGS. `cbs` is copied; `ud`
@@ -99,6 +103,9 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code);
 
 /* Bytes queued on a stream's body and not yet handed to nghttp2. */
 size_t h2_stream_pending(h2_session *s, int32_t stream_id);
+
+/* Asks for one on_drain call when the stream's queued body is empty. */
+void h2_stream_notify_drain(h2_session *s, int32_t stream_id);
 
 /* Starts a graceful close: GOAWAY with the last stream id processed;
  * streams already open finish. */

@@ -29,6 +29,7 @@ struct h2_stream {
   size_t ntrailers;
   int responded;
   int deferred; /* the data provider is parked: resume on new bytes */
+  int want_drain; /* report on_drain when `out` empties */
   int ended;    /* trailers queued */
 };
 
@@ -38,7 +39,10 @@ struct h2_session {
   void *ud;
   h2_stream *streams; /* every stream we created, for teardown */
   uint32_t max_header_list_size;
-  int freeing;
+  /* Streams whose body emptied while someone waited: reported after
+   * nghttp2_session_mem_send returns, by id (a stream may close first). */
+  int32_t *drained;
+  size_t ndrained, drained_cap;
 };
 
 static void stream_free(h2_stream *st) {
@@ -173,9 +177,20 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
   return 0;
 }
 
+static void queue_drained(h2_session *s, int32_t id) {
+  if (s->ndrained == s->drained_cap) {
+    size_t cap = s->drained_cap ? s->drained_cap * 2 : 16;
+    int32_t *p = realloc(s->drained, cap * sizeof *p);
+    if (!p)
+      return; /* the waiter is woken by its next completion instead */
+    s->drained = p;
+    s->drained_cap = cap;
+  }
+  s->drained[s->ndrained++] = id;
+}
+
 static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t len,
                          uint32_t *flags, nghttp2_data_source *src, void *user_data) {
-  (void)user_data;
   h2_stream *st = src->ptr;
   size_t avail = st->out.len - st->out_off;
   size_t n = avail < len ? avail : len;
@@ -188,6 +203,10 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t l
     }
   }
   if (st->out.len - st->out_off == 0) {
+    if (st->want_drain) {
+      st->want_drain = 0;
+      queue_drained(user_data, st->id);
+    }
     if (st->ended) {
       /* END_STREAM must ride on the trailers, not on an empty DATA frame:
        * grpc-go otherwise reports a stream closed without trailers. */
@@ -258,7 +277,6 @@ fail_session:
 void h2_session_free(h2_session *s) {
   if (!s)
     return;
-  s->freeing = 1;
   while (s->streams) {
     h2_stream *st = s->streams;
     stream_unlink(s, st);
@@ -268,6 +286,7 @@ void h2_session_free(h2_session *s) {
     stream_free(st);
   }
   nghttp2_session_del(s->ng);
+  free(s->drained);
   free(s);
 }
 
@@ -286,6 +305,21 @@ ssize_t h2_session_pull(h2_session *s, const uint8_t **data) {
   ssize_t n = nghttp2_session_mem_send(s->ng, data);
   if (n < 0)
     return n == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_PROTOCOL;
+  if (n == 0 && s->ndrained) {
+    /* Waiters may queue more body; then nghttp2 has new frames to give. */
+    size_t n0 = s->ndrained;
+    for (size_t i = 0; i < n0; i++) {
+      h2_stream *st = find_stream(s, s->drained[i]);
+      if (st && st->ud && s->cbs.on_drain)
+        s->cbs.on_drain(s->ud, st->ud);
+    }
+    /* Keep what the waiters asked for while being woken. */
+    memmove(s->drained, s->drained + n0, (s->ndrained - n0) * sizeof *s->drained);
+    s->ndrained -= n0;
+    n = nghttp2_session_mem_send(s->ng, data);
+    if (n < 0)
+      return n == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_PROTOCOL;
+  }
   return n;
 }
 
@@ -387,6 +421,16 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code) {
 size_t h2_stream_pending(h2_session *s, int32_t stream_id) {
   h2_stream *st = find_stream(s, stream_id);
   return st ? st->out.len - st->out_off : 0;
+}
+
+void h2_stream_notify_drain(h2_session *s, int32_t stream_id) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st)
+    return;
+  if (st->out.len - st->out_off == 0)
+    queue_drained(s, st->id);
+  else
+    st->want_drain = 1;
 }
 
 int h2_session_goaway(h2_session *s, uint32_t error_code, const char *debug) {

@@ -7,6 +7,7 @@
 
 #include "base/config.h"
 #include "base/exec.h"
+#include "base/timer.h"
 
 typedef struct uv_loop_s uv_loop_t;
 
@@ -17,6 +18,9 @@ void loop_pool_size(int workers);
 /* Initialises an executor backed by uv_queue_work on `loop`. Loop thread;
  * ex must outlive every job submitted to it. */
 void loop_exec_init(exec *ex, uv_loop_t *loop);
+
+/* Initialises a timer source over uv timers on `loop`. Loop thread. */
+void loop_timer_init(timer_src *src, uv_loop_t *loop);
 
 /* Runs the server with cfg until SIGINT or SIGTERM, then closes every
  * handle and frees everything. Returns the process exit status: 0 after a

@@ -77,8 +77,19 @@ static int tr_reset(void *conn, int32_t sid, uint32_t code) {
   return h2_reset(c->h2, sid, code);
 }
 
-const rpc_transport loop__transport = {tr_respond, tr_send_data, tr_send_trailers,
-                                       tr_reset};
+static size_t tr_pending(void *conn, int32_t sid) {
+  loop_conn *c = conn;
+  return h2_stream_pending(c->h2, sid) + c->wbuf.len;
+}
+
+static void tr_notify_drain(void *conn, int32_t sid) {
+  loop_conn *c = conn;
+  mark_dirty(c);
+  h2_stream_notify_drain(c->h2, sid);
+}
+
+const rpc_transport loop__transport = {tr_respond,  tr_send_data,   tr_send_trailers,
+                                       tr_reset,    tr_pending,     tr_notify_drain};
 
 /* ---- h2 events up to rpc ---- */
 
@@ -108,7 +119,13 @@ static void on_stream_close(void *ud, void *sud, uint32_t code) {
   rpc_call_close(sud, code);
 }
 
-static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close};
+static void on_drain(void *ud, void *sud) {
+  (void)ud;
+  rpc_call_drained(sud);
+}
+
+static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close,
+                                    on_drain};
 
 /* ---- socket I/O ---- */
 

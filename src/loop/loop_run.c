@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "jobs/jobs.h"
 #include "ocr/ocr.h"
 
 static void close_handle(uv_handle_t *h) {
@@ -71,10 +72,18 @@ int loop_run(const config *cfg) {
     goto fail_loop;
   }
 
-  exec ex;
-  loop_exec_init(&ex, &loop);
-  if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
+  jobs_store *jobs = NULL;
+  if (jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
+
+  exec ex;
+  timer_src timers;
+  loop_exec_init(&ex, &loop);
+  loop_timer_init(&timers, &loop);
+  if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
+    goto fail_jobs;
+  rpc_server_set_timers(srv->rpc, &timers);
+  rpc_server_set_jobs(srv->rpc, jobs);
 
   uv_signal_init(&loop, &srv->sigint);
   uv_signal_init(&loop, &srv->sigterm);
@@ -94,6 +103,8 @@ int loop_run(const config *cfg) {
   uv_walk(&loop, on_walk_close, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   rpc_server_free(srv->rpc);
+fail_jobs:
+  jobs_free(jobs);
 fail_engine:
   ocr_engine_free(engine);
 fail_loop:

@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "base/exec.h"
 #include "base/hdr.h"
+#include "base/timer.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
@@ -47,12 +48,26 @@ typedef struct rpc_transport {
   int (*send_data)(void *conn, int32_t stream_id, const uint8_t *data, size_t len);
   int (*send_trailers)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n);
   int (*reset)(void *conn, int32_t stream_id, uint32_t h2_error_code);
+  /* Bytes queued on the stream and not yet written to the socket. */
+  size_t (*pending)(void *conn, int32_t stream_id);
+  /* Asks for one rpc_call_drained when the stream's queue empties. */
+  void (*notify_drain)(void *conn, int32_t stream_id);
 } rpc_transport;
 
 /* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
  * the server. Returns 0 or ERR_NOMEM. */
 int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
                    const rpc_transport *tr, rpc_server **out);
+
+/* Hands the server a timer source for grpc-timeout deadlines (borrowed,
+ * must outlive the server). Without one, deadlines are not enforced. */
+void rpc_server_set_timers(rpc_server *srv, timer_src *timers);
+
+typedef struct jobs_store jobs_store;
+
+/* Hands the server the job store (borrowed, must outlive the server).
+ * Required for batches and GetBatchStatus. */
+void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);
 
 /* Frees the server; every call must be closed first. NULL is a no-op. */
 void rpc_server_free(rpc_server *srv);
@@ -72,6 +87,10 @@ int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len);
 
 /* The client half-closed: a unary call runs now. */
 void rpc_call_end(rpc_call *c);
+
+/* The stream's queued output was written (after notify_drain): a paused
+ * server stream may send more. */
+void rpc_call_drained(rpc_call *c);
 
 /* The stream is gone (finished or reset; h2_error_code says why). Frees
  * the call; work in flight for it is cancelled and its result dropped. */

@@ -16,6 +16,15 @@ static const hdr ok_headers[] = {
     HDR_LIT("content-type", "application/grpc"),
 };
 
+/* The call has its answer: its deadline no longer matters. */
+static void call_done(rpc_call *c) {
+  c->state = CALL_DONE;
+  if (c->deadline) {
+    c->srv->timers->stop(c->srv->timers, c->deadline);
+    c->deadline = NULL;
+  }
+}
+
 static void http_error(rpc_call *c, const char *status, rpc_status grpc,
                        const char *msg) {
   char st[4];
@@ -27,7 +36,7 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc,
       hdr_make("grpc-message", msg, strlen(msg)),
   };
   c->srv->tr->respond(c->conn, c->stream_id, h, 4, 1);
-  c->state = CALL_DONE;
+  call_done(c);
 }
 
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
@@ -50,13 +59,18 @@ void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
     /* Trailers-Only: one HEADERS frame carries status and END_STREAM. */
     c->srv->tr->respond(c->conn, c->stream_id, h, n + nt, 1);
   }
-  c->state = CALL_DONE;
+  call_done(c);
   log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
 }
 
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
+  if (rpc__call_send(c, fields, msg) == 0)
+    rpc__call_finish(c);
+}
+
+int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
   if (c->state == CALL_DONE)
-    return;
+    return ERR_INVAL;
   buf out = BUF_INIT;
   int rc = rpc__encode_message(&out, fields, msg, c->srv->cfg->max_message_bytes);
   if (rc) {
@@ -64,18 +78,34 @@ void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
     rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
                    rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
                                            : "response could not be encoded");
-    return;
+    return rc;
   }
   const rpc_transport *tr = c->srv->tr;
-  static const hdr trailers[] = {HDR_LIT("grpc-status", "0")};
   if (!c->headers_sent) {
     tr->respond(c->conn, c->stream_id, ok_headers, 2, 0);
     c->headers_sent = 1;
   }
-  tr->send_data(c->conn, c->stream_id, out.data, out.len);
-  tr->send_trailers(c->conn, c->stream_id, trailers, 1);
+  rc = tr->send_data(c->conn, c->stream_id, out.data, out.len);
   buf_free(&out);
-  c->state = CALL_DONE;
+  return rc;
+}
+
+void rpc__call_finish(rpc_call *c) {
+  if (c->state == CALL_DONE)
+    return;
+  static const hdr trailers[] = {HDR_LIT("grpc-status", "0")};
+  if (!c->headers_sent) {
+    hdr h[] = {ok_headers[0], ok_headers[1], trailers[0]};
+    c->srv->tr->respond(c->conn, c->stream_id, h, 3, 1);
+  } else {
+    c->srv->tr->send_trailers(c->conn, c->stream_id, trailers, 1);
+  }
+  call_done(c);
+}
+
+void rpc_call_drained(rpc_call *c) {
+  if (c->work && c->drained)
+    c->drained(c->work);
 }
 
 static void refuse_path(rpc_call *c, const char *path, size_t len) {
@@ -89,6 +119,21 @@ static void refuse_path(rpc_call *c, const char *path, size_t len) {
   rpc__call_fail(c, RPC_UNIMPLEMENTED, msg);
 }
 
+static void detach_work(rpc_call *c) {
+  if (c->work && c->detach)
+    c->detach(c->work);
+  c->work = NULL;
+}
+
+/* The client's deadline passed: answer now and stop the work, so the
+ * worker is free for the next job at once. */
+static void on_deadline(void *arg) {
+  rpc_call *c = arg;
+  c->deadline = NULL; /* the timer frees itself after firing */
+  detach_work(c);
+  rpc__call_fail(c, RPC_DEADLINE_EXCEEDED, "deadline exceeded");
+}
+
 rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
                          const hdr *hdrs, size_t n) {
   rpc_call *c = calloc(1, sizeof *c);
@@ -100,7 +145,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
   rpc__deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
 
-  const hdr *method = NULL, *path = NULL, *ctype = NULL, *te = NULL, *enc = NULL;
+  const hdr *method = NULL, *path = NULL, *ctype = NULL, *te = NULL, *enc = NULL,
+            *timeout = NULL;
   for (size_t i = 0; i < n; i++) {
     const hdr *h = &hdrs[i];
     if (hdr_is(h, ":method"))
@@ -113,6 +159,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
       te = h;
     else if (hdr_is(h, "grpc-encoding"))
       enc = h;
+    else if (hdr_is(h, "grpc-timeout"))
+      timeout = h;
   }
   if (!method || method->value_len != 4 || memcmp(method->value, "POST", 4) != 0) {
     http_error(c, "405", RPC_UNIMPLEMENTED, "gRPC requires POST");
@@ -152,8 +200,20 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
         hdr_make("grpc-accept-encoding", accept, sizeof accept - 1),
     };
     srv->tr->respond(conn, stream_id, h, 5, 1);
-    c->state = CALL_DONE;
+    call_done(c);
     return c;
+  }
+  if (timeout) {
+    uint64_t ms;
+    if (rpc__timeout_parse(timeout->value, timeout->value_len, &ms)) {
+      rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
+      return c;
+    }
+    if (srv->timers) {
+      c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
+      if (!c->deadline)
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    }
   }
   return c;
 }
@@ -218,8 +278,9 @@ void rpc_call_end(rpc_call *c) {
 
 void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   (void)h2_error_code;
-  if (c->work && c->detach)
-    c->detach(c->work);
+  detach_work(c);
+  if (c->deadline)
+    c->srv->timers->stop(c->srv->timers, c->deadline);
   if (c->req) {
     pb_release(c->method->req_fields, c->req);
     free(c->req);

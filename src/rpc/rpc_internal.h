@@ -8,6 +8,10 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/timer.h"
+#include "jobs/jobs.h"
+#include "ocr.pb.h"
+#include "ocr/ocr.h"
 #include "rpc.h"
 
 /* Reassembles length-prefixed gRPC messages from DATA bytes that arrive
@@ -40,6 +44,10 @@ int rpc__deframer_partial(const rpc_deframer *d);
 int rpc__encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
                         uint64_t limit);
 
+/* Parses a grpc-timeout value into milliseconds (clamped); 0 or
+ * ERR_INVAL. */
+int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
+
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
 typedef struct rpc_method {
@@ -51,9 +59,11 @@ typedef struct rpc_method {
 
 struct rpc_server {
   const config *cfg;
+  jobs_store *jobs;
   ocr_engine *engine;
   exec *ex;
   const rpc_transport *tr;
+  timer_src *timers; /* NULL: deadlines are not enforced */
   size_t ncalls;
 };
 
@@ -73,9 +83,13 @@ struct rpc_call {
   void *req;      /* decoded request, until handed to the handler */
   int nmessages;  /* request messages received */
   int headers_sent;
-  /* The service's work in flight for this call, detached on close. */
+  timer *deadline;
+  /* The service's work in flight for this call, detached on close or
+   * when the deadline passes. */
   void *work;
   void (*detach)(void *work);
+  /* A paused server stream's resume hook (after notify_drain). */
+  void (*drained)(void *work);
 };
 
 /* Looks a :path up in the method table; NULL if unknown. *service_known
@@ -85,12 +99,36 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
 /* Sends one response message and OK trailers, ending the call. */
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg);
 
+/* Sends one message of a server stream (headers first if not sent yet).
+ * Returns 0, or a negative ERR_* after which the call has failed. */
+int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg);
+
+/* Ends a server stream with OK trailers. */
+void rpc__call_finish(rpc_call *c);
+
 /* Ends the call with a status and message (Trailers-Only when no headers
  * were sent yet). msg may be NULL. */
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
 
+/* Metadata key/value storage for one OCRResponse. */
+typedef struct rpc_kv {
+  char buf[8][32];
+  common_Metadata_DataEntry e[10];
+  size_t n, nbuf;
+} rpc_kv;
+
+/* Fills resp from an OCR result: everything is borrowed from r and kv,
+ * except resp->text_boxes, which the caller frees. 0 or ERR_NOMEM. */
+int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
+                      ocr_OCRResponse *resp, rpc_kv *kv);
+
+/* Milliseconds of the monotonic clock (worker threads too). */
+uint64_t rpc__now_ns(void);
+
 /* Services. */
 void rpc__ocr_extract_text(rpc_call *c, void *req);
 void rpc__ocr_check_health(rpc_call *c, void *req);
+void rpc__ocr_extract_batch(rpc_call *c, void *req);
+void rpc__ocr_batch_status(rpc_call *c, void *req);
 
 #endif

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "ocr.pb.h"
 #include "rpc_internal.h"
 
 static const rpc_method methods[] = {
@@ -12,6 +11,10 @@ static const rpc_method methods[] = {
      rpc__ocr_extract_text},
     {"/ocr.OCRService/CheckHealth", ocr_HealthCheckRequest_fields,
      sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health},
+    {"/ocr.OCRService/ExtractTextBatch", ocr_OCRBatchRequest_fields,
+     sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch},
+    {"/ocr.OCRService/GetBatchStatus", ocr_BatchStatusRequest_fields,
+     sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status},
 };
 
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {
@@ -41,6 +44,10 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
   *out = srv;
   return 0;
 }
+
+void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->jobs = jobs; }
+
+void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
 
 void rpc_server_free(rpc_server *srv) { free(srv); }
 

@@ -10,8 +10,6 @@
 
 #include "base/err.h"
 #include "base/version.h"
-#include "ocr.pb.h"
-#include "ocr/ocr.h"
 #include "rpc_internal.h"
 
 /* Ownership: created by the handler on the loop thread; `in` and `req` are
@@ -28,7 +26,7 @@ typedef struct extract_job {
   uint64_t t_queued_ns, t_started_ns;
 } extract_job;
 
-static uint64_t now_ns(void) {
+uint64_t rpc__now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -37,7 +35,7 @@ static uint64_t now_ns(void) {
 /* Worker thread. */
 static void extract_work(exec_job *ej) {
   extract_job *job = (extract_job *)ej;
-  job->t_started_ns = now_ns();
+  job->t_started_ns = rpc__now_ns();
   ocr_engine_run(job->srv->engine, &job->in, &job->out);
 }
 
@@ -48,31 +46,20 @@ static void job_free(extract_job *job) {
   free(job);
 }
 
-typedef struct kv_text {
-  char buf[8][32];
-  common_Metadata_DataEntry e[10];
-  size_t n, nbuf;
-} kv_text;
-
-static void kv_add(kv_text *kv, const char *key, const char *value) {
+static void kv_add(rpc_kv *kv, const char *key, const char *value) {
   kv->e[kv->n].key = (char *)key;
   kv->e[kv->n].value = (char *)value;
   kv->n++;
 }
 
-static void kv_addf(kv_text *kv, const char *key, const char *fmt, double v) {
+static void kv_addf(rpc_kv *kv, const char *key, const char *fmt, double v) {
   char *b = kv->buf[kv->nbuf++];
   snprintf(b, sizeof kv->buf[0], fmt, v);
   kv_add(kv, key, b);
 }
 
-/* Fills resp from a result; everything borrowed from job and kv. The caller
- * frees resp->text_boxes. */
-static int build_response(extract_job *job, ocr_OCRResponse *resp, kv_text *kv) {
-  const ocr_result *r = &job->out;
-  ocr_engine *eng = job->srv->engine;
-  double queue_ms = (double)(job->t_started_ns - job->t_queued_ns) / 1e6;
-
+int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
+                      ocr_OCRResponse *resp, rpc_kv *kv) {
   kv_add(kv, "engine", ocr_engine_name(eng));
   kv_add(kv, "engine_version", ocr_engine_version(eng));
   if (r->language[0])
@@ -123,8 +110,9 @@ static void extract_done(exec_job *ej, int status) {
       rpc__call_fail(c, RPC_UNAVAILABLE, "the server is shutting down");
     } else {
       ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
-      kv_text kv = {0};
-      if (build_response(job, &resp, &kv))
+      rpc_kv kv = {0};
+      double queue_ms = (double)(job->t_started_ns - job->t_queued_ns) / 1e6;
+      if (rpc__ocr_response(&job->out, job->srv->engine, queue_ms, &resp, &kv))
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
       else
         rpc__call_reply(c, ocr_OCRResponse_fields, &resp);
@@ -201,7 +189,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   job->ej.work = extract_work;
   job->ej.done = extract_done;
   job->call = c;
-  job->t_queued_ns = now_ns();
+  job->t_queued_ns = rpc__now_ns();
   int rc = c->srv->ex->submit(c->srv->ex, &job->ej);
   if (rc) {
     job_free(job);

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* The in-process job store: a hash table of batches plus a list ordered by
+ * last update, so expired entries are dropped from its head in O(1) each.
+ * Used when no REDIS_URL is set; answers reads synchronously. Loop
+ * thread only. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "jobs.h"
+
+typedef struct entry entry;
+struct entry {
+  char *id;
+  entry *hnext;             /* hash chain */
+  entry *older, *newer;     /* update order */
+  jobs_state state;
+  int32_t total, processed, failed;
+  int64_t created_ms, updated_ms;
+  uint64_t expires_ms;      /* monotonic */
+  jobs_result *results;
+  size_t nresults, cap;
+};
+
+typedef struct mem_store {
+  jobs_store base;
+  uint64_t ttl_ms;
+  entry **table;
+  size_t nbuckets, count;
+  entry *oldest, *newest;
+} mem_store;
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static size_t hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return (size_t)h;
+}
+
+static entry **slot(mem_store *m, const char *id) {
+  entry **p = &m->table[hash(id) % m->nbuckets];
+  while (*p && strcmp((*p)->id, id) != 0)
+    p = &(*p)->hnext;
+  return p;
+}
+
+static void list_unlink(mem_store *m, entry *e) {
+  if (e->older)
+    e->older->newer = e->newer;
+  else
+    m->oldest = e->newer;
+  if (e->newer)
+    e->newer->older = e->older;
+  else
+    m->newest = e->older;
+  e->older = e->newer = NULL;
+}
+
+static void list_push(mem_store *m, entry *e) {
+  e->older = m->newest;
+  e->newer = NULL;
+  if (m->newest)
+    m->newest->newer = e;
+  else
+    m->oldest = e;
+  m->newest = e;
+}
+
+static void result_clear(jobs_result *r) {
+  free((char *)r->text);
+  free((char *)r->error_code);
+  free((char *)r->error_message);
+  free((char *)r->error_details);
+}
+
+static void entry_free(entry *e) {
+  for (size_t i = 0; i < e->nresults; i++)
+    result_clear(&e->results[i]);
+  free(e->results);
+  free(e->id);
+  free(e);
+}
+
+static void remove_entry(mem_store *m, entry *e) {
+  entry **p = slot(m, e->id);
+  *p = e->hnext;
+  list_unlink(m, e);
+  m->count--;
+  entry_free(e);
+}
+
+static void expire(mem_store *m) {
+  uint64_t now = mono_ms();
+  while (m->oldest && m->oldest->expires_ms <= now)
+    remove_entry(m, m->oldest);
+}
+
+static void touch(mem_store *m, entry *e) {
+  e->updated_ms = wall_ms();
+  e->expires_ms = mono_ms() + m->ttl_ms;
+  list_unlink(m, e);
+  list_push(m, e);
+}
+
+static entry *find(mem_store *m, const char *id) {
+  expire(m);
+  return *slot(m, id);
+}
+
+static int grow(mem_store *m) {
+  size_t n = m->nbuckets * 2;
+  entry **t = calloc(n, sizeof *t);
+  if (!t)
+    return ERR_NOMEM;
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    entry *e = m->table[i];
+    while (e) {
+      entry *next = e->hnext;
+      size_t b = hash(e->id) % n;
+      e->hnext = t[b];
+      t[b] = e;
+      e = next;
+    }
+  }
+  free(m->table);
+  m->table = t;
+  m->nbuckets = n;
+  return 0;
+}
+
+static int mem_create(jobs_store *s, const char *id, int32_t total) {
+  mem_store *m = (mem_store *)s;
+  entry *old = find(m, id);
+  if (old)
+    remove_entry(m, old); /* a client reusing its batch id starts afresh */
+  if (m->count >= m->nbuckets && grow(m))
+    return ERR_NOMEM;
+  entry *e = calloc(1, sizeof *e);
+  if (!e || !(e->id = strdup(id))) {
+    free(e);
+    return ERR_NOMEM;
+  }
+  e->state = JOBS_IN_PROGRESS;
+  e->total = total;
+  e->created_ms = wall_ms();
+  entry **p = slot(m, id);
+  *p = e;
+  m->count++;
+  list_push(m, e);
+  touch(m, e);
+  return 0;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
+                          int32_t processed, int32_t failed) {
+  mem_store *m = (mem_store *)s;
+  entry *e = find(m, id);
+  if (!e)
+    return ERR_NOT_FOUND;
+  if (e->nresults == e->cap) {
+    size_t cap = e->cap ? e->cap * 2 : 8;
+    jobs_result *p = realloc(e->results, cap * sizeof *p);
+    if (!p)
+      return ERR_NOMEM;
+    e->results = p;
+    e->cap = cap;
+  }
+  jobs_result *d = &e->results[e->nresults++];
+  *d = *r;
+  d->text = dup_or_null(r->text);
+  d->error_code = dup_or_null(r->error_code);
+  d->error_message = dup_or_null(r->error_message);
+  d->error_details = dup_or_null(r->error_details);
+  e->processed = processed;
+  e->failed = failed;
+  touch(m, e);
+  return 0;
+}
+
+static int mem_finish(jobs_store *s, const char *id, jobs_state st, int32_t processed,
+                      int32_t failed) {
+  mem_store *m = (mem_store *)s;
+  entry *e = find(m, id);
+  if (!e)
+    return ERR_NOT_FOUND;
+  e->state = st;
+  e->processed = processed;
+  e->failed = failed;
+  touch(m, e);
+  return 0;
+}
+
+static void *mem_get(jobs_store *s, const char *id, jobs_get_cb cb, void *arg) {
+  mem_store *m = (mem_store *)s;
+  entry *e = find(m, id);
+  if (!e) {
+    cb(arg, ERR_NOT_FOUND, NULL);
+    return NULL;
+  }
+  jobs_batch b = {e->id,         e->state,      e->total,   e->processed, e->failed,
+                  e->created_ms, e->updated_ms, e->results, e->nresults};
+  cb(arg, 0, &b);
+  return NULL;
+}
+
+static void mem_get_cancel(jobs_store *s, void *req) {
+  (void)s;
+  (void)req; /* reads are answered at once: nothing is ever pending */
+}
+
+static void mem_free(jobs_store *s) {
+  mem_store *m = (mem_store *)s;
+  while (m->oldest)
+    remove_entry(m, m->oldest);
+  free(m->table);
+  free(m);
+}
+
+static const jobs_ops mem_ops = {mem_create, mem_put_result, mem_finish,
+                                 mem_get,    mem_get_cancel, mem_free};
+
+int jobs_memory_new(uint64_t ttl_ms, jobs_store **out) {
+  mem_store *m = calloc(1, sizeof *m);
+  if (!m)
+    return ERR_NOMEM;
+  m->nbuckets = 64;
+  m->table = calloc(m->nbuckets, sizeof *m->table);
+  if (!m->table) {
+    free(m);
+    return ERR_NOMEM;
+  }
+  m->base.ops = &mem_ops;
+  m->ttl_ms = ttl_ms;
+  *out = &m->base;
+  return 0;
+}

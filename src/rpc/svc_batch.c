@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/* ocr.OCRService/ExtractTextBatch: the images of a batch run in parallel
+ * on the worker pool, at most `parallelism` of them unsent at a time, and
+ * each result is streamed as soon as it is done (completion order) as one
+ * OCRBatchProgress. A slow reader pauses the batch: results wait in a
+ * bounded queue until the stream drains, and no new image starts while the
+ * queue is full. Loop thread, except item_work (worker thread). */
+#include <pb_decode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "rpc_internal.h"
+
+/* Stop sending once this much is queued on the stream and unwritten. */
+#define BATCH_HIGH_WATER (256u * 1024u)
+
+typedef struct batch batch;
+
+/* One image. Ownership: lives in its batch's array; `in` is written by the
+ * loop before submitting and only read by the worker, `out` is written by
+ * the worker and read after item_done. */
+typedef struct batch_item {
+  exec_job ej; /* first: the executor hands back &ej */
+  batch *b;
+  int32_t index;
+  int submitted, completed;
+  ocr_request in;
+  ocr_result out;
+  volatile int cancel;
+  uint64_t t_queued_ns, t_started_ns;
+} batch_item;
+
+/* Freed when both the call has gone (or finished) and no item is in
+ * flight: whichever happens last frees it. */
+struct batch {
+  rpc_call *call; /* NULL once the call has gone */
+  rpc_server *srv;
+  ocr_OCRBatchRequest *req;
+  char id[80];
+  int32_t total, next, inflight, completed, failed, sent;
+  int32_t parallelism;
+  batch_item *items;
+  int32_t *queue; /* ring of finished, unsent item indexes */
+  int32_t q_head, q_len;
+  int finished, paused;
+};
+
+static void batch_free(batch *b) {
+  for (int32_t i = 0; i < b->total; i++)
+    ocr_result_clear(&b->items[i].out);
+  free(b->items);
+  free(b->queue);
+  pb_release(ocr_OCRBatchRequest_fields, b->req);
+  free(b->req);
+  free(b);
+}
+
+static void make_uuid(char *out, size_t size) {
+  uint8_t r[16];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+    uint64_t t = rpc__now_ns();
+    for (size_t i = 0; i < sizeof r; i++)
+      r[i] = (uint8_t)(t >> (i % 8 * 8)) ^ (uint8_t)(i * 37);
+  }
+  r[6] = (r[6] & 0x0f) | 0x40; /* version 4 */
+  r[8] = (r[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+  snprintf(out, size,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+           r[12], r[13], r[14], r[15]);
+}
+
+/* Worker thread. */
+static void item_work(exec_job *ej) {
+  batch_item *it = (batch_item *)ej;
+  it->t_started_ns = rpc__now_ns();
+  ocr_engine_run(it->b->srv->engine, &it->in, &it->out);
+}
+
+static void store_result(batch *b, batch_item *it) {
+  const ocr_result *r = &it->out;
+  jobs_result jr = {.index = it->index, .ok = r->err == 0};
+  if (r->err == 0) {
+    jr.text = r->text ? r->text : "";
+    jr.confidence = r->confidence;
+  } else {
+    jr.error_code = "OCR_ERROR";
+    jr.error_message = r->error_message ? r->error_message : err_text(r->err);
+    jr.error_details = err_name(r->err);
+  }
+  jobs_put_result(b->srv->jobs, b->id, &jr, b->completed, b->failed);
+}
+
+static int send_progress(batch *b, batch_item *it) {
+  ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
+  rpc_kv kv = {0};
+  double queue_ms =
+      it->t_started_ns ? (double)(it->t_started_ns - it->t_queued_ns) / 1e6 : 0;
+  if (rpc__ocr_response(&it->out, b->srv->engine, queue_ms, &resp, &kv))
+    return ERR_NOMEM;
+  b->sent++;
+  ocr_OCRBatchProgress p = ocr_OCRBatchProgress_init_zero;
+  p.batch_id = b->id;
+  p.total_images = b->total;
+  p.processed_images = b->sent;
+  p.has_current_result = true;
+  p.current_result = resp;
+  p.progress_percentage = (float)b->sent * 100.0f / (float)b->total;
+  p.index = it->index;
+  int rc = rpc__call_send(b->call, ocr_OCRBatchProgress_fields, &p);
+  free(resp.text_boxes);
+  ocr_result_clear(&it->out); /* sent: the store has its own copy */
+  return rc;
+}
+
+static void complete_item(batch *b, batch_item *it) {
+  it->completed = 1;
+  b->completed++;
+  if (it->out.err)
+    b->failed++;
+  store_result(b, it);
+  b->queue[(b->q_head + b->q_len) % b->total] = it->index;
+  b->q_len++;
+}
+
+static void item_done(exec_job *ej, int status);
+
+static void submit_item(batch *b, batch_item *it) {
+  it->submitted = 1;
+  it->t_queued_ns = rpc__now_ns();
+  if (!it->in.path && !it->in.data_len) {
+    it->out.err = ERR_INVAL;
+    it->out.error_message = strdup("no image: set private_path, public_path or data");
+    complete_item(b, it);
+    return;
+  }
+  it->ej.work = item_work;
+  it->ej.done = item_done;
+  if (b->srv->ex->submit(b->srv->ex, &it->ej)) {
+    it->out.err = ERR_ENGINE;
+    it->out.error_message = strdup("the server cannot take work now");
+    complete_item(b, it);
+    return;
+  }
+  b->inflight++;
+}
+
+static void finish(batch *b) {
+  b->finished = 1;
+  jobs_state st = b->total > 0 && b->failed == b->total ? JOBS_FAILURE : JOBS_SUCCESS;
+  jobs_finish(b->srv->jobs, b->id, st, b->completed, b->failed);
+  rpc_call *c = b->call;
+  c->work = NULL;
+  b->call = NULL;
+  rpc__call_finish(c);
+  log_debug("batch %s: %d images, %d failed", b->id, b->total, b->failed);
+  batch_free(b); /* every image is done: nothing else refers to it */
+}
+
+/* Sends what is ready while the stream has room, then starts images while
+ * fewer than `parallelism` are running or waiting to be sent. May free b
+ * (when the batch finishes): callers must not touch b afterwards. */
+static void pump(batch *b) {
+  if (!b->call)
+    return;
+  const rpc_transport *tr = b->srv->tr;
+  rpc_call *c = b->call;
+  for (;;) {
+    while (b->q_len > 0 && tr->pending(c->conn, c->stream_id) < BATCH_HIGH_WATER) {
+      batch_item *it = &b->items[b->queue[b->q_head]];
+      b->q_head = (b->q_head + 1) % b->total;
+      b->q_len--;
+      if (send_progress(b, it))
+        return; /* the call failed and will be closed */
+    }
+    b->paused = b->q_len > 0;
+    if (b->paused) {
+      tr->notify_drain(c->conn, c->stream_id);
+      return;
+    }
+    int started = 0;
+    while (b->next < b->total && b->inflight + b->q_len < b->parallelism) {
+      submit_item(b, &b->items[b->next++]);
+      started = 1;
+    }
+    if (b->completed == b->total && b->q_len == 0) {
+      finish(b);
+      return;
+    }
+    if (!started || b->q_len == 0)
+      return;
+    /* Items that failed before reaching a worker are ready now. */
+  }
+}
+
+static void item_done(exec_job *ej, int status) {
+  batch_item *it = (batch_item *)ej;
+  batch *b = it->b;
+  b->inflight--;
+  if (!b->call) {
+    if (b->inflight == 0)
+      batch_free(b);
+    return;
+  }
+  if (status == ERR_CANCELLED) {
+    it->out.err = ERR_CANCELLED;
+  }
+  complete_item(b, it);
+  pump(b);
+}
+
+static void batch_drained(void *work) { pump(work); }
+
+/* The call went away (cancel, deadline, connection lost): drop queued
+ * images, stop running ones, record CANCELLED. */
+static void batch_detach(void *work) {
+  batch *b = work;
+  b->call = NULL;
+  if (!b->finished) {
+    b->finished = 1;
+    jobs_finish(b->srv->jobs, b->id, JOBS_CANCELLED, b->completed, b->failed);
+  }
+  for (int32_t i = 0; i < b->next; i++) {
+    batch_item *it = &b->items[i];
+    if (it->submitted && !it->completed) {
+      it->cancel = 1;
+      b->srv->ex->cancel(b->srv->ex, &it->ej);
+    }
+  }
+  if (b->inflight == 0)
+    batch_free(b);
+}
+
+void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
+  ocr_OCRBatchRequest *req = reqp;
+  rpc_server *srv = c->srv;
+  batch *b = calloc(1, sizeof *b);
+  int32_t total = (int32_t)req->image_paths_count;
+  if (!b || (total && (!(b->items = calloc((size_t)total, sizeof *b->items)) ||
+                       !(b->queue = calloc((size_t)total, sizeof *b->queue))))) {
+    if (b) {
+      free(b->items);
+      free(b);
+    }
+    pb_release(ocr_OCRBatchRequest_fields, req);
+    free(req);
+    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  b->req = req;
+  b->srv = srv;
+  b->call = c;
+  b->total = total;
+  b->parallelism = srv->cfg->batch_parallelism > 0 ? srv->cfg->batch_parallelism
+                                                   : srv->cfg->workers;
+  if (req->batch_id && *req->batch_id)
+    snprintf(b->id, sizeof b->id, "%.79s", req->batch_id);
+  else
+    make_uuid(b->id, sizeof b->id);
+
+  for (int32_t i = 0; i < total; i++) {
+    batch_item *it = &b->items[i];
+    const ocr_ImagePath *ip = &req->image_paths[i];
+    it->b = b;
+    it->index = i;
+    ocr_result_init(&it->out);
+    if (ip->data && ip->data->size > 0) {
+      it->in.data = ip->data->bytes;
+      it->in.data_len = ip->data->size;
+    } else if (ip->private_path && *ip->private_path) {
+      it->in.path = ip->private_path;
+    } else if (ip->public_path && *ip->public_path) {
+      it->in.path = ip->public_path;
+    }
+    it->in.language = req->language;
+    it->in.confidence_threshold = req->confidence_threshold;
+    it->in.use_angle_cls = req->use_angle_cls;
+    it->in.psm = -1;
+    it->in.cancel = &it->cancel;
+  }
+  jobs_create(srv->jobs, b->id, total);
+  c->work = b;
+  c->detach = batch_detach;
+  c->drained = batch_drained;
+  log_debug("batch %s: %d images, parallelism %d", b->id, total, b->parallelism);
+  pump(b); /* may finish (and free) an empty batch at once */
+}

@@ -65,6 +65,8 @@ static const centry table[] = {
      "images of one batch in flight at once; 0 means the number of workers"},
     {"OCR_JOB_TTL_SECONDS", "--job-ttl-seconds", T_U64, OFF(job_ttl_seconds), 1,
      365 * 24 * 3600, "86400", NULL, "how long job status is kept after its last update"},
+    {"GRPC_DRAIN_SECONDS", "--drain-seconds", T_INT, OFF(drain_seconds), 0, 3600, "30",
+     NULL, "on SIGTERM, how long calls in flight may take to finish"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

@@ -26,6 +26,7 @@ typedef struct config {
   uint64_t initial_window_bytes;
   int batch_parallelism; /* 0: workers */
   uint64_t job_ttl_seconds;
+  int drain_seconds;
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

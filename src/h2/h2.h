@@ -107,8 +107,13 @@ size_t h2_stream_pending(h2_session *s, int32_t stream_id);
 /* Asks for one on_drain call when the stream's queued body is empty. */
 void h2_stream_notify_drain(h2_session *s, int32_t stream_id);
 
-/* Starts a graceful close: GOAWAY with the last stream id processed;
- * streams already open finish. */
+/* Sends a GOAWAY with the last stream id processed; streams already open
+ * finish. */
 int h2_session_goaway(h2_session *s, uint32_t error_code, const char *debug);
+
+/* Graceful shutdown: a shutdown notice (GOAWAY with the largest stream id)
+ * and a PING; when the PING is acknowledged, the real GOAWAY with the last
+ * stream id processed, so requests already on the wire are not lost. */
+int h2_session_shutdown(h2_session *s);
 
 #endif

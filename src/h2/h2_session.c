@@ -43,6 +43,7 @@ struct h2_session {
    * nghttp2_session_mem_send returns, by id (a stream may close first). */
   int32_t *drained;
   size_t ndrained, drained_cap;
+  int shutdown_ping; /* waiting for the PING ack that precedes GOAWAY */
 };
 
 static void stream_free(h2_stream *st) {
@@ -133,6 +134,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
   h2_session *s = user_data;
   int32_t id = frame->hd.stream_id;
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+      s->shutdown_ping) {
+    s->shutdown_ping = 0;
+    h2_session_goaway(s, NGHTTP2_NO_ERROR, NULL);
+    return 0;
+  }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
     return 0;
   h2_stream *st = find_stream(s, id);
@@ -421,6 +428,13 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code) {
 size_t h2_stream_pending(h2_session *s, int32_t stream_id) {
   h2_stream *st = find_stream(s, stream_id);
   return st ? st->out.len - st->out_off : 0;
+}
+
+int h2_session_shutdown(h2_session *s) {
+  if (nghttp2_submit_shutdown_notice(s->ng) || nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, NULL))
+    return ERR_PROTOCOL;
+  s->shutdown_ping = 1;
+  return 0;
 }
 
 void h2_stream_notify_drain(h2_session *s, int32_t stream_id) {

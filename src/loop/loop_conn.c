@@ -49,6 +49,7 @@ static void on_flush_check(uv_check_t *h) {
       conn_flush(c);
     c = next;
   }
+  loop__after_flush(srv);
 }
 
 /* ---- the rpc transport over h2 ---- */
@@ -286,6 +287,13 @@ static void on_connection(uv_stream_t *listener, int status) {
   mark_dirty(c); /* our SETTINGS go out first */
 }
 
+void loop__shutdown_all(loop_server *srv) {
+  for (loop_conn *c = srv->conns; c; c = c->next) {
+    h2_session_shutdown(c->h2);
+    mark_dirty(c);
+  }
+}
+
 void loop__close_all(loop_server *srv) {
   while (srv->conns)
     conn_close(srv->conns);
@@ -300,18 +308,18 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
 }
 
 int loop__listen(loop_server *srv) {
-  struct sockaddr_storage ss;
-  int rc = resolve(srv->cfg->host, srv->cfg->port, &ss);
-  if (rc) {
-    log_error("--host %s is not an IPv4 or IPv6 address", srv->cfg->host);
-    return rc;
-  }
   uv_tcp_init(srv->loop, &srv->listener);
   srv->listener.data = srv;
   uv_check_init(srv->loop, &srv->flush_check);
   srv->flush_check.data = srv;
   uv_check_start(&srv->flush_check, on_flush_check);
   uv_idle_init(srv->loop, &srv->flush_idle);
+  struct sockaddr_storage ss;
+  int rc = resolve(srv->cfg->host, srv->cfg->port, &ss);
+  if (rc) {
+    log_error("--host %s is not an IPv4 or IPv6 address", srv->cfg->host);
+    return rc;
+  }
   if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0)) ||
       (rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection))) {
     log_error("cannot listen on %s:%d: %s", srv->cfg->host, srv->cfg->port,

@@ -19,11 +19,13 @@ typedef struct loop_server {
   uv_check_t flush_check; /* writes what the iteration produced, once */
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
   uv_signal_t sigint, sigterm;
+  uv_timer_t drain_timer;
   rpc_server *rpc;
   h2_settings h2;
   loop_conn *conns;  /* every open connection */
   loop_conn *dirty;  /* connections with output to flush */
   uint64_t next_conn_id;
+  int draining;
   int stopping;
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
 } loop_server;
@@ -47,6 +49,13 @@ int loop__listen(loop_server *srv);
 
 /* Closes every connection (their streams' work is cancelled). */
 void loop__close_all(loop_server *srv);
+
+/* Sends every connection the graceful-shutdown GOAWAY sequence. */
+void loop__shutdown_all(loop_server *srv);
+
+/* Called once per loop iteration, after output is flushed: ends a drain
+ * when no call is left. */
+void loop__after_flush(loop_server *srv);
 
 /* The rpc transport implemented over h2 sessions. */
 extern const rpc_transport loop__transport;

@@ -27,12 +27,41 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->flush_idle);
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
+  close_handle((uv_handle_t *)&srv->drain_timer);
 }
 
+static void on_drain_timeout(uv_timer_t *t) {
+  loop_server *srv = t->data;
+  log_warn("drain deadline passed with %zu calls in flight: stopping them",
+           rpc_server_busy(srv->rpc));
+  stop(srv);
+}
+
+void loop__after_flush(loop_server *srv) {
+  if (srv->draining && !srv->stopping && rpc_server_busy(srv->rpc) == 0) {
+    log_info("drained: every call finished");
+    stop(srv);
+  }
+}
+
+/* First SIGTERM/SIGINT: stop accepting, turn health NOT_SERVING, tell
+ * clients with GOAWAY, let calls in flight finish. A second one, or a
+ * drain of 0 seconds, stops at once. */
 static void on_signal(uv_signal_t *h, int signum) {
   loop_server *srv = h->data;
-  log_info("signal %d: stopping", signum);
-  stop(srv);
+  if (srv->draining || srv->cfg->drain_seconds == 0) {
+    log_info("signal %d: stopping now", signum);
+    stop(srv);
+    return;
+  }
+  srv->draining = 1;
+  log_info("signal %d: draining %zu calls (up to %d s; signal again to stop now)", signum,
+           rpc_server_busy(srv->rpc), srv->cfg->drain_seconds);
+  close_handle((uv_handle_t *)&srv->listener);
+  rpc_server_drain(srv->rpc);
+  loop__shutdown_all(srv);
+  uv_timer_start(&srv->drain_timer, on_drain_timeout,
+                 (uint64_t)srv->cfg->drain_seconds * 1000, 0);
 }
 
 static void on_walk_close(uv_handle_t *h, void *arg) {
@@ -85,6 +114,8 @@ int loop_run(const config *cfg) {
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_jobs(srv->rpc, jobs);
 
+  uv_timer_init(&loop, &srv->drain_timer);
+  srv->drain_timer.data = srv;
   uv_signal_init(&loop, &srv->sigint);
   uv_signal_init(&loop, &srv->sigterm);
   srv->sigint.data = srv->sigterm.data = srv;

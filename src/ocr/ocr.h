@@ -68,7 +68,9 @@ typedef struct ocr_box {
 typedef struct ocr_result {
   int err;             /* 0, or ERR_NOT_FOUND, ERR_FORBIDDEN_PATH,
                           ERR_DECODE, ERR_TOO_LARGE, ERR_LANGUAGE,
-                          ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM */
+                          ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM; also
+                          ERR_INVAL (no image given, psm not 1..13) and
+                          ERR_IO (the file could not be read) */
   char *error_message; /* owned; human-readable, set when err != 0 */
   char *text;          /* owned; lines joined by '\n', no trailing '\n' */
   float confidence;    /* 0..1, mean over the kept boxes (0 if none) */

@@ -129,18 +129,32 @@ const char *ocr__tess_version(void) {
   return TessVersion();
 }
 
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
+/* Tesseract's diagnostics ("Estimating resolution", "Too few characters")
+ * go to stderr unless debug_file names another file. debug_file is one
+ * process-wide string, not a per-instance setting: it is written once,
+ * before any instance is initialised, because workers setting it while
+ * others print would race on it. */
+static void quiet_tesseract(void) {
+  TessBaseAPI *api = TessBaseAPICreate();
+
+  if (api == NULL)
+    return;
+  TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+  TessBaseAPIDelete(api);
+}
+
 /* Worker thread. Creates and initialises one instance; NULL when the
  * traineddata cannot be loaded. */
 static TessBaseAPI *api_new(const char *tessdata, const char *lang,
                             TessOcrEngineMode oem) {
-  TessBaseAPI *api = TessBaseAPICreate();
+  TessBaseAPI *api;
 
+  pthread_once(&quiet_once, quiet_tesseract);
+  api = TessBaseAPICreate();
   if (api == NULL)
     return NULL;
-  /* Tesseract's diagnostics ("Estimating resolution", "Too few
-   * characters") go to stderr otherwise; set before Init so that its own
-   * messages are silenced too. */
-  TessBaseAPISetVariable(api, "debug_file", "/dev/null");
   if (TessBaseAPIInit2(api, tessdata, lang, oem) != 0) {
     TessBaseAPIDelete(api);
     return NULL;
@@ -203,6 +217,7 @@ static TessBaseAPI *orientation_detector(tess_thread *t, const char *tessdata) {
   return s->api;
 }
 
+/* Worker thread. */
 int ocr__tess_prepare(const ocr_engine *e, const char *code, int with_osd) {
   tess_thread *t = thread_state();
 

@@ -69,6 +69,11 @@ typedef struct jobs_store jobs_store;
  * Required for batches and GetBatchStatus. */
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);
 
+/* Starts draining: health turns NOT_SERVING (Watch streams are told),
+ * new calls other than health checks and status polls are refused with
+ * UNAVAILABLE; calls in flight go on. */
+void rpc_server_drain(rpc_server *srv);
+
 /* Frees the server; every call must be closed first. NULL is a no-op. */
 void rpc_server_free(rpc_server *srv);
 
@@ -98,6 +103,10 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code);
 
 /* Number of calls alive (for tests and drain). */
 size_t rpc_server_calls(const rpc_server *srv);
+
+/* Calls alive that a drain waits for: all but health Watch streams, which
+ * never end by themselves. */
+size_t rpc_server_busy(const rpc_server *srv);
 
 /* Maps an internal ERR_* to the gRPC status clients see. */
 rpc_status rpc_status_from_err(int err);

@@ -187,6 +187,10 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
     refuse_path(c, path->value, path->value_len);
     return c;
   }
+  if (srv->draining && !(c->method->flags & RPC_M_WHILE_DRAINING)) {
+    rpc__call_fail(c, RPC_UNAVAILABLE, "the server is shutting down");
+    return c;
+  }
   if (enc && !(enc->value_len == 8 && memcmp(enc->value, "identity", 8) == 0)) {
     static const char accept[] = "identity";
     char msg[256];

@@ -50,8 +50,14 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
 
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
+typedef struct rpc_watcher rpc_watcher;
+
+/* rpc_method.flags */
+#define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
+  int flags;
   const pb_msgdesc_t *req_fields;
   size_t req_size;
   rpc_unary_fn handler; /* takes ownership of req (pb_release + free) */
@@ -65,6 +71,9 @@ struct rpc_server {
   const rpc_transport *tr;
   timer_src *timers; /* NULL: deadlines are not enforced */
   size_t ncalls;
+  int draining;
+  rpc_watcher *watchers; /* health Watch streams */
+  size_t nwatchers;
 };
 
 typedef enum call_state {
@@ -130,5 +139,9 @@ void rpc__ocr_extract_text(rpc_call *c, void *req);
 void rpc__ocr_check_health(rpc_call *c, void *req);
 void rpc__ocr_extract_batch(rpc_call *c, void *req);
 void rpc__ocr_batch_status(rpc_call *c, void *req);
+void rpc__health_check(rpc_call *c, void *req);
+void rpc__health_watch(rpc_call *c, void *req);
+/* Tells every Watch stream whose status changed. */
+void rpc__health_changed(rpc_server *srv);
 
 #endif

@@ -4,17 +4,24 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "health.pb.h"
 #include "rpc_internal.h"
 
 static const rpc_method methods[] = {
-    {"/ocr.OCRService/ExtractText", ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
+    {"/ocr.OCRService/ExtractText", 0, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
      rpc__ocr_extract_text},
-    {"/ocr.OCRService/CheckHealth", ocr_HealthCheckRequest_fields,
+    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
      sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health},
-    {"/ocr.OCRService/ExtractTextBatch", ocr_OCRBatchRequest_fields,
+    {"/ocr.OCRService/ExtractTextBatch", 0, ocr_OCRBatchRequest_fields,
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch},
-    {"/ocr.OCRService/GetBatchStatus", ocr_BatchStatusRequest_fields,
+    {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
      sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status},
+    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
+     grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
+     rpc__health_check},
+    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING,
+     grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
+     rpc__health_watch},
 };
 
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {
@@ -49,6 +56,15 @@ void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->jobs = jobs; 
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
 
+void rpc_server_drain(rpc_server *srv) {
+  if (srv->draining)
+    return;
+  srv->draining = 1;
+  rpc__health_changed(srv);
+}
+
 void rpc_server_free(rpc_server *srv) { free(srv); }
 
 size_t rpc_server_calls(const rpc_server *srv) { return srv->ncalls; }
+
+size_t rpc_server_busy(const rpc_server *srv) { return srv->ncalls - srv->nwatchers; }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* One gRPC call on one stream: validates the request headers, reassembles
- * and decodes the request message, dispatches the handler when the client
- * half-closes, and writes headers, message and trailers. Loop thread. */
+/* One gRPC call on one stream: validates the request headers, reassembles,
+ * inflates and decodes the request message, dispatches the handler when
+ * the client half-closes, and writes headers, messages and trailers.
+ * Loop thread. */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,7 @@
 #include "base/log.h"
 #include "rpc_internal.h"
 
-static const hdr ok_headers[] = {
-    HDR_LIT(":status", "200"),
-    HDR_LIT("content-type", "application/grpc"),
-};
+#define ACCEPT_ENCODING "identity,gzip"
 
 /* The call has its answer: its deadline no longer matters. */
 static void call_done(rpc_call *c) {
@@ -23,6 +21,20 @@ static void call_done(rpc_call *c) {
     c->srv->timers->stop(c->srv->timers, c->deadline);
     c->deadline = NULL;
   }
+}
+
+/* Response headers: status, content type, what we accept, what we send
+ * with, and the request id echoed. Returns the count (at most 5). */
+static size_t response_headers(const rpc_call *c, hdr *h) {
+  size_t n = 0;
+  h[n++] = (hdr)HDR_LIT(":status", "200");
+  h[n++] = (hdr)HDR_LIT("content-type", "application/grpc");
+  h[n++] = (hdr)HDR_LIT("grpc-accept-encoding", ACCEPT_ENCODING);
+  if (c->gzip_out)
+    h[n++] = (hdr)HDR_LIT("grpc-encoding", "gzip");
+  if (c->request_id[0])
+    h[n++] = hdr_make("x-request-id", c->request_id, strlen(c->request_id));
+  return n;
 }
 
 static void http_error(rpc_call *c, const char *status, rpc_status grpc,
@@ -39,28 +51,36 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc,
   call_done(c);
 }
 
+/* Ends the call with trailers (status, message, extras); Trailers-Only
+ * when no headers were sent, so one HEADERS frame carries everything. */
+static void send_status(rpc_call *c, rpc_status status, const char *msg,
+                        const hdr *extra, size_t nextra) {
+  char st[4], enc[1024];
+  snprintf(st, sizeof st, "%d", (int)status);
+  hdr h[12];
+  size_t n = c->headers_sent ? 0 : response_headers(c, h);
+  h[n++] = hdr_make("grpc-status", st, strlen(st));
+  if (msg && *msg) {
+    size_t len = rpc_percent_encode(msg, strlen(msg), enc, sizeof enc);
+    h[n++] = hdr_make("grpc-message", enc, len);
+  }
+  for (size_t i = 0; i < nextra; i++)
+    h[n++] = extra[i];
+  if (c->headers_sent)
+    c->srv->tr->send_trailers(c->conn, c->stream_id, h, n);
+  else
+    c->srv->tr->respond(c->conn, c->stream_id, h, n, 1);
+  call_done(c);
+}
+
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
   if (c->state == CALL_DONE)
     return;
-  char st[4], enc[1024];
-  snprintf(st, sizeof st, "%d", (int)status);
-  size_t n = 2;
-  hdr h[4] = {ok_headers[0], ok_headers[1]};
-  hdr *t = c->headers_sent ? h : h + 2;
-  size_t nt = 0;
-  t[nt++] = hdr_make("grpc-status", st, strlen(st));
-  if (msg && *msg) {
-    size_t len = rpc_percent_encode(msg, strlen(msg), enc, sizeof enc);
-    t[nt++] = hdr_make("grpc-message", enc, len);
-  }
-  if (c->headers_sent) {
-    c->srv->tr->send_trailers(c->conn, c->stream_id, t, nt);
-  } else {
-    /* Trailers-Only: one HEADERS frame carries status and END_STREAM. */
-    c->srv->tr->respond(c->conn, c->stream_id, h, n + nt, 1);
-  }
-  call_done(c);
-  log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
+  send_status(c, status, msg, NULL, 0);
+  if (c->request_id[0])
+    log_info("request %s: status %d %s", c->request_id, (int)status, msg ? msg : "");
+  else
+    log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
 }
 
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
@@ -68,11 +88,35 @@ void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
     rpc__call_finish(c);
 }
 
+/* Replaces a framed message with its gzip form when that is smaller. */
+static int compress_framed(buf *framed) {
+  buf z = BUF_INIT;
+  if (buf_reserve(&z, 5) || (z.len = 5, rpc__gzip(framed->data + 5, framed->len - 5, &z))) {
+    buf_free(&z);
+    return ERR_NOMEM;
+  }
+  if (z.len >= framed->len) {
+    buf_free(&z);
+    return 0;
+  }
+  size_t n = z.len - 5;
+  z.data[0] = 1;
+  z.data[1] = (uint8_t)(n >> 24);
+  z.data[2] = (uint8_t)(n >> 16);
+  z.data[3] = (uint8_t)(n >> 8);
+  z.data[4] = (uint8_t)n;
+  buf_free(framed);
+  *framed = z;
+  return 0;
+}
+
 int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
   if (c->state == CALL_DONE)
     return ERR_INVAL;
   buf out = BUF_INIT;
   int rc = rpc__encode_message(&out, fields, msg, c->srv->cfg->max_message_bytes);
+  if (rc == 0 && c->gzip_out && out.len - 5 >= RPC_GZIP_MIN_BYTES)
+    rc = compress_framed(&out);
   if (rc) {
     buf_free(&out);
     rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
@@ -82,7 +126,9 @@ int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
   }
   const rpc_transport *tr = c->srv->tr;
   if (!c->headers_sent) {
-    tr->respond(c->conn, c->stream_id, ok_headers, 2, 0);
+    hdr h[8];
+    size_t n = response_headers(c, h);
+    tr->respond(c->conn, c->stream_id, h, n, 0);
     c->headers_sent = 1;
   }
   rc = tr->send_data(c->conn, c->stream_id, out.data, out.len);
@@ -93,14 +139,7 @@ int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
 void rpc__call_finish(rpc_call *c) {
   if (c->state == CALL_DONE)
     return;
-  static const hdr trailers[] = {HDR_LIT("grpc-status", "0")};
-  if (!c->headers_sent) {
-    hdr h[] = {ok_headers[0], ok_headers[1], trailers[0]};
-    c->srv->tr->respond(c->conn, c->stream_id, h, 3, 1);
-  } else {
-    c->srv->tr->send_trailers(c->conn, c->stream_id, trailers, 1);
-  }
-  call_done(c);
+  send_status(c, RPC_OK, NULL, NULL, 0);
 }
 
 void rpc_call_drained(rpc_call *c) {
@@ -134,6 +173,77 @@ static void on_deadline(void *arg) {
   rpc__call_fail(c, RPC_DEADLINE_EXCEEDED, "deadline exceeded");
 }
 
+static int value_is(const hdr *h, const char *v) {
+  size_t n = strlen(v);
+  return h->value_len == n && memcmp(h->value, v, n) == 0;
+}
+
+/* 1 if the comma-separated list in h names `token`. */
+static int list_has(const hdr *h, const char *token) {
+  size_t tl = strlen(token);
+  const char *p = h->value, *end = h->value + h->value_len;
+  while (p < end) {
+    while (p < end && (*p == ' ' || *p == ','))
+      p++;
+    const char *q = p;
+    while (q < end && *q != ',' && *q != ' ')
+      q++;
+    if ((size_t)(q - p) == tl && memcmp(p, token, tl) == 0)
+      return 1;
+    p = q;
+  }
+  return 0;
+}
+
+typedef struct req_headers {
+  const hdr *method, *path, *ctype, *te, *enc, *accept_enc, *timeout, *request_id;
+} req_headers;
+
+static void scan_headers(req_headers *r, const hdr *hdrs, size_t n) {
+  memset(r, 0, sizeof *r);
+  for (size_t i = 0; i < n; i++) {
+    const hdr *h = &hdrs[i];
+    if (hdr_is(h, ":method"))
+      r->method = h;
+    else if (hdr_is(h, ":path"))
+      r->path = h;
+    else if (hdr_is(h, "content-type"))
+      r->ctype = h;
+    else if (hdr_is(h, "te"))
+      r->te = h;
+    else if (hdr_is(h, "grpc-encoding"))
+      r->enc = h;
+    else if (hdr_is(h, "grpc-accept-encoding"))
+      r->accept_enc = h;
+    else if (hdr_is(h, "grpc-timeout"))
+      r->timeout = h;
+    else if (hdr_is(h, "x-request-id"))
+      r->request_id = h;
+  }
+}
+
+/* Checks what makes a request gRPC at all; answers and returns non-zero
+ * when it is not. */
+static int refuse_transport(rpc_call *c, const req_headers *r) {
+  if (!r->method || !value_is(r->method, "POST")) {
+    http_error(c, "405", RPC_UNIMPLEMENTED, "gRPC requires POST");
+    return 1;
+  }
+  /* application/grpc, application/grpc+proto, application/grpc;... */
+  const hdr *ct = r->ctype;
+  if (!ct || ct->value_len < 16 || memcmp(ct->value, "application/grpc", 16) != 0 ||
+      (ct->value_len > 16 && ct->value[16] != '+' && ct->value[16] != ';')) {
+    http_error(c, "415", RPC_INTERNAL, "content-type must be application/grpc");
+    return 1;
+  }
+  /* grpc-go accepts a missing te; a wrong one is a broken proxy. */
+  if (r->te && !value_is(r->te, "trailers")) {
+    http_error(c, "400", RPC_INTERNAL, "te must be trailers");
+    return 1;
+  }
+  return 0;
+}
+
 rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
                          const hdr *hdrs, size_t n) {
   rpc_call *c = calloc(1, sizeof *c);
@@ -145,71 +255,47 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
   rpc__deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
 
-  const hdr *method = NULL, *path = NULL, *ctype = NULL, *te = NULL, *enc = NULL,
-            *timeout = NULL;
-  for (size_t i = 0; i < n; i++) {
-    const hdr *h = &hdrs[i];
-    if (hdr_is(h, ":method"))
-      method = h;
-    else if (hdr_is(h, ":path"))
-      path = h;
-    else if (hdr_is(h, "content-type"))
-      ctype = h;
-    else if (hdr_is(h, "te"))
-      te = h;
-    else if (hdr_is(h, "grpc-encoding"))
-      enc = h;
-    else if (hdr_is(h, "grpc-timeout"))
-      timeout = h;
-  }
-  if (!method || method->value_len != 4 || memcmp(method->value, "POST", 4) != 0) {
-    http_error(c, "405", RPC_UNIMPLEMENTED, "gRPC requires POST");
+  req_headers r;
+  scan_headers(&r, hdrs, n);
+  if (r.request_id && r.request_id->value_len < sizeof c->request_id)
+    memcpy(c->request_id, r.request_id->value, r.request_id->value_len);
+  if (r.accept_enc && list_has(r.accept_enc, "gzip"))
+    c->gzip_out = 1;
+  if (refuse_transport(c, &r))
     return c;
-  }
-  /* application/grpc, application/grpc+proto, application/grpc;... */
-  if (!ctype || ctype->value_len < 16 ||
-      memcmp(ctype->value, "application/grpc", 16) != 0 ||
-      (ctype->value_len > 16 && ctype->value[16] != '+' && ctype->value[16] != ';')) {
-    http_error(c, "415", RPC_INTERNAL, "content-type must be application/grpc");
-    return c;
-  }
-  /* grpc-go accepts a missing te; a wrong one is a broken proxy. */
-  if (te && !(te->value_len == 8 && memcmp(te->value, "trailers", 8) == 0)) {
-    http_error(c, "400", RPC_INTERNAL, "te must be trailers");
-    return c;
-  }
-  if (!path) {
+  if (!r.path) {
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "missing :path");
     return c;
   }
-  c->method = rpc__method_find(path->value, path->value_len, NULL);
+  c->method = rpc__method_find(r.path->value, r.path->value_len, NULL);
   if (!c->method) {
-    refuse_path(c, path->value, path->value_len);
+    refuse_path(c, r.path->value, r.path->value_len);
     return c;
   }
   if (srv->draining && !(c->method->flags & RPC_M_WHILE_DRAINING)) {
     rpc__call_fail(c, RPC_UNAVAILABLE, "the server is shutting down");
     return c;
   }
-  if (enc && !(enc->value_len == 8 && memcmp(enc->value, "identity", 8) == 0)) {
-    static const char accept[] = "identity";
-    char msg[256];
+  if (r.enc && value_is(r.enc, "gzip")) {
+    c->gzip_in = 1;
+  } else if (r.enc && !value_is(r.enc, "identity")) {
+    char msg[128];
     snprintf(msg, sizeof msg, "unsupported grpc-encoding %.*s",
-             (int)(enc->value_len > 64 ? 64 : enc->value_len), enc->value);
-    char enc_msg[512];
-    size_t len = rpc_percent_encode(msg, strlen(msg), enc_msg, sizeof enc_msg);
-    hdr h[] = {
-        ok_headers[0], ok_headers[1], HDR_LIT("grpc-status", "12"),
-        hdr_make("grpc-message", enc_msg, len),
-        hdr_make("grpc-accept-encoding", accept, sizeof accept - 1),
-    };
-    srv->tr->respond(conn, stream_id, h, 5, 1);
-    call_done(c);
+             (int)(r.enc->value_len > 64 ? 64 : r.enc->value_len), r.enc->value);
+    hdr accept = HDR_LIT("grpc-accept-encoding", ACCEPT_ENCODING);
+    c->gzip_out = 0;
+    send_status(c, RPC_UNIMPLEMENTED, msg, &accept, 1);
     return c;
   }
-  if (timeout) {
+  int rc = rpc__md_collect(c, hdrs, n);
+  if (rc) {
+    rpc__call_fail(c, rc == ERR_PARSE ? RPC_INTERNAL : RPC_RESOURCE_EXHAUSTED,
+                   rc == ERR_PARSE ? "a -bin metadata value is not base64" : "out of memory");
+    return c;
+  }
+  if (r.timeout) {
     uint64_t ms;
-    if (rpc__timeout_parse(timeout->value, timeout->value_len, &ms)) {
+    if (rpc__timeout_parse(r.timeout->value, r.timeout->value_len, &ms)) {
       rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
       return c;
     }
@@ -219,19 +305,12 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
     }
   }
+  if (c->request_id[0])
+    log_info("request %s: %.*s", c->request_id, (int)r.path->value_len, r.path->value);
   return c;
 }
 
-static int on_message(void *ud, const uint8_t *data, size_t len, int compressed) {
-  rpc_call *c = ud;
-  if (compressed) {
-    rpc__call_fail(c, RPC_INTERNAL, "compressed message without grpc-encoding");
-    return ERR_PROTOCOL;
-  }
-  if (++c->nmessages > 1) {
-    rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call with more than one request message");
-    return ERR_PROTOCOL;
-  }
+static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
   void *req = calloc(1, c->method->req_size);
   if (!req) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -241,7 +320,7 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   if (!pb_decode(&is, c->method->req_fields, req)) {
     char msg[256];
     snprintf(msg, sizeof msg, "request does not parse: %s", PB_GET_ERROR(&is));
-    free(req);
+    free(req); /* pb_decode released what it allocated */
     rpc__call_fail(c, RPC_INVALID_ARGUMENT, msg);
     return ERR_PARSE;
   }
@@ -249,11 +328,39 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   return 0;
 }
 
+static int on_message(void *ud, const uint8_t *data, size_t len, int compressed) {
+  rpc_call *c = ud;
+  if (++c->nmessages > 1) {
+    rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call with more than one request message");
+    return ERR_PROTOCOL;
+  }
+  if (!compressed)
+    return decode_request(c, data, len);
+  if (!c->gzip_in) {
+    rpc__call_fail(c, RPC_INTERNAL, "compressed message without grpc-encoding");
+    return ERR_PROTOCOL;
+  }
+  /* The limit applies after inflation too: no zip bombs. */
+  buf plain = BUF_INIT;
+  int rc = rpc__gunzip(data, len, c->srv->cfg->max_message_bytes, &plain);
+  if (rc == 0)
+    rc = decode_request(c, plain.data, plain.len);
+  else if (rc == ERR_MSG_TOO_LARGE)
+    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED,
+                   "request message exceeds the limit once decompressed");
+  else if (rc == ERR_PARSE)
+    rpc__call_fail(c, RPC_INTERNAL, "compressed message is not valid gzip");
+  else
+    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+  buf_free(&plain);
+  return rc;
+}
+
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
   int rc = rpc__deframe_feed(&c->deframer, data, len, on_message, c);
-  if (rc == ERR_MSG_TOO_LARGE) {
+  if (rc == ERR_MSG_TOO_LARGE && c->state != CALL_DONE) {
     char msg[128];
     snprintf(msg, sizeof msg, "request message of %u bytes exceeds the limit of %llu",
              c->deframer.msg_len, (unsigned long long)c->srv->cfg->max_message_bytes);
@@ -290,6 +397,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
     free(c->req);
   }
   rpc__deframer_free(&c->deframer);
+  rpc__md_free(c);
   c->srv->ncalls--;
   free(c);
 }

@@ -50,6 +50,23 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
 
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
+/* Inflates a gzip (or zlib) message into out, failing with
+ * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PARSE when the bytes
+ * are not a complete stream. */
+int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out);
+/* Appends the gzip form of in to out. 0 or ERR_NOMEM. */
+int rpc__gzip(const uint8_t *in, size_t len, buf *out);
+
+/* Responses smaller than this are sent uncompressed: gzip would not pay. */
+#define RPC_GZIP_MIN_BYTES 1024
+
+/* One request metadata entry; -bin values are stored decoded. */
+typedef struct rpc_md {
+  char *name;
+  uint8_t *value;
+  size_t value_len;
+} rpc_md;
+
 typedef struct rpc_watcher rpc_watcher;
 
 /* rpc_method.flags */
@@ -92,6 +109,11 @@ struct rpc_call {
   void *req;      /* decoded request, until handed to the handler */
   int nmessages;  /* request messages received */
   int headers_sent;
+  int gzip_in;    /* request messages may be gzip-compressed */
+  int gzip_out;   /* the client accepts gzip responses */
+  char request_id[129]; /* x-request-id, echoed; "" when absent */
+  rpc_md *md;     /* custom metadata (not pseudo, not grpc-*) */
+  size_t nmd;
   timer *deadline;
   /* The service's work in flight for this call, detached on close or
    * when the deadline passes. */
@@ -104,6 +126,19 @@ struct rpc_call {
 /* Looks a :path up in the method table; NULL if unknown. *service_known
  * says whether the service part exists (for the error message). */
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known);
+
+/* The custom metadata value named `name` (lower case), or NULL. For -bin
+ * names the value is the decoded bytes. */
+const rpc_md *rpc__call_metadata(const rpc_call *c, const char *name);
+
+/* Copies the custom metadata of a request into c->md. 0, ERR_NOMEM, or
+ * ERR_PARSE for a -bin value that is not base64. */
+int rpc__md_collect(rpc_call *c, const hdr *hdrs, size_t n);
+void rpc__md_free(rpc_call *c);
+
+/* Decodes base64 (standard alphabet, padded or not) into out (at least
+ * len*3/4+3 bytes). Returns the decoded length, or -1 on bad input. */
+ssize_t rpc__base64_decode(const char *in, size_t len, uint8_t *out);
 
 /* Sends one response message and OK trailers, ending the call. */
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg);

@@ -167,22 +167,23 @@ class Server:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self):
-        if self._own_root:
-            self.image_root = os.path.realpath(
-                tempfile.mkdtemp(prefix="ocrpc-root-"))
-        self.argv = [server_binary(), "--host", "127.0.0.1", "--port", "0",
-                     "--image-root", self.image_root,
-                     "--workers", str(self.workers),
-                     "--engine", self.engine,
-                     "--log-level", self.log_level] + self.extra_args
-        self._stdout = tempfile.TemporaryFile(prefix="ocrpc-stdout-")
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=self._stdout,
-                                     stderr=subprocess.PIPE)
-        self._reader = threading.Thread(target=self._drain, daemon=True,
-                                        name="ocrpc-stderr")
-        self._reader.start()
+        binary = server_binary()
         try:
+            if self._own_root:
+                self.image_root = os.path.realpath(
+                    tempfile.mkdtemp(prefix="ocrpc-root-"))
+            self.argv = [binary, "--host", "127.0.0.1", "--port", "0",
+                         "--image-root", self.image_root,
+                         "--workers", str(self.workers),
+                         "--engine", self.engine,
+                         "--log-level", self.log_level] + self.extra_args
+            self._stdout = tempfile.TemporaryFile(prefix="ocrpc-stdout-")
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=self._stdout,
+                                         stderr=subprocess.PIPE)
+            self._reader = threading.Thread(target=self._drain, daemon=True,
+                                            name="ocrpc-stderr")
+            self._reader.start()
             self._wait_listening()
         except BaseException:
             self._kill()

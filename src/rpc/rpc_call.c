@@ -324,13 +324,17 @@ static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
     rpc__call_fail(c, RPC_INVALID_ARGUMENT, msg);
     return ERR_PARSE;
   }
+  if (c->method->flags & RPC_M_CLIENT_STREAM) {
+    c->method->handler(c, req); /* each request as it comes */
+    return c->state == CALL_DONE ? ERR_PROTOCOL : 0;
+  }
   c->req = req;
   return 0;
 }
 
 static int on_message(void *ud, const uint8_t *data, size_t len, int compressed) {
   rpc_call *c = ud;
-  if (++c->nmessages > 1) {
+  if (!(c->method->flags & RPC_M_CLIENT_STREAM) && ++c->nmessages > 1) {
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call with more than one request message");
     return ERR_PROTOCOL;
   }
@@ -377,6 +381,10 @@ void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
   rpc__deframer_free(&c->deframer);
+  if (c->method->flags & RPC_M_CLIENT_STREAM) {
+    c->method->on_end(c);
+    return;
+  }
   if (!c->req) {
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call without a request message");
     return;

@@ -71,6 +71,8 @@ typedef struct rpc_watcher rpc_watcher;
 
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+#define RPC_M_CLIENT_STREAM 2  /* handler runs per request message; on_end at
+                                  the client's half-close */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
@@ -78,6 +80,7 @@ typedef struct rpc_method {
   const pb_msgdesc_t *req_fields;
   size_t req_size;
   rpc_unary_fn handler; /* takes ownership of req (pb_release + free) */
+  void (*on_end)(rpc_call *c); /* RPC_M_CLIENT_STREAM only */
 } rpc_method;
 
 struct rpc_server {
@@ -174,6 +177,8 @@ void rpc__ocr_extract_text(rpc_call *c, void *req);
 void rpc__ocr_check_health(rpc_call *c, void *req);
 void rpc__ocr_extract_batch(rpc_call *c, void *req);
 void rpc__ocr_batch_status(rpc_call *c, void *req);
+void rpc__reflection_info(rpc_call *c, void *req);
+void rpc__reflection_end(rpc_call *c);
 void rpc__health_check(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
 /* Tells every Watch stream whose status changed. */

@@ -5,23 +5,35 @@
 
 #include "base/err.h"
 #include "health.pb.h"
+#include "reflection.pb.h"
 #include "rpc_internal.h"
 
 static const rpc_method methods[] = {
     {"/ocr.OCRService/ExtractText", 0, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
-     rpc__ocr_extract_text},
+     rpc__ocr_extract_text, NULL},
     {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
-     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health},
+     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL},
     {"/ocr.OCRService/ExtractTextBatch", 0, ocr_OCRBatchRequest_fields,
-     sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch},
+     sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
-     sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status},
+     sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL},
     {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
-     rpc__health_check},
+     rpc__health_check, NULL},
     {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
-     rpc__health_watch},
+     rpc__health_watch, NULL},
+    {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     grpc_reflection_v1_ServerReflectionRequest_fields,
+     sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
+     rpc__reflection_end},
+    /* v1alpha: the same messages on the wire, still what many clients ask. */
+    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     grpc_reflection_v1_ServerReflectionRequest_fields,
+     sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
+     rpc__reflection_end},
 };
 
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {

@@ -67,6 +67,19 @@ static const centry table[] = {
      365 * 24 * 3600, "86400", NULL, "how long job status is kept after its last update"},
     {"GRPC_DRAIN_SECONDS", "--drain-seconds", T_INT, OFF(drain_seconds), 0, 3600, "30",
      NULL, "on SIGTERM, how long calls in flight may take to finish"},
+    {"GRPC_KEEPALIVE_TIME_MS", "--keepalive-time-ms", T_U64, OFF(keepalive_time_ms), 10,
+     INT32_MAX, "7200000", NULL, "ping each connection this often to find dead peers"},
+    {"GRPC_KEEPALIVE_TIMEOUT_MS", "--keepalive-timeout-ms", T_U64,
+     OFF(keepalive_timeout_ms), 10, INT32_MAX, "20000", NULL,
+     "close a connection whose keepalive ping is not answered within this"},
+    {"GRPC_MIN_PING_INTERVAL_MS", "--min-ping-interval-ms", T_U64,
+     OFF(min_ping_interval_ms), 0, INT32_MAX, "300000", NULL,
+     "client pings closer than this while no call is active are strikes"},
+    {"GRPC_MAX_PING_STRIKES", "--max-ping-strikes", T_INT, OFF(max_ping_strikes), 0,
+     1000, "2", NULL, "strikes allowed before GOAWAY ENHANCE_YOUR_CALM too_many_pings"},
+    {"GRPC_MAX_CONNECTION_IDLE_MS", "--max-connection-idle-ms", T_U64,
+     OFF(max_connection_idle_ms), 0, INT32_MAX, "0", NULL,
+     "close connections without calls for this long with GOAWAY; 0: never"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

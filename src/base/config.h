@@ -27,6 +27,11 @@ typedef struct config {
   int batch_parallelism; /* 0: workers */
   uint64_t job_ttl_seconds;
   int drain_seconds;
+  uint64_t keepalive_time_ms;
+  uint64_t keepalive_timeout_ms;
+  uint64_t min_ping_interval_ms;
+  int max_ping_strikes;
+  uint64_t max_connection_idle_ms; /* 0: off */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

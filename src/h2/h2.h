@@ -35,6 +35,12 @@ typedef struct h2_settings {
   uint32_t connection_window_size;
   /* Largest request header block (sum of name + value + 32 per field). */
   uint32_t max_header_list_size;
+  /* Ping policy, as gRPC servers enforce it: a client PING sooner than
+   * min_ping_interval_ms after the previous one, with no HEADERS or DATA
+   * sent by us in between, is a strike; more than max_ping_strikes strikes
+   * end the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings". */
+  uint64_t min_ping_interval_ms;
+  uint32_t max_ping_strikes;
 } h2_settings;
 
 typedef struct h2_callbacks {
@@ -80,7 +86,8 @@ int h2_session_feed(h2_session *s, const uint8_t *data, size_t len);
 ssize_t h2_session_pull(h2_session *s, const uint8_t **data);
 
 /* 1 while the session wants to read or write; 0 when it is finished
- * (GOAWAY exchanged and nothing left), and the connection can close. */
+ * (GOAWAY exchanged or the session terminated, and nothing left to
+ * write), and the connection can close. */
 int h2_session_alive(h2_session *s);
 
 /* Sends response headers. With end_stream the headers end the stream
@@ -103,6 +110,19 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code);
 
 /* Bytes queued on a stream's body and not yet handed to nghttp2. */
 size_t h2_stream_pending(h2_session *s, int32_t stream_id);
+
+/* Sends a keepalive PING. Returns 0 or ERR_PROTOCOL. */
+int h2_session_ping(h2_session *s);
+
+/* 1 while a PING sent by h2_session_ping has not been acknowledged. */
+int h2_session_ping_outstanding(const h2_session *s);
+
+/* Streams open now (requests received and not closed). */
+size_t h2_session_streams(const h2_session *s);
+
+/* Ends the session: GOAWAY with the code and debug text, then nothing
+ * more is read; h2_session_alive turns 0 once it is written. */
+int h2_session_terminate(h2_session *s, uint32_t error_code, const char *debug);
 
 /* Asks for one on_drain call when the stream's queued body is empty. */
 void h2_stream_notify_drain(h2_session *s, int32_t stream_id);

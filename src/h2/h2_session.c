@@ -8,6 +8,7 @@
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -21,6 +22,7 @@ struct h2_stream {
   /* Request header block: "name\0value\0" pairs while it arrives. */
   buf hdr_bytes;
   size_t hdr_count;
+  size_t hdr_list_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
   int request_seen;
   /* Response body not yet given to nghttp2, from out_off on. */
   buf out;
@@ -44,7 +46,19 @@ struct h2_session {
   int32_t *drained;
   size_t ndrained, drained_cap;
   int shutdown_ping; /* waiting for the PING ack that precedes GOAWAY */
+  int keepalive_ping; /* a keepalive PING is unanswered */
+  int terminated;     /* GOAWAY sent for good: stop after writing it */
+  size_t nstreams;
+  uint64_t min_ping_interval_ms;
+  uint32_t max_ping_strikes, ping_strikes;
+  uint64_t last_ping_ms; /* when the client's last PING came; 0: none */
 };
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void stream_free(h2_stream *st) {
   buf_free(&st->hdr_bytes);
@@ -79,6 +93,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   if (!st)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   st->id = frame->hd.stream_id;
+  s->nstreams++;
   st->next = s->streams;
   if (s->streams)
     s->streams->prev = st;
@@ -99,8 +114,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (!st || st->request_seen)
     return 0; /* trailers from a client: gRPC requests carry none we need */
   /* Bound what a client can make us hold, counted as HPACK does. */
-  if (st->hdr_bytes.len + namelen + valuelen + 32 > s->max_header_list_size)
+  if (st->hdr_list_size + namelen + valuelen + 32 > s->max_header_list_size)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  st->hdr_list_size += namelen + valuelen + 32;
   if (buf_append(&st->hdr_bytes, name, namelen) ||
       buf_append(&st->hdr_bytes, "", 1) ||
       buf_append(&st->hdr_bytes, value, valuelen) ||
@@ -130,14 +146,48 @@ static int deliver_request(h2_session *s, h2_stream *st) {
   return rc;
 }
 
+/* A client may ping, but not faster than the policy allows while we send
+ * nothing: each early PING is a strike, and too many end the connection,
+ * as gRPC servers do (doc/keepalive.md). */
+static void check_ping_rate(h2_session *s) {
+  uint64_t now = mono_ms();
+  if (s->last_ping_ms && now - s->last_ping_ms < s->min_ping_interval_ms &&
+      ++s->ping_strikes > s->max_ping_strikes)
+    h2_session_terminate(s, NGHTTP2_ENHANCE_YOUR_CALM, "too_many_pings");
+  s->last_ping_ms = now;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  h2_session *s = user_data;
+  /* Sending HEADERS or DATA shows the connection is in use: pings from the
+   * client are fine again. */
+  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) {
+    s->ping_strikes = 0;
+    s->last_ping_ms = 0;
+    /* We finished before the client did: tell it to stop sending, as
+     * gRPC servers do (after the trailers, so they are not overtaken). */
+    int32_t id = frame->hd.stream_id;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(ng, id) == 0)
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
   h2_session *s = user_data;
   int32_t id = frame->hd.stream_id;
-  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) &&
-      s->shutdown_ping) {
-    s->shutdown_ping = 0;
-    h2_session_goaway(s, NGHTTP2_NO_ERROR, NULL);
+  if (frame->hd.type == NGHTTP2_PING) {
+    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      check_ping_rate(s);
+    } else if (s->shutdown_ping) {
+      s->shutdown_ping = 0;
+      h2_session_goaway(s, NGHTTP2_NO_ERROR, NULL);
+    } else {
+      s->keepalive_ping = 0;
+    }
     return 0;
   }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
@@ -178,6 +228,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
     return 0;
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   stream_unlink(s, st);
+  s->nstreams--;
   if (st->ud)
     s->cbs.on_close(s->ud, st->ud, error_code);
   stream_free(st);
@@ -236,6 +287,8 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
   s->cbs = *cbs;
   s->ud = ud;
   s->max_header_list_size = settings->max_header_list_size;
+  s->min_ping_interval_ms = settings->min_ping_interval_ms;
+  s->max_ping_strikes = settings->max_ping_strikes;
 
   nghttp2_session_callbacks *ncb;
   if (nghttp2_session_callbacks_new(&ncb))
@@ -245,6 +298,7 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
   nghttp2_session_callbacks_set_on_frame_recv_callback(ncb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(ncb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(ncb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(ncb, on_frame_send);
 
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt))
@@ -298,6 +352,8 @@ void h2_session_free(h2_session *s) {
 }
 
 int h2_session_feed(h2_session *s, const uint8_t *data, size_t len) {
+  if (s->terminated)
+    return 0; /* nothing more is read once we said goodbye */
   ssize_t n = nghttp2_session_mem_recv(s->ng, data, len);
   if (n < 0 || (size_t)n != len) {
     /* nghttp2 has queued GOAWAY for protocol errors it detects itself. */
@@ -331,8 +387,28 @@ ssize_t h2_session_pull(h2_session *s, const uint8_t **data) {
 }
 
 int h2_session_alive(h2_session *s) {
+  if (s->terminated)
+    return nghttp2_session_want_write(s->ng);
   return nghttp2_session_want_read(s->ng) || nghttp2_session_want_write(s->ng);
 }
+
+int h2_session_terminate(h2_session *s, uint32_t error_code, const char *debug) {
+  if (s->terminated)
+    return 0;
+  s->terminated = 1;
+  return h2_session_goaway(s, error_code, debug);
+}
+
+int h2_session_ping(h2_session *s) {
+  if (nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, NULL))
+    return ERR_PROTOCOL;
+  s->keepalive_ping = 1;
+  return 0;
+}
+
+int h2_session_ping_outstanding(const h2_session *s) { return s->keepalive_ping; }
+
+size_t h2_session_streams(const h2_session *s) { return s->nstreams; }
 
 static nghttp2_nv *copy_nv(const hdr *hdrs, size_t n) {
   nghttp2_nv *nv = calloc(n ? n : 1, sizeof *nv);

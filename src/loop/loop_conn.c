@@ -94,8 +94,47 @@ const rpc_transport loop__transport = {tr_respond,  tr_send_data,   tr_send_trai
 
 /* ---- h2 events up to rpc ---- */
 
+static void on_idle_timeout(uv_timer_t *t) {
+  loop_conn *c = t->data;
+  log_debug("conn %llu: idle for %llu ms: closing", (unsigned long long)c->id,
+            (unsigned long long)c->srv->cfg->max_connection_idle_ms);
+  h2_session_terminate(c->h2, H2_NO_ERROR, "max_idle");
+  mark_dirty(c);
+}
+
+static void idle_start(loop_conn *c) {
+  uint64_t ms = c->srv->cfg->max_connection_idle_ms;
+  if (ms && !c->closing)
+    uv_timer_start(&c->idle, on_idle_timeout, ms, 0);
+}
+
+/* Keepalive: every keepalive_time a PING; if its ACK has not come
+ * keepalive_timeout later, the peer is gone and the connection closes
+ * (its calls are cancelled). */
+static void on_keepalive(uv_timer_t *t) {
+  loop_conn *c = t->data;
+  const config *cfg = c->srv->cfg;
+  if (c->awaiting_ack) {
+    c->awaiting_ack = 0;
+    if (h2_session_ping_outstanding(c->h2)) {
+      log_info("conn %llu: keepalive ping unanswered for %llu ms: closing",
+               (unsigned long long)c->id, (unsigned long long)cfg->keepalive_timeout_ms);
+      conn_close(c);
+      return;
+    }
+    uv_timer_start(&c->keepalive, on_keepalive, cfg->keepalive_time_ms, 0);
+    return;
+  }
+  if (h2_session_ping(c->h2) == 0) {
+    c->awaiting_ack = 1;
+    mark_dirty(c);
+  }
+  uv_timer_start(&c->keepalive, on_keepalive, cfg->keepalive_timeout_ms, 0);
+}
+
 static int on_request(void *ud, int32_t sid, const hdr *hdrs, size_t n, void **sud) {
   loop_conn *c = ud;
+  uv_timer_stop(&c->idle);
   rpc_call *call = rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
   if (!call) {
     log_error("conn %llu stream %d: out of memory", (unsigned long long)c->id, sid);
@@ -116,8 +155,10 @@ static void on_end(void *ud, void *sud) {
 }
 
 static void on_stream_close(void *ud, void *sud, uint32_t code) {
-  (void)ud;
+  loop_conn *c = ud;
   rpc_call_close(sud, code);
+  if (h2_session_streams(c->h2) == 0)
+    idle_start(c);
 }
 
 static void on_drain(void *ud, void *sud) {
@@ -231,6 +272,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
 
 static void on_closed(uv_handle_t *h) {
   loop_conn *c = h->data;
+  if (--c->handles > 0)
+    return;
   buf_free(&c->wbuf);
   free(c);
 }
@@ -251,6 +294,8 @@ static void conn_close(loop_conn *c) {
   h2_session_free(c->h2);
   c->h2 = NULL;
   log_debug("conn %llu: closed", (unsigned long long)c->id);
+  uv_close((uv_handle_t *)&c->keepalive, on_closed);
+  uv_close((uv_handle_t *)&c->idle, on_closed);
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
@@ -269,6 +314,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   c->id = ++srv->next_conn_id;
   uv_tcp_init(srv->loop, &c->tcp);
   c->tcp.data = c;
+  c->handles = 1;
   if (uv_accept(listener, (uv_stream_t *)&c->tcp)) {
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
@@ -279,6 +325,12 @@ static void on_connection(uv_stream_t *listener, int status) {
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
   }
+  uv_timer_init(srv->loop, &c->keepalive);
+  uv_timer_init(srv->loop, &c->idle);
+  c->keepalive.data = c->idle.data = c;
+  c->handles = 3;
+  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->keepalive_time_ms, 0);
+  idle_start(c);
   c->next = srv->conns;
   if (srv->conns)
     srv->conns->prev = c;

@@ -32,6 +32,10 @@ typedef struct loop_server {
 
 struct loop_conn {
   uv_tcp_t tcp;
+  uv_timer_t keepalive; /* ping every keepalive_time, then wait for the ack */
+  uv_timer_t idle;      /* runs while the connection has no stream */
+  int handles;          /* open handles: the last close callback frees */
+  int awaiting_ack;
   loop_server *srv;
   h2_session *h2;
   uint64_t id;

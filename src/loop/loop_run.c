@@ -81,6 +81,8 @@ int loop_run(const config *cfg) {
   srv->h2.initial_window_size = (uint32_t)cfg->initial_window_bytes;
   srv->h2.connection_window_size = (uint32_t)cfg->initial_window_bytes;
   srv->h2.max_header_list_size = (uint32_t)cfg->max_header_list_bytes;
+  srv->h2.min_ping_interval_ms = cfg->min_ping_interval_ms;
+  srv->h2.max_ping_strikes = (uint32_t)cfg->max_ping_strikes;
 
   uv_loop_t loop;
   if (uv_loop_init(&loop))

@@ -140,13 +140,14 @@ static void submit_item(batch *b, batch_item *it) {
   }
   it->ej.work = item_work;
   it->ej.done = item_done;
+  /* Counted before submitting: an executor may finish the item inside. */
+  b->inflight++;
   if (b->srv->ex->submit(b->srv->ex, &it->ej)) {
+    b->inflight--;
     it->out.err = ERR_ENGINE;
     it->out.error_message = strdup("the server cannot take work now");
     complete_item(b, it);
-    return;
   }
-  b->inflight++;
 }
 
 static void finish(batch *b) {

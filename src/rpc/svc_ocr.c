@@ -190,14 +190,16 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   job->ej.done = extract_done;
   job->call = c;
   job->t_queued_ns = rpc__now_ns();
-  int rc = c->srv->ex->submit(c->srv->ex, &job->ej);
-  if (rc) {
-    job_free(job);
-    rpc__call_fail(c, RPC_UNAVAILABLE, "the server cannot take work now");
-    return;
-  }
+  /* Attached before submitting: an executor may finish the job inside
+   * submit, and extract_done then detaches it. */
   c->work = job;
   c->detach = extract_detach;
+  int rc = c->srv->ex->submit(c->srv->ex, &job->ej);
+  if (rc) {
+    c->work = NULL;
+    job_free(job);
+    rpc__call_fail(c, RPC_UNAVAILABLE, "the server cannot take work now");
+  }
 }
 
 void rpc__ocr_check_health(rpc_call *c, void *reqp) {

@@ -169,7 +169,10 @@ typedef struct rpc_kv {
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
                       ocr_OCRResponse *resp, rpc_kv *kv);
 
-/* Milliseconds of the monotonic clock (worker threads too). */
+/* Describes an OCR result for the job store; strings borrowed from r. */
+void rpc__jobs_result(const ocr_result *r, int32_t index, jobs_result *jr);
+
+/* Nanoseconds of the monotonic clock (worker threads too). */
 uint64_t rpc__now_ns(void);
 
 /* Services. */

@@ -82,16 +82,8 @@ static void item_work(exec_job *ej) {
 }
 
 static void store_result(batch *b, batch_item *it) {
-  const ocr_result *r = &it->out;
-  jobs_result jr = {.index = it->index, .ok = r->err == 0};
-  if (r->err == 0) {
-    jr.text = r->text ? r->text : "";
-    jr.confidence = r->confidence;
-  } else {
-    jr.error_code = "OCR_ERROR";
-    jr.error_message = r->error_message ? r->error_message : err_text(r->err);
-    jr.error_details = err_name(r->err);
-  }
+  jobs_result jr;
+  rpc__jobs_result(&it->out, it->index, &jr);
   jobs_put_result(b->srv->jobs, b->id, &jr, b->completed, b->failed);
 }
 

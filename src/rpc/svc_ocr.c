@@ -24,6 +24,9 @@ typedef struct extract_job {
   ocr_result out;
   volatile int cancel;
   uint64_t t_queued_ns, t_started_ns;
+  /* x-request-id: the call is recorded in the job store under it, as a
+   * batch of one, so a worker that lost the answer can poll it. */
+  char request_id[129];
 } extract_job;
 
 uint64_t rpc__now_ns(void) {
@@ -101,9 +104,39 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
   return 0;
 }
 
+void rpc__jobs_result(const ocr_result *r, int32_t index, jobs_result *jr) {
+  memset(jr, 0, sizeof *jr);
+  jr->index = index;
+  jr->ok = r->err == 0;
+  if (r->err == 0) {
+    jr->text = r->text ? r->text : "";
+    jr->confidence = r->confidence;
+  } else {
+    jr->error_code = "OCR_ERROR";
+    jr->error_message = r->error_message ? r->error_message : err_text(r->err);
+    jr->error_details = err_name(r->err);
+  }
+}
+
+static void record(extract_job *job, int delivered) {
+  if (!job->request_id[0])
+    return;
+  jobs_store *js = job->srv->jobs;
+  if (!delivered) {
+    jobs_finish(js, job->request_id, JOBS_CANCELLED, 0, 0);
+    return;
+  }
+  jobs_result jr;
+  int failed = job->out.err != 0;
+  rpc__jobs_result(&job->out, 0, &jr);
+  jobs_put_result(js, job->request_id, &jr, 1, failed);
+  jobs_finish(js, job->request_id, failed ? JOBS_FAILURE : JOBS_SUCCESS, 1, failed);
+}
+
 static void extract_done(exec_job *ej, int status) {
   extract_job *job = (extract_job *)ej;
   rpc_call *c = job->call;
+  record(job, c && status != ERR_CANCELLED);
   if (c) {
     c->work = NULL;
     if (status == ERR_CANCELLED) {
@@ -190,6 +223,10 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   job->ej.done = extract_done;
   job->call = c;
   job->t_queued_ns = rpc__now_ns();
+  if (c->request_id[0] && c->srv->jobs) {
+    memcpy(job->request_id, c->request_id, sizeof job->request_id);
+    jobs_create(c->srv->jobs, job->request_id, 1);
+  }
   /* Attached before submitting: an executor may finish the job inside
    * submit, and extract_done then detaches it. */
   c->work = job;

@@ -73,9 +73,8 @@ static int f_reset(void *conn, int32_t id, uint32_t code) {
 }
 
 static size_t f_pending(void *conn, int32_t id) {
-  (void)conn;
   (void)id;
-  return 0; /* everything is "written" at once */
+  return ((fake_conn *)conn)->pending; /* 0: everything written at once */
 }
 
 static void f_notify_drain(void *conn, int32_t id) {
@@ -198,6 +197,8 @@ void rpc_env_init(rpc_env *env, int queued) {
   cr_assert_eq(rpc_server_new(&env->cfg, env->engine, &env->ex, &fake_transport,
                               &env->srv),
                0);
+  cr_assert_eq(jobs_memory_new(3600 * 1000, &env->jobs), 0);
+  rpc_server_set_jobs(env->srv, env->jobs);
 }
 
 void rpc_env_free(rpc_env *env) {
@@ -205,6 +206,7 @@ void rpc_env_free(rpc_env *env) {
     cr_assert_eq(rpc_server_calls(env->srv), 0, "%zu calls were never closed",
                  rpc_server_calls(env->srv));
   rpc_server_free(env->srv);
+  jobs_free(env->jobs);
   ocr_engine_free(env->engine);
   fake_conn_free(&env->conn);
 }

@@ -43,6 +43,7 @@ typedef struct fake_conn {
   size_t nstreams;
   int late_writes; /* writes to a stream after its call was closed */
   int drain_requests;
+  size_t pending; /* what pending() reports: a slow reader when large */
 } fake_conn;
 
 extern const rpc_transport fake_transport;
@@ -74,6 +75,7 @@ typedef struct rpc_env {
   exec ex;
   exec_queue q;
   rpc_server *srv;
+  jobs_store *jobs; /* in-process */
   fake_conn conn;
 } rpc_env;
 

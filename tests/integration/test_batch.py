@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: MIT
+"""Batches on the in-process job store (no Redis): progress streamed in
+completion order for a 30-image batch mixing paths, inline bytes and
+failing images; GetBatchStatus during and after; a batch does not starve
+single calls; a cancelled batch is recorded CANCELLED and frees the
+workers; a single call with x-request-id can be polled like a batch of
+one. Assertions are about ordering and counts, never wall-clock limits."""
+
+import os
+import threading
+import time
+import unittest
+
+import grpc
+
+import harness as H
+
+S = H.load_stubs("repo")
+ocr_pb2 = S.ocr
+SUCCESS = S.common.STATUS_SUCCESS
+FAILURE = S.common.STATUS_FAILURE
+TIMEOUT = 120
+
+LINES = ["Batch line number %d" % i for i in range(6)]
+PAGE = ["Page line %d of a longer page with text" % i for i in range(12)]
+
+server = None
+stub = None
+
+
+def setUpModule():
+    global server, stub
+    server = H.Server("--language", "english")
+    server.start()
+    unittest.addModuleCleanup(server.stop)
+    for i, text in enumerate(LINES):
+        H.render_line(server.path("line%d.png" % i), text)
+    H.render_lines(server.path("page.png"), PAGE, width=1400)
+    H.render_line(server.path("small.png"), "Single call here")
+    with open(server.path("corrupt.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\nnot really")
+    stub = S.ocr_grpc.OCRServiceStub(server.channel())
+
+
+def poll_until(fetch, done, timeout):
+    """Calls fetch() until done(result); bounded by timeout seconds. Each
+    poll is a round trip to the server, so no sleep is needed between."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = fetch()
+        if done(r):
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached; last: %r" % (r,))
+
+
+def metadata(resp):
+    return dict(resp.metadata.data)
+
+
+class BatchTest(unittest.TestCase):
+    def test_thirty_images_mixed_stream_in_completion_order(self):
+        images, expect = [], {}
+        for i in range(30):
+            if i % 10 == 3:
+                images.append(ocr_pb2.ImagePath(private_path="missing%d.png" % i))
+                expect[i] = ("NOT_FOUND", None)
+            elif i % 10 == 7:
+                images.append(ocr_pb2.ImagePath(private_path="corrupt.png"))
+                expect[i] = ("DECODE_ERROR", None)
+            elif i % 2:
+                data = H.read_bytes(server.path("line%d.png" % (i % 6)))
+                images.append(ocr_pb2.ImagePath(data=data))
+                expect[i] = (None, LINES[i % 6])
+            else:
+                images.append(ocr_pb2.ImagePath(private_path="line%d.png" % (i % 6)))
+                expect[i] = (None, LINES[i % 6])
+        req = ocr_pb2.OCRBatchRequest(image_paths=images, language="english",
+                                      batch_id="mixed-30")
+        seen, during = [], None
+        for p in stub.ExtractTextBatch(req, timeout=TIMEOUT):
+            seen.append(p)
+            if len(seen) == 10:
+                during = stub.GetBatchStatus(
+                    ocr_pb2.BatchStatusRequest(batch_id="mixed-30"), timeout=TIMEOUT)
+        self.assertEqual([p.processed_images for p in seen], list(range(1, 31)))
+        self.assertEqual(sorted(p.index for p in seen), list(range(30)))
+        self.assertTrue(all(p.batch_id == "mixed-30" and p.total_images == 30 for p in seen))
+        self.assertAlmostEqual(seen[-1].progress_percentage, 100.0, places=3)
+        for p in seen:
+            details, text = expect[p.index]
+            if details:
+                self.assertEqual(p.current_result.status, FAILURE)
+                self.assertEqual(p.current_result.error.details, details)
+            else:
+                self.assertEqual(p.current_result.status, SUCCESS)
+                self.assertEqual(H.norm_text(p.current_result.text), text)
+        self.assertEqual(during.state, "IN_PROGRESS")
+        self.assertGreaterEqual(during.processed_images, 10)
+        self.assertLess(during.processed_images, 30)
+        after = stub.GetBatchStatus(ocr_pb2.BatchStatusRequest(batch_id="mixed-30"),
+                                    timeout=TIMEOUT)
+        self.assertEqual(after.state, "SUCCESS")
+        self.assertEqual((after.total_images, after.processed_images, after.failed_images),
+                         (30, 30, 6))
+        by_index = {r.index: r for r in after.results}
+        self.assertEqual(sorted(by_index), list(range(30)))
+        self.assertEqual(by_index[3].error.details, "NOT_FOUND")
+        self.assertEqual(H.norm_text(by_index[0].text), LINES[0])
+
+    def test_batch_does_not_starve_single_calls(self):
+        req = ocr_pb2.OCRBatchRequest(
+            image_paths=[ocr_pb2.ImagePath(private_path="page.png")] * 40,
+            language="english", batch_id="fair-40")
+        stream = stub.ExtractTextBatch(req, timeout=TIMEOUT)
+        batch = []
+        first = next(stream)
+        batch.append(first)
+        singles, lock = [], threading.Lock()
+
+        def single():
+            r = stub.ExtractText(ocr_pb2.OCRRequest(private_image_path="small.png",
+                                                    language="english"), timeout=TIMEOUT)
+            with lock:
+                singles.append((r, len(batch)))
+
+        threads = [threading.Thread(target=single) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for p in stream:
+            batch.append(p)
+        for t in threads:
+            t.join()
+        self.assertEqual(len(batch), 40)
+        self.assertEqual(len(singles), 20)
+        for r, _ in singles:
+            self.assertEqual(r.status, SUCCESS)
+            self.assertEqual(H.norm_text(r.text), "Single call here")
+        # Every single call finished while the batch was still streaming.
+        self.assertTrue(all(done_at < 40 for _, done_at in singles),
+                        [d for _, d in singles])
+        # No single call waited behind the whole batch: its wait for a worker
+        # stays below a few batch images' recognition (the batch keeps at
+        # most `workers` images in flight), measured by the server itself.
+        page_ms = max(float(metadata(p.current_result)["ocr_ms"]) for p in batch)
+        for r, _ in singles:
+            self.assertLess(float(metadata(r)["queue_ms"]), 4 * page_ms,
+                            (metadata(r), page_ms))
+
+    def test_cancelled_batch_is_recorded_and_frees_workers(self):
+        req = ocr_pb2.OCRBatchRequest(
+            image_paths=[ocr_pb2.ImagePath(private_path="page.png")] * 30,
+            language="english", batch_id="cancel-30")
+        stream = stub.ExtractTextBatch(req, timeout=TIMEOUT)
+        got = [next(stream) for _ in range(3)]
+        page_ms = max(float(metadata(p.current_result)["ocr_ms"]) for p in got)
+        stream.cancel()
+        # The server learns of the cancel asynchronously: poll, bounded.
+        st = poll_until(lambda: stub.GetBatchStatus(
+            ocr_pb2.BatchStatusRequest(batch_id="cancel-30"), timeout=TIMEOUT),
+            lambda s: s.state == "CANCELLED", timeout=30)
+        self.assertLess(st.processed_images, 30)
+        r = stub.ExtractText(ocr_pb2.OCRRequest(private_image_path="small.png",
+                                                language="english"), timeout=TIMEOUT)
+        self.assertEqual(H.norm_text(r.text), "Single call here")
+        # The 27 images left were dropped, not queued ahead of this call.
+        self.assertLess(float(metadata(r)["queue_ms"]), 3 * page_ms)
+
+    def test_single_call_with_request_id_is_polled_like_a_batch(self):
+        r, call = stub.ExtractText.with_call(
+            ocr_pb2.OCRRequest(private_image_path="small.png", language="english"),
+            timeout=TIMEOUT, metadata=[("x-request-id", "req-single-1")])
+        self.assertEqual(dict(call.initial_metadata()).get("x-request-id"), "req-single-1")
+        st = stub.GetBatchStatus(ocr_pb2.BatchStatusRequest(batch_id="req-single-1"),
+                                 timeout=TIMEOUT)
+        self.assertEqual((st.state, st.total_images, st.processed_images), ("SUCCESS", 1, 1))
+        self.assertEqual(H.norm_text(st.results[0].text), H.norm_text(r.text))
+        with self.assertRaises(grpc.RpcError) as cm:
+            stub.GetBatchStatus(ocr_pb2.BatchStatusRequest(batch_id="never-seen"),
+                                timeout=TIMEOUT)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+
+if __name__ == "__main__":
+    unittest.main()

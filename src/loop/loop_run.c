@@ -114,6 +114,7 @@ int loop_run(const config *cfg) {
   if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
     goto fail_jobs;
   rpc_server_set_timers(srv->rpc, &timers);
+  rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
 
   uv_timer_init(&loop, &srv->drain_timer);

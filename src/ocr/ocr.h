@@ -94,6 +94,11 @@ void ocr_engine_free(ocr_engine *e);
 /* "tesseract" or "mock". Static storage. */
 const char *ocr_engine_name(const ocr_engine *e);
 
+/* 1 when ocr_engine_run never blocks (the mock engine: no file system, no
+ * Tesseract), so a caller may run it on its own thread instead of handing
+ * it to a worker. Any thread. */
+int ocr_engine_is_instant(const ocr_engine *e);
+
 /* Engine version ("5.3.0" for Tesseract). Static storage. */
 const char *ocr_engine_version(const ocr_engine *e);
 

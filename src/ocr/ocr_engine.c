@@ -95,6 +95,8 @@ const char *ocr_engine_version(const ocr_engine *e) {
   return tess_version;
 }
 
+int ocr_engine_is_instant(const ocr_engine *e) { return e->kind == OCR_KIND_MOCK; }
+
 /* Worker thread. The mock engine: a fixed answer without Tesseract or the
  * file system, so that benchmarks measure the RPC path alone. The image
  * size is read from inline bytes when there are any (header only). */

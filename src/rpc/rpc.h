@@ -65,6 +65,10 @@ void rpc_server_set_timers(rpc_server *srv, timer_src *timers);
 
 typedef struct jobs_store jobs_store;
 
+/* With on != 0, ExtractText runs an engine that never blocks (the mock)
+ * on the loop thread instead of through the executor. Off by default. */
+void rpc_server_set_inline(rpc_server *srv, int on);
+
 /* Hands the server the job store (borrowed, must outlive the server).
  * Required for batches and GetBatchStatus. */
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);

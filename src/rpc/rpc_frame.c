@@ -73,22 +73,36 @@ int rpc__deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len,
 
 int rpc__encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
                         uint64_t limit) {
-  size_t size;
-  if (!pb_get_encoded_size(&size, fields, msg))
-    return ERR_PARSE;
-  if (size > limit)
-    return ERR_MSG_TOO_LARGE;
-  if (buf_reserve(out, 5 + size))
+  /* Most responses are small: encode straight into the room the buffer
+   * has (at least 4 KiB), the prefix filled in afterwards. Only a message
+   * that does not fit pays for nanopb's sizing pass. */
+  if (buf_reserve(out, 5 + 4096))
     return ERR_NOMEM;
+  size_t room = out->cap - out->len - 5;
+  if (room > limit)
+    room = (size_t)limit;
   uint8_t *p = out->data + out->len;
+  pb_ostream_t os = pb_ostream_from_buffer(p + 5, room);
+  size_t size;
+  if (pb_encode(&os, fields, msg)) {
+    size = os.bytes_written;
+  } else {
+    if (!pb_get_encoded_size(&size, fields, msg))
+      return ERR_PARSE;
+    if (size > limit)
+      return ERR_MSG_TOO_LARGE;
+    if (buf_reserve(out, 5 + size))
+      return ERR_NOMEM;
+    p = out->data + out->len;
+    os = pb_ostream_from_buffer(p + 5, size);
+    if (!pb_encode(&os, fields, msg))
+      return ERR_PARSE;
+  }
   p[0] = 0;
   p[1] = (uint8_t)(size >> 24);
   p[2] = (uint8_t)(size >> 16);
   p[3] = (uint8_t)(size >> 8);
   p[4] = (uint8_t)size;
-  pb_ostream_t os = pb_ostream_from_buffer(p + 5, size);
-  if (!pb_encode(&os, fields, msg))
-    return ERR_PARSE;
   out->len += 5 + size;
   return 0;
 }

@@ -90,6 +90,7 @@ struct rpc_server {
   exec *ex;
   const rpc_transport *tr;
   timer_src *timers; /* NULL: deadlines are not enforced */
+  int inline_instant; /* run never-blocking engines on the loop thread */
   size_t ncalls;
   int draining;
   rpc_watcher *watchers; /* health Watch streams */

@@ -64,6 +64,8 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
   return 0;
 }
 
+void rpc_server_set_inline(rpc_server *srv, int on) { srv->inline_instant = on; }
+
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->jobs = jobs; }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }

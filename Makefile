@@ -36,8 +36,39 @@ test-release: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
-# Both trees: the release build, then the same suite under ASan + UBSan.
-test: test-release test-asan
+# Both trees: the release build, then the same suite under ASan + UBSan,
+# then the fuzz targets: their corpora and regression inputs once, and a
+# short fuzzing pass (20 s each).
+test: test-release test-asan fuzz-replay fuzz-ci
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# ---- fuzzing (tests/fuzz): libFuzzer + ASan + UBSan, clang only ----
+# `make fuzz` runs every target FUZZ_SECONDS on a copy of its seed corpus
+# in $(FUZZ_BUILD) and fails on any crash; `make fuzz-ci` runs 20 s each.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
+FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata
+FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer -g -O1
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-replay
+
+$(FUZZ_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE= \
+	      -DOCRPC_FUZZ=ON -DOCRPC_TESTS=OFF -DOCRPC_WERROR=ON \
+	      -DCMAKE_C_FLAGS='$(FUZZ_CFLAGS)'
+
+fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	./tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS) -- $(FUZZ_FLAGS)
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+fuzz-replay: fuzz-build
+	ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libnghttp2-dev zlib1g-dev
   nanopb libnanopb-dev protobuf-compiler
   libtesseract-dev libleptonica-dev
@@ -15,6 +15,7 @@ PKGS=(
   libcriterion-dev
   python3 python3-grpcio python3-protobuf protobuf-compiler-grpc
   python3-h2 nghttp2-client
+  python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
 )
 

@@ -101,4 +101,66 @@ static inline void jobs_free(jobs_store *s) {
  * (checked whenever the store is touched). Returns 0 or ERR_NOMEM. */
 int jobs_memory_new(uint64_t ttl_ms, jobs_store **out);
 
+/* ---- ocrpc-redis: the Redis store (jobs_redis.c) ---- */
+/* Keys, each with a TTL of ttl_ms refreshed on every write:
+ *   ocrpc:batch:ID          hash: status, total, processed, failed,
+ *                           created_at, updated_at (Unix ms)
+ *   ocrpc:batch:ID:results  hash: image index -> JSON result object
+ * Each write is one MULTI/EXEC. Writes are queued (bounded; the oldest is
+ * dropped when full) and replayed in order after a reconnect. Reads go to
+ * Redis; while it is unreachable they fail at once with ERR_UNAVAILABLE. */
+
+#include "base/timer.h"
+
+struct redisAsyncContext;
+
+/* Connection state changes, reported once each (not per command). */
+typedef enum jobs_redis_event {
+  JOBS_REDIS_CONNECTED,    /* first connection ready (after AUTH, SELECT) */
+  JOBS_REDIS_UNREACHABLE,  /* cannot connect; retrying (once until connected) */
+  JOBS_REDIS_LOST,         /* a ready connection went away; writes buffered */
+  JOBS_REDIS_RECONNECTED,  /* ready again; buffered writes are being replayed */
+  JOBS_REDIS_OVERFLOW,     /* buffer full, oldest writes dropped (once per outage) */
+  JOBS_REDIS_WRITE_FAILED  /* Redis refused a write (once per connection) */
+} jobs_redis_event;
+
+/* What the store needs from the loop; copied by jobs_redis_new. */
+typedef struct jobs_redis_env {
+  /* Attaches a fresh context to the event loop (loop_redis_attach). Returns
+   * 0, or nonzero when it failed (the store then frees the context). */
+  int (*attach)(void *loop, struct redisAsyncContext *ac);
+  void *loop;
+  /* Copied into the store, whose timers are started on its copy. */
+  timer_src timers;
+  /* Optional. detail is borrowed for the call. Loop thread. */
+  void (*on_event)(void *ud, jobs_redis_event ev, const char *detail);
+  void *ud;
+  /* 0 means the default: 2000, 5000, 100, 5000 ms and 10000 writes. */
+  uint64_t connect_timeout_ms; /* connect + AUTH/SELECT/PING */
+  uint64_t command_timeout_ms; /* no reply for this long: connection dead */
+  uint64_t backoff_min_ms, backoff_max_ms; /* reconnect delay, doubling */
+  size_t max_pending;          /* writes buffered before dropping the oldest */
+} jobs_redis_env;
+
+/* Builds a Redis store for url (redis://[:password@]host:port/db or
+ * unix:///path) and starts connecting; an unreachable Redis is not an
+ * error (the store keeps trying). Returns 0, ERR_CONFIG for a malformed
+ * url (with a one-line reason in err, errsize bytes) or ERR_NOMEM. Loop
+ * thread. */
+int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
+                   jobs_store **out, char *err, size_t errsize);
+
+typedef struct jobs_redis_stats {
+  int ready;          /* connected and past AUTH/SELECT */
+  size_t pending;     /* writes not yet acknowledged by Redis */
+  uint64_t dropped;   /* writes dropped because the buffer was full */
+  uint64_t failed;    /* writes Redis answered with an error */
+  uint64_t attempts;  /* connection attempts */
+  uint64_t connects;  /* connections that became ready */
+} jobs_redis_stats;
+
+/* Counters of a store made by jobs_redis_new (not another kind). */
+void jobs_redis_get_stats(const jobs_store *s, jobs_redis_stats *out);
+/* ---- end ocrpc-redis ---- */
+
 #endif

@@ -22,6 +22,31 @@ void loop_exec_init(exec *ex, uv_loop_t *loop);
 /* Initialises a timer source over uv timers on `loop`. Loop thread. */
 void loop_timer_init(timer_src *src, uv_loop_t *loop);
 
+/* ---- ocrpc-redis: hiredis glue (loop_redis.c) ---- */
+struct redisAsyncContext;
+struct jobs_redis_env;
+struct jobs_store;
+
+/* Attaches a hiredis async context to `loop` (a uv_loop_t *) with a
+ * uv_poll_t that does not keep the loop alive and that passes poll errors
+ * to hiredis (a refused connect fails at once); the handle closes when
+ * hiredis frees the context, on the loop's next turn. Returns 0, ERR_INVAL (already attached), ERR_NOMEM or
+ * ERR_IO; on error nothing is attached and the context may be freed.
+ * Loop thread. */
+int loop_redis_attach(void *loop, struct redisAsyncContext *ac);
+
+/* Fills env for jobs_redis_new: this loop, timers that (like the poll
+ * handles) do not keep the loop alive, so that the store never holds up
+ * shutdown, default limits, and state changes logged once each. Loop
+ * thread. */
+void loop_redis_env_init(struct jobs_redis_env *env, uv_loop_t *loop);
+
+/* Builds the Redis job store for cfg->redis_url with cfg->job_ttl_seconds.
+ * Returns 0, ERR_CONFIG (malformed URL) or ERR_NOMEM; the reason is logged.
+ * Free it (jobs_free) before the loop's last run. Loop thread. */
+int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **out);
+/* ---- end ocrpc-redis ---- */
+
 /* Runs the server with cfg until SIGINT or SIGTERM, then closes every
  * handle and frees everything. Returns the process exit status: 0 after a
  * clean stop, 1 when the server could not start (reason logged). */

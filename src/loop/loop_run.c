@@ -104,7 +104,9 @@ int loop_run(const config *cfg) {
   }
 
   jobs_store *jobs = NULL;
-  if (jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
+  /* ocrpc-redis: Redis when REDIS_URL is set (a malformed one is logged). */
+  if (cfg->redis_url[0] ? loop_redis_jobs_new(cfg, &loop, &jobs)
+                        : jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
 
   exec ex;
@@ -132,6 +134,10 @@ int loop_run(const config *cfg) {
     status = 0;
   }
   stop(srv);
+  /* ocrpc-redis: no call refers to the store after stop(); freed before
+   * the last run, which completes the close of Redis' poll handle. */
+  jobs_free(jobs);
+  jobs = NULL;
   /* Close anything left (a failed listen) and let cancelled work and close
    * callbacks run to the end. */
   uv_walk(&loop, on_walk_close, NULL);

@@ -66,10 +66,11 @@ int ocr_engine_new(const ocr_config *cfg, ocr_engine **out) {
       goto fail_engine;
     }
     pthread_once(&tess_version_once, copy_tess_version);
-    /* Leptonica's message level is process-wide; setting it here, before
-     * any worker runs, avoids racing on it. */
-    ocr__image_quiet();
   }
+  /* Leptonica's message level is process-wide; setting it here, before
+   * any worker runs, avoids racing on it. The mock engine reads image
+   * headers with leptonica too. */
+  ocr__image_quiet();
   *out = e;
   return 0;
 

@@ -14,12 +14,15 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms) {
   if (len < 2)
     return ERR_INVAL;
   uint64_t n = 0;
+  int saturated = 0;
   size_t i;
   for (i = 0; i + 1 < len; i++) {
     if (v[i] < '0' || v[i] > '9')
       return ERR_INVAL;
     if (n < UINT64_MAX / 100)
       n = n * 10 + (uint64_t)(v[i] - '0');
+    else
+      saturated = 1;
   }
   uint64_t mul_num, div;
   switch (v[len - 1]) {
@@ -32,7 +35,7 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms) {
   default: return ERR_INVAL;
   }
   uint64_t out;
-  if (n > MAX_TIMEOUT_MS / mul_num)
+  if (saturated || n / div > MAX_TIMEOUT_MS / mul_num)
     out = MAX_TIMEOUT_MS;
   else
     out = (n * mul_num + div - 1) / div; /* round sub-millisecond up */

@@ -47,6 +47,7 @@ struct batch {
   int32_t *queue; /* ring of finished, unsent item indexes */
   int32_t q_head, q_len;
   int finished, paused;
+  int pumping, repump; /* see pump() */
 };
 
 static void batch_free(batch *b) {
@@ -160,18 +161,30 @@ static void finish(batch *b) {
 static void pump(batch *b) {
   if (!b->call)
     return;
+  /* An executor may finish an item inside submit, whose done callback
+   * pumps again: the inner call only asks the outer one for another pass,
+   * so that only the outermost pump can finish (and free) the batch. */
+  if (b->pumping) {
+    b->repump = 1;
+    return;
+  }
+  b->pumping = 1;
   const rpc_transport *tr = b->srv->tr;
   rpc_call *c = b->call;
   for (;;) {
+    b->repump = 0;
     while (b->q_len > 0 && tr->pending(c->conn, c->stream_id) < BATCH_HIGH_WATER) {
       batch_item *it = &b->items[b->queue[b->q_head]];
       b->q_head = (b->q_head + 1) % b->total;
       b->q_len--;
-      if (send_progress(b, it))
+      if (send_progress(b, it)) {
+        b->pumping = 0;
         return; /* the call failed and will be closed */
+      }
     }
     b->paused = b->q_len > 0;
     if (b->paused) {
+      b->pumping = 0;
       tr->notify_drain(c->conn, c->stream_id);
       return;
     }
@@ -181,12 +194,16 @@ static void pump(batch *b) {
       started = 1;
     }
     if (b->completed == b->total && b->q_len == 0) {
+      b->pumping = 0;
       finish(b);
       return;
     }
-    if (!started || b->q_len == 0)
+    /* Items that failed before reaching a worker, or finished inside
+     * submit, are ready now: go round again. */
+    if (!b->repump && (!started || b->q_len == 0)) {
+      b->pumping = 0;
       return;
-    /* Items that failed before reaching a worker are ready now. */
+    }
   }
 }
 

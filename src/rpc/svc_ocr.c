@@ -164,6 +164,10 @@ static void extract_done(exec_job *ej, int status) {
 /* The call went away: stop the work, keep the job until extract_done. */
 static void extract_detach(void *work) {
   extract_job *job = work;
+  /* Recorded now, while the store surely exists: at shutdown the store is
+   * freed before cancelled jobs come back. */
+  record(job, 0);
+  job->request_id[0] = 0;
   job->call = NULL;
   job->cancel = 1;
   job->srv->ex->cancel(job->srv->ex, &job->ej);

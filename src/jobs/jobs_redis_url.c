@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* REDIS_URL parsing: redis://[[user]:password@]host[:port][/db] and
+ * unix:///path[?db=N]. A malformed URL is a configuration error reported
+ * at start, with the part that is wrong, never a silent default. Runs once
+ * on the loop thread when the store is built; pure function. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "jobs_redis_internal.h"
+
+static int fail(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errsize, const char *fmt, ...) {
+  if (errsize) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+  }
+  return ERR_CONFIG;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Copies s[0..n) into out (size outsize) with %XX decoded. -1 when a %
+ * escape is malformed, decodes to NUL, or the result does not fit. */
+static int pct_decode(const char *s, size_t n, char *out, size_t outsize) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '%') {
+      int hi, lo;
+      if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+        return -1;
+      c = (char)(hi * 16 + lo);
+      if (c == 0)
+        return -1;
+      i += 2;
+    }
+    if (o + 1 >= outsize)
+      return -1;
+    out[o++] = c;
+  }
+  out[o] = 0;
+  return 0;
+}
+
+/* A decimal number in [min, max] made of all n bytes at s; -1 otherwise. */
+static long parse_uint(const char *s, size_t n, long min, long max) {
+  if (n == 0 || n > 10)
+    return -1;
+  long v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v >= min && v <= max ? v : -1;
+}
+
+static int parse_unix(const char *url, const char *rest, jobs__redis_url *u, char *err,
+                      size_t errsize) {
+  if (rest[0] != '/')
+    return fail(err, errsize, "REDIS_URL %s: unix:// needs an absolute path (unix:///path)",
+                url);
+  const char *q = strchr(rest, '?');
+  size_t plen = q ? (size_t)(q - rest) : strlen(rest);
+  if (plen < 2)
+    return fail(err, errsize, "REDIS_URL %s: empty socket path", url);
+  if (plen >= sizeof u->path)
+    return fail(err, errsize, "REDIS_URL %s: socket path longer than %zu bytes", url,
+                sizeof u->path - 1);
+  memcpy(u->path, rest, plen);
+  u->path[plen] = 0;
+  if (q) {
+    long db;
+    if (strncmp(q + 1, "db=", 3) != 0 || (db = parse_uint(q + 4, strlen(q + 4), 0, 1000000)) < 0)
+      return fail(err, errsize, "REDIS_URL %s: the only query allowed is ?db=N", url);
+    u->db = (int)db;
+  }
+  u->is_unix = 1;
+  return 0;
+}
+
+int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t errsize) {
+  memset(u, 0, sizeof *u);
+  if (errsize)
+    err[0] = 0;
+  u->port = 6379;
+  if (!url || !*url)
+    return fail(err, errsize, "REDIS_URL is empty");
+  for (const char *c = url; *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+      return fail(err, errsize, "REDIS_URL contains a space or control character");
+  if (strncmp(url, "unix://", 7) == 0)
+    return parse_unix(url, url + 7, u, err, errsize);
+  if (strncmp(url, "redis://", 8) != 0)
+    return fail(err, errsize,
+                "REDIS_URL %s: expected redis://[:password@]host:port/db or unix:///path",
+                url);
+  const char *p = url + 8;
+  const char *slash = strchr(p, '/');
+  const char *auth_end = NULL;
+  /* The userinfo ends at the last '@' before the path: passwords may hold
+   * an '@' even unencoded. */
+  for (const char *c = p; *c && c != slash; c++)
+    if (*c == '@')
+      auth_end = c;
+  if (auth_end) {
+    const char *colon = memchr(p, ':', (size_t)(auth_end - p));
+    if (!colon)
+      return fail(err, errsize,
+                  "REDIS_URL: userinfo must be [user]:password@ (a colon is missing)");
+    if (pct_decode(p, (size_t)(colon - p), u->user, sizeof u->user))
+      return fail(err, errsize, "REDIS_URL: bad user name (length or %% escape)");
+    if (pct_decode(colon + 1, (size_t)(auth_end - colon - 1), u->password,
+                   sizeof u->password))
+      return fail(err, errsize, "REDIS_URL: bad password (length or %% escape)");
+    u->has_password = 1;
+    p = auth_end + 1;
+  }
+  const char *hp_end = slash ? slash : p + strlen(p);
+  const char *host = p, *host_end, *port = NULL;
+  if (*p == '[') {
+    host = p + 1;
+    host_end = memchr(host, ']', (size_t)(hp_end - host));
+    if (!host_end)
+      return fail(err, errsize, "REDIS_URL %s: unterminated [IPv6] host", url);
+    if (host_end + 1 < hp_end) {
+      if (host_end[1] != ':')
+        return fail(err, errsize, "REDIS_URL %s: junk after ]", url);
+      port = host_end + 2;
+    }
+  } else {
+    host_end = memchr(p, ':', (size_t)(hp_end - p));
+    if (host_end)
+      port = host_end + 1;
+    else
+      host_end = hp_end;
+  }
+  size_t hlen = (size_t)(host_end - host);
+  if (hlen == 0)
+    return fail(err, errsize, "REDIS_URL %s: the host is missing", url);
+  if (hlen >= sizeof u->host)
+    return fail(err, errsize, "REDIS_URL %s: host name too long", url);
+  for (size_t i = 0; i < hlen; i++) {
+    char c = host[i];
+    if (!(c == '.' || c == '-' || c == '_' || c == ':' || (c >= '0' && c <= '9') ||
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) ||
+        (c == ':' && *p != '['))
+      return fail(err, errsize, "REDIS_URL %s: bad character in the host", url);
+  }
+  memcpy(u->host, host, hlen);
+  u->host[hlen] = 0;
+  if (port) {
+    long v = parse_uint(port, (size_t)(hp_end - port), 1, 65535);
+    if (v < 0)
+      return fail(err, errsize, "REDIS_URL %s: the port must be a number in 1..65535", url);
+    u->port = (int)v;
+  }
+  if (slash && slash[1]) {
+    long db = parse_uint(slash + 1, strlen(slash + 1), 0, 1000000);
+    if (db < 0)
+      return fail(err, errsize, "REDIS_URL %s: the database after / must be a number", url);
+    u->db = (int)db;
+  }
+  return 0;
+}

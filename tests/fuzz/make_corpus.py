@@ -1,0 +1,377 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/.
+
+Deterministic: running it again gives the same bytes. HTTP/2 frames come
+from Debian's python3-h2 (a real client state machine, HPACK without
+Huffman so the fuzzer sees header names and paths as plain bytes);
+protobuf messages are encoded by hand with the standard library. The
+generated files are committed, so `make fuzz` does not need this script.
+
+Usage: /usr/bin/python3 tests/fuzz/make_corpus.py [corpus-dir]
+"""
+import functools
+import gzip
+import os
+import struct
+import sys
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.settings
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+# A PNG signature and IHDR of a 4x2 image: enough for the mock engine's
+# header read (ocr__image_header).
+TINY_PNG = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" +
+            struct.pack(">IIBBBBB", 4, 2, 8, 0, 0, 0, 0) + b"\x00\x00\x00\x00")
+
+
+# ---- protobuf, by hand ----
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field_bytes(num, value):
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(num << 3 | 2) + varint(len(value)) + value
+
+
+def field_varint(num, value):
+    return varint(num << 3) + varint(value)
+
+
+def field_float(num, value):
+    return varint(num << 3 | 5) + struct.pack("<f", value)
+
+
+def metadata(pairs):
+    """common.Metadata {map<string,string> data = 1}."""
+    return b"".join(field_bytes(1, field_bytes(1, k) + field_bytes(2, v))
+                    for k, v in pairs)
+
+
+def ocr_request(public_path="", private_path="", language="", threshold=0.0,
+                angle=False, options=None, image=b""):
+    m = b""
+    if public_path:
+        m += field_bytes(1, public_path)
+    if private_path:
+        m += field_bytes(2, private_path)
+    if language:
+        m += field_bytes(3, language)
+    if threshold:
+        m += field_float(4, threshold)
+    if angle:
+        m += field_varint(5, 1)
+    if options:
+        m += field_bytes(6, metadata(options))
+    if image:
+        m += field_bytes(7, image)
+    return m
+
+
+def image_path(public="", private="", data=b""):
+    m = b""
+    if public:
+        m += field_bytes(1, public)
+    if private:
+        m += field_bytes(2, private)
+    if data:
+        m += field_bytes(3, data)
+    return m
+
+
+def batch_request(images, language="", batch_id=""):
+    m = b"".join(field_bytes(1, image_path(**i)) for i in images)
+    if language:
+        m += field_bytes(2, language)
+    if batch_id:
+        m += field_bytes(5, batch_id)
+    return m
+
+
+def grpc_frame(payload, compressed=False, length=None):
+    n = len(payload) if length is None else length
+    return struct.pack(">BI", 1 if compressed else 0, n) + payload
+
+
+def gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+# ---- HTTP/2, with python3-h2 ----
+
+class Client:
+    def __init__(self, settings=None):
+        self.c = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        enc = self.c.encoder
+        enc.encode = functools.partial(enc.encode, huffman=False)
+        self.c.initiate_connection()
+        if settings:
+            self.c.update_settings(settings)
+        self.out = bytearray()
+        self.flush()
+
+    def flush(self):
+        self.out += self.c.data_to_send()
+
+    def headers(self, sid, path, extra=(), ctype="application/grpc", method="POST",
+                end=False):
+        h = [(":method", method), (":scheme", "http"), (":path", path),
+             (":authority", "localhost"), ("content-type", ctype), ("te", "trailers")]
+        self.c.send_headers(sid, h + list(extra), end_stream=end)
+        self.flush()
+
+    def data(self, sid, payload, end=False):
+        self.c.send_data(sid, payload, end_stream=end)
+        self.flush()
+
+    def unary(self, sid, path, msg, extra=(), compressed=False):
+        self.headers(sid, path, extra)
+        self.data(sid, grpc_frame(msg, compressed), end=True)
+
+    def raw(self, data):
+        self.out += data
+
+    def bytes(self):
+        out = bytes(self.out)
+        assert out.startswith(PREFACE)
+        return out[len(PREFACE):]  # the target feeds the preface itself
+
+
+def raw_frame(ftype, flags, sid, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid) + payload
+
+
+OCR = "/ocr.OCRService/"
+HEALTH = "/grpc.health.v1.Health/"
+
+
+def h2_seeds():
+    s = {}
+
+    c = Client()
+    c.unary(1, OCR + "ExtractText",
+            ocr_request(image=TINY_PNG, language="eng", options=[("psm", "6")]))
+    s["extract_inline"] = c.bytes()
+
+    c = Client()
+    c.unary(1, OCR + "ExtractText", ocr_request(public_path="a.png", threshold=0.3),
+            extra=[("grpc-timeout", "1m"), ("x-request-id", "req-1"),
+                   ("trace-bin", "AAEC"), ("user-key", "v")])
+    s["extract_path_deadline_md"] = c.bytes()
+
+    c = Client()
+    c.unary(1, OCR + "CheckHealth", b"")
+    s["check_health"] = c.bytes()
+
+    c = Client()
+    c.unary(1, HEALTH + "Check", field_bytes(1, ""))
+    c.unary(3, HEALTH + "Watch", field_bytes(1, "ocr.OCRService"))
+    c.unary(5, HEALTH + "Check", field_bytes(1, "nope"))
+    s["health_check_watch"] = c.bytes()
+
+    c = Client()
+    c.unary(1, OCR + "ExtractTextBatch",
+            batch_request([{"data": TINY_PNG}, {"public": "b.png"}, {}],
+                          language="kor", batch_id="b1"))
+    c.unary(3, OCR + "GetBatchStatus", field_bytes(1, "b1"))
+    c.unary(5, OCR + "GetBatchStatus", field_bytes(1, "nope"))
+    s["batch_then_status"] = c.bytes()
+
+    c = Client()
+    c.unary(1, OCR + "CheckHealth", gz(field_bytes(1, "x")), compressed=True,
+            extra=[("grpc-encoding", "gzip"), ("grpc-accept-encoding", "identity,gzip")])
+    c.unary(3, OCR + "ExtractText", gz(ocr_request(private_path="p.png")),
+            compressed=True, extra=[("grpc-encoding", "gzip")])
+    s["gzip_requests"] = c.bytes()
+
+    # One message over three DATA frames (the prefix itself split), then
+    # END_STREAM on an empty DATA frame.
+    c = Client()
+    msg = grpc_frame(ocr_request(public_path="split.png", language="korean"))
+    c.headers(1, OCR + "ExtractText")
+    c.data(1, msg[:2])
+    c.data(1, msg[2:9])
+    c.data(1, msg[9:])
+    c.data(1, b"", end=True)
+    s["split_frames"] = c.bytes()
+
+    # Two messages in one DATA frame on a unary call, and a zero-length
+    # message.
+    c = Client()
+    c.headers(1, OCR + "CheckHealth")
+    c.data(1, grpc_frame(b"") + grpc_frame(b""), end=True)
+    c.unary(3, HEALTH + "Check", b"")
+    s["two_messages_empty"] = c.bytes()
+
+    # Requests refused at the head or at the first message.
+    c = Client()
+    c.unary(1, OCR + "NoSuchMethod", b"")
+    c.unary(3, "/no.Such/Service", b"")
+    c.unary(5, OCR + "CheckHealth", b"", extra=[("grpc-encoding", "br")])
+    c.unary(7, OCR + "CheckHealth", b"", extra=[("grpc-timeout", "123456789X")])
+    c.unary(9, OCR + "CheckHealth", b"", extra=[("bad-bin", "!!!")])
+    c.headers(11, OCR + "CheckHealth", ctype="text/plain", end=True)
+    c.headers(13, OCR + "CheckHealth", method="GET", end=True)
+    c.headers(15, OCR + "ExtractText")
+    c.data(15, grpc_frame(b"", length=0x7FFFFFFF), end=True)
+    c.headers(17, OCR + "CheckHealth")
+    c.data(17, grpc_frame(b"\x0a\x01x", compressed=True), end=True)
+    c.headers(19, OCR + "ExtractText", end=True)
+    c.unary(21, OCR + "ExtractText", b"\x0a\xff\xff\xff\xff\x0f")  # bad length
+    s["refusals"] = c.bytes()
+
+    # A gzip bomb: 2 MiB of zeros against the 1 MiB limit.
+    c = Client()
+    c.unary(1, OCR + "CheckHealth", gz(b"\0" * (2 << 20)), compressed=True,
+            extra=[("grpc-encoding", "gzip")])
+    s["gzip_bomb"] = c.bytes()
+
+    # The client cancels a call in flight and pings; a stream with a
+    # deadline that passes before its message arrives.
+    c = Client()
+    c.headers(1, OCR + "ExtractText", extra=[("grpc-timeout", "1n")])
+    c.headers(3, OCR + "ExtractText")
+    c.data(3, grpc_frame(ocr_request(public_path="x.png"))[:4])
+    c.c.reset_stream(3, h2.errors.ErrorCodes.CANCEL)
+    c.c.ping(b"12345678")
+    c.flush()
+    c.unary(5, OCR + "ExtractText", ocr_request(public_path="y.png"))
+    c.c.reset_stream(5, h2.errors.ErrorCodes.CANCEL)
+    c.flush()
+    s["cancel_ping_deadline"] = c.bytes()
+
+    # A client with a zero stream window: response bodies wait (deferred
+    # data) until its WINDOW_UPDATE; the shutdown PING is answered.
+    c = Client({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    c.unary(1, OCR + "ExtractTextBatch",
+            batch_request([{"public": "%d.png" % i} for i in range(4)], batch_id="b2"))
+    c.raw(raw_frame(0x8, 0, 1, struct.pack(">I", 100)))  # WINDOW_UPDATE
+    c.raw(raw_frame(0x4, 0x1, 0, b""))  # SETTINGS ack
+    c.raw(raw_frame(0x6, 0x1, 0, b"\0" * 8))  # PING ack
+    s["zero_window_batch"] = c.bytes()
+
+    # Protocol errors: a DATA frame on stream 0, then junk.
+    c = Client()
+    c.unary(1, OCR + "CheckHealth", b"")
+    c.raw(raw_frame(0x0, 0, 0, b"x"))
+    c.raw(b"\xff" * 16)
+    s["protocol_error"] = c.bytes()
+
+    # Server reflection (bidi streaming): several requests on one stream,
+    # v1 answered and closed, v1alpha left open for the shutdown.
+    refl = (field_bytes(7, ""),
+            field_bytes(4, "ocr.OCRService"),
+            field_bytes(3, "ocr.proto"),
+            field_bytes(1, "h") + field_bytes(4, "no.Such"),
+            field_bytes(5, field_bytes(1, "ocr.OCRRequest") + field_varint(2, 9)),
+            field_bytes(6, "ocr.OCRRequest"))
+    c = Client()
+    c.headers(1, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+    c.data(1, b"".join(grpc_frame(m) for m in refl), end=True)
+    c.headers(3, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+    c.data(3, grpc_frame(refl[0]) + grpc_frame(refl[2])[:7])
+    s["reflection"] = c.bytes()
+
+    s["settings_only"] = Client().bytes()
+    return s
+
+
+def deframe_seeds():
+    def seed(limit_idx, splits, payload, stop=0):
+        return bytes([limit_idx | stop << 3]) + bytes(splits) + payload
+    two = grpc_frame(b"hello") + grpc_frame(b"") + grpc_frame(b"world!", True)
+    return {
+        "two_whole": seed(6, [255] * 8, two),
+        "two_bytewise": seed(6, [1] * 8, two),
+        "odd_splits": seed(6, [0, 2, 3, 7, 1, 0, 5, 11], two * 2),
+        "over_limit": seed(3, [4, 4, 4, 4, 4, 4, 4, 4], grpc_frame(b"a" * 17)),
+        "partial_tail": seed(7, [3, 5, 2, 9, 1, 1, 1, 1], two + b"\0\0\0\1"),
+        "stop_second": seed(6, [6, 1, 2, 3, 4, 5, 6, 7], two, stop=2),
+        "empty_limit0": seed(0, [5, 0, 5, 0, 5, 0, 5, 0], grpc_frame(b"") * 3),
+    }
+
+
+def pb_seeds():
+    # Indexes into types[] of fuzz_pb_decode.c.
+    return {
+        "ocr_request": b"\x00" + ocr_request(
+            public_path="a.png", private_path="b.png", language="eng",
+            threshold=0.5, angle=True, options=[("psm", "6"), ("k", "v")],
+            image=TINY_PNG),
+        "batch_request": b"\x01" + batch_request(
+            [{"public": "a"}, {"private": "b"}, {"data": b"\1\2"}], "kor", "id"),
+        "ocr_health": b"\x02" + field_bytes(1, "svc"),
+        "batch_status": b"\x03" + field_bytes(1, "b1"),
+        "grpc_health": b"\x04" + field_bytes(1, "ocr.OCRService"),
+        "llm_request": b"\x05" + field_bytes(1, "t") + field_bytes(2, "p") +
+        field_bytes(3, metadata([("a", "b")])),
+        "image_path": b"\x06" + image_path(public="x", data=b"\0"),
+        "metadata": b"\x07" + metadata([("psm", "6")] * 3),
+        "repeated_fields": b"\x00" + field_bytes(1, "a") + field_bytes(1, "bb") +
+        field_bytes(6, metadata([("a", "1")])) + field_bytes(6, metadata([("b", "2")])),
+        "reflection_request": b"\x08" + field_bytes(1, "host") +
+        field_bytes(4, "ocr.OCRService") + field_bytes(7, ""),
+        "reflection_extension": b"\x09" + field_bytes(1, "ocr.OCRRequest") +
+        field_varint(2, 5),
+        "unknown_fields": b"\x01" + field_varint(15, 7) + field_float(16, 1.0) +
+        varint(17 << 3 | 1) + b"\0" * 8 + field_bytes(18, "z"),
+    }
+
+
+def metadata_seeds():
+    return {
+        "timeout_ms": b"\x00100m",
+        "timeout_long": b"\x00999999999999H",
+        "timeout_nanos": b"\x001n",
+        "timeout_bad": b"\x0012x",
+        "base64_padded": b"\x01AAECAw==",
+        "base64_unpadded": b"\x01AAECAw",
+        "base64_urlsafe": b"\x01-_-_",
+        "base64_bad": b"\x01A",
+        "percent_utf8": b"\x02\x10" + "tab\there ☺ 😈 100%".encode(),
+        "percent_escapes": b"\x02\x05%41%zz%4",
+        "gunzip_ok": b"\x03\x40\x00" + gz(b"hello, world " * 4),
+        "gunzip_bomb": b"\x03\x01\x00" + gz(b"\0" * 4096),
+        "gunzip_truncated": b"\x03\xff\x03" + gz(b"abcdef" * 10)[:-6],
+        "zlib_ok": b"\x03\x10\x00" + bytes.fromhex("789c4b4c4a0600024d0127"),
+    }
+
+
+def write(root, target, seeds):
+    d = os.path.join(root, target)
+    os.makedirs(d, exist_ok=True)
+    for name in os.listdir(d):
+        os.unlink(os.path.join(d, name))
+    for name, data in sorted(seeds.items()):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
+    write(root, "fuzz_h2_rpc", h2_seeds())
+    write(root, "fuzz_deframe", deframe_seeds())
+    write(root, "fuzz_pb_decode", pb_seeds())
+    write(root, "fuzz_metadata", metadata_seeds())
+
+
+if __name__ == "__main__":
+    main()

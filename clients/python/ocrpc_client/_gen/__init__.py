@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Stubs generated from protos/ by clients/python/generate.sh. Do not edit."""

@@ -1,0 +1,340 @@
+# SPDX-License-Identifier: MIT
+"""A synchronous client of ocrpc's ``ocr.OCRService``.
+
+:class:`OcrClient` wraps one gRPC channel (100 MB send/receive limits and
+10 s keepalive, as in the migration guide's worker client) and adds the
+guide's retry policy: calls that fail with ``UNAVAILABLE`` or
+``DEADLINE_EXCEEDED`` are retried with exponential backoff and full jitter,
+up to ``max_attempts`` attempts in all; every other failure is raised at once
+as a typed :class:`~ocrpc_client.errors.OcrError`.
+
+The client is thread-safe (one channel, shared by every thread); create it
+after ``fork()``, never before (gRPC channels do not survive a fork).
+"""
+
+import collections
+import os
+import random
+import threading
+import time
+
+import grpc
+
+from . import errors
+from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
+
+__all__ = ["OcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB"]
+
+MB = 1024 * 1024
+
+#: Channel options of every client, as in the guide; ``options=`` passed to
+#: :class:`OcrClient` are added after these and win on equal keys.
+DEFAULT_OPTIONS = (
+    ("grpc.max_send_message_length", 100 * MB),
+    ("grpc.max_receive_message_length", 100 * MB),
+    ("grpc.keepalive_time_ms", 10000),
+    ("grpc.keepalive_timeout_ms", 5000),
+)
+
+#: Passed to ``retry_hook`` after every failed attempt of a call (a gRPC
+#: error; in-band ``STATUS_FAILURE`` answers are not reported).
+#:
+#: - ``method``: the RPC's name (``"ExtractText"``, ``"ExtractTextBatch"``,
+#:   ``"CheckHealth"``, ``"GetBatchStatus"``);
+#: - ``attempt``: 1 for the first attempt, 2 for the first retry, ...;
+#: - ``error``: the typed :class:`~ocrpc_client.errors.OcrRpcError`;
+#: - ``delay``: seconds the client will sleep before the next attempt, or
+#:   ``None`` when it gives up (error not retryable, or no attempts left).
+RetryEvent = collections.namedtuple("RetryEvent",
+                                    "method attempt error delay")
+
+
+def _path_str(p):
+    return os.fsdecode(p) if isinstance(p, os.PathLike) else p
+
+
+class OcrClient:
+    """Client of one ocrpc server (``ocr.OCRService``).
+
+    Args:
+        target: ``"host:port"`` of the server (any gRPC target string).
+        timeout: default deadline of *one attempt*, in seconds (the guide's
+            300 s). A call therefore takes at most about
+            ``max_attempts * timeout`` plus the backoff sleeps, which are
+            each at most ``max_backoff``.
+        max_attempts: attempts in all (first call included) for calls that
+            fail with ``UNAVAILABLE`` or ``DEADLINE_EXCEEDED``; ``1``
+            disables retries.
+        initial_backoff: upper bound of the sleep before the first retry;
+            it doubles with every retry, capped at ``max_backoff``. The
+            actual sleep is uniform in ``[0, bound]`` ("full jitter").
+            These bounds also set the channel's own reconnect backoff
+            (``grpc.initial_reconnect_backoff_ms`` /
+            ``grpc.max_reconnect_backoff_ms``), so that a retry can reach a
+            server that came back.
+        max_backoff: cap of the backoff bound, in seconds.
+        options: extra gRPC channel options, a list of ``(key, value)``;
+            they override the defaults with the same key.
+        retry_hook: optional callable given a :class:`RetryEvent` after
+            every failed attempt of a call that raised a gRPC error (useful
+            for logging and metrics). Exceptions it raises propagate.
+        credentials: optional :class:`grpc.ChannelCredentials`; when given
+            the channel is secure.
+    """
+
+    def __init__(self, target, *, timeout=300.0, max_attempts=5,
+                 initial_backoff=0.1, max_backoff=5.0, options=None,
+                 retry_hook=None, credentials=None):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        if initial_backoff < 0 or max_backoff < 0:
+            raise ValueError("backoffs must be >= 0")
+        self.target = target
+        self.timeout = timeout
+        self.max_attempts = int(max_attempts)
+        self.initial_backoff = float(initial_backoff)
+        self.max_backoff = float(max_backoff)
+        self.retry_hook = retry_hook
+        opts = dict(DEFAULT_OPTIONS)
+        opts["grpc.initial_reconnect_backoff_ms"] = max(
+            1, int(self.initial_backoff * 1000))
+        opts["grpc.max_reconnect_backoff_ms"] = max(
+            1, int(max(self.max_backoff, self.initial_backoff) * 1000))
+        for k, v in (options or ()):
+            opts[k] = v
+        self.options = list(opts.items())
+        if credentials is not None:
+            self._channel = grpc.secure_channel(target, credentials,
+                                                options=self.options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=self.options)
+        self._stub = ocr_pb2_grpc.OCRServiceStub(self._channel)
+        self._closed = False
+        self._lock = threading.Lock()
+        self._random = random.Random()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self):
+        """Close the channel; calls in flight are cancelled. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    @property
+    def channel(self):
+        """The underlying :class:`grpc.Channel`."""
+        return self._channel
+
+    # -- retry machinery ---------------------------------------------------
+
+    def backoff_bound(self, attempt):
+        """Upper bound of the sleep after failed attempt number ``attempt``
+        (1-based): ``min(max_backoff, initial_backoff * 2**(attempt-1))``."""
+        return min(self.max_backoff,
+                   self.initial_backoff * (2.0 ** (attempt - 1)))
+
+    def _sleep_for(self, attempt):
+        return self._random.uniform(0.0, self.backoff_bound(attempt))
+
+    def _failed_attempt(self, method, attempt, rpc_error):
+        """Map the error, report it, and return (typed_error, delay|None)."""
+        err = errors.from_rpc_error(rpc_error, attempts=attempt)
+        delay = None
+        if err.retryable and attempt < self.max_attempts:
+            delay = self._sleep_for(attempt)
+        if self.retry_hook is not None:
+            self.retry_hook(RetryEvent(method, attempt, err, delay))
+        return err, delay
+
+    def _call_unary(self, method, fn, request, timeout, metadata):
+        timeout = self.timeout if timeout is None else timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn(request, timeout=timeout, metadata=metadata)
+            except grpc.RpcError as e:
+                err, delay = self._failed_attempt(method, attempt, e)
+                if delay is None:
+                    raise err from e
+            time.sleep(delay)
+
+    @staticmethod
+    def _metadata(request_id):
+        return (("x-request-id", str(request_id)),) if request_id else None
+
+    # -- RPCs --------------------------------------------------------------
+
+    def extract(self, path=None, image_data=None, language=None,
+                confidence_threshold=None, use_angle_cls=False, options=None,
+                timeout=None, request_id=None, raise_on_failure=True):
+        """Recognise the text of one image (``ExtractText``).
+
+        Exactly one of ``path`` (resolved by the server inside its image
+        root) and ``image_data`` (the image file's bytes) must be given.
+
+        Args:
+            path: image path on the server's side (``private_image_path``).
+            image_data: the image itself, as bytes.
+            language: ``"korean"``, ``"english"``, ... or Tesseract codes
+                (``"kor+eng"``); ``None`` lets the server pick its default.
+            confidence_threshold: lines below it are dropped; ``None`` lets
+                the server use 0.5.
+            use_angle_cls: detect the page orientation and rotate first.
+            options: ``dict`` of engine options (e.g. ``{"psm": "6"}``).
+            timeout: deadline of one attempt (default: the client's).
+            request_id: sent as ``x-request-id`` (logged by the server).
+            raise_on_failure: when true (the default, as the guide's
+                ``OCRStage`` does) an in-band ``STATUS_FAILURE`` raises
+                :class:`~ocrpc_client.errors.OcrFailed`; when false the
+                response is returned as is.
+
+        Returns:
+            the ``ocr_pb2.OCRResponse``.
+
+        Raises:
+            OcrFailed: in-band failure (``details``: ``NOT_FOUND``,
+                ``DECODE_ERROR``, ...), if ``raise_on_failure``.
+            OcrUnavailable, OcrDeadlineExceeded: after ``max_attempts``.
+            OcrRpcError subclasses: any other gRPC status, at once.
+            ValueError: not exactly one of path and image_data.
+        """
+        if (path is None) == (image_data is None):
+            raise ValueError("give exactly one of path and image_data")
+        req = ocr_pb2.OCRRequest(use_angle_cls=bool(use_angle_cls))
+        if path is not None:
+            req.private_image_path = _path_str(path)
+        else:
+            req.image_data = bytes(image_data)
+        if language is not None:
+            req.language = language
+        if confidence_threshold is not None:
+            req.confidence_threshold = float(confidence_threshold)
+        if options:
+            for k, v in options.items():
+                req.options.data[str(k)] = str(v)
+        resp = self._call_unary("ExtractText", self._stub.ExtractText, req,
+                                timeout, self._metadata(request_id))
+        if raise_on_failure and resp.status != common_pb2.STATUS_SUCCESS:
+            raise errors.OcrFailed(resp)
+        return resp
+
+    def extract_batch(self, images, language=None, batch_id=None,
+                      timeout=None, confidence_threshold=None,
+                      use_angle_cls=False, request_id=None):
+        """Recognise several images (``ExtractTextBatch``), streaming.
+
+        Yields one ``ocr_pb2.OCRBatchProgress`` per image as it completes
+        (completion order: ``index`` says which input image
+        ``current_result`` belongs to; ``processed_images`` counts 1..N).
+        A failed image comes as a progress message whose
+        ``current_result.status`` is ``STATUS_FAILURE``; it does not raise.
+
+        Retries: the stream is retried (``UNAVAILABLE`` /
+        ``DEADLINE_EXCEEDED``, same policy as unary calls) only until its
+        first message arrives. Once a message was yielded, a failure is
+        raised as a typed error and never retried, since a retry would
+        recognise the images again from the start. ``timeout`` is the
+        deadline of the whole stream.
+
+        Args:
+            images: iterable of image paths (``str`` / ``os.PathLike``,
+                resolved by the server inside its image root), image bytes
+                (``bytes`` / ``bytearray`` / ``memoryview``), or
+                ``ocr_pb2.ImagePath`` messages.
+            language: as in :meth:`extract`.
+            batch_id: client-chosen id (the server makes a UUID when
+                empty); usable with :meth:`batch_status`.
+            timeout: deadline of the whole stream (default: the client's).
+            confidence_threshold, use_angle_cls, request_id: as in
+                :meth:`extract`.
+
+        Closing the iterator early (``close()`` or dropping it) cancels the
+        call.
+        """
+        req = ocr_pb2.OCRBatchRequest(use_angle_cls=bool(use_angle_cls))
+        for img in images:
+            if isinstance(img, ocr_pb2.ImagePath):
+                req.image_paths.append(img)
+            elif isinstance(img, (bytes, bytearray, memoryview)):
+                req.image_paths.add(data=bytes(img))
+            elif isinstance(img, (str, os.PathLike)):
+                req.image_paths.add(private_path=_path_str(img))
+            else:
+                raise TypeError("image must be a path, bytes or ImagePath, "
+                                "not %s" % type(img).__name__)
+        if language is not None:
+            req.language = language
+        if batch_id is not None:
+            req.batch_id = batch_id
+        if confidence_threshold is not None:
+            req.confidence_threshold = float(confidence_threshold)
+        return self._stream(req, self.timeout if timeout is None else timeout,
+                            self._metadata(request_id))
+
+    def _stream(self, req, timeout, metadata):
+        attempt = 0
+        while True:
+            attempt += 1
+            call = self._stub.ExtractTextBatch(req, timeout=timeout,
+                                               metadata=metadata)
+            try:
+                first = next(call)
+            except StopIteration:
+                return
+            except grpc.RpcError as e:
+                err, delay = self._failed_attempt("ExtractTextBatch",
+                                                  attempt, e)
+                if delay is None:
+                    raise err from e
+                time.sleep(delay)
+                continue
+            break
+        try:
+            yield first
+            while True:
+                try:
+                    msg = next(call)
+                except StopIteration:
+                    return
+                except grpc.RpcError as e:
+                    # After the first message: never retried (delay None).
+                    err = errors.from_rpc_error(e, attempts=attempt)
+                    if self.retry_hook is not None:
+                        self.retry_hook(RetryEvent("ExtractTextBatch",
+                                                   attempt, err, None))
+                    raise err from e
+                yield msg
+        finally:
+            call.cancel()  # no-op once the call has ended
+
+    def health(self, service_name="OCRService", timeout=None):
+        """``CheckHealth``: returns ``ocr_pb2.HealthCheckResponse``
+        (``status``, ``engine_type``, ``model_loaded``, ``version``).
+        Retried like :meth:`extract`."""
+        return self._call_unary("CheckHealth", self._stub.CheckHealth,
+                                ocr_pb2.HealthCheckRequest(
+                                    service_name=service_name),
+                                timeout, None)
+
+    def batch_status(self, batch_id, timeout=None):
+        """``GetBatchStatus``: the job store's view of a batch
+        (``ocr_pb2.BatchStatusResponse``: ``state``, ``total_images``,
+        ``processed_images``, ``failed_images``, ``results``...).
+
+        Raises:
+            OcrNotFound: unknown or expired batch id.
+        """
+        return self._call_unary("GetBatchStatus", self._stub.GetBatchStatus,
+                                ocr_pb2.BatchStatusRequest(batch_id=batch_id),
+                                timeout, None)

@@ -80,6 +80,8 @@ static const centry table[] = {
     {"GRPC_MAX_CONNECTION_IDLE_MS", "--max-connection-idle-ms", T_U64,
      OFF(max_connection_idle_ms), 0, INT32_MAX, "0", NULL,
      "close connections without calls for this long with GOAWAY; 0: never"},
+    {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
+     "directory of the *.traineddata files (default: Debian's)"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

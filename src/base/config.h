@@ -32,6 +32,7 @@ typedef struct config {
   uint64_t min_ping_interval_ms;
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
+  char tessdata_dir[1024]; /* "": Tesseract's default */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

@@ -94,6 +94,7 @@ int loop_run(const config *cfg) {
       .image_root = cfg->image_root,
       .default_language = cfg->language,
       .max_pixels = cfg->max_pixels,
+      .tessdata_dir = cfg->tessdata_dir,
   };
   ocr_engine *engine = NULL;
   int rc = ocr_engine_new(&oc, &engine);

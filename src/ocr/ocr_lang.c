@@ -120,8 +120,7 @@ int ocr__tessdata_dir(const char *configured, char *buf, size_t bufsize) {
   struct stat st;
   size_t n;
 
-  if (dir == NULL || dir[0] == '\0')
-    dir = getenv("TESSDATA_PREFIX");
+  /* The config layer reads TESSDATA_PREFIX (--tessdata-dir). */
   if (dir == NULL || dir[0] == '\0')
     dir = DEFAULT_TESSDATA;
   n = strlen(dir);

@@ -72,3 +72,11 @@ fuzz-ci:
 
 fuzz-replay: fuzz-build
 	ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure
+
+# --- Clients: `make bench` runs ocrpc-bench against a mock-engine server
+# (BENCH_ARGS, default -c 16 -m 10 -d 10s) and prints both CPU times.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: build
+	./bench/run-mock.sh $(BUILD) $(BENCH_ARGS)
+# --- end Clients

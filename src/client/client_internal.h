@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared inside src/client (and its tests): the response deframer, the
+ * grpc-timeout encoder, and the HTTP/2 + gRPC session that does no I/O
+ * (client_session.c), which client_uv.c drives with socket bytes. Loop
+ * thread only, except the pure helpers. */
+#ifndef OCRPC_CLIENT_INTERNAL_H
+#define OCRPC_CLIENT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+#include "base/timer.h"
+#include "client.h"
+
+/* Reassembles length-prefixed gRPC messages from DATA bytes that arrive in
+ * arbitrary pieces; the length prefix is checked against the limit before
+ * a byte of the message is buffered. */
+typedef struct client_deframer {
+  uint8_t prefix[5];
+  size_t prefix_len;
+  uint32_t msg_len;
+  int compressed;
+  buf msg;
+  uint64_t limit;
+} client_deframer;
+
+/* Called for every complete message, data borrowed until return; non-zero
+ * stops feeding and is returned from client__deframe_feed. */
+typedef int (*client_msg_cb)(void *ud, const uint8_t *data, size_t len, int compressed);
+
+void client__deframer_init(client_deframer *d, uint64_t limit);
+void client__deframer_free(client_deframer *d);
+/* 0, ERR_MSG_TOO_LARGE, ERR_NOMEM or what the callback returned. */
+int client__deframe_feed(client_deframer *d, const uint8_t *data, size_t len,
+                         client_msg_cb cb, void *ud);
+/* 1 while a message is partly received. */
+int client__deframer_partial(const client_deframer *d);
+
+/* Writes the grpc-timeout value for ms (at most 8 digits and a unit,
+ * rounding up so the server never sees a shorter deadline) into out (at
+ * least 10 bytes). Returns its length. */
+size_t client__timeout_format(uint64_t ms, char *out);
+
+/* gRPC status for an HTTP :status other than 200 (grpc doc
+ * http-grpc-status-mapping.md). */
+int client__http_to_code(int http_status);
+
+/* gRPC status for an RST_STREAM error code. */
+int client__h2_error_to_code(uint32_t h2_error);
+
+/* The session: one nghttp2 client session and its calls. */
+typedef struct client_session client_session;
+
+typedef struct client_session_cfg {
+  const char *authority; /* copied */
+  uint32_t window;
+  uint64_t max_recv_message;
+  timer_src *timers; /* deadlines; borrowed for the session's life */
+} client_session_cfg;
+
+/* Creates the session and queues the connection preface and SETTINGS.
+ * 0, ERR_NOMEM or ERR_PROTOCOL. */
+int client__session_new(const client_session_cfg *cfg, client_session **out);
+
+/* Ends every call still open with `code` and `msg` (local status), then
+ * frees the session. NULL is a no-op. Must not be called from a callback
+ * of this session's calls. */
+void client__session_free(client_session *s, int code, const char *msg);
+
+/* Processes bytes read from the socket; call callbacks run inside. 0, or
+ * ERR_PROTOCOL: the peer broke HTTP/2 (a GOAWAY may be queued: pull and
+ * write it, then fail the session). */
+int client__session_feed(client_session *s, const uint8_t *data, size_t len);
+
+/* The next bytes to write, valid until the next call on the session; 0
+ * when there is nothing; ERR_PROTOCOL or ERR_NOMEM on a fatal error. */
+ssize_t client__session_pull(client_session *s, const uint8_t **data);
+
+/* Ends every open and queued call with a local status (connection lost,
+ * connect failed) and refuses new ones; the session stays allocated. */
+void client__session_fail(client_session *s, int code, const char *msg);
+
+/* 1 while calls can be started. */
+int client__session_usable(const client_session *s);
+
+/* The peer's MAX_CONCURRENT_STREAMS, 0 before its SETTINGS. */
+uint32_t client__session_max_streams(const client_session *s);
+
+/* Calls open or queued. */
+size_t client__session_ncalls(const client_session *s);
+
+/* 1 when the peer sent GOAWAY and no call is left: the connection can
+ * close. */
+int client__session_finished(const client_session *s);
+
+/* client_call_start and client_call_cancel on a session. */
+int client__session_call(client_session *s, const char *path, const uint8_t *body,
+                         size_t len, uint64_t timeout_ms, int flags,
+                         const client_call_cbs *cbs, void *ud, client_call **out);
+void client__call_cancel(client_call *call);
+/* The wake ud of the call's session (the connection). */
+void *client__call_wake_ud(const client_call *call);
+
+/* Tells the session who to poke when a call changed outside socket
+ * reads (deadline timers, cancel): the I/O side must then pull. */
+void client__session_set_wake(client_session *s, void (*wake)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* nanopb helpers: framing a request, decoding a response. Any thread. */
+#include "client_pb.h"
+
+#include <errno.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/err.h"
+
+int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg) {
+  size_t size;
+  if (!pb_get_encoded_size(&size, fields, msg))
+    return ERR_PARSE;
+  if (size > UINT32_MAX)
+    return ERR_MSG_TOO_LARGE;
+  if (buf_reserve(out, 5 + size))
+    return ERR_NOMEM;
+  uint8_t *p = out->data + out->len;
+  p[0] = 0;
+  p[1] = (uint8_t)(size >> 24);
+  p[2] = (uint8_t)(size >> 16);
+  p[3] = (uint8_t)(size >> 8);
+  p[4] = (uint8_t)size;
+  pb_ostream_t os = pb_ostream_from_buffer(p + 5, size);
+  if (!pb_encode(&os, fields, msg))
+    return ERR_PARSE;
+  out->len += 5 + size;
+  return 0;
+}
+
+int client_pb_decode(const uint8_t *data, size_t len, const pb_msgdesc_t *fields,
+                     void *msg) {
+  pb_istream_t is = pb_istream_from_buffer(data, len);
+  /* pb_decode zeroes the struct first; on failure it releases what it
+   * allocated. */
+  return pb_decode(&is, fields, msg) ? 0 : ERR_PARSE;
+}
+
+int client_pb_read_file(const char *path, uint64_t limit, pb_bytes_array_t **out) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return errno == ENOENT || errno == ENOTDIR ? ERR_NOT_FOUND : ERR_IO;
+  int rc = ERR_IO;
+  struct stat st;
+  if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode))
+    goto done;
+  if ((uint64_t)st.st_size > limit) {
+    rc = ERR_TOO_LARGE;
+    goto done;
+  }
+  size_t n = (size_t)st.st_size;
+  pb_bytes_array_t *b = malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(n));
+  if (!b) {
+    rc = ERR_NOMEM;
+    goto done;
+  }
+  if (fread(b->bytes, 1, n, f) != n) {
+    free(b);
+    goto done;
+  }
+  b->size = (pb_size_t)n;
+  *out = b;
+  rc = 0;
+done:
+  fclose(f);
+  return rc;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* nanopb helpers for client programs: frame a request message for
+ * client_call_start and decode a response message. Kept apart from
+ * client.h so that header stays free of third-party headers. Any thread. */
+#ifndef OCRPC_CLIENT_PB_H
+#define OCRPC_CLIENT_PB_H
+
+#include <pb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+#define CLIENT_M_EXTRACT_TEXT "/ocr.OCRService/ExtractText"
+#define CLIENT_M_EXTRACT_BATCH "/ocr.OCRService/ExtractTextBatch"
+#define CLIENT_M_CHECK_HEALTH "/ocr.OCRService/CheckHealth"
+#define CLIENT_M_BATCH_STATUS "/ocr.OCRService/GetBatchStatus"
+
+/* Appends msg as one length-prefixed, uncompressed gRPC message to out.
+ * Returns 0, ERR_MSG_TOO_LARGE (over 4 GiB - 1), ERR_NOMEM or ERR_PARSE
+ * (nanopb refused the message). */
+int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg);
+
+/* Decodes one message into *msg (zeroed first; heap fields allocated by
+ * nanopb: release with pb_release even on failure). Returns 0 or
+ * ERR_PARSE. */
+int client_pb_decode(const uint8_t *data, size_t len, const pb_msgdesc_t *fields,
+                     void *msg);
+
+/* Reads a regular file into a new pb_bytes_array_t (caller frees with
+ * free()). Returns 0, ERR_NOT_FOUND, ERR_TOO_LARGE (over limit bytes),
+ * ERR_IO (not a regular file, read error) or ERR_NOMEM. */
+int client_pb_read_file(const char *path, uint64_t limit, pb_bytes_array_t **out);
+
+#endif

@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+"""Smoke test of ocrpc-bench against the real server with the mock engine:
+one second of load over 2 connections x 4 streams, --json. Checks that
+every call succeeded, that some ran, and that the histogram is sane
+(p50 <= p99 <= max). No timing thresholds."""
+
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server import SANITIZER_MARKERS, Server  # noqa: E402
+
+
+class BenchSmoke(unittest.TestCase):
+    def setUp(self):
+        self.server = Server(engine="mock")
+
+    def tearDown(self):
+        self.server.stop()
+
+    def run_bench(self, *args):
+        argv = [os.environ["OCRPC_BENCH_BIN"], "-s", self.server.target] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        for marker in SANITIZER_MARKERS:
+            self.assertNotIn(marker, p.stderr)
+        return p
+
+    def check_report(self, p, method):
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        r = json.loads(p.stdout)
+        self.assertEqual(r["method"], method)
+        self.assertEqual(r["errors"], 0, r)
+        self.assertEqual(r["errors_by_status"], {})
+        self.assertGreater(r["requests"], 0)
+        self.assertEqual(r["ok"], r["requests"])
+        lat = r["latency_ms"]
+        self.assertLessEqual(lat["min"], lat["p50"])
+        self.assertLessEqual(lat["p50"], lat["p90"])
+        self.assertLessEqual(lat["p90"], lat["p99"])
+        self.assertLessEqual(lat["p99"], lat["p99_9"])
+        self.assertLessEqual(lat["p99_9"], lat["max"])
+        self.assertGreater(lat["max"], 0)
+        return r
+
+    def test_closed_loop_duration(self):
+        p = self.run_bench("-d", "1s", "-c", "2", "-m", "4", "--json")
+        r = self.check_report(p, "ExtractText")
+        self.assertEqual(r["mode"], "closed")
+        self.assertEqual(r["connections"], 2)
+        self.assertEqual(r["streams"], 4)
+
+    def test_request_count_other_methods(self):
+        p = self.run_bench("-n", "200", "-c", "2", "-m", "4", "-t", "2",
+                           "-M", "CheckHealth", "--json")
+        r = self.check_report(p, "CheckHealth")
+        self.assertEqual(r["requests"], 200)
+        p = self.run_bench("-n", "20", "-c", "1", "-m", "2", "-M", "batch",
+                           "--batch-size", "3", "--json")
+        r = self.check_report(p, "ExtractTextBatch")
+        self.assertEqual(r["requests"], 20)
+
+    def test_open_loop(self):
+        p = self.run_bench("-n", "100", "-c", "2", "-m", "8", "--rate", "500",
+                           "--json")
+        r = self.check_report(p, "ExtractText")
+        self.assertEqual(r["mode"], "open")
+        self.assertEqual(r["requests"], 100)
+
+    def test_connection_refused_counts_errors(self):
+        port = self.server.port
+        argv = [os.environ["OCRPC_BENCH_BIN"], "-s", "127.0.0.1:1", "-n", "10",
+                "--json"]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        r = json.loads(p.stdout)
+        self.assertEqual(r["ok"], 0)
+        self.assertGreater(r["errors_by_status"]["UNAVAILABLE"], 0)
+        self.assertTrue(port)
+
+
+if __name__ == "__main__":
+    unittest.main()

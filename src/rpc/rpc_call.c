@@ -110,18 +110,20 @@ static int compress_framed(buf *framed) {
   return 0;
 }
 
-int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
+static void fail_encode(rpc_call *c, int rc) {
+  rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
+                 rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
+                                         : "response could not be encoded");
+}
+
+int rpc__call_send_framed(rpc_call *c, buf *framed) {
   if (c->state == CALL_DONE)
     return ERR_INVAL;
-  buf out = BUF_INIT;
-  int rc = rpc__encode_message(&out, fields, msg, c->srv->cfg->max_message_bytes);
-  if (rc == 0 && c->gzip_out && out.len - 5 >= RPC_GZIP_MIN_BYTES)
-    rc = compress_framed(&out);
+  int rc = 0;
+  if (c->gzip_out && framed->len - 5 >= RPC_GZIP_MIN_BYTES)
+    rc = compress_framed(framed);
   if (rc) {
-    buf_free(&out);
-    rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
-                   rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
-                                           : "response could not be encoded");
+    fail_encode(c, rc);
     return rc;
   }
   const rpc_transport *tr = c->srv->tr;
@@ -131,7 +133,18 @@ int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
     tr->respond(c->conn, c->stream_id, h, n, 0);
     c->headers_sent = 1;
   }
-  rc = tr->send_data(c->conn, c->stream_id, out.data, out.len);
+  return tr->send_data(c->conn, c->stream_id, framed->data, framed->len);
+}
+
+int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
+  if (c->state == CALL_DONE)
+    return ERR_INVAL;
+  buf out = BUF_INIT;
+  int rc = rpc__encode_message(&out, fields, msg, c->srv->cfg->max_message_bytes);
+  if (rc)
+    fail_encode(c, rc);
+  else
+    rc = rpc__call_send_framed(c, &out);
   buf_free(&out);
   return rc;
 }

@@ -151,6 +151,11 @@ void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg);
  * Returns 0, or a negative ERR_* after which the call has failed. */
 int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg);
 
+/* Sends one already framed message (compressed here when the client
+ * accepts gzip, which may replace framed's bytes; the caller still frees
+ * it). 0, or a negative ERR_* after which the call has failed. */
+int rpc__call_send_framed(rpc_call *c, buf *framed);
+
 /* Ends a server stream with OK trailers. */
 void rpc__call_finish(rpc_call *c);
 
@@ -164,6 +169,17 @@ typedef struct rpc_kv {
   common_Metadata_DataEntry e[10];
   size_t n, nbuf;
 } rpc_kv;
+
+/* The response metadata of an OCR result (engine, engine_version,
+ * language, image_width, image_height, queue_ms, ocr_ms, rotation);
+ * values borrowed from r, eng and kv. */
+void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv);
+
+/* Appends r as one framed OCRResponse to out, written directly (the hot
+ * path of ExtractText; the same bytes nanopb would produce from
+ * rpc__ocr_response). 0, ERR_MSG_TOO_LARGE (over limit) or ERR_NOMEM. */
+int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
+                             uint64_t limit);
 
 /* Fills resp from an OCR result: everything is borrowed from r and kv,
  * except resp->text_boxes, which the caller frees. 0 or ERR_NOMEM. */

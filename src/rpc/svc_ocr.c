@@ -55,29 +55,59 @@ static void kv_add(rpc_kv *kv, const char *key, const char *value) {
   kv->n++;
 }
 
-static void kv_addf(rpc_kv *kv, const char *key, const char *fmt, double v) {
-  char *b = kv->buf[kv->nbuf++];
-  snprintf(b, sizeof kv->buf[0], fmt, v);
-  kv_add(kv, key, b);
+/* Writes v in decimal at dst; returns the length. Formats without
+ * printf: this runs for every response. */
+static size_t fmt_ulong(char *dst, unsigned long v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    dst[i] = tmp[n - 1 - i];
+  return n;
 }
 
 static void kv_addi(rpc_kv *kv, const char *key, int v) {
   char *b = kv->buf[kv->nbuf++];
-  snprintf(b, sizeof kv->buf[0], "%d", v);
+  size_t n = 0;
+  if (v < 0)
+    b[n++] = '-';
+  n += fmt_ulong(b + n, v < 0 ? 0u - (unsigned)v : (unsigned)v);
+  b[n] = 0;
   kv_add(kv, key, b);
 }
 
-int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
-                      ocr_OCRResponse *resp, rpc_kv *kv) {
+/* Milliseconds with three decimals: "12.345". */
+static void kv_add_ms(rpc_kv *kv, const char *key, double ms) {
+  unsigned long us = ms > 0 ? (unsigned long)(ms * 1000.0 + 0.5) : 0;
+  char *b = kv->buf[kv->nbuf++];
+  size_t n = fmt_ulong(b, us / 1000);
+  unsigned frac = (unsigned)(us % 1000);
+  b[n++] = '.';
+  b[n++] = (char)('0' + frac / 100);
+  b[n++] = (char)('0' + frac / 10 % 10);
+  b[n++] = (char)('0' + frac % 10);
+  b[n] = 0;
+  kv_add(kv, key, b);
+}
+
+void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv) {
   kv_add(kv, "engine", ocr_engine_name(eng));
   kv_add(kv, "engine_version", ocr_engine_version(eng));
   if (r->language[0])
     kv_add(kv, "language", r->language);
   kv_addi(kv, "image_width", r->width);
   kv_addi(kv, "image_height", r->height);
-  kv_addf(kv, "queue_ms", "%.3f", queue_ms);
-  kv_addf(kv, "ocr_ms", "%.3f", r->ocr_ms);
+  kv_add_ms(kv, "queue_ms", queue_ms);
+  kv_add_ms(kv, "ocr_ms", r->ocr_ms);
   kv_addi(kv, "rotation", r->rotation);
+}
+
+int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
+                      ocr_OCRResponse *resp, rpc_kv *kv) {
+  rpc__ocr_kv(r, eng, queue_ms, kv);
   resp->has_metadata = true;
   resp->metadata.data = kv->e;
   resp->metadata.data_count = (pb_size_t)kv->n;
@@ -148,14 +178,20 @@ static void extract_done(exec_job *ej, int status) {
     if (status == ERR_CANCELLED) {
       rpc__call_fail(c, RPC_UNAVAILABLE, "the server is shutting down");
     } else {
-      ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
       rpc_kv kv = {0};
       double queue_ms = (double)(job->t_started_ns - job->t_queued_ns) / 1e6;
-      if (rpc__ocr_response(&job->out, job->srv->engine, queue_ms, &resp, &kv))
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-      else
-        rpc__call_reply(c, ocr_OCRResponse_fields, &resp);
-      free(resp.text_boxes);
+      rpc__ocr_kv(&job->out, job->srv->engine, queue_ms, &kv);
+      buf out = BUF_INIT;
+      int rc = rpc__ocr_response_encode(&job->out, &kv, &out,
+                                        job->srv->cfg->max_message_bytes);
+      if (rc)
+        rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED
+                                                  : RPC_INTERNAL,
+                       rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
+                                               : "out of memory");
+      else if (rpc__call_send_framed(c, &out) == 0)
+        rpc__call_finish(c);
+      buf_free(&out);
     }
   }
   job_free(job);

@@ -21,6 +21,11 @@ static inline hdr hdr_make(const char *name, const char *value, size_t value_len
   return h;
 }
 
+/* 1 if h's name equals the string literal `lit` (length known at compile
+ * time: no strlen on the request path). */
+#define HDR_IS(h, lit) \
+  ((h)->name_len == sizeof(lit) - 1 && memcmp((h)->name, (lit), sizeof(lit) - 1) == 0)
+
 /* 1 if h's name equals the NUL-terminated lower-case name. */
 static inline int hdr_is(const hdr *h, const char *name) {
   size_t n = strlen(name);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/buf.h"
 #include "base/hdr.h"
 
 typedef struct h2_session h2_session;
@@ -101,7 +102,13 @@ int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n,
  * ERR_NOMEM. */
 int h2_send_data(h2_session *s, int32_t stream_id, const uint8_t *data, size_t len);
 
-/* Ends the stream with trailers after the queued body. Copied. Returns 0,
+/* Queues body bytes held in *b, taking them over without a copy when the
+ * stream has nothing queued; *b then holds an empty buffer (possibly with
+ * capacity) that the caller still owns and frees. Returns 0, ERR_INVAL or
+ * ERR_NOMEM. */
+int h2_send_buf(h2_session *s, int32_t stream_id, buf *b);
+
+/* Ends the stream with trailers (at most 8) after the queued body. Copied. Returns 0,
  * ERR_INVAL or ERR_NOMEM. */
 int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n);
 

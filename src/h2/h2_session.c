@@ -15,6 +15,8 @@
 
 typedef struct h2_stream h2_stream;
 
+#define H2_MAX_TRAILERS 8
+
 struct h2_stream {
   int32_t id;
   void *ud;
@@ -27,8 +29,11 @@ struct h2_stream {
   /* Response body not yet given to nghttp2, from out_off on. */
   buf out;
   size_t out_off;
-  nghttp2_nv *trailers; /* owned copies; NULL until h2_send_trailers */
+  /* Trailers, kept until the body is out: names and values copied into
+   * one buffer (one allocation per stream, not two per field). */
+  nghttp2_nv trailers[H2_MAX_TRAILERS];
   size_t ntrailers;
+  buf trailer_bytes;
   int responded;
   int deferred; /* the data provider is parked: resume on new bytes */
   int want_drain; /* report on_drain when `out` empties */
@@ -63,11 +68,7 @@ static uint64_t mono_ms(void) {
 static void stream_free(h2_stream *st) {
   buf_free(&st->hdr_bytes);
   buf_free(&st->out);
-  if (st->trailers) {
-    for (size_t i = 0; i < st->ntrailers; i++)
-      free(st->trailers[i].name); /* name and value share one allocation */
-    free(st->trailers);
-  }
+  buf_free(&st->trailer_bytes);
   free(st);
 }
 
@@ -117,18 +118,23 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (st->hdr_list_size + namelen + valuelen + 32 > s->max_header_list_size)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   st->hdr_list_size += namelen + valuelen + 32;
-  if (buf_append(&st->hdr_bytes, name, namelen) ||
-      buf_append(&st->hdr_bytes, "", 1) ||
-      buf_append(&st->hdr_bytes, value, valuelen) ||
-      buf_append(&st->hdr_bytes, "", 1))
+  if (buf_reserve(&st->hdr_bytes, namelen + valuelen + 2))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  uint8_t *p = st->hdr_bytes.data + st->hdr_bytes.len;
+  memcpy(p, name, namelen);
+  p[namelen] = 0;
+  memcpy(p + namelen + 1, value, valuelen);
+  p[namelen + 1 + valuelen] = 0;
+  st->hdr_bytes.len += namelen + valuelen + 2;
   st->hdr_count++;
   return 0;
 }
 
 static int deliver_request(h2_session *s, h2_stream *st) {
   st->request_seen = 1;
-  hdr *hs = calloc(st->hdr_count ? st->hdr_count : 1, sizeof *hs);
+  hdr stack[32];
+  stack[0] = (hdr){0}; /* a request may have no field at all */
+  hdr *hs = st->hdr_count <= 32 ? stack : calloc(st->hdr_count, sizeof *hs);
   if (!hs)
     return ERR_NOMEM;
   const char *p = (const char *)st->hdr_bytes.data;
@@ -141,7 +147,8 @@ static int deliver_request(h2_session *s, h2_stream *st) {
     p += hs[i].value_len + 1;
   }
   int rc = s->cbs.on_request(s->ud, st->id, hs, st->hdr_count, &st->ud);
-  free(hs);
+  if (hs != stack)
+    free(hs);
   buf_free(&st->hdr_bytes);
   return rc;
 }
@@ -410,31 +417,6 @@ int h2_session_ping_outstanding(const h2_session *s) { return s->keepalive_ping;
 
 size_t h2_session_streams(const h2_session *s) { return s->nstreams; }
 
-static nghttp2_nv *copy_nv(const hdr *hdrs, size_t n) {
-  nghttp2_nv *nv = calloc(n ? n : 1, sizeof *nv);
-  if (!nv)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t *p = malloc(hdrs[i].name_len + hdrs[i].value_len + 2);
-    if (!p) {
-      for (size_t j = 0; j < i; j++)
-        free(nv[j].name);
-      free(nv);
-      return NULL;
-    }
-    memcpy(p, hdrs[i].name, hdrs[i].name_len);
-    p[hdrs[i].name_len] = 0;
-    memcpy(p + hdrs[i].name_len + 1, hdrs[i].value, hdrs[i].value_len);
-    p[hdrs[i].name_len + 1 + hdrs[i].value_len] = 0;
-    nv[i].name = p;
-    nv[i].namelen = hdrs[i].name_len;
-    nv[i].value = p + hdrs[i].name_len + 1;
-    nv[i].valuelen = hdrs[i].value_len;
-    nv[i].flags = NGHTTP2_NV_FLAG_NONE;
-  }
-  return nv;
-}
-
 /* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
 static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -480,13 +462,45 @@ int h2_send_data(h2_session *s, int32_t stream_id, const uint8_t *data, size_t l
   return 0;
 }
 
-int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n) {
+int h2_send_buf(h2_session *s, int32_t stream_id, buf *b) {
   h2_stream *st = find_stream(s, stream_id);
   if (!st || !st->responded || st->ended)
     return ERR_INVAL;
-  st->trailers = copy_nv(hdrs, n);
-  if (!st->trailers)
+  if (st->out.len == st->out_off) {
+    /* Nothing queued: take the caller's bytes instead of copying them,
+     * and hand back our (empty) buffer for reuse. */
+    buf mine = st->out;
+    st->out = *b;
+    st->out_off = 0;
+    mine.len = 0;
+    *b = mine;
+  } else if (buf_append(&st->out, b->data, b->len)) {
     return ERR_NOMEM;
+  } else {
+    b->len = 0;
+  }
+  resume(s, st);
+  return 0;
+}
+
+int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st || !st->responded || st->ended || n > H2_MAX_TRAILERS)
+    return ERR_INVAL;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += hdrs[i].name_len + hdrs[i].value_len;
+  if (buf_reserve(&st->trailer_bytes, total))
+    return ERR_NOMEM;
+  /* Reserved once, so the pointers below stay valid. */
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *name = st->trailer_bytes.data + st->trailer_bytes.len;
+    buf_append(&st->trailer_bytes, hdrs[i].name, hdrs[i].name_len);
+    uint8_t *value = st->trailer_bytes.data + st->trailer_bytes.len;
+    buf_append(&st->trailer_bytes, hdrs[i].value, hdrs[i].value_len);
+    st->trailers[i] = (nghttp2_nv){name, value, hdrs[i].name_len, hdrs[i].value_len,
+                                   NGHTTP2_NV_FLAG_NONE};
+  }
   st->ntrailers = n;
   st->ended = 1;
   resume(s, st);

@@ -66,6 +66,12 @@ static int tr_send_data(void *conn, int32_t sid, const uint8_t *d, size_t n) {
   return h2_send_data(c->h2, sid, d, n);
 }
 
+static int tr_send_buf(void *conn, int32_t sid, buf *b) {
+  loop_conn *c = conn;
+  mark_dirty(c);
+  return h2_send_buf(c->h2, sid, b);
+}
+
 static int tr_send_trailers(void *conn, int32_t sid, const hdr *h, size_t n) {
   loop_conn *c = conn;
   mark_dirty(c);
@@ -89,8 +95,15 @@ static void tr_notify_drain(void *conn, int32_t sid) {
   h2_stream_notify_drain(c->h2, sid);
 }
 
-const rpc_transport loop__transport = {tr_respond,  tr_send_data,   tr_send_trailers,
-                                       tr_reset,    tr_pending,     tr_notify_drain};
+const rpc_transport loop__transport = {
+    .respond = tr_respond,
+    .send_data = tr_send_data,
+    .send_buf = tr_send_buf,
+    .send_trailers = tr_send_trailers,
+    .reset = tr_reset,
+    .pending = tr_pending,
+    .notify_drain = tr_notify_drain,
+};
 
 /* ---- h2 events up to rpc ---- */
 

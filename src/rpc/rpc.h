@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/config.h"
 #include "base/exec.h"
 #include "base/hdr.h"
@@ -46,6 +47,9 @@ typedef struct rpc_transport {
   int (*respond)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n,
                  int end_stream);
   int (*send_data)(void *conn, int32_t stream_id, const uint8_t *data, size_t len);
+  /* Optional: like send_data, but may take the bytes of *b over instead
+   * of copying them, leaving *b an empty buffer the caller frees. */
+  int (*send_buf)(void *conn, int32_t stream_id, buf *b);
   int (*send_trailers)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n);
   int (*reset)(void *conn, int32_t stream_id, uint32_t h2_error_code);
   /* Bytes queued on the stream and not yet written to the socket. */

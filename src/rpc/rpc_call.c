@@ -133,6 +133,8 @@ int rpc__call_send_framed(rpc_call *c, buf *framed) {
     tr->respond(c->conn, c->stream_id, h, n, 0);
     c->headers_sent = 1;
   }
+  if (tr->send_buf)
+    return tr->send_buf(c->conn, c->stream_id, framed);
   return tr->send_data(c->conn, c->stream_id, framed->data, framed->len);
 }
 
@@ -216,21 +218,21 @@ static void scan_headers(req_headers *r, const hdr *hdrs, size_t n) {
   memset(r, 0, sizeof *r);
   for (size_t i = 0; i < n; i++) {
     const hdr *h = &hdrs[i];
-    if (hdr_is(h, ":method"))
+    if (HDR_IS(h, ":method"))
       r->method = h;
-    else if (hdr_is(h, ":path"))
+    else if (HDR_IS(h, ":path"))
       r->path = h;
-    else if (hdr_is(h, "content-type"))
+    else if (HDR_IS(h, "content-type"))
       r->ctype = h;
-    else if (hdr_is(h, "te"))
+    else if (HDR_IS(h, "te"))
       r->te = h;
-    else if (hdr_is(h, "grpc-encoding"))
+    else if (HDR_IS(h, "grpc-encoding"))
       r->enc = h;
-    else if (hdr_is(h, "grpc-accept-encoding"))
+    else if (HDR_IS(h, "grpc-accept-encoding"))
       r->accept_enc = h;
-    else if (hdr_is(h, "grpc-timeout"))
+    else if (HDR_IS(h, "grpc-timeout"))
       r->timeout = h;
-    else if (hdr_is(h, "x-request-id"))
+    else if (HDR_IS(h, "x-request-id"))
       r->request_id = h;
   }
 }

@@ -27,6 +27,25 @@ int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg);
 int client_pb_decode(const uint8_t *data, size_t len, const pb_msgdesc_t *fields,
                      void *msg);
 
+/* Wire-format checking without decoding (client_wire.c). */
+#define CLIENT_WIRE_MAX_TAG 31
+typedef struct client_schema client_schema;
+
+/* The checking table of a message type, built from its nanopb descriptor
+ * (and those of its submessages) on first use and kept for the process.
+ * Not thread-safe: call it for every type before threads start. Returns
+ * NULL for a type with a field number over CLIENT_WIRE_MAX_TAG. */
+const client_schema *client_wire_schema(const pb_msgdesc_t *desc);
+
+/* Checks that data is a well-formed message of schema s: every known
+ * field has its type's wire type (packed repeated scalars accepted) and
+ * every submessage checks too; unknown fields are skipped. When `field` is
+ * a varint field of the top message, *value gets its last value (left as
+ * it was when absent: proto3's default). Returns 0 or ERR_PARSE. Any
+ * thread. */
+int client_wire_check(const uint8_t *data, size_t len, const client_schema *s,
+                      uint32_t field, uint64_t *value);
+
 /* Reads a regular file into a new pb_bytes_array_t (caller frees with
  * free()). Returns 0, ERR_NOT_FOUND, ERR_TOO_LARGE (over limit bytes),
  * ERR_IO (not a regular file, read error) or ERR_NOMEM. */

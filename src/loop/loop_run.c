@@ -113,9 +113,10 @@ int loop_run(const config *cfg) {
   exec ex;
   timer_src timers;
   loop_exec_init(&ex, &loop);
-  loop_timer_init(&timers, &loop);
-  if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
+  if (loop_timer_init(&timers, &loop))
     goto fail_jobs;
+  if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
+    goto fail_timers;
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
@@ -139,13 +140,19 @@ int loop_run(const config *cfg) {
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);
   jobs = NULL;
+  loop_timer_close(&timers);
   /* Close anything left (a failed listen) and let cancelled work and close
    * callbacks run to the end. */
   uv_walk(&loop, on_walk_close, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   rpc_server_free(srv->rpc);
+  if (0) {
+  fail_timers:
+    loop_timer_close(&timers);
+  }
 fail_jobs:
   jobs_free(jobs);
+  uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks of what was freed */
 fail_engine:
   ocr_engine_free(engine);
 fail_loop:

@@ -145,11 +145,6 @@ int client_call_start(client_conn *c, const char *path, const uint8_t *body, siz
  * this returns. Must not be called from that call's own callbacks. */
 void client_call_cancel(client_call *call);
 
-/* Decodes a grpc-message value (percent-encoded UTF-8) into out, at most
- * outlen - 1 bytes plus a NUL. An invalid escape is kept as it is, as the
- * gRPC spec asks. Returns the decoded length. Any thread. */
-size_t client_percent_decode(const char *in, size_t len, char *out, size_t outlen);
-
 /* Parses a duration: a number with an optional unit "us", "ms", "s"
  * (the default), "m" or "min", "h" ("1.5s", "200ms", "10"). Rounds up to
  * whole milliseconds (a positive value is at least 1). Returns 0 or

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* gRPC framing for the client: the response deframer (a small copy of
- * src/rpc's, because linking ocrpc_rpc would drag the server's services,
- * Tesseract and the job store into the CLI), grpc-timeout encoding,
- * grpc-message percent-decoding and status mappings. Pure functions; the
- * deframer is used on the loop thread. */
+/* gRPC details for the client: grpc-timeout encoding and status
+ * mappings (framing and percent-decoding come from src/rpc/rpc_wire.h,
+ * shared with the server). Pure functions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,61 +21,6 @@ const char *client_code_name(int code) {
   }
 }
 
-void client__deframer_init(client_deframer *d, uint64_t limit) {
-  memset(d, 0, sizeof *d);
-  d->limit = limit;
-}
-
-void client__deframer_free(client_deframer *d) { buf_free(&d->msg); }
-
-int client__deframer_partial(const client_deframer *d) { return d->prefix_len > 0; }
-
-int client__deframe_feed(client_deframer *d, const uint8_t *data, size_t len,
-                         client_msg_cb cb, void *ud) {
-  while (len > 0) {
-    if (d->prefix_len < 5) {
-      size_t take = 5 - d->prefix_len;
-      if (take > len)
-        take = len;
-      memcpy(d->prefix + d->prefix_len, data, take);
-      d->prefix_len += take;
-      data += take;
-      len -= take;
-      if (d->prefix_len < 5)
-        return 0;
-      d->compressed = d->prefix[0] & 1;
-      d->msg_len = (uint32_t)d->prefix[1] << 24 | (uint32_t)d->prefix[2] << 16 |
-                   (uint32_t)d->prefix[3] << 8 | d->prefix[4];
-      if (d->msg_len > d->limit)
-        return ERR_MSG_TOO_LARGE;
-      buf_reset(&d->msg);
-    }
-    size_t want = d->msg_len - d->msg.len;
-    const uint8_t *whole = NULL;
-    if (d->msg.len == 0 && len >= want) {
-      /* The whole message sits in this piece: no copy. */
-      whole = data;
-      data += want;
-      len -= want;
-    } else {
-      size_t take = want < len ? want : len;
-      if (buf_append(&d->msg, data, take))
-        return ERR_NOMEM;
-      data += take;
-      len -= take;
-      if (d->msg.len < d->msg_len)
-        return 0;
-    }
-    d->prefix_len = 0;
-    int rc = whole ? cb(ud, whole, want, d->compressed)
-                   : cb(ud, d->msg.data, d->msg.len, d->compressed);
-    buf_reset(&d->msg);
-    if (rc)
-      return rc;
-  }
-  return 0;
-}
-
 size_t client__timeout_format(uint64_t ms, char *out) {
   /* Eight digits at most (grpc PROTOCOL-HTTP2.md); pick the finest unit
    * that fits and round up. */
@@ -94,33 +37,6 @@ size_t client__timeout_format(uint64_t ms, char *out) {
   return 9;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-size_t client_percent_decode(const char *in, size_t len, char *out, size_t outlen) {
-  size_t o = 0;
-  if (outlen == 0)
-    return 0;
-  for (size_t i = 0; i < len && o + 1 < outlen; i++) {
-    int hi, lo;
-    if (in[i] == '%' && i + 2 < len && (hi = hexval(in[i + 1])) >= 0 &&
-        (lo = hexval(in[i + 2])) >= 0) {
-      out[o++] = (char)(hi << 4 | lo);
-      i += 2;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  out[o] = '\0';
-  return o;
-}
 
 int client__http_to_code(int http_status) {
   switch (http_status) {

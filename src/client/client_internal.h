@@ -13,30 +13,7 @@
 #include "base/buf.h"
 #include "base/timer.h"
 #include "client.h"
-
-/* Reassembles length-prefixed gRPC messages from DATA bytes that arrive in
- * arbitrary pieces; the length prefix is checked against the limit before
- * a byte of the message is buffered. */
-typedef struct client_deframer {
-  uint8_t prefix[5];
-  size_t prefix_len;
-  uint32_t msg_len;
-  int compressed;
-  buf msg;
-  uint64_t limit;
-} client_deframer;
-
-/* Called for every complete message, data borrowed until return; non-zero
- * stops feeding and is returned from client__deframe_feed. */
-typedef int (*client_msg_cb)(void *ud, const uint8_t *data, size_t len, int compressed);
-
-void client__deframer_init(client_deframer *d, uint64_t limit);
-void client__deframer_free(client_deframer *d);
-/* 0, ERR_MSG_TOO_LARGE, ERR_NOMEM or what the callback returned. */
-int client__deframe_feed(client_deframer *d, const uint8_t *data, size_t len,
-                         client_msg_cb cb, void *ud);
-/* 1 while a message is partly received. */
-int client__deframer_partial(const client_deframer *d);
+#include "rpc_wire.h"
 
 /* Writes the grpc-timeout value for ms (at most 8 digits and a unit,
  * rounding up so the server never sees a shorter deadline) into out (at

@@ -34,7 +34,7 @@ struct client_call {
   client_call_cbs cbs;
   void *ud;
   timer *deadline;
-  client_deframer df;
+  rpc_deframer df;
   int http_status;
   int grpc_ct; /* content-type is application/grpc* */
   int have_status;
@@ -76,7 +76,7 @@ static void call_free(client_call *c) {
     s->calls = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  client__deframer_free(&c->df);
+  rpc_deframer_free(&c->df);
   free(c->grpc_message);
   free(c->path);
   free(c);
@@ -253,7 +253,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
     return 0;
   if (c->http_status != 200 || !c->grpc_ct)
     return 0; /* not gRPC: the status comes from :status at close */
-  int rc = client__deframe_feed(&c->df, data, len, on_message, c);
+  int rc = rpc_deframe_feed(&c->df, data, len, on_message, c);
   if (rc) {
     int code = CLIENT_INTERNAL;
     if (rc == ERR_MSG_TOO_LARGE) {
@@ -351,8 +351,8 @@ static void close_status(client_call *c, uint32_t error_code) {
   } else if (c->have_status) {
     msg[0] = '\0';
     if (c->grpc_message)
-      client_percent_decode(c->grpc_message, c->grpc_message_len, msg, sizeof msg);
-    if (c->grpc_status == CLIENT_OK && client__deframer_partial(&c->df)) {
+      rpc_percent_decode(c->grpc_message, c->grpc_message_len, msg, sizeof msg);
+    if (c->grpc_status == CLIENT_OK && rpc_deframer_partial(&c->df)) {
       report(c, CLIENT_INTERNAL, "the stream ended inside a response message", 1);
     } else if (c->grpc_status == CLIENT_OK && (c->flags & CLIENT_CALL_UNARY) &&
                c->nmessages != 1) {
@@ -582,7 +582,7 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
   c->flags = flags;
   c->cbs = *cbs;
   c->ud = ud;
-  client__deframer_init(&c->df, s->max_recv);
+  rpc_deframer_init(&c->df, s->max_recv);
   if (timeout_ms) {
     c->deadline = s->timers->start(s->timers, timeout_ms, on_deadline, c);
     if (!c->deadline) {

@@ -15,6 +15,7 @@
 #include "base/exec.h"
 #include "base/hdr.h"
 #include "base/timer.h"
+#include "rpc_wire.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
@@ -118,15 +119,5 @@ size_t rpc_server_busy(const rpc_server *srv);
 
 /* Maps an internal ERR_* to the gRPC status clients see. */
 rpc_status rpc_status_from_err(int err);
-
-/* Percent-encodes a grpc-message value: bytes 0x20-0x7E except '%' stay,
- * every other byte becomes %XX. Writes at most outsize-1 bytes plus NUL,
- * never splitting an escape; returns the length written. */
-size_t rpc_percent_encode(const char *in, size_t len, char *out, size_t outsize);
-
-/* Decodes a percent-encoded grpc-message in place-safe fashion into out
- * (outsize >= len+1); invalid escapes are kept as they are. Returns the
- * length. */
-size_t rpc_percent_decode(const char *in, size_t len, char *out, size_t outsize);
 
 #endif

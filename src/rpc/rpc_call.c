@@ -267,7 +267,7 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
-  rpc__deframer_init(&c->deframer, srv->cfg->max_message_bytes);
+  rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
 
   req_headers r;
@@ -378,7 +378,7 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
-  int rc = rpc__deframe_feed(&c->deframer, data, len, on_message, c);
+  int rc = rpc_deframe_feed(&c->deframer, data, len, on_message, c);
   if (rc == ERR_MSG_TOO_LARGE && c->state != CALL_DONE) {
     char msg[128];
     snprintf(msg, sizeof msg, "request message of %u bytes exceeds the limit of %llu",
@@ -388,14 +388,14 @@ int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
   }
   if (c->state == CALL_DONE)
-    rpc__deframer_free(&c->deframer);
+    rpc_deframer_free(&c->deframer);
   return 0;
 }
 
 void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
-  rpc__deframer_free(&c->deframer);
+  rpc_deframer_free(&c->deframer);
   if (c->method->flags & RPC_M_CLIENT_STREAM) {
     c->method->on_end(c);
     return;
@@ -419,7 +419,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
     pb_release(c->method->req_fields, c->req);
     free(c->req);
   }
-  rpc__deframer_free(&c->deframer);
+  rpc_deframer_free(&c->deframer);
   rpc__md_free(c);
   c->srv->ncalls--;
   free(c);

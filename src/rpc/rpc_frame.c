@@ -8,19 +8,20 @@
 
 #include "base/err.h"
 #include "rpc_internal.h"
+#include "rpc_wire.h"
 
-void rpc__deframer_init(rpc_deframer *d, uint64_t limit) {
+void rpc_deframer_init(rpc_deframer *d, uint64_t limit) {
   memset(d, 0, sizeof *d);
   d->limit = limit;
 }
 
-void rpc__deframer_free(rpc_deframer *d) { buf_free(&d->msg); }
+void rpc_deframer_free(rpc_deframer *d) { buf_free(&d->msg); }
 
-int rpc__deframer_partial(const rpc_deframer *d) {
+int rpc_deframer_partial(const rpc_deframer *d) {
   return d->prefix_len > 0;
 }
 
-int rpc__deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len,
+int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len,
                       rpc_msg_cb cb, void *ud) {
   while (len > 0) {
     if (d->prefix_len < 5) {

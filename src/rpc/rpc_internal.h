@@ -14,31 +14,6 @@
 #include "ocr/ocr.h"
 #include "rpc.h"
 
-/* Reassembles length-prefixed gRPC messages from DATA bytes that arrive
- * in arbitrary pieces. The length prefix is checked against the limit
- * before a byte of the message is buffered. */
-typedef struct rpc_deframer {
-  uint8_t prefix[5];
-  size_t prefix_len;
-  uint32_t msg_len;
-  int compressed;
-  buf msg;
-  uint64_t limit;
-} rpc_deframer;
-
-/* Called for every complete message; data borrowed until return. Non-zero
- * stops feeding and is returned from rpc__deframe_feed. */
-typedef int (*rpc_msg_cb)(void *ud, const uint8_t *data, size_t len, int compressed);
-
-void rpc__deframer_init(rpc_deframer *d, uint64_t limit);
-void rpc__deframer_free(rpc_deframer *d);
-/* Returns 0, ERR_MSG_TOO_LARGE, ERR_NOMEM, or what the callback returned. */
-int rpc__deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len,
-                      rpc_msg_cb cb, void *ud);
-/* 1 when a message is partly received (a half-closed stream then lost
- * bytes). */
-int rpc__deframer_partial(const rpc_deframer *d);
-
 /* Encodes msg as one length-prefixed gRPC message appended to out.
  * Returns 0, ERR_MSG_TOO_LARGE (over limit), ERR_NOMEM or ERR_PARSE. */
 int rpc__encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,

@@ -9,7 +9,7 @@
 #include "client_internal.h"
 
 static size_t dec(const char *in, char *out, size_t outlen) {
-  return client_percent_decode(in, strlen(in), out, outlen);
+  return rpc_percent_decode(in, strlen(in), out, outlen);
 }
 
 Test(percent, plain_text_unchanged) {
@@ -49,7 +49,7 @@ Test(percent, truncates_to_buffer) {
   char out[4];
   cr_assert_eq(dec("abcdef", out, sizeof out), 3);
   cr_assert_str_eq(out, "abc");
-  cr_assert_eq(client_percent_decode("x", 1, out, 0), 0);
+  cr_assert_eq(rpc_percent_decode("x", 1, out, 0), 0);
 }
 
 typedef struct msgs {
@@ -71,41 +71,41 @@ Test(deframer, messages_split_anywhere) {
   const uint8_t wire[] = {0, 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 0, 0,
                           0, 0, 0, 0, 2, 'x', 'y'};
   for (size_t cut = 0; cut <= sizeof wire; cut++) {
-    client_deframer d;
+    rpc_deframer d;
     msgs m = {0};
-    client__deframer_init(&d, 100);
-    cr_assert_eq(client__deframe_feed(&d, wire, cut, collect, &m), 0);
-    cr_assert_eq(client__deframe_feed(&d, wire + cut, sizeof wire - cut, collect, &m), 0);
+    rpc_deframer_init(&d, 100);
+    cr_assert_eq(rpc_deframe_feed(&d, wire, cut, collect, &m), 0);
+    cr_assert_eq(rpc_deframe_feed(&d, wire + cut, sizeof wire - cut, collect, &m), 0);
     cr_assert_eq(m.n, 3, "cut %zu", cut);
     cr_assert_eq(m.lens[0], 3);
     cr_assert_eq(memcmp(m.data[0], "abc", 3), 0);
     cr_assert_eq(m.lens[1], 0);
     cr_assert_eq(m.lens[2], 2);
-    cr_assert_not(client__deframer_partial(&d));
-    client__deframer_free(&d);
+    cr_assert_not(rpc_deframer_partial(&d));
+    rpc_deframer_free(&d);
   }
 }
 
 Test(deframer, limit_checked_before_buffering) {
   const uint8_t wire[] = {0, 0, 0, 1, 0}; /* 256 bytes announced */
-  client_deframer d;
+  rpc_deframer d;
   msgs m = {0};
-  client__deframer_init(&d, 255);
-  cr_assert_eq(client__deframe_feed(&d, wire, sizeof wire, collect, &m),
+  rpc_deframer_init(&d, 255);
+  cr_assert_eq(rpc_deframe_feed(&d, wire, sizeof wire, collect, &m),
                ERR_MSG_TOO_LARGE);
   cr_assert_eq(d.msg.cap, 0);
-  client__deframer_free(&d);
+  rpc_deframer_free(&d);
 }
 
 Test(deframer, partial_detected) {
   const uint8_t wire[] = {0, 0, 0, 0, 4, 'a'};
-  client_deframer d;
+  rpc_deframer d;
   msgs m = {0};
-  client__deframer_init(&d, 100);
-  client__deframe_feed(&d, wire, sizeof wire, collect, &m);
+  rpc_deframer_init(&d, 100);
+  rpc_deframe_feed(&d, wire, sizeof wire, collect, &m);
   cr_assert_eq(m.n, 0);
-  cr_assert(client__deframer_partial(&d));
-  client__deframer_free(&d);
+  cr_assert(rpc_deframer_partial(&d));
+  rpc_deframer_free(&d);
 }
 
 Test(timeout, units_and_rounding) {

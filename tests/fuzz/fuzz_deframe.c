@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: gRPC message reassembly (rpc__deframe_feed). The first
+/* libFuzzer target: gRPC message reassembly (rpc_deframe_feed). The first
  * byte picks the message-size limit (and whether the callback fails), the
  * next SPLITS bytes the sizes of the pieces, repeated (0 is an empty DATA
  * frame); the rest is the DATA payload, fed once in those pieces and once
@@ -83,14 +83,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   whole.stop_after = pieces.stop_after = stop_after;
 
   rpc_deframer d;
-  rpc__deframer_init(&d, limit);
-  int rc_whole = rpc__deframe_feed(&d, payload, plen, on_msg, &whole);
-  int partial_whole = rpc__deframer_partial(&d);
-  rpc__deframer_free(&d);
+  rpc_deframer_init(&d, limit);
+  int rc_whole = rpc_deframe_feed(&d, payload, plen, on_msg, &whole);
+  int partial_whole = rpc_deframer_partial(&d);
+  rpc_deframer_free(&d);
 
   /* The same bytes in pieces; a size of 0 is an empty DATA frame (legal,
    * e.g. END_STREAM alone). */
-  rpc__deframer_init(&d, limit);
+  rpc_deframer_init(&d, limit);
   size_t split_sum = 0;
   for (size_t i = 0; i < SPLITS; i++)
     split_sum += splits[i];
@@ -103,13 +103,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                            : (i == 0 ? 0 : plen - off);
     if (n > plen - off)
       n = plen - off;
-    rc_pieces = rpc__deframe_feed(&d, payload + off, n, on_msg, &pieces);
+    rc_pieces = rpc_deframe_feed(&d, payload + off, n, on_msg, &pieces);
     off += n;
     if (rc_pieces)
       break; /* the caller stops feeding a failed call */
   }
-  int partial_pieces = rpc__deframer_partial(&d);
-  rpc__deframer_free(&d);
+  int partial_pieces = rpc_deframer_partial(&d);
+  rpc_deframer_free(&d);
 
   CHECK(rc_whole == rc_pieces);
   CHECK(rc_whole == 0 || rc_whole == ERR_MSG_TOO_LARGE || rc_whole == ERR_PROTOCOL);

@@ -47,10 +47,10 @@ Test(rpc_frame, message_split_byte_by_byte) {
   frame_append(&wire, msg, sizeof msg, 0);
   frame_append(&wire, msg, 17, 0);
   rpc_deframer d;
-  rpc__deframer_init(&d, 1024);
+  rpc_deframer_init(&d, 1024);
   seen s = {0};
   for (size_t i = 0; i < wire.len; i++) {
-    cr_assert_eq(rpc__deframe_feed(&d, wire.data + i, 1, on_msg, &s), 0);
+    cr_assert_eq(rpc_deframe_feed(&d, wire.data + i, 1, on_msg, &s), 0);
     /* The first message is delivered exactly when its last byte arrives. */
     if (i < 5 + sizeof msg - 1)
       cr_assert_eq(s.n, 0, "delivered early at byte %zu", i);
@@ -60,8 +60,8 @@ Test(rpc_frame, message_split_byte_by_byte) {
   cr_assert_eq(s.lens[1], 17);
   cr_assert_arr_eq(s.all.data, msg, sizeof msg);
   cr_assert_arr_eq(s.all.data + sizeof msg, msg, 17);
-  cr_assert_eq(rpc__deframer_partial(&d), 0);
-  rpc__deframer_free(&d);
+  cr_assert_eq(rpc_deframer_partial(&d), 0);
+  rpc_deframer_free(&d);
   buf_free(&wire);
   buf_free(&s.all);
 }
@@ -75,14 +75,14 @@ Test(rpc_frame, every_split_point_of_two_messages) {
   frame_append(&wire, b, sizeof b, 0);
   for (size_t cut = 0; cut <= wire.len; cut++) {
     rpc_deframer d;
-    rpc__deframer_init(&d, 1024);
+    rpc_deframer_init(&d, 1024);
     seen s = {0};
-    cr_assert_eq(rpc__deframe_feed(&d, wire.data, cut, on_msg, &s), 0);
-    cr_assert_eq(rpc__deframe_feed(&d, wire.data + cut, wire.len - cut, on_msg, &s), 0);
+    cr_assert_eq(rpc_deframe_feed(&d, wire.data, cut, on_msg, &s), 0);
+    cr_assert_eq(rpc_deframe_feed(&d, wire.data + cut, wire.len - cut, on_msg, &s), 0);
     cr_assert_eq(s.n, 2, "cut at %zu", cut);
     cr_assert_arr_eq(s.all.data, a, sizeof a, "cut at %zu", cut);
     cr_assert_arr_eq(s.all.data + sizeof a, b, sizeof b, "cut at %zu", cut);
-    rpc__deframer_free(&d);
+    rpc_deframer_free(&d);
     buf_free(&s.all);
   }
   buf_free(&wire);
@@ -96,9 +96,9 @@ Test(rpc_frame, several_messages_in_one_chunk) {
     frame_append(&wire, m[i], (size_t)(i * 4), i == 3);
   }
   rpc_deframer d;
-  rpc__deframer_init(&d, 1024);
+  rpc_deframer_init(&d, 1024);
   seen s = {0};
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data, wire.len, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data, wire.len, on_msg, &s), 0);
   cr_assert_eq(s.n, 5);
   size_t off = 0;
   for (int i = 0; i < 5; i++) {
@@ -108,7 +108,7 @@ Test(rpc_frame, several_messages_in_one_chunk) {
       cr_assert_arr_eq(s.all.data + off, m[i], (size_t)(i * 4));
     off += (size_t)(i * 4);
   }
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
   buf_free(&wire);
   buf_free(&s.all);
 }
@@ -116,20 +116,20 @@ Test(rpc_frame, several_messages_in_one_chunk) {
 Test(rpc_frame, zero_length_messages) {
   /* Alone; then a prefix that ends a chunk; then between two messages. */
   rpc_deframer d;
-  rpc__deframer_init(&d, 1024);
+  rpc_deframer_init(&d, 1024);
   seen s = {0};
   buf wire = BUF_INIT;
   frame_append(&wire, NULL, 0, 0);
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data, wire.len, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data, wire.len, on_msg, &s), 0);
   cr_assert_eq(s.n, 1);
   cr_assert_eq(s.lens[0], 0);
-  cr_assert_eq(rpc__deframer_partial(&d), 0);
+  cr_assert_eq(rpc_deframer_partial(&d), 0);
 
   buf_reset(&wire);
   frame_append(&wire, "ab", 2, 0);
   frame_append(&wire, NULL, 0, 0);
   frame_append(&wire, "cd", 2, 0);
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data, wire.len, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data, wire.len, on_msg, &s), 0);
   cr_assert_eq(s.n, 4);
   cr_assert_eq(s.lens[1], 2);
   cr_assert_eq(s.lens[2], 0);
@@ -138,67 +138,67 @@ Test(rpc_frame, zero_length_messages) {
 
   buf_reset(&wire);
   frame_append(&wire, NULL, 0, 0);
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data, 4, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data, 4, on_msg, &s), 0);
   cr_assert_eq(s.n, 4);
-  cr_assert_eq(rpc__deframer_partial(&d), 1);
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data + 4, 1, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframer_partial(&d), 1);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data + 4, 1, on_msg, &s), 0);
   cr_assert_eq(s.n, 5, "a zero-length message whose prefix ends a chunk was lost");
   cr_assert_eq(s.lens[4], 0);
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
   buf_free(&wire);
   buf_free(&s.all);
 }
 
 Test(rpc_frame, oversized_prefix_is_refused_before_buffering) {
   rpc_deframer d;
-  rpc__deframer_init(&d, 1000);
+  rpc_deframer_init(&d, 1000);
   seen s = {0};
   /* A 1001-byte message with 600 of its bytes already in this chunk. */
   uint8_t chunk[605] = {0, 0, 0, 0x03, 0xe9};
-  cr_assert_eq(rpc__deframe_feed(&d, chunk, sizeof chunk, on_msg, &s), ERR_MSG_TOO_LARGE);
+  cr_assert_eq(rpc_deframe_feed(&d, chunk, sizeof chunk, on_msg, &s), ERR_MSG_TOO_LARGE);
   cr_assert_eq(s.n, 0);
   cr_assert_eq(d.msg_len, 1001);
   cr_assert_null(d.msg.data, "the deframer buffered part of an oversized message");
   cr_assert_eq(d.msg.cap, 0);
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
 
   /* A 4 GiB claim, prefix split: refused when the prefix completes. */
-  rpc__deframer_init(&d, 1000);
+  rpc_deframer_init(&d, 1000);
   uint8_t huge[5] = {0, 0xff, 0xff, 0xff, 0xff};
-  cr_assert_eq(rpc__deframe_feed(&d, huge, 3, on_msg, &s), 0);
-  cr_assert_eq(rpc__deframe_feed(&d, huge + 3, 2, on_msg, &s), ERR_MSG_TOO_LARGE);
+  cr_assert_eq(rpc_deframe_feed(&d, huge, 3, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, huge + 3, 2, on_msg, &s), ERR_MSG_TOO_LARGE);
   cr_assert_null(d.msg.data);
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
 }
 
 Test(rpc_frame, message_at_the_limit_is_accepted) {
   rpc_deframer d;
-  rpc__deframer_init(&d, 100);
+  rpc_deframer_init(&d, 100);
   seen s = {0};
   uint8_t m[100];
   payload(m, sizeof m, 9);
   buf wire = BUF_INIT;
   frame_append(&wire, m, sizeof m, 0);
   /* In two pieces, so it is buffered. */
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data, 50, on_msg, &s), 0);
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data + 50, wire.len - 50, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data, 50, on_msg, &s), 0);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data + 50, wire.len - 50, on_msg, &s), 0);
   cr_assert_eq(s.n, 1);
   cr_assert_arr_eq(s.all.data, m, sizeof m);
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
   buf_free(&wire);
   buf_free(&s.all);
 }
 
 Test(rpc_frame, callback_error_stops_feeding) {
   rpc_deframer d;
-  rpc__deframer_init(&d, 100);
+  rpc_deframer_init(&d, 100);
   seen s = {.fail_at = 2};
   buf wire = BUF_INIT;
   for (int i = 0; i < 4; i++)
     frame_append(&wire, "xyz", 3, 0);
-  cr_assert_eq(rpc__deframe_feed(&d, wire.data, wire.len, on_msg, &s), ERR_PARSE);
+  cr_assert_eq(rpc_deframe_feed(&d, wire.data, wire.len, on_msg, &s), ERR_PARSE);
   cr_assert_eq(s.n, 2, "messages after the failing one were delivered");
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
   buf_free(&wire);
   buf_free(&s.all);
 }
@@ -252,11 +252,11 @@ Test(rpc_frame, bytes_field_over_64k_round_trips) {
 
   /* Through the deframer in 4 KiB pieces, then decoded. */
   rpc_deframer d;
-  rpc__deframer_init(&d, 1 << 20);
+  rpc_deframer_init(&d, 1 << 20);
   seen s = {0};
   for (size_t off = 0; off < out.len; off += 4096) {
     size_t n = out.len - off < 4096 ? out.len - off : 4096;
-    cr_assert_eq(rpc__deframe_feed(&d, out.data + off, n, on_msg, &s), 0);
+    cr_assert_eq(rpc_deframe_feed(&d, out.data + off, n, on_msg, &s), 0);
   }
   cr_assert_eq(s.n, 1);
   ocr_OCRRequest back = ocr_OCRRequest_init_zero;
@@ -267,7 +267,7 @@ Test(rpc_frame, bytes_field_over_64k_round_trips) {
   cr_assert_eq(memcmp(back.image_data->bytes, img->bytes, N), 0);
   cr_assert_str_eq(back.language, "eng");
   pb_release(ocr_OCRRequest_fields, &back);
-  rpc__deframer_free(&d);
+  rpc_deframer_free(&d);
   buf_free(&s.all);
   buf_free(&out);
   free(img);

@@ -28,6 +28,7 @@ typedef struct centry {
 } centry;
 
 static const char *const engines[] = {"tesseract", "mock", NULL};
+static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const centry table[] = {
@@ -65,6 +66,13 @@ static const centry table[] = {
      "images of one batch in flight at once; 0 means the number of workers"},
     {"OCR_JOB_TTL_SECONDS", "--job-ttl-seconds", T_U64, OFF(job_ttl_seconds), 1,
      365 * 24 * 3600, "86400", NULL, "how long job status is kept after its last update"},
+    {"OCR_RESULT_CACHE", "--result-cache", T_ENUM, OFF(result_cache), 0, 0, "auto",
+     on_off_auto,
+     "cache results by image SHA-256 + language + options in the job store: "
+     "auto (on with REDIS_URL), on or off"},
+    {"OCR_RESULT_CACHE_TTL_SECONDS", "--result-cache-ttl-seconds", T_U64,
+     OFF(result_cache_ttl_seconds), 1, 365 * 24 * 3600, "86400", NULL,
+     "how long a cached result is kept"},
     {"GRPC_DRAIN_SECONDS", "--drain-seconds", T_INT, OFF(drain_seconds), 0, 3600, "30",
      NULL, "on SIGTERM, how long calls in flight may take to finish"},
     {"GRPC_KEEPALIVE_TIME_MS", "--keepalive-time-ms", T_U64, OFF(keepalive_time_ms), 10,
@@ -142,6 +150,11 @@ static const char *env_get(char **env, const char *name) {
     if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
       return *e + n + 1;
   return NULL;
+}
+
+int config_result_cache_on(const config *cfg) {
+  return strcmp(cfg->result_cache, "on") == 0 ||
+         (strcmp(cfg->result_cache, "auto") == 0 && cfg->redis_url[0] != 0);
 }
 
 void config_usage(FILE *out, const char *prog) {

@@ -26,6 +26,10 @@ typedef struct config {
   uint64_t initial_window_bytes;
   int batch_parallelism; /* 0: workers */
   uint64_t job_ttl_seconds;
+  /* "auto" (on when redis_url is set), "on" or "off"; see
+   * config_result_cache_on. */
+  char result_cache[8];
+  uint64_t result_cache_ttl_seconds;
   int drain_seconds;
   uint64_t keepalive_time_ms;
   uint64_t keepalive_timeout_ms;
@@ -41,6 +45,11 @@ typedef struct config {
  * setting for an unknown flag, a missing or bad value. */
 int config_load(config *cfg, int argc, char **argv, char **env, FILE *out,
                 char *err, size_t errsize);
+
+/* Whether the result cache is on: result_cache "on", or "auto" with a
+ * Redis URL (a cache only pays across retries that may land on another
+ * server, which a shared store gives). */
+int config_result_cache_on(const config *cfg);
 
 /* Prints the settings table (--help) to out. */
 void config_usage(FILE *out, const char *prog);

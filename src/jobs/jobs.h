@@ -48,6 +48,11 @@ typedef struct jobs_batch {
 /* err: 0 (b set), ERR_NOT_FOUND, or ERR_UNAVAILABLE (store unreachable). */
 typedef void (*jobs_get_cb)(void *arg, int err, const jobs_batch *b);
 
+/* A result cache read. err: 0 (data, len: the stored value, borrowed until
+ * cb returns), ERR_NOT_FOUND (a miss: never stored, or expired), or
+ * ERR_UNAVAILABLE (store unreachable; callers treat it as a miss). */
+typedef void (*jobs_cache_cb)(void *arg, int err, const uint8_t *data, size_t len);
+
 typedef struct jobs_store jobs_store;
 
 typedef struct jobs_ops {
@@ -62,6 +67,11 @@ typedef struct jobs_ops {
   void *(*get)(jobs_store *s, const char *id, jobs_get_cb cb, void *arg);
   void (*get_cancel)(jobs_store *s, void *req);
   void (*free)(jobs_store *s);
+  /* The result cache: see jobs_cache_get and jobs_cache_put. */
+  void *(*cache_get)(jobs_store *s, const char *key, jobs_cache_cb cb, void *arg);
+  void (*cache_cancel)(jobs_store *s, void *req);
+  void (*cache_put)(jobs_store *s, const char *key, const uint8_t *data, size_t len,
+                    uint64_t ttl_ms);
 } jobs_ops;
 
 struct jobs_store {
@@ -91,6 +101,30 @@ static inline void jobs_get_cancel(jobs_store *s, void *req) {
   if (req)
     s->ops->get_cancel(s, req);
 }
+/* Reads the cached value under key (the 64 hex digits of a SHA-256; the
+ * store adds its own prefix). cb runs exactly once unless
+ * jobs_cache_cancel is called on the returned handle first. Returns the
+ * handle, or NULL when cb already ran: the in-process store answers at
+ * once, the Redis store answers ERR_UNAVAILABLE at once while Redis is
+ * down. key is copied. */
+static inline void *jobs_cache_get(jobs_store *s, const char *key, jobs_cache_cb cb,
+                                   void *arg) {
+  return s->ops->cache_get(s, key, cb, arg);
+}
+/* Drops a pending cache read: its cb will not run. req may be NULL. */
+static inline void jobs_cache_cancel(jobs_store *s, void *req) {
+  if (req)
+    s->ops->cache_cancel(s, req);
+}
+/* Stores len bytes under key for ttl_ms (data copied). Fire-and-forget:
+ * nothing reports whether it was kept; a value that cannot be stored now
+ * is dropped, never retried (a cache entry is only worth something while
+ * the same image may come again, and must not crowd out status writes). */
+static inline void jobs_cache_put(jobs_store *s, const char *key, const uint8_t *data,
+                                  size_t len, uint64_t ttl_ms) {
+  s->ops->cache_put(s, key, data, len, ttl_ms);
+}
+
 /* Frees the store; NULL is a no-op. */
 static inline void jobs_free(jobs_store *s) {
   if (s)
@@ -98,17 +132,33 @@ static inline void jobs_free(jobs_store *s) {
 }
 
 /* The in-process store: entries expire ttl_ms after their last update
- * (checked whenever the store is touched). Returns 0 or ERR_NOMEM. */
+ * (checked whenever the store is touched). Its result cache holds at most
+ * JOBS_MEMORY_CACHE_MAX entries, each expiring after its own ttl; when
+ * full, the least recently used entry makes room. Returns 0 or
+ * ERR_NOMEM. */
 int jobs_memory_new(uint64_t ttl_ms, jobs_store **out);
+
+#define JOBS_MEMORY_CACHE_MAX 10000
+
+/* Same with another cache bound (tests). */
+int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out);
+
+/* Entries in the in-process store's result cache, expired ones included
+ * until something touches them (tests). */
+size_t jobs_memory_cache_count(const jobs_store *s);
 
 /* ---- ocrpc-redis: the Redis store (jobs_redis.c) ---- */
 /* Keys, each with a TTL of ttl_ms refreshed on every write:
  *   ocrpc:batch:ID          hash: status, total, processed, failed,
  *                           created_at, updated_at (Unix ms)
  *   ocrpc:batch:ID:results  hash: image index -> JSON result object
+ *   ocrpc:cache:HEX         string: a cached OCR result (ocr_result_pack),
+ *                           SET ... PX with the TTL cache_put is given
  * Each write is one MULTI/EXEC. Writes are queued (bounded; the oldest is
  * dropped when full) and replayed in order after a reconnect. Reads go to
- * Redis; while it is unreachable they fail at once with ERR_UNAVAILABLE. */
+ * Redis; while it is unreachable they fail at once with ERR_UNAVAILABLE.
+ * Cache writes are not queued: sent at once when connected, dropped while
+ * Redis is down. */
 
 #include "base/timer.h"
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The in-process job store: a hash table of batches plus a list ordered by
- * last update, so expired entries are dropped from its head in O(1) each.
- * Used when no REDIS_URL is set; answers reads synchronously. Loop
+ * last update, so expired entries are dropped from its head in O(1) each;
+ * and the result cache, a bounded hash table with a least-recently-used
+ * list. Used when no REDIS_URL is set; answers reads synchronously. Loop
  * thread only. */
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,30 @@ struct entry {
   size_t nresults, cap;
 };
 
+/* A cached result. Each has its own expiry (the TTL cache_put was given),
+ * so the list is in use order, not expiry order: an expired entry is
+ * dropped when a read finds it, or when it reaches the cold end. */
+typedef struct centry centry;
+struct centry {
+  centry *hnext;
+  centry *colder, *warmer;
+  uint64_t expires_ms; /* monotonic */
+  size_t len;
+  uint8_t *data;
+  char key[];
+};
+
 typedef struct mem_store {
   jobs_store base;
   uint64_t ttl_ms;
   entry **table;
   size_t nbuckets, count;
   entry *oldest, *newest;
+  /* The result cache; its table is allocated on the first put, so a
+   * server with the cache off pays nothing for it. */
+  centry **ctable;
+  size_t cbuckets, ccount, cmax;
+  centry *coldest, *warmest;
 } mem_store;
 
 static int64_t wall_ms(void) {
@@ -223,21 +242,145 @@ static void mem_get_cancel(jobs_store *s, void *req) {
   (void)req; /* reads are answered at once: nothing is ever pending */
 }
 
+static void cremove(mem_store *m, centry *e);
+
 static void mem_free(jobs_store *s) {
   mem_store *m = (mem_store *)s;
   while (m->oldest)
     remove_entry(m, m->oldest);
+  while (m->coldest)
+    cremove(m, m->coldest);
   free(m->table);
+  free(m->ctable);
   free(m);
 }
 
-static const jobs_ops mem_ops = {mem_create, mem_put_result, mem_finish,
-                                 mem_get,    mem_get_cancel, mem_free};
+/* ---- the result cache ---------------------------------------------------- */
+
+static centry **cslot(mem_store *m, const char *key) {
+  centry **p = &m->ctable[hash(key) % m->cbuckets];
+  while (*p && strcmp((*p)->key, key) != 0)
+    p = &(*p)->hnext;
+  return p;
+}
+
+static void clist_unlink(mem_store *m, centry *e) {
+  if (e->colder)
+    e->colder->warmer = e->warmer;
+  else
+    m->coldest = e->warmer;
+  if (e->warmer)
+    e->warmer->colder = e->colder;
+  else
+    m->warmest = e->colder;
+  e->colder = e->warmer = NULL;
+}
+
+static void clist_push(mem_store *m, centry *e) {
+  e->colder = m->warmest;
+  e->warmer = NULL;
+  if (m->warmest)
+    m->warmest->warmer = e;
+  else
+    m->coldest = e;
+  m->warmest = e;
+}
+
+static void cremove(mem_store *m, centry *e) {
+  centry **p = cslot(m, e->key);
+  *p = e->hnext;
+  clist_unlink(m, e);
+  m->ccount--;
+  free(e->data);
+  free(e);
+}
+
+static void *mem_cache_get(jobs_store *s, const char *key, jobs_cache_cb cb, void *arg) {
+  mem_store *m = (mem_store *)s;
+  centry *e = m->ctable ? *cslot(m, key) : NULL;
+  if (e && e->expires_ms <= mono_ms()) {
+    cremove(m, e);
+    e = NULL;
+  }
+  if (!e) {
+    cb(arg, ERR_NOT_FOUND, NULL, 0);
+    return NULL;
+  }
+  clist_unlink(m, e);
+  clist_push(m, e);
+  cb(arg, 0, e->data, e->len);
+  return NULL;
+}
+
+static void mem_cache_cancel(jobs_store *s, void *req) {
+  (void)s;
+  (void)req; /* reads are answered at once: nothing is ever pending */
+}
+
+static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, size_t len,
+                          uint64_t ttl_ms) {
+  mem_store *m = (mem_store *)s;
+  if (m->cmax == 0)
+    return;
+  if (!m->ctable) {
+    /* Sized once for the bound (about 1.3 buckets per entry): the table
+     * never grows. */
+    m->cbuckets = m->cmax + m->cmax / 3 + 1;
+    m->ctable = calloc(m->cbuckets, sizeof *m->ctable);
+    if (!m->ctable)
+      return;
+  }
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy)
+    return;
+  memcpy(copy, data, len);
+  centry *e = *cslot(m, key);
+  if (e) {
+    free(e->data);
+    clist_unlink(m, e);
+  } else {
+    size_t klen = strlen(key);
+    e = malloc(sizeof *e + klen + 1);
+    if (!e) {
+      free(copy);
+      return;
+    }
+    memcpy(e->key, key, klen + 1);
+    /* Full: expired entries at the cold end go first, then the least
+     * recently used one. */
+    uint64_t now = mono_ms();
+    while (m->coldest && m->coldest->expires_ms <= now)
+      cremove(m, m->coldest);
+    if (m->ccount >= m->cmax)
+      cremove(m, m->coldest);
+    centry **p = cslot(m, key);
+    e->hnext = *p;
+    *p = e;
+    m->ccount++;
+  }
+  e->data = copy;
+  e->len = len;
+  e->expires_ms = mono_ms() + ttl_ms;
+  clist_push(m, e);
+}
+
+size_t jobs_memory_cache_count(const jobs_store *s) {
+  return ((const mem_store *)s)->ccount;
+}
+
+static const jobs_ops mem_ops = {mem_create,    mem_put_result,   mem_finish,
+                                 mem_get,       mem_get_cancel,   mem_free,
+                                 mem_cache_get, mem_cache_cancel, mem_cache_put};
 
 int jobs_memory_new(uint64_t ttl_ms, jobs_store **out) {
+  return jobs_memory_new_bounded(ttl_ms, JOBS_MEMORY_CACHE_MAX, out);
+}
+
+int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out) {
   mem_store *m = calloc(1, sizeof *m);
   if (!m)
     return ERR_NOMEM;
+  m->cmax = cache_max;
   m->nbuckets = 64;
   m->table = calloc(m->nbuckets, sizeof *m->table);
   if (!m->table) {

@@ -20,6 +20,7 @@
 
 #define KEY_PREFIX "ocrpc:batch:"
 #define RESULTS_SUFFIX ":results"
+#define CACHE_PREFIX "ocrpc:cache:"
 #define MAX_CMDS 8
 
 enum { S_DOWN, S_CONNECTING, S_HANDSHAKE, S_READY };
@@ -693,6 +694,99 @@ static void redis_get_cancel(jobs_store *js, void *r) {
   req->cb = NULL; /* freed when the reply (or the connection's end) comes */
 }
 
+/* ---- the result cache ---------------------------------------------------- */
+
+/* A pending cache read, owned like get_req: by hiredis until its reply. */
+typedef struct cache_req {
+  redis_store *s;
+  jobs_cache_cb cb; /* NULL once cancelled */
+  void *arg;
+} cache_req;
+
+static char *cache_key_of(const char *key) {
+  size_t n = strlen(CACHE_PREFIX) + strlen(key) + 1;
+  char *k = malloc(n);
+  if (k)
+    snprintf(k, n, "%s%s", CACHE_PREFIX, key);
+  return k;
+}
+
+static void on_cache_reply(redisAsyncContext *ac, void *r, void *priv) {
+  cache_req *req = priv;
+  redisReply *reply = r;
+  redis_store *s = req->s;
+  if (reply && ac == s->ac)
+    got_reply(s);
+  if (req->cb) {
+    if (reply && reply->type == REDIS_REPLY_STRING)
+      req->cb(req->arg, 0, (const uint8_t *)reply->str, reply->len);
+    else if (reply && reply->type == REDIS_REPLY_NIL)
+      req->cb(req->arg, ERR_NOT_FOUND, NULL, 0);
+    else /* connection gone, or an error reply (a key of another type) */
+      req->cb(req->arg, ERR_UNAVAILABLE, NULL, 0);
+  }
+  free(req);
+}
+
+static void *redis_cache_get(jobs_store *js, const char *key, jobs_cache_cb cb, void *arg) {
+  redis_store *s = (redis_store *)js;
+  if (!ready(s)) {
+    /* A cache that makes a call wait for a reconnect costs more than the
+     * recognition it might save. */
+    cb(arg, ERR_UNAVAILABLE, NULL, 0);
+    return NULL;
+  }
+  cache_req *req = malloc(sizeof *req);
+  char *k = cache_key_of(key);
+  if (!req || !k) {
+    free(req);
+    free(k);
+    cb(arg, ERR_UNAVAILABLE, NULL, 0);
+    return NULL;
+  }
+  req->s = s;
+  req->cb = cb;
+  req->arg = arg;
+  const char *argv[] = {"GET", k};
+  size_t argl[] = {3, strlen(k)};
+  redisAsyncCommandArgv(s->ac, on_cache_reply, req, 2, argv, argl);
+  expect_reply(s);
+  free(k);
+  return req;
+}
+
+static void redis_cache_cancel(jobs_store *js, void *r) {
+  (void)js;
+  cache_req *req = r;
+  req->cb = NULL; /* freed when the reply (or the connection's end) comes */
+}
+
+static void on_cache_put_reply(redisAsyncContext *ac, void *r, void *priv) {
+  redis_store *s = priv;
+  if (r && ac == s->ac)
+    got_reply(s);
+}
+
+/* Sent at once, outside the write queue: a cache entry is not worth
+ * replaying after an outage, and megabytes of results must not push
+ * batch status out of the bounded buffer. Dropped while Redis is down. */
+static void redis_cache_put(jobs_store *js, const char *key, const uint8_t *data,
+                            size_t len, uint64_t ttl_ms) {
+  redis_store *s = (redis_store *)js;
+  if (!ready(s))
+    return;
+  char *k = cache_key_of(key);
+  if (!k)
+    return;
+  char px[24];
+  snprintf(px, sizeof px, "%" PRIu64, ttl_ms ? ttl_ms : 1);
+  const char *argv[] = {"SET", k, (const char *)data, "PX", px};
+  size_t argl[] = {3, strlen(k), len, 2, strlen(px)};
+  redisAsyncCommandArgv(s->ac, on_cache_put_reply, s, 5, argv, argl);
+  expect_reply(s);
+  free(k);
+}
+
 /* ---- lifetime ------------------------------------------------------------ */
 
 static void redis_free(jobs_store *js) {
@@ -730,8 +824,9 @@ static void redis_free(jobs_store *js) {
   free(s);
 }
 
-static const jobs_ops redis_ops = {redis_create, redis_put_result, redis_finish,
-                                   redis_get,    redis_get_cancel, redis_free};
+static const jobs_ops redis_ops = {redis_create,    redis_put_result,   redis_finish,
+                                   redis_get,       redis_get_cancel,   redis_free,
+                                   redis_cache_get, redis_cache_cancel, redis_cache_put};
 
 void jobs_redis_get_stats(const jobs_store *js, jobs_redis_stats *out) {
   const redis_store *s = (const redis_store *)js;

@@ -132,6 +132,10 @@ int loop_run(const config *cfg) {
   if (loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s", ocr_engine_name(engine),
              ocr_engine_version(engine), cfg->workers, cfg->image_root);
+    if (config_result_cache_on(cfg))
+      log_info("result cache on: %s store, entries kept %llu s",
+               cfg->redis_url[0] ? "Redis" : "in-process",
+               (unsigned long long)cfg->result_cache_ttl_seconds);
     uv_run(&loop, UV_RUN_DEFAULT);
     status = 0;
   }
@@ -145,6 +149,12 @@ int loop_run(const config *cfg) {
    * callbacks run to the end. */
   uv_walk(&loop, on_walk_close, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
+  if (config_result_cache_on(cfg)) {
+    uint64_t hits, misses;
+    rpc_server_cache_stats(srv->rpc, &hits, &misses);
+    log_info("result cache: %llu hits, %llu misses", (unsigned long long)hits,
+             (unsigned long long)misses);
+  }
   rpc_server_free(srv->rpc);
   if (0) {
   fail_timers:

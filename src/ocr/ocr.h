@@ -109,9 +109,37 @@ const char *ocr_engine_version(const ocr_engine *e);
  * threads each use that thread's own Tesseract instances. */
 int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out);
 
+/* Worker thread. The first half of ocr_engine_run, for a caller that
+ * needs the image bytes before recognising (the result cache keys on
+ * them): picks the language code as ocr_engine_run would (into
+ * out->language) and checks that it is installed, then, for a request
+ * that names a path, resolves it inside the image root and reads the file
+ * into *data (malloc'd; the caller frees it) and *len. For an inline
+ * image *data stays NULL: the caller has the bytes. Fails as
+ * ocr_engine_run would for the same request, with the same codes and
+ * messages: ERR_CANCELLED, ERR_LANGUAGE, ERR_INVAL, ERR_NOT_FOUND,
+ * ERR_FORBIDDEN_PATH, ERR_IO, ERR_TOO_LARGE (a file too big for the pixel
+ * limit), ERR_DECODE (empty or not a regular file), ERR_NOMEM. The mock
+ * engine reads files too. Returns out->err. */
+int ocr_engine_read(ocr_engine *e, const ocr_request *req, uint8_t **data, size_t *len,
+                    ocr_result *out);
+
 void ocr_result_init(ocr_result *r);
 /* Frees what the result owns and re-initialises it. */
 void ocr_result_clear(ocr_result *r);
+
+/* The compact binary form of a successful result, in *data (malloc'd;
+ * the caller frees it) and *len: text, confidence, boxes (text,
+ * confidence, quad), width, height, language and rotation, little-endian
+ * whatever the host, so that servers sharing a store read each other's
+ * values. ocr_ms and errors are not kept (only successes are worth
+ * caching). 0, ERR_INVAL (r->err is set) or ERR_NOMEM. Any thread. */
+int ocr_result_pack(const ocr_result *r, uint8_t **data, size_t *len);
+
+/* Reads what ocr_result_pack wrote into out (initialised; the caller
+ * clears it). Bytes from another version or damaged ones are refused
+ * with ERR_PARSE, out left empty; also ERR_NOMEM. Any thread. */
+int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out);
 
 /* Maps a language name ("korean", "english", "kor+eng", ...) to the
  * Tesseract code into buf. Returns 0 or ERR_LANGUAGE. Any thread. */

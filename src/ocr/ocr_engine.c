@@ -119,6 +119,22 @@ static int mock_run(const ocr_request *req, ocr_result *out) {
   return 0;
 }
 
+/* Worker thread. Resolves req->path inside the image root into real
+ * (PATH_MAX bytes), failing with the messages every caller shares. */
+static int resolve(const ocr_engine *e, const ocr_request *req, char *real,
+                   ocr_result *out) {
+  int rc;
+
+  if (req->path == NULL || req->path[0] == '\0')
+    return ocr__fail(out, ERR_INVAL, "request has neither a path nor image data");
+  rc = ocr_path_resolve(e->image_root, req->path, real, PATH_MAX);
+  if (rc == ERR_NOT_FOUND)
+    return ocr__fail(out, rc, "%s: no such file in the image root", req->path);
+  if (rc != 0)
+    return ocr__fail(out, rc, "%s: path leads outside the image root", req->path);
+  return 0;
+}
+
 /* Worker thread. Loads the image named or carried by req into img. */
 static int load_image(const ocr_engine *e, const ocr_request *req, ocr__image *img,
                       ocr_result *out) {
@@ -130,14 +146,45 @@ static int load_image(const ocr_engine *e, const ocr_request *req, ocr__image *i
       return ocr__fail(out, ERR_INVAL, "image data is NULL");
     return ocr__image_from_bytes(req->data, req->data_len, e->max_pixels, img, out);
   }
-  if (req->path == NULL || req->path[0] == '\0')
-    return ocr__fail(out, ERR_INVAL, "request has neither a path nor image data");
-  rc = ocr_path_resolve(e->image_root, req->path, real, sizeof(real));
-  if (rc == ERR_NOT_FOUND)
-    return ocr__fail(out, rc, "%s: no such file in the image root", req->path);
+  rc = resolve(e, req, real, out);
   if (rc != 0)
-    return ocr__fail(out, rc, "%s: path leads outside the image root", req->path);
+    return rc;
   return ocr__image_from_file(real, e->max_pixels, img, out);
+}
+
+/* Worker thread. The checks ocr_engine_run makes before touching the
+ * image, in its order: cancel flag, language name, installed data. */
+static int pick_language(ocr_engine *e, const ocr_request *req, ocr_result *out) {
+  if (req->cancel != NULL && *req->cancel != 0)
+    return ocr__fail(out, ERR_CANCELLED, "cancelled before start");
+  if (req->language == NULL || req->language[0] == '\0')
+    snprintf(out->language, sizeof(out->language), "%s", e->default_language);
+  else if (ocr_language_code(req->language, out->language, sizeof(out->language)) != 0)
+    return ocr__fail(out, ERR_LANGUAGE, "unknown language \"%.64s\"", req->language);
+  if (e->kind == OCR_KIND_MOCK)
+    return 0;
+  return ocr__language_installed(e->tessdata, out->language, out);
+}
+
+/* Worker thread. */
+int ocr_engine_read(ocr_engine *e, const ocr_request *req, uint8_t **data, size_t *len,
+                    ocr_result *out) {
+  char real[PATH_MAX];
+  int rc;
+
+  *data = NULL;
+  *len = 0;
+  if (e == NULL || req == NULL)
+    return ocr__fail(out, ERR_INVAL, "no engine or request");
+  rc = pick_language(e, req, out);
+  if (rc != 0)
+    return rc;
+  if (req->data_len > 0)
+    return req->data == NULL ? ocr__fail(out, ERR_INVAL, "image data is NULL") : 0;
+  rc = resolve(e, req, real, out);
+  if (rc != 0)
+    return rc;
+  return ocr__file_read(real, e->max_pixels, data, len, out);
 }
 
 /* Worker thread. */

@@ -163,10 +163,10 @@ int ocr__image_from_bytes(const uint8_t *data, size_t len, uint64_t max_pixels,
 /* Worker thread. The file is read through our own descriptor rather than
  * leptonica's pixRead(), which retries a missing file's base name in the
  * working directory and would thereby step outside the image root. */
-int ocr__image_from_file(const char *path, uint64_t max_pixels,
-                         ocr__image *img, ocr_result *out) {
+int ocr__file_read(const char *path, uint64_t max_pixels, uint8_t **data, size_t *lenp,
+                   ocr_result *out) {
   struct stat st;
-  uint8_t *buf;
+  uint8_t *bytes;
   size_t len, got = 0;
   int fd, rc;
 
@@ -192,19 +192,19 @@ int ocr__image_from_file(const char *path, uint64_t max_pixels,
     close(fd);
     return ocr__fail(out, ERR_DECODE, "empty image file");
   }
-  buf = malloc(len);
-  if (buf == NULL) {
+  bytes = malloc(len);
+  if (bytes == NULL) {
     close(fd);
     return ocr__fail(out, ERR_NOMEM, "no memory for %zu bytes", len);
   }
   while (got < len) {
-    ssize_t n = read(fd, buf + got, len - got);
+    ssize_t n = read(fd, bytes + got, len - got);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
       rc = errno;
       close(fd);
-      free(buf);
+      free(bytes);
       return ocr__fail(out, ERR_IO, "cannot read image: %s", strerror(rc));
     }
     if (n == 0)
@@ -212,10 +212,24 @@ int ocr__image_from_file(const char *path, uint64_t max_pixels,
     got += (size_t)n;
   }
   close(fd);
-  /* A file that shrank while being read decodes as what was read, which
-   * the decoder reports as truncated. */
-  rc = load(buf, got, max_pixels, img, out);
-  free(buf);
+  /* A file that shrank while being read yields what was read, which the
+   * decoder reports as truncated. */
+  *data = bytes;
+  *lenp = got;
+  return 0;
+}
+
+/* Worker thread. */
+int ocr__image_from_file(const char *path, uint64_t max_pixels,
+                         ocr__image *img, ocr_result *out) {
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  int rc = ocr__file_read(path, max_pixels, &bytes, &len, out);
+
+  if (rc != 0)
+    return rc;
+  rc = load(bytes, len, max_pixels, img, out);
+  free(bytes);
   return rc;
 }
 

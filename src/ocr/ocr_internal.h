@@ -65,6 +65,14 @@ int ocr__image_from_bytes(const uint8_t *data, size_t len, uint64_t max_pixels,
 int ocr__image_from_file(const char *realpath_, uint64_t max_pixels,
                          ocr__image *img, ocr_result *out);
 
+/* Worker thread. Reads a file already resolved inside the image root into
+ * *data (malloc'd, caller frees) without decoding it. Returns 0, or
+ * ERR_NOT_FOUND / ERR_IO / ERR_DECODE (empty, not a regular file) /
+ * ERR_TOO_LARGE (bigger than any image within max_pixels) / ERR_NOMEM
+ * with a message in out. */
+int ocr__file_read(const char *realpath_, uint64_t max_pixels, uint8_t **data,
+                   size_t *len, ocr_result *out);
+
 /* Reads only the header of in-memory image bytes. Returns 0 or ERR_DECODE.
  * Any thread. */
 int ocr__image_header(const uint8_t *data, size_t len, int *w, int *h);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "ocr_internal.h"
 
@@ -98,6 +99,171 @@ int ocr__result_finish(ocr_result *out) {
   out->text[off] = '\0';
   out->confidence = out->nboxes > 0 ? (float)(sum / (double)out->nboxes) : 0.0f;
   return 0;
+}
+
+/* ---- pack / unpack ------------------------------------------------------- */
+
+/* "OCR" and a format version: a server of another version skips values
+ * it cannot read rather than misreading them. */
+static const uint8_t pack_magic[4] = {'O', 'C', 'R', 1};
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t float_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+
+static float bits_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+static int pack_u32(buf *out, uint32_t v) {
+  uint8_t b[4];
+  put_u32(b, v);
+  return buf_append(out, b, 4);
+}
+
+/* A length-prefixed string; NULL is written as "". */
+static int pack_str(buf *out, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n > UINT32_MAX)
+    return ERR_NOMEM;
+  if (pack_u32(out, (uint32_t)n) || buf_append(out, s, n))
+    return ERR_NOMEM;
+  return 0;
+}
+
+int ocr_result_pack(const ocr_result *r, uint8_t **data, size_t *len) {
+  buf b = BUF_INIT;
+  buf *out = &b;
+
+  *data = NULL;
+  *len = 0;
+  if (r->err != 0)
+    return ERR_INVAL;
+  if (r->nboxes > UINT32_MAX)
+    return ERR_NOMEM;
+  if (buf_append(out, pack_magic, 4) || pack_u32(out, (uint32_t)r->width) ||
+      pack_u32(out, (uint32_t)r->height) || pack_u32(out, (uint32_t)r->rotation) ||
+      pack_u32(out, float_bits(r->confidence)) || pack_str(out, r->language) ||
+      pack_str(out, r->text) || pack_u32(out, (uint32_t)r->nboxes))
+    goto fail;
+  for (size_t i = 0; i < r->nboxes; i++) {
+    const ocr_box *bx = &r->boxes[i];
+    if (pack_str(out, bx->text) || pack_u32(out, float_bits(bx->confidence)))
+      goto fail;
+    for (int k = 0; k < 8; k++)
+      if (pack_u32(out, float_bits(bx->quad[k])))
+        goto fail;
+  }
+  *data = buf_steal(out, len);
+  return 0;
+
+fail:
+  buf_free(out);
+  return ERR_NOMEM;
+}
+
+typedef struct reader {
+  const uint8_t *p;
+  size_t left;
+} reader;
+
+static int read_u32(reader *rd, uint32_t *v) {
+  if (rd->left < 4)
+    return ERR_PARSE;
+  *v = get_u32(rd->p);
+  rd->p += 4;
+  rd->left -= 4;
+  return 0;
+}
+
+/* A heap copy of the next string, NUL-terminated. A string holding a NUL
+ * cannot have come from pack_str: refused. */
+static int read_str(reader *rd, char **s) {
+  uint32_t n;
+  if (read_u32(rd, &n) || n > rd->left || memchr(rd->p, 0, n) != NULL)
+    return ERR_PARSE;
+  *s = malloc((size_t)n + 1);
+  if (*s == NULL)
+    return ERR_NOMEM;
+  memcpy(*s, rd->p, n);
+  (*s)[n] = '\0';
+  rd->p += n;
+  rd->left -= n;
+  return 0;
+}
+
+int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
+  reader rd = {data, len};
+  uint32_t w, h, rot, conf, nboxes = 0, v = 0;
+  char *lang = NULL;
+  int rc;
+
+  ocr_result_init(out);
+  if (len < 4 || memcmp(data, pack_magic, 4) != 0)
+    return ERR_PARSE;
+  rd.p += 4;
+  rd.left -= 4;
+  if (read_u32(&rd, &w) || read_u32(&rd, &h) || read_u32(&rd, &rot) ||
+      read_u32(&rd, &conf))
+    return ERR_PARSE;
+  rc = read_str(&rd, &lang);
+  if (rc != 0)
+    return rc;
+  if (strlen(lang) >= sizeof(out->language)) {
+    free(lang);
+    return ERR_PARSE;
+  }
+  memcpy(out->language, lang, strlen(lang) + 1);
+  free(lang);
+  out->width = (int)w;
+  out->height = (int)h;
+  out->rotation = (int)rot;
+  out->confidence = bits_float(conf);
+  rc = read_str(&rd, &out->text);
+  if (rc == 0)
+    rc = read_u32(&rd, &nboxes);
+  /* Each box takes at least 40 bytes: a count the data cannot hold is
+   * refused before anything is allocated for it. */
+  if (rc == 0 && nboxes > rd.left / 40)
+    rc = ERR_PARSE;
+  if (rc == 0 && nboxes > 0) {
+    out->boxes = calloc(nboxes, sizeof(*out->boxes));
+    if (out->boxes == NULL)
+      rc = ERR_NOMEM;
+  }
+  for (uint32_t i = 0; rc == 0 && i < nboxes; i++) {
+    ocr_box *b = &out->boxes[i];
+    rc = read_str(&rd, &b->text);
+    if (rc != 0)
+      break;
+    out->nboxes++; /* counted once it owns its text, for ocr_result_clear */
+    rc = read_u32(&rd, &v);
+    b->confidence = bits_float(v);
+    for (int k = 0; rc == 0 && k < 8; k++) {
+      rc = read_u32(&rd, &v);
+      b->quad[k] = bits_float(v);
+    }
+  }
+  if (rc == 0 && rd.left != 0)
+    rc = ERR_PARSE;
+  if (rc != 0)
+    ocr_result_clear(out);
+  return rc;
 }
 
 double ocr__now_ms(void) {

@@ -78,6 +78,11 @@ void rpc_server_set_inline(rpc_server *srv, int on);
  * Required for batches and GetBatchStatus. */
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);
 
+/* Result cache outcomes since the server started: reads that found a
+ * result (hits) and reads that did not (misses, including reads while the
+ * store was unreachable). Loop thread. */
+void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses);
+
 /* Starts draining: health turns NOT_SERVING (Watch streams are told),
  * new calls other than health checks and status polls are refused with
  * UNAVAILABLE; calls in flight go on. */

@@ -60,6 +60,8 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
   srv->engine = engine;
   srv->ex = ex;
   srv->tr = tr;
+  srv->cache_on = config_result_cache_on(cfg);
+  srv->cache_ttl_ms = cfg->result_cache_ttl_seconds * 1000;
   *out = srv;
   return 0;
 }
@@ -69,6 +71,11 @@ void rpc_server_set_inline(rpc_server *srv, int on) { srv->inline_instant = on; 
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->jobs = jobs; }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
+
+void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses) {
+  *hits = srv->cache_hits;
+  *misses = srv->cache_misses;
+}
 
 void rpc_server_drain(rpc_server *srv) {
   if (srv->draining)

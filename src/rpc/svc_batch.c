@@ -4,7 +4,10 @@
  * each result is streamed as soon as it is done (completion order) as one
  * OCRBatchProgress. A slow reader pauses the batch: results wait in a
  * bounded queue until the stream drains, and no new image starts while the
- * queue is full. Loop thread, except item_work (worker thread). */
+ * queue is full. With the result cache on, each image goes through the
+ * same steps as ExtractText (rpc__cache_*): read and hash on a worker,
+ * look up on the loop, recognise only a miss. Loop thread, except
+ * item_work and item_read_work (worker thread). */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +24,11 @@
 typedef struct batch batch;
 
 /* One image. Ownership: lives in its batch's array; `in` is written by the
- * loop before submitting and only read by the worker, `out` is written by
- * the worker and read after item_done. */
+ * loop before submitting and only read by the worker, `out` (and cd's
+ * bytes and key) is written by the worker and read after item_done. An
+ * image counts as in flight (b->inflight) from its submission until
+ * item_done, including while it waits for the store between its two
+ * trips to a worker (cd.req set). */
 typedef struct batch_item {
   exec_job ej; /* first: the executor hands back &ej */
   batch *b;
@@ -32,6 +38,7 @@ typedef struct batch_item {
   ocr_result out;
   volatile int cancel;
   uint64_t t_queued_ns, t_started_ns;
+  rpc_cached cd;
 } batch_item;
 
 /* Freed when both the call has gone (or finished) and no item is in
@@ -51,8 +58,10 @@ struct batch {
 };
 
 static void batch_free(batch *b) {
-  for (int32_t i = 0; i < b->total; i++)
+  for (int32_t i = 0; i < b->total; i++) {
     ocr_result_clear(&b->items[i].out);
+    rpc__cache_clear(&b->items[i].cd);
+  }
   free(b->items);
   free(b->queue);
   pb_release(ocr_OCRBatchRequest_fields, b->req);
@@ -95,6 +104,10 @@ static int send_progress(batch *b, batch_item *it) {
       it->t_started_ns ? (double)(it->t_started_ns - it->t_queued_ns) / 1e6 : 0;
   if (rpc__ocr_response(&it->out, b->srv->engine, queue_ms, &resp, &kv))
     return ERR_NOMEM;
+  if (it->cd.state) {
+    rpc__kv_add(&kv, "cache", it->cd.state == RPC_CACHE_HIT ? "hit" : "miss");
+    resp.metadata.data_count = (pb_size_t)kv.n;
+  }
   b->sent++;
   ocr_OCRBatchProgress p = ocr_OCRBatchProgress_init_zero;
   p.batch_id = b->id;
@@ -122,6 +135,51 @@ static void complete_item(batch *b, batch_item *it) {
 
 static void item_done(exec_job *ej, int status);
 
+/* Worker thread. Step 1 of a cached recognition. */
+static void item_read_work(exec_job *ej) {
+  batch_item *it = (batch_item *)ej;
+  it->t_started_ns = rpc__now_ns();
+  rpc__cache_read(it->b->srv->engine, &it->in, &it->cd, &it->out);
+}
+
+/* Step 2's answer; may run inside jobs_cache_get. */
+static void item_on_cache(void *arg, int err, const uint8_t *data, size_t len) {
+  batch_item *it = arg;
+  batch *b = it->b;
+  if (rpc__cache_answer(b->srv, &it->cd, err, data, len, &it->out) || !b->call) {
+    item_done(&it->ej, 0);
+    return;
+  }
+  /* Step 3: recognise the bytes step 1 read. Still in flight: item_done
+   * comes from the executor. */
+  ocr_result_init(&it->out);
+  rpc__cache_use_bytes(&it->cd, &it->in);
+  it->ej.work = item_work;
+  it->ej.done = item_done;
+  if (b->srv->ex->submit(b->srv->ex, &it->ej)) {
+    it->out.err = ERR_ENGINE;
+    it->out.error_message = strdup("the server cannot take work now");
+    item_done(&it->ej, 0);
+  }
+}
+
+/* Step 1 is back: a failure is the image's result as without the cache;
+ * otherwise step 2 asks the store. */
+static void item_read_done(exec_job *ej, int status) {
+  batch_item *it = (batch_item *)ej;
+  batch *b = it->b;
+  if (!b->call || status || it->out.err) {
+    item_done(ej, status);
+    return;
+  }
+  /* The store may answer inside jobs_cache_get, and the batch may then
+   * finish and be freed: the handle is kept only when the answer is still
+   * to come. */
+  void *req = jobs_cache_get(b->srv->jobs, it->cd.key, item_on_cache, it);
+  if (req)
+    it->cd.req = req;
+}
+
 static void submit_item(batch *b, batch_item *it) {
   it->submitted = 1;
   it->t_queued_ns = rpc__now_ns();
@@ -131,8 +189,13 @@ static void submit_item(batch *b, batch_item *it) {
     complete_item(b, it);
     return;
   }
-  it->ej.work = item_work;
-  it->ej.done = item_done;
+  if (b->srv->cache_on && b->srv->jobs) {
+    it->ej.work = item_read_work;
+    it->ej.done = item_read_done;
+  } else {
+    it->ej.work = item_work;
+    it->ej.done = item_done;
+  }
   /* Counted before submitting: an executor may finish the item inside. */
   b->inflight++;
   if (b->srv->ex->submit(b->srv->ex, &it->ej)) {
@@ -219,6 +282,8 @@ static void item_done(exec_job *ej, int status) {
   if (status == ERR_CANCELLED) {
     it->out.err = ERR_CANCELLED;
   }
+  if (status == 0)
+    rpc__cache_store(b->srv, &it->cd, &it->out); /* misses that succeeded */
   complete_item(b, it);
   pump(b);
 }
@@ -238,7 +303,15 @@ static void batch_detach(void *work) {
     batch_item *it = &b->items[i];
     if (it->submitted && !it->completed) {
       it->cancel = 1;
-      b->srv->ex->cancel(b->srv->ex, &it->ej);
+      if (it->cd.req) {
+        /* Waiting for the store, not for a worker: no done callback will
+         * come for it, so it stops being in flight here. */
+        jobs_cache_cancel(b->srv->jobs, it->cd.req);
+        it->cd.req = NULL;
+        b->inflight--;
+      } else {
+        b->srv->ex->cancel(b->srv->ex, &it->ej);
+      }
     }
   }
   if (b->inflight == 0)

@@ -246,3 +246,29 @@ Test(config, help_prints_every_flag_and_environment_name) {
     free(text);
   }
 }
+
+Test(config, result_cache_is_auto_on_with_redis_and_can_be_forced) {
+  char *argv[] = {"ocrpc-server", NULL};
+  cr_assert_eq(config_load(&cfg, 1, argv, NULL, stdout, err, sizeof err), 0);
+  cr_assert_str_eq(cfg.result_cache, "auto");
+  cr_assert_eq(cfg.result_cache_ttl_seconds, 86400u);
+  cr_assert_not(config_result_cache_on(&cfg), "auto without Redis is off");
+
+  char *env[] = {"REDIS_URL=redis://localhost:6379/0", NULL};
+  cr_assert_eq(config_load(&cfg, 1, argv, env, stdout, err, sizeof err), 0);
+  cr_assert(config_result_cache_on(&cfg), "auto with Redis is on");
+
+  char *off[] = {"ocrpc-server", "--result-cache", "off", "--result-cache-ttl-seconds=60"};
+  cr_assert_eq(config_load(&cfg, ARGC(off), off, env, stdout, err, sizeof err), 0, "%s", err);
+  cr_assert_not(config_result_cache_on(&cfg));
+  cr_assert_eq(cfg.result_cache_ttl_seconds, 60u);
+
+  char *on_env[] = {"OCR_RESULT_CACHE=on", NULL};
+  cr_assert_eq(config_load(&cfg, 1, argv, on_env, stdout, err, sizeof err), 0);
+  cr_assert(config_result_cache_on(&cfg), "forced on without Redis");
+
+  char *bad[] = {"ocrpc-server", "--result-cache=maybe"};
+  expect_error(ARGC(bad), bad, NULL, "--result-cache", NULL);
+  char *bad_ttl[] = {"ocrpc-server", "--result-cache-ttl-seconds=0"};
+  expect_error(ARGC(bad_ttl), bad_ttl, NULL, "--result-cache-ttl-seconds", NULL);
+}

@@ -80,3 +80,19 @@ BENCH_ARGS ?=
 bench: build
 	./bench/run-mock.sh $(BUILD) $(BENCH_ARGS)
 # --- end Clients
+
+# --- Benchmark peers and comparison (bench/peers, bench/compare.sh); never
+# part of `make test`. `bench` is taken (ocrpc-bench against a mock server),
+# so the full comparison is `make bench-compare` (COMPARE_ARGS, e.g. --quick
+# or --only 1,3).
+COMPARE_ARGS ?=
+.PHONY: bench-deps bench-peers bench-compare
+bench-deps:
+	./scripts/install-bench-deps.sh
+
+bench-peers: bench-deps
+	./bench/peers/build.sh
+
+bench-compare:
+	./bench/compare.sh $(COMPARE_ARGS)
+# --- end benchmark peers

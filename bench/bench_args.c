@@ -110,13 +110,13 @@ int bench_args_parse(int argc, char **argv, const char *env_target, bench_opts *
       v = eq + 1;
     }
 #define FLAG(s, l) (!strcmp(a, s) || !strcmp(a, l))
-#define VALUE()                                                       \
-  do {                                                                \
-    if (!v) {                                                         \
-      if (i + 1 >= argc)                                              \
-        return fail(err, errlen, "%s needs a value", a);              \
-      v = argv[++i];                                                  \
-    }                                                                 \
+#define VALUE()                                                                            \
+  do {                                                                                     \
+    if (!v) {                                                                              \
+      if (i + 1 >= argc)                                                                   \
+        return fail(err, errlen, "%s needs a value", a);                                   \
+      v = argv[++i];                                                                       \
+    }                                                                                      \
   } while (0)
     long n;
     if (FLAG("-h", "--help")) {

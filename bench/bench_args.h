@@ -24,11 +24,11 @@ typedef struct bench_opts {
   const char *list;     /* --list: server-side paths, one per line */
   const char *language;
   int angle;
-  int batch_size;       /* images per ExtractTextBatch request */
-  uint64_t timeout_ms;  /* per call */
+  int batch_size;      /* images per ExtractTextBatch request */
+  uint64_t timeout_ms; /* per call */
   int allow_failure;
   int json;
-  int progress;         /* -1: when stdout is a TTY; 0 off */
+  int progress; /* -1: when stdout is a TTY; 0 off */
 } bench_opts;
 
 /* Parses argv into o (defaults first; `env_target` is $OCRPC_TARGET or

@@ -77,6 +77,4 @@ uint64_t bench_hist_percentile(const bench_hist *h, double p) {
   return h->max;
 }
 
-double bench_hist_mean(const bench_hist *h) {
-  return h->n ? h->sum / (double)h->n : 0;
-}
+double bench_hist_mean(const bench_hist *h) { return h->n ? h->sum / (double)h->n : 0; }

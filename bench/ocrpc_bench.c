@@ -35,7 +35,7 @@ typedef struct shared {
   const bench_opts *o;
   buf *bodies; /* framed requests, used in turn */
   size_t nbodies;
-  const char *path; /* the method's :path */
+  const char *path;            /* the method's :path */
   atomic_uint_fast64_t issued; /* calls started, for -n */
   uint64_t start_ns;
   struct worker *workers;
@@ -76,7 +76,7 @@ struct worker {
   uint64_t last_done_ns;
   bench_hist hist;
   uint64_t errors[E_COUNT];
-  char first_msg[E_COUNT][200]; /* the first message of each error kind */
+  char first_msg[E_COUNT][200];           /* the first message of each error kind */
   atomic_uint_fast64_t done_ok, done_err; /* read by the progress line */
 };
 
@@ -98,8 +98,8 @@ static int method_check(worker *w, slot *sl, const uint8_t *data, size_t len) {
     break;
   }
   case BENCH_HEALTH:
-    if (client_wire_check(data, len, client_wire_schema(ocr_HealthCheckResponse_fields),
-                          0, NULL))
+    if (client_wire_check(data, len, client_wire_schema(ocr_HealthCheckResponse_fields), 0,
+                          NULL))
       rc = E_DECODE;
     break;
   default: {
@@ -107,8 +107,7 @@ static int method_check(worker *w, slot *sl, const uint8_t *data, size_t len) {
     if (client_pb_decode(data, len, ocr_OCRBatchProgress_fields, &r))
       rc = E_DECODE;
     else if (r.has_current_result &&
-             r.current_result.status != common_Status_STATUS_SUCCESS &&
-             !o->allow_failure)
+             r.current_result.status != common_Status_STATUS_SUCCESS && !o->allow_failure)
       rc = E_OCR_FAILURE;
     pb_release(ocr_OCRBatchProgress_fields, &r);
     break;
@@ -186,8 +185,8 @@ static int start_call(slot *sl, uint64_t due_ns) {
   sl->bad = sl->ocr_fail = 0;
   sl->start_ns = due_ns ? due_ns : client_now_ns();
   int rc = client_call_start(sl->conn, sh->path, b->data, b->len, sh->o->timeout_ms,
-                             sh->o->method == BENCH_BATCH ? 0 : CLIENT_CALL_UNARY, &cbs,
-                             sl, NULL);
+                             sh->o->method == BENCH_BATCH ? 0 : CLIENT_CALL_UNARY, &cbs, sl,
+                             NULL);
   if (rc) {
     w->errors[rc == ERR_UNAVAILABLE ? CLIENT_UNAVAILABLE : CLIENT_INTERNAL]++;
     atomic_fetch_add_explicit(&w->done_err, 1, memory_order_relaxed);
@@ -284,8 +283,7 @@ static void on_progress(void *arg) {
   double secs = (double)(client_now_ns() - sh->start_ns) / 1e9;
   uint64_t n = ok + err;
   printf("\r\033[K[%5.1fs] %llu requests, %.0f req/s now, %llu errors", secs,
-         (unsigned long long)n, (double)(n - w->progress_last_n),
-         (unsigned long long)err);
+         (unsigned long long)n, (double)(n - w->progress_last_n), (unsigned long long)err);
   fflush(stdout);
   w->progress_last_n = n;
   timer_src *ts = client_loop_timers(w->loop);
@@ -484,8 +482,8 @@ static void report(const bench_opts *o, const bench_hist *h, const uint64_t *err
   }
   printf("ocrpc-bench: %s on %s, %d connection%s x %d stream%s, %s, %.2f s\n",
          bench_method_name(o->method), o->target, o->conns, o->conns == 1 ? "" : "s",
-         o->streams, o->streams == 1 ? "" : "s",
-         o->rate > 0 ? "open loop" : "closed loop", secs);
+         o->streams, o->streams == 1 ? "" : "s", o->rate > 0 ? "open loop" : "closed loop",
+         secs);
   if (o->rate > 0)
     printf("  target rate  %.1f req/s\n", o->rate);
   printf("  requests     %llu ok, %llu errors\n", (unsigned long long)h->n,
@@ -509,8 +507,8 @@ static void report(const bench_opts *o, const bench_hist *h, const uint64_t *err
 int main(int argc, char **argv) {
   bench_opts o;
   char err[256];
-  int rc = bench_args_parse(argc, argv, getenv("OCRPC_TARGET"), &o, stdout, err,
-                            sizeof err);
+  int rc =
+      bench_args_parse(argc, argv, getenv("OCRPC_TARGET"), &o, stdout, err, sizeof err);
   if (rc == 1)
     return 0;
   if (rc) {

@@ -13,7 +13,8 @@ typedef struct buf {
   size_t cap;
 } buf;
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                           \
+  { NULL, 0, 0 }
 
 /* Ensures room for `extra` more bytes; 0 or ERR_NOMEM. */
 int buf_reserve(buf *b, size_t extra);

@@ -42,16 +42,16 @@ static const centry table[] = {
      "directory request paths resolve inside and may not leave"},
     {"OCR_WORKERS", "--workers", T_INT, OFF(workers), 1, 1024, NULL, NULL,
      "OCR worker threads (default: number of cores)"},
-    {"OCR_DEFAULT_LANGUAGE", "--language", T_STR, OFF(language), 0, 0, "korean",
-     NULL, "language when a request names none"},
+    {"OCR_DEFAULT_LANGUAGE", "--language", T_STR, OFF(language), 0, 0, "korean", NULL,
+     "language when a request names none"},
     {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
      "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
-    {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes),
-     16, INT32_MAX, "67108864", NULL, "largest request or response message"},
+    {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes), 16,
+     INT32_MAX, "67108864", NULL, "largest request or response message"},
     {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,
      "debug, info, warn or error"},
-    {"OCR_MAX_PIXELS", "--max-pixels", T_U64, OFF(max_pixels), 1, INT64_MAX,
-     "100000000", NULL, "largest image, in pixels (width x height)"},
+    {"OCR_MAX_PIXELS", "--max-pixels", T_U64, OFF(max_pixels), 1, INT64_MAX, "100000000",
+     NULL, "largest image, in pixels (width x height)"},
     {"GRPC_MAX_CONCURRENT_STREAMS", "--max-concurrent-streams", T_INT,
      OFF(max_concurrent_streams), 1, INT32_MAX, "256", NULL,
      "HTTP/2 streams per connection"},
@@ -61,9 +61,8 @@ static const centry table[] = {
     {"GRPC_INITIAL_WINDOW_BYTES", "--initial-window-bytes", T_U64,
      OFF(initial_window_bytes), 65535, INT32_MAX, "16777216", NULL,
      "HTTP/2 flow-control window per stream and per connection"},
-    {"OCR_BATCH_PARALLELISM", "--batch-parallelism", T_INT, OFF(batch_parallelism),
-     0, 1024, "0", NULL,
-     "images of one batch in flight at once; 0 means the number of workers"},
+    {"OCR_BATCH_PARALLELISM", "--batch-parallelism", T_INT, OFF(batch_parallelism), 0, 1024,
+     "0", NULL, "images of one batch in flight at once; 0 means the number of workers"},
     {"OCR_JOB_TTL_SECONDS", "--job-ttl-seconds", T_U64, OFF(job_ttl_seconds), 1,
      365 * 24 * 3600, "86400", NULL, "how long job status is kept after its last update"},
     {"OCR_RESULT_CACHE", "--result-cache", T_ENUM, OFF(result_cache), 0, 0, "auto",
@@ -83,8 +82,8 @@ static const centry table[] = {
     {"GRPC_MIN_PING_INTERVAL_MS", "--min-ping-interval-ms", T_U64,
      OFF(min_ping_interval_ms), 0, INT32_MAX, "300000", NULL,
      "client pings closer than this while no call is active are strikes"},
-    {"GRPC_MAX_PING_STRIKES", "--max-ping-strikes", T_INT, OFF(max_ping_strikes), 0,
-     1000, "2", NULL, "strikes allowed before GOAWAY ENHANCE_YOUR_CALM too_many_pings"},
+    {"GRPC_MAX_PING_STRIKES", "--max-ping-strikes", T_INT, OFF(max_ping_strikes), 0, 1000,
+     "2", NULL, "strikes allowed before GOAWAY ENHANCE_YOUR_CALM too_many_pings"},
     {"GRPC_MAX_CONNECTION_IDLE_MS", "--max-connection-idle-ms", T_U64,
      OFF(max_connection_idle_ms), 0, INT32_MAX, "0", NULL,
      "close connections without calls for this long with GOAWAY; 0: never"},
@@ -111,14 +110,14 @@ static int set_value(config *cfg, const centry *e, const char *v, const char *sr
         return 0;
       }
     }
-    snprintf(err, errsize, "%s (%s): '%s' is not one of the choices (see --help)",
-             e->flag, src, v);
+    snprintf(err, errsize, "%s (%s): '%s' is not one of the choices (see --help)", e->flag,
+             src, v);
     return ERR_CONFIG;
   case T_LEVEL: {
     int l = log_level_parse(v);
     if (l < 0) {
-      snprintf(err, errsize, "%s (%s): '%s' is not debug, info, warn or error",
-               e->flag, src, v);
+      snprintf(err, errsize, "%s (%s): '%s' is not debug, info, warn or error", e->flag,
+               src, v);
       return ERR_CONFIG;
     }
     *(int *)p = l;
@@ -130,8 +129,9 @@ static int set_value(config *cfg, const centry *e, const char *v, const char *sr
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (errno || end == v || *end || n < e->min || n > e->max) {
-      snprintf(err, errsize, "%s (%s): '%s' is not a whole number from %" PRId64
-               " to %" PRId64, e->flag, src, v, e->min, e->max);
+      snprintf(err, errsize,
+               "%s (%s): '%s' is not a whole number from %" PRId64 " to %" PRId64, e->flag,
+               src, v, e->min, e->max);
       return ERR_CONFIG;
     }
     if (e->type == T_INT)
@@ -158,8 +158,10 @@ int config_result_cache_on(const config *cfg) {
 }
 
 void config_usage(FILE *out, const char *prog) {
-  fprintf(out, "usage: %s [flags]\n\nEach setting is an environment variable and a "
-               "flag; the flag wins.\n\n", prog);
+  fprintf(out,
+          "usage: %s [flags]\n\nEach setting is an environment variable and a "
+          "flag; the flag wins.\n\n",
+          prog);
   for (size_t i = 0; i < NENTRIES; i++) {
     const centry *e = &table[i];
     fprintf(out, "  %-26s %-24s %s (default: %s)\n", e->flag, e->env, e->help,
@@ -168,8 +170,8 @@ void config_usage(FILE *out, const char *prog) {
   fprintf(out, "  %-26s %-24s %s\n", "--help", "", "print this and exit");
 }
 
-int config_load(config *cfg, int argc, char **argv, char **env, FILE *out,
-                char *err, size_t errsize) {
+int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char *err,
+                size_t errsize) {
   memset(cfg, 0, sizeof *cfg);
   for (size_t i = 0; i < NENTRIES; i++) {
     const centry *e = &table[i];

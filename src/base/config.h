@@ -36,15 +36,15 @@ typedef struct config {
   uint64_t min_ping_interval_ms;
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
-  char tessdata_dir[1024]; /* "": Tesseract's default */
+  char tessdata_dir[1024];         /* "": Tesseract's default */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,
  * like environ), then argv. Returns 0; 1 when --help was printed to out;
  * ERR_CONFIG with a one-line message in err (size errsize) naming the
  * setting for an unknown flag, a missing or bad value. */
-int config_load(config *cfg, int argc, char **argv, char **env, FILE *out,
-                char *err, size_t errsize);
+int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char *err,
+                size_t errsize);
 
 /* Whether the result cache is on: result_cache "on", or "auto" with a
  * Redis URL (a cache only pays across retries that may land on another

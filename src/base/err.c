@@ -6,8 +6,8 @@ const char *err_name(int code) {
   switch (code) {
   case ERR_OK:
     return "OK";
-#define ERR_NAME(sym, name, text) \
-  case ERR_##sym:                 \
+#define ERR_NAME(sym, name, text)                                                          \
+  case ERR_##sym:                                                                          \
     return name;
     ERR_MAP(ERR_NAME)
 #undef ERR_NAME
@@ -20,8 +20,8 @@ const char *err_text(int code) {
   switch (code) {
   case ERR_OK:
     return "ok";
-#define ERR_TEXT(sym, name, text) \
-  case ERR_##sym:                 \
+#define ERR_TEXT(sym, name, text)                                                          \
+  case ERR_##sym:                                                                          \
     return text;
     ERR_MAP(ERR_TEXT)
 #undef ERR_TEXT

@@ -5,22 +5,22 @@
 #ifndef OCRPC_BASE_ERR_H
 #define OCRPC_BASE_ERR_H
 
-#define ERR_MAP(X)                                                        \
-  X(NOMEM, "NO_MEMORY", "out of memory")                                  \
-  X(INVAL, "INVALID_ARGUMENT", "invalid argument")                        \
-  X(NOT_FOUND, "NOT_FOUND", "file not found")                             \
-  X(FORBIDDEN_PATH, "FORBIDDEN_PATH", "path outside the image root")      \
-  X(DECODE, "DECODE_ERROR", "image could not be decoded")                 \
-  X(TOO_LARGE, "TOO_LARGE", "image exceeds the pixel limit")              \
-  X(LANGUAGE, "UNSUPPORTED_LANGUAGE", "language not available")           \
-  X(CANCELLED, "CANCELLED", "cancelled")                                  \
-  X(ENGINE, "ENGINE_ERROR", "OCR engine failure")                         \
-  X(IO, "IO_ERROR", "input/output error")                                 \
-  X(PROTOCOL, "PROTOCOL_ERROR", "protocol error")                         \
-  X(MSG_TOO_LARGE, "MESSAGE_TOO_LARGE", "message exceeds the size limit") \
-  X(PARSE, "PARSE_ERROR", "message does not parse")                       \
-  X(UNIMPLEMENTED, "UNIMPLEMENTED", "not implemented")                    \
-  X(UNAVAILABLE, "UNAVAILABLE", "unavailable")                            \
+#define ERR_MAP(X)                                                                         \
+  X(NOMEM, "NO_MEMORY", "out of memory")                                                   \
+  X(INVAL, "INVALID_ARGUMENT", "invalid argument")                                         \
+  X(NOT_FOUND, "NOT_FOUND", "file not found")                                              \
+  X(FORBIDDEN_PATH, "FORBIDDEN_PATH", "path outside the image root")                       \
+  X(DECODE, "DECODE_ERROR", "image could not be decoded")                                  \
+  X(TOO_LARGE, "TOO_LARGE", "image exceeds the pixel limit")                               \
+  X(LANGUAGE, "UNSUPPORTED_LANGUAGE", "language not available")                            \
+  X(CANCELLED, "CANCELLED", "cancelled")                                                   \
+  X(ENGINE, "ENGINE_ERROR", "OCR engine failure")                                          \
+  X(IO, "IO_ERROR", "input/output error")                                                  \
+  X(PROTOCOL, "PROTOCOL_ERROR", "protocol error")                                          \
+  X(MSG_TOO_LARGE, "MESSAGE_TOO_LARGE", "message exceeds the size limit")                  \
+  X(PARSE, "PARSE_ERROR", "message does not parse")                                        \
+  X(UNIMPLEMENTED, "UNIMPLEMENTED", "not implemented")                                     \
+  X(UNAVAILABLE, "UNAVAILABLE", "unavailable")                                             \
   X(CONFIG, "CONFIG_ERROR", "bad configuration")
 
 enum {
@@ -29,7 +29,7 @@ enum {
 #define ERR_ENUM(sym, name, text) ERR_##sym,
   ERR_MAP(ERR_ENUM)
 #undef ERR_ENUM
-  ERR__END
+      ERR__END
 };
 
 /* Stable upper-case name of an error code ("NOT_FOUND"); "OK" for 0 and

@@ -14,7 +14,8 @@ typedef struct hdr {
   size_t value_len;
 } hdr;
 
-#define HDR_LIT(n, v) {(n), sizeof(n) - 1, (v), sizeof(v) - 1}
+#define HDR_LIT(n, v)                                                                      \
+  { (n), sizeof(n) - 1, (v), sizeof(v) - 1 }
 
 static inline hdr hdr_make(const char *name, const char *value, size_t value_len) {
   hdr h = {name, strlen(name), value, value_len};
@@ -23,7 +24,7 @@ static inline hdr hdr_make(const char *name, const char *value, size_t value_len
 
 /* 1 if h's name equals the string literal `lit` (length known at compile
  * time: no strlen on the request path). */
-#define HDR_IS(h, lit) \
+#define HDR_IS(h, lit)                                                                     \
   ((h)->name_len == sizeof(lit) - 1 && memcmp((h)->name, (lit), sizeof(lit) - 1) == 0)
 
 /* 1 if h's name equals the NUL-terminated lower-case name. */

@@ -15,17 +15,28 @@ void log_set_level(int level);
 /* Parses "debug", "info", "warn", "error"; returns the level or -1. */
 int log_level_parse(const char *s);
 
-void log_write(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The level is checked before the arguments are evaluated. */
-#define log_debug(...) \
-  do { if (log_level_ <= LOG_DEBUG) log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
-#define log_info(...) \
-  do { if (log_level_ <= LOG_INFO) log_write(LOG_INFO, __VA_ARGS__); } while (0)
-#define log_warn(...) \
-  do { if (log_level_ <= LOG_WARN) log_write(LOG_WARN, __VA_ARGS__); } while (0)
-#define log_error(...) \
-  do { if (log_level_ <= LOG_ERROR) log_write(LOG_ERROR, __VA_ARGS__); } while (0)
+#define log_debug(...)                                                                     \
+  do {                                                                                     \
+    if (log_level_ <= LOG_DEBUG)                                                           \
+      log_write(LOG_DEBUG, __VA_ARGS__);                                                   \
+  } while (0)
+#define log_info(...)                                                                      \
+  do {                                                                                     \
+    if (log_level_ <= LOG_INFO)                                                            \
+      log_write(LOG_INFO, __VA_ARGS__);                                                    \
+  } while (0)
+#define log_warn(...)                                                                      \
+  do {                                                                                     \
+    if (log_level_ <= LOG_WARN)                                                            \
+      log_write(LOG_WARN, __VA_ARGS__);                                                    \
+  } while (0)
+#define log_error(...)                                                                     \
+  do {                                                                                     \
+    if (log_level_ <= LOG_ERROR)                                                           \
+      log_write(LOG_ERROR, __VA_ARGS__);                                                   \
+  } while (0)
 
 #endif

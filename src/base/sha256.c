@@ -24,7 +24,9 @@ static uint32_t rotr(uint32_t x, unsigned n) { return x >> n | x << (32 - n); }
 
 /* The six functions of 4.1.2. */
 static uint32_t ch(uint32_t x, uint32_t y, uint32_t z) { return (x & y) ^ (~x & z); }
-static uint32_t maj(uint32_t x, uint32_t y, uint32_t z) { return (x & y) ^ (x & z) ^ (y & z); }
+static uint32_t maj(uint32_t x, uint32_t y, uint32_t z) {
+  return (x & y) ^ (x & z) ^ (y & z);
+}
 static uint32_t big_sigma0(uint32_t x) { return rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22); }
 static uint32_t big_sigma1(uint32_t x) { return rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25); }
 static uint32_t small_sigma0(uint32_t x) { return rotr(x, 7) ^ rotr(x, 18) ^ x >> 3; }
@@ -119,7 +121,8 @@ void sha256_final(sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]) {
   }
 }
 
-void sha256_hex(const uint8_t digest[SHA256_DIGEST_LEN], char hex[2 * SHA256_DIGEST_LEN + 1]) {
+void sha256_hex(const uint8_t digest[SHA256_DIGEST_LEN],
+                char hex[2 * SHA256_DIGEST_LEN + 1]) {
   static const char digits[] = "0123456789abcdef";
   for (int i = 0; i < SHA256_DIGEST_LEN; i++) {
     hex[2 * i] = digits[digest[i] >> 4];

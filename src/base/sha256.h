@@ -12,10 +12,10 @@
 #define SHA256_DIGEST_LEN 32
 
 typedef struct sha256_ctx {
-  uint32_t h[8];      /* the intermediate hash value H(i) */
-  uint64_t bits;      /* message length so far, in bits (mod 2^64) */
-  uint8_t block[64];  /* the partial block not yet processed */
-  size_t used;        /* bytes in block */
+  uint32_t h[8];     /* the intermediate hash value H(i) */
+  uint64_t bits;     /* message length so far, in bits (mod 2^64) */
+  uint8_t block[64]; /* the partial block not yet processed */
+  size_t used;       /* bytes in block */
 } sha256_ctx;
 
 /* Starts a hash with the initial value H(0). */
@@ -27,6 +27,7 @@ void sha256_update(sha256_ctx *c, const void *data, size_t len);
 void sha256_final(sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]);
 
 /* Writes the digest as 64 lower-case hex digits plus NUL into hex. */
-void sha256_hex(const uint8_t digest[SHA256_DIGEST_LEN], char hex[2 * SHA256_DIGEST_LEN + 1]);
+void sha256_hex(const uint8_t digest[SHA256_DIGEST_LEN],
+                char hex[2 * SHA256_DIGEST_LEN + 1]);
 
 #endif

@@ -19,8 +19,14 @@
 #include "client_pb.h"
 #include "ocr.pb.h"
 
-enum { EXIT_OK = 0, EXIT_IMAGE = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3,
-       EXIT_DEADLINE = 4, EXIT_SERVER = 5 };
+enum {
+  EXIT_OK = 0,
+  EXIT_IMAGE = 1,
+  EXIT_USAGE = 2,
+  EXIT_UNAVAILABLE = 3,
+  EXIT_DEADLINE = 4,
+  EXIT_SERVER = 5
+};
 
 #define FILE_LIMIT ((uint64_t)1 << 30)
 
@@ -62,7 +68,7 @@ typedef struct cli {
   uint64_t timeout_ms;
   const char *language;
   int angle;
-  int path_mode;   /* extract --path / batch --server-paths */
+  int path_mode; /* extract --path / batch --server-paths */
   const char *batch_id;
   int json;
   const char *cmd;
@@ -368,8 +374,7 @@ static int cmd_batch(cli *o) {
       else if (r.code != CLIENT_OK)
         ex = call_failed(&r);
       else if (b.done < b.total) {
-        fprintf(stderr, "ocrpc: the batch ended after %d of %d results\n", b.done,
-                b.total);
+        fprintf(stderr, "ocrpc: the batch ended after %d of %d results\n", b.done, b.total);
         ex = EXIT_SERVER;
       }
     }
@@ -401,8 +406,8 @@ static int any_msg(run *r, const uint8_t *data, size_t len) {
   return 0;
 }
 
-static int unary(cli *o, const char *path, const pb_msgdesc_t *req_fields,
-                 const void *req, const pb_msgdesc_t *resp_fields, void *resp) {
+static int unary(cli *o, const char *path, const pb_msgdesc_t *req_fields, const void *req,
+                 const pb_msgdesc_t *resp_fields, void *resp) {
   buf body = BUF_INIT;
   if (client_pb_frame(&body, req_fields, req)) {
     fprintf(stderr, "ocrpc: cannot encode the request\n");
@@ -468,8 +473,7 @@ static int cmd_status(cli *o) {
     } else {
       printf("batch %s: %s, %d/%d processed, %d failed\n",
              resp.batch_id ? resp.batch_id : o->args[0], resp.state ? resp.state : "",
-             (int)resp.processed_images, (int)resp.total_images,
-             (int)resp.failed_images);
+             (int)resp.processed_images, (int)resp.total_images, (int)resp.failed_images);
       for (pb_size_t i = 0; i < resp.results_count; i++) {
         const ocr_BatchImageResult *x = &resp.results[i];
         if (x->status == common_Status_STATUS_SUCCESS) {
@@ -524,15 +528,15 @@ int main(int argc, char **argv) {
       a = name;
       v = eq + 1;
     }
-#define VALUE()                                                        \
-  do {                                                                 \
-    if (!v) {                                                          \
-      if (i + 1 >= argc) {                                             \
-        free(args);                                                    \
-        return usage_error("%s needs a value", a);                     \
-      }                                                                \
-      v = argv[++i];                                                   \
-    }                                                                  \
+#define VALUE()                                                                            \
+  do {                                                                                     \
+    if (!v) {                                                                              \
+      if (i + 1 >= argc) {                                                                 \
+        free(args);                                                                        \
+        return usage_error("%s needs a value", a);                                         \
+      }                                                                                    \
+      v = argv[++i];                                                                       \
+    }                                                                                      \
   } while (0)
     if (no_more_flags || a[0] != '-' || a[1] == '\0') {
       if (!o.cmd)

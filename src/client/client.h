@@ -18,30 +18,30 @@ typedef struct client_conn client_conn;
 typedef struct client_call client_call;
 
 /* gRPC status codes (grpc doc/statuscodes.md). */
-#define CLIENT_CODE_MAP(X)   \
-  X(OK, 0)                   \
-  X(CANCELLED, 1)            \
-  X(UNKNOWN, 2)              \
-  X(INVALID_ARGUMENT, 3)     \
-  X(DEADLINE_EXCEEDED, 4)    \
-  X(NOT_FOUND, 5)            \
-  X(ALREADY_EXISTS, 6)       \
-  X(PERMISSION_DENIED, 7)    \
-  X(RESOURCE_EXHAUSTED, 8)   \
-  X(FAILED_PRECONDITION, 9)  \
-  X(ABORTED, 10)             \
-  X(OUT_OF_RANGE, 11)        \
-  X(UNIMPLEMENTED, 12)       \
-  X(INTERNAL, 13)            \
-  X(UNAVAILABLE, 14)         \
-  X(DATA_LOSS, 15)           \
+#define CLIENT_CODE_MAP(X)                                                                 \
+  X(OK, 0)                                                                                 \
+  X(CANCELLED, 1)                                                                          \
+  X(UNKNOWN, 2)                                                                            \
+  X(INVALID_ARGUMENT, 3)                                                                   \
+  X(DEADLINE_EXCEEDED, 4)                                                                  \
+  X(NOT_FOUND, 5)                                                                          \
+  X(ALREADY_EXISTS, 6)                                                                     \
+  X(PERMISSION_DENIED, 7)                                                                  \
+  X(RESOURCE_EXHAUSTED, 8)                                                                 \
+  X(FAILED_PRECONDITION, 9)                                                                \
+  X(ABORTED, 10)                                                                           \
+  X(OUT_OF_RANGE, 11)                                                                      \
+  X(UNIMPLEMENTED, 12)                                                                     \
+  X(INTERNAL, 13)                                                                          \
+  X(UNAVAILABLE, 14)                                                                       \
+  X(DATA_LOSS, 15)                                                                         \
   X(UNAUTHENTICATED, 16)
 
 enum {
 #define CLIENT_CODE_ENUM(name, v) CLIENT_##name = v,
   CLIENT_CODE_MAP(CLIENT_CODE_ENUM)
 #undef CLIENT_CODE_ENUM
-  CLIENT_CODE_COUNT
+      CLIENT_CODE_COUNT
 };
 
 /* "DEADLINE_EXCEEDED" for 4; "UNKNOWN" for a code outside 0..16. Static
@@ -50,7 +50,7 @@ const char *client_code_name(int code);
 
 /* How a call ended. */
 typedef struct client_status {
-  int code;            /* CLIENT_OK ... CLIENT_UNAUTHENTICATED */
+  int code; /* CLIENT_OK ... CLIENT_UNAUTHENTICATED */
   /* The server's grpc-message, percent-decoded, or the client's own
    * description ("connection refused", "deadline of 5 ms exceeded"); ""
    * when there is none. Borrowed until on_done returns. */
@@ -73,8 +73,9 @@ typedef struct client_call_cbs {
 } client_call_cbs;
 
 /* client_call_start flags */
-#define CLIENT_CALL_UNARY 1 /* an OK status needs exactly one message,
-                               otherwise the call ends with INTERNAL */
+#define CLIENT_CALL_UNARY                                                                  \
+  1 /* an OK status needs exactly one message,                                             \
+       otherwise the call ends with INTERNAL */
 
 typedef struct client_conn_opts {
   /* Our HTTP/2 receive window, per stream and for the connection; 0 means
@@ -138,8 +139,8 @@ uint32_t client_conn_max_streams(const client_conn *c);
  * Returns 0, or ERR_UNAVAILABLE when the connection is not usable,
  * ERR_INVAL, ERR_NOMEM; on_done is not called when it fails. */
 int client_call_start(client_conn *c, const char *path, const uint8_t *body, size_t len,
-                      uint64_t timeout_ms, int flags, const client_call_cbs *cbs,
-                      void *ud, client_call **out);
+                      uint64_t timeout_ms, int flags, const client_call_cbs *cbs, void *ud,
+                      client_call **out);
 
 /* Cancels a call: RST_STREAM(CANCEL) and on_done with CANCELLED, before
  * this returns. Must not be called from that call's own callbacks. */

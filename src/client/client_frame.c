@@ -11,8 +11,8 @@
 
 const char *client_code_name(int code) {
   switch (code) {
-#define CLIENT_CODE_CASE(name, v) \
-  case v:                         \
+#define CLIENT_CODE_CASE(name, v)                                                          \
+  case v:                                                                                  \
     return #name;
     CLIENT_CODE_MAP(CLIENT_CODE_CASE)
 #undef CLIENT_CODE_CASE
@@ -36,7 +36,6 @@ size_t client__timeout_format(uint64_t ms, char *out) {
   memcpy(out, "99999999H", 10);
   return 9;
 }
-
 
 int client__http_to_code(int http_status) {
   switch (http_status) {

@@ -155,7 +155,7 @@ static int submit(client_session *s, client_call *c) {
   size_t tmo_len = 0;
   if (c->timeout_ms)
     tmo_len = client__timeout_format(c->timeout_ms, tmo);
-#define NV(n, v, vl) \
+#define NV(n, v, vl)                                                                       \
   {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl), NGHTTP2_NV_FLAG_NO_COPY_NAME}
   nghttp2_nv nva[] = {
       NV(":method", "POST", 4),
@@ -190,8 +190,8 @@ static void fail_queued(client_session *s, int code, const char *msg) {
 static void pump(client_session *s) {
   if (!s->got_settings || s->failed)
     return;
-  uint32_t max = nghttp2_session_get_remote_settings(
-      s->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  uint32_t max =
+      nghttp2_session_get_remote_settings(s->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   int started = 0;
   while (s->qhead && s->nopen < max && !s->goaway) {
     client_call *c = s->qhead;
@@ -236,8 +236,7 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   if (c->cbs.on_message) {
     int rc = c->cbs.on_message(c->ud, data, len);
     if (rc) {
-      snprintf(c->local_msg, sizeof c->local_msg, "response rejected: %s",
-               err_text(rc));
+      snprintf(c->local_msg, sizeof c->local_msg, "response rejected: %s", err_text(rc));
       return rc;
     }
   }
@@ -258,8 +257,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
     int code = CLIENT_INTERNAL;
     if (rc == ERR_MSG_TOO_LARGE) {
       code = CLIENT_RESOURCE_EXHAUSTED;
-      snprintf(c->local_msg, sizeof c->local_msg,
-               "response message larger than %llu bytes",
+      snprintf(c->local_msg, sizeof c->local_msg, "response message larger than %llu bytes",
                (unsigned long long)c->df.limit);
     } else if (rc == ERR_NOMEM) {
       code = CLIENT_RESOURCE_EXHAUSTED;
@@ -272,9 +270,9 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
   return 0;
 }
 
-static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-                     const uint8_t *name, size_t namelen, const uint8_t *value,
-                     size_t valuelen, uint8_t flags, void *user_data) {
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data) {
   (void)flags;
   (void)user_data;
   if (frame->hd.type != NGHTTP2_HEADERS)
@@ -317,8 +315,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
-static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
-                         void *user_data) {
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user_data) {
   client_session *s = user_data;
   (void)ng;
   switch (frame->hd.type) {

@@ -44,12 +44,12 @@ struct client_conn {
   uv_prepare_t prepare;
   uv_check_t check;
   int dirty;
-  int depth;      /* nesting of session entries */
+  int depth; /* nesting of session entries */
   int flushing;
   int close_requested;
-  int closed;     /* do_close ran */
-  int pending;    /* handles and requests still to come back */
-  int resolving;  /* the getaddrinfo request is out */
+  int closed;       /* do_close ran */
+  int pending;      /* handles and requests still to come back */
+  int resolving;    /* the getaddrinfo request is out */
   char errmsg[640]; /* why the last connect attempt failed */
   uint8_t *rbuf;
 };
@@ -344,11 +344,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
   if (nread < 0) {
     char msg[512];
     if (nread == UV_EOF)
-      snprintf(msg, sizeof msg, "connection closed by the server %s:%s", c->host,
-               c->port);
+      snprintf(msg, sizeof msg, "connection closed by the server %s:%s", c->host, c->port);
     else if (nread == UV_ECONNRESET)
-      snprintf(msg, sizeof msg, "connection reset by the server %s:%s", c->host,
-               c->port);
+      snprintf(msg, sizeof msg, "connection reset by the server %s:%s", c->host, c->port);
     else
       snprintf(msg, sizeof msg, "read from %s:%s failed: %s", c->host, c->port,
                uv_strerror((int)nread));
@@ -420,8 +418,8 @@ static void try_connect(client_conn *c) {
   c->creq.data = c;
   int rc = uv_tcp_connect(&c->creq, &c->tcp, c->ai_next->ai_addr, on_connect);
   if (rc) {
-    snprintf(c->errmsg, sizeof c->errmsg, "cannot connect to %s:%s: %s", c->host,
-             c->port, uv_strerror(rc));
+    snprintf(c->errmsg, sizeof c->errmsg, "cannot connect to %s:%s: %s", c->host, c->port,
+             uv_strerror(rc));
     c->ai_next = c->ai_next->ai_next;
     c->tcp_open = 0;
     c->pending++;
@@ -550,8 +548,8 @@ uint32_t client_conn_max_streams(const client_conn *c) {
 }
 
 int client_call_start(client_conn *c, const char *path, const uint8_t *body, size_t len,
-                      uint64_t timeout_ms, int flags, const client_call_cbs *cbs,
-                      void *ud, client_call **out) {
+                      uint64_t timeout_ms, int flags, const client_call_cbs *cbs, void *ud,
+                      client_call **out) {
   if (c->close_requested || c->state == C_DEAD)
     return ERR_UNAVAILABLE;
   enter(c);

@@ -95,8 +95,7 @@ int h2_session_alive(h2_session *s);
  * (gRPC Trailers-Only); otherwise a body follows via h2_send_data and
  * h2_send_trailers. Headers are copied. Returns 0, ERR_INVAL (unknown or
  * closed stream, headers already sent) or ERR_NOMEM. */
-int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n,
-               int end_stream);
+int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n, int end_stream);
 
 /* Queues body bytes (copied) after h2_respond. Returns 0, ERR_INVAL or
  * ERR_NOMEM. */

@@ -35,9 +35,9 @@ struct h2_stream {
   size_t ntrailers;
   buf trailer_bytes;
   int responded;
-  int deferred; /* the data provider is parked: resume on new bytes */
+  int deferred;   /* the data provider is parked: resume on new bytes */
   int want_drain; /* report on_drain when `out` empties */
-  int ended;    /* trailers queued */
+  int ended;      /* trailers queued */
 };
 
 struct h2_session {
@@ -50,7 +50,7 @@ struct h2_session {
    * nghttp2_session_mem_send returns, by id (a stream may close first). */
   int32_t *drained;
   size_t ndrained, drained_cap;
-  int shutdown_ping; /* waiting for the PING ack that precedes GOAWAY */
+  int shutdown_ping;  /* waiting for the PING ack that precedes GOAWAY */
   int keepalive_ping; /* a keepalive PING is unanswered */
   int terminated;     /* GOAWAY sent for good: stop after writing it */
   size_t nstreams;
@@ -103,9 +103,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
-static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-                     const uint8_t *name, size_t namelen, const uint8_t *value,
-                     size_t valuelen, uint8_t flags, void *user_data) {
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data) {
   (void)ng;
   (void)flags;
   h2_session *s = user_data;
@@ -164,8 +164,7 @@ static void check_ping_rate(h2_session *s) {
   s->last_ping_ms = now;
 }
 
-static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
-                         void *user_data) {
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user_data) {
   h2_session *s = user_data;
   /* Sending HEADERS or DATA shows the connection is in use: pings from the
    * client are fine again. */
@@ -182,8 +181,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
-static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
-                         void *user_data) {
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user_data) {
   h2_session *s = user_data;
   int32_t id = frame->hd.stream_id;
   if (frame->hd.type == NGHTTP2_PING) {
@@ -521,7 +519,8 @@ size_t h2_stream_pending(h2_session *s, int32_t stream_id) {
 }
 
 int h2_session_shutdown(h2_session *s) {
-  if (nghttp2_submit_shutdown_notice(s->ng) || nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, NULL))
+  if (nghttp2_submit_shutdown_notice(s->ng) ||
+      nghttp2_submit_ping(s->ng, NGHTTP2_FLAG_NONE, NULL))
     return ERR_PROTOCOL;
   s->shutdown_ping = 1;
   return 0;

@@ -57,8 +57,8 @@ typedef struct jobs_store jobs_store;
 
 typedef struct jobs_ops {
   int (*create)(jobs_store *s, const char *id, int32_t total);
-  int (*put_result)(jobs_store *s, const char *id, const jobs_result *r,
-                    int32_t processed, int32_t failed);
+  int (*put_result)(jobs_store *s, const char *id, const jobs_result *r, int32_t processed,
+                    int32_t failed);
   int (*finish)(jobs_store *s, const char *id, jobs_state st, int32_t processed,
                 int32_t failed);
   /* Returns a request handle for jobs_get_cancel, or NULL when cb already
@@ -166,12 +166,12 @@ struct redisAsyncContext;
 
 /* Connection state changes, reported once each (not per command). */
 typedef enum jobs_redis_event {
-  JOBS_REDIS_CONNECTED,    /* first connection ready (after AUTH, SELECT) */
-  JOBS_REDIS_UNREACHABLE,  /* cannot connect; retrying (once until connected) */
-  JOBS_REDIS_LOST,         /* a ready connection went away; writes buffered */
-  JOBS_REDIS_RECONNECTED,  /* ready again; buffered writes are being replayed */
-  JOBS_REDIS_OVERFLOW,     /* buffer full, oldest writes dropped (once per outage) */
-  JOBS_REDIS_WRITE_FAILED  /* Redis refused a write (once per connection) */
+  JOBS_REDIS_CONNECTED,   /* first connection ready (after AUTH, SELECT) */
+  JOBS_REDIS_UNREACHABLE, /* cannot connect; retrying (once until connected) */
+  JOBS_REDIS_LOST,        /* a ready connection went away; writes buffered */
+  JOBS_REDIS_RECONNECTED, /* ready again; buffered writes are being replayed */
+  JOBS_REDIS_OVERFLOW,    /* buffer full, oldest writes dropped (once per outage) */
+  JOBS_REDIS_WRITE_FAILED /* Redis refused a write (once per connection) */
 } jobs_redis_event;
 
 /* What the store needs from the loop; copied by jobs_redis_new. */
@@ -186,10 +186,10 @@ typedef struct jobs_redis_env {
   void (*on_event)(void *ud, jobs_redis_event ev, const char *detail);
   void *ud;
   /* 0 means the default: 2000, 5000, 100, 5000 ms and 10000 writes. */
-  uint64_t connect_timeout_ms; /* connect + AUTH/SELECT/PING */
-  uint64_t command_timeout_ms; /* no reply for this long: connection dead */
+  uint64_t connect_timeout_ms;             /* connect + AUTH/SELECT/PING */
+  uint64_t command_timeout_ms;             /* no reply for this long: connection dead */
   uint64_t backoff_min_ms, backoff_max_ms; /* reconnect delay, doubling */
-  size_t max_pending;          /* writes buffered before dropping the oldest */
+  size_t max_pending;                      /* writes buffered before dropping the oldest */
 } jobs_redis_env;
 
 /* Builds a Redis store for url (redis://[:password@]host:port/db or
@@ -201,12 +201,12 @@ int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
                    jobs_store **out, char *err, size_t errsize);
 
 typedef struct jobs_redis_stats {
-  int ready;          /* connected and past AUTH/SELECT */
-  size_t pending;     /* writes not yet acknowledged by Redis */
-  uint64_t dropped;   /* writes dropped because the buffer was full */
-  uint64_t failed;    /* writes Redis answered with an error */
-  uint64_t attempts;  /* connection attempts */
-  uint64_t connects;  /* connections that became ready */
+  int ready;         /* connected and past AUTH/SELECT */
+  size_t pending;    /* writes not yet acknowledged by Redis */
+  uint64_t dropped;  /* writes dropped because the buffer was full */
+  uint64_t failed;   /* writes Redis answered with an error */
+  uint64_t attempts; /* connection attempts */
+  uint64_t connects; /* connections that became ready */
 } jobs_redis_stats;
 
 /* Counters of a store made by jobs_redis_new (not another kind). */

@@ -14,12 +14,12 @@
 typedef struct entry entry;
 struct entry {
   char *id;
-  entry *hnext;             /* hash chain */
-  entry *older, *newer;     /* update order */
+  entry *hnext;         /* hash chain */
+  entry *older, *newer; /* update order */
   jobs_state state;
   int32_t total, processed, failed;
   int64_t created_ms, updated_ms;
-  uint64_t expires_ms;      /* monotonic */
+  uint64_t expires_ms; /* monotonic */
   jobs_result *results;
   size_t nresults, cap;
 };

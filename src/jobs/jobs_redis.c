@@ -217,8 +217,8 @@ static void schedule_retry(redis_store *s) {
   if (s->freeing || s->retry_timer)
     return;
   uint64_t delay = s->backoff_ms;
-  s->backoff_ms = s->backoff_ms * 2 > s->env.backoff_max_ms ? s->env.backoff_max_ms
-                                                             : s->backoff_ms * 2;
+  s->backoff_ms =
+      s->backoff_ms * 2 > s->env.backoff_max_ms ? s->env.backoff_max_ms : s->backoff_ms * 2;
   s->retry_timer = s->env.timers.start(&s->env.timers, delay, on_retry, s);
 }
 
@@ -237,8 +237,8 @@ static void conn_gone(redis_store *s, const char *why) {
     char tmp[300], detail[512];
     s->down_reported = 1;
     if (was_ready) {
-      snprintf(detail, sizeof detail, "%s: %s; %zu writes buffered", where(s, tmp, sizeof tmp),
-               why, s->pending);
+      snprintf(detail, sizeof detail, "%s: %s; %zu writes buffered",
+               where(s, tmp, sizeof tmp), why, s->pending);
       report(s, JOBS_REDIS_LOST, detail);
     } else {
       snprintf(detail, sizeof detail, "%s: %s", where(s, tmp, sizeof tmp), why);
@@ -478,8 +478,8 @@ static void drop_active(redis_store *s, const char *id) {
 static void add_hset(redis_store *s, builder *bd, const char *key, const char *id,
                      jobs_state st, int32_t processed, int32_t failed, int64_t now) {
   char p[16], f[16], u[24], t[16], c[24];
-  const char *argv[14] = {"HSET", key, "status", jobs_state_name(st), "processed", p,
-                          "failed", f, "updated_at", u};
+  const char *argv[14] = {"HSET", key,      "status", jobs_state_name(st), "processed",
+                          p,      "failed", f,        "updated_at",        u};
   int argc = 10;
   snprintf(p, sizeof p, "%" PRId32, processed);
   snprintf(f, sizeof f, "%" PRId32, failed);
@@ -628,7 +628,8 @@ static void answer(get_req *req, const redisReply *reply) {
       const redisReply *v = rs->element[i + 1];
       /* A value this version cannot read is skipped rather than failing
        * the whole status. */
-      if (v->type == REDIS_REPLY_STRING && jobs__result_parse(v->str, v->len, &results[n]) == 0)
+      if (v->type == REDIS_REPLY_STRING &&
+          jobs__result_parse(v->str, v->len, &results[n]) == 0)
         n++;
     }
     qsort(results, n, sizeof *results, cmp_index);

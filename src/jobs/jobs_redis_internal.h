@@ -20,15 +20,14 @@ typedef struct jobs__redis_url {
   char user[128];     /* AUTH user (Redis 6 ACL); empty: AUTH with the password only */
   char password[256]; /* empty: no AUTH */
   int has_password;
-  int db;             /* SELECT db when not 0 */
+  int db; /* SELECT db when not 0 */
 } jobs__redis_url;
 
 /* Parses `redis://[[user]:password@]host[:port][/db]` (host may be an
  * [IPv6] literal; user and password are percent-decoded) and
  * `unix:///path[?db=N]`. Returns 0, or ERR_CONFIG with a one-line reason in
  * err (errsize bytes, always NUL-terminated when errsize > 0). */
-int jobs__redis_url_parse(const char *url, jobs__redis_url *out, char *err,
-                          size_t errsize);
+int jobs__redis_url_parse(const char *url, jobs__redis_url *out, char *err, size_t errsize);
 
 /* Appends s (n bytes) to b as a JSON string literal with quotes. Quotes,
  * backslashes and control characters are escaped; valid UTF-8 passes

@@ -60,11 +60,21 @@ int jobs__json_escape(buf *b, const char *s, size_t n) {
       esc = "\\\\";
     } else if (c < 0x20) {
       switch (c) {
-      case '\b': esc = "\\b"; break;
-      case '\f': esc = "\\f"; break;
-      case '\n': esc = "\\n"; break;
-      case '\r': esc = "\\r"; break;
-      case '\t': esc = "\\t"; break;
+      case '\b':
+        esc = "\\b";
+        break;
+      case '\f':
+        esc = "\\f";
+        break;
+      case '\n':
+        esc = "\\n";
+        break;
+      case '\r':
+        esc = "\\r";
+        break;
+      case '\t':
+        esc = "\\t";
+        break;
       default:
         snprintf(tmp, sizeof tmp, "\\u%04x", c);
         esc = tmp;
@@ -169,7 +179,8 @@ static int put_utf8(buf *b, unsigned cp) {
   if (cp < 0x80) {
     u[0] = (unsigned char)cp, n = 1;
   } else if (cp < 0x800) {
-    u[0] = (unsigned char)(0xc0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 0x3f)), n = 2;
+    u[0] = (unsigned char)(0xc0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 0x3f)),
+    n = 2;
   } else if (cp < 0x10000) {
     u[0] = (unsigned char)(0xe0 | cp >> 12);
     u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));

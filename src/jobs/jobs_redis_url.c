@@ -86,7 +86,8 @@ static int parse_unix(const char *url, const char *rest, jobs__redis_url *u, cha
   u->path[plen] = 0;
   if (q) {
     long db;
-    if (strncmp(q + 1, "db=", 3) != 0 || (db = parse_uint(q + 4, strlen(q + 4), 0, 1000000)) < 0)
+    if (strncmp(q + 1, "db=", 3) != 0 ||
+        (db = parse_uint(q + 4, strlen(q + 4), 0, 1000000)) < 0)
       return fail(err, errsize, "REDIS_URL %s: the only query allowed is ?db=N", url);
     u->db = (int)db;
   }

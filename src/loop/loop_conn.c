@@ -179,8 +179,7 @@ static void on_drain(void *ud, void *sud) {
   rpc_call_drained(sud);
 }
 
-static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close,
-                                    on_drain};
+static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close, on_drain};
 
 /* ---- socket I/O ---- */
 
@@ -214,7 +213,8 @@ static void conn_flush(loop_conn *c) {
       }
     }
     if (n < 0) {
-      log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id, err_name((int)n));
+      log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id,
+                err_name((int)n));
       conn_close(c);
       return;
     }

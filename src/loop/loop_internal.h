@@ -22,8 +22,8 @@ typedef struct loop_server {
   uv_timer_t drain_timer;
   rpc_server *rpc;
   h2_settings h2;
-  loop_conn *conns;  /* every open connection */
-  loop_conn *dirty;  /* connections with output to flush */
+  loop_conn *conns; /* every open connection */
+  loop_conn *dirty; /* connections with output to flush */
   uint64_t next_conn_id;
   int draining;
   int stopping;

@@ -99,8 +99,8 @@ int loop_run(const config *cfg) {
   ocr_engine *engine = NULL;
   int rc = ocr_engine_new(&oc, &engine);
   if (rc) {
-    log_error("cannot start the %s engine (image root %s, language %s): %s",
-              cfg->engine, cfg->image_root, cfg->language, err_text(rc));
+    log_error("cannot start the %s engine (image root %s, language %s): %s", cfg->engine,
+              cfg->image_root, cfg->language, err_text(rc));
     goto fail_loop;
   }
 
@@ -130,8 +130,9 @@ int loop_run(const config *cfg) {
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 
   if (loop__listen(srv) == 0) {
-    log_info("ocrpc-server: engine %s %s, %d workers, image root %s", ocr_engine_name(engine),
-             ocr_engine_version(engine), cfg->workers, cfg->image_root);
+    log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
+             ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
+             cfg->image_root);
     if (config_result_cache_on(cfg))
       log_info("result cache on: %s store, entries kept %llu s",
                cfg->redis_url[0] ? "Redis" : "in-process",

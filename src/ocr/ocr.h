@@ -76,11 +76,11 @@ typedef struct ocr_result {
   float confidence;    /* 0..1, mean over the kept boxes (0 if none) */
   ocr_box *boxes;      /* owned array of nboxes */
   size_t nboxes;
-  int width, height;   /* of the image as sent */
-  char language[64];   /* the Tesseract language code used, e.g. "kor" */
-  int rotation;        /* degrees applied by orientation detection: 0/90/180/270
-                          (clockwise turn that made the page upright) */
-  double ocr_ms;       /* time spent decoding + recognising */
+  int width, height; /* of the image as sent */
+  char language[64]; /* the Tesseract language code used, e.g. "kor" */
+  int rotation;      /* degrees applied by orientation detection: 0/90/180/270
+                        (clockwise turn that made the page upright) */
+  double ocr_ms;     /* time spent decoding + recognising */
 } ocr_result;
 
 /* Creates an engine. Loop thread, before workers run. Returns 0 and sets

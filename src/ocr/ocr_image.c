@@ -114,8 +114,8 @@ static PIX *normalise(PIX *pix) {
 }
 
 /* Header check, decode, conversion. */
-static int load(const uint8_t *data, size_t len, uint64_t max_pixels,
-                ocr__image *img, ocr_result *out) {
+static int load(const uint8_t *data, size_t len, uint64_t max_pixels, ocr__image *img,
+                ocr_result *out) {
   PIX *pix;
   int w, h;
 
@@ -126,13 +126,12 @@ static int load(const uint8_t *data, size_t len, uint64_t max_pixels,
   out->width = w;
   out->height = h;
   if ((uint64_t)w * (uint64_t)h > max_pixels)
-    return ocr__fail(out, ERR_TOO_LARGE,
-                     "image is %dx%d = %llu pixels, limit %llu", w, h,
+    return ocr__fail(out, ERR_TOO_LARGE, "image is %dx%d = %llu pixels, limit %llu", w, h,
                      (unsigned long long)w * (unsigned long long)h,
                      (unsigned long long)max_pixels);
   if (w > OCR__MAX_SIDE || h > OCR__MAX_SIDE)
-    return ocr__fail(out, ERR_TOO_LARGE, "image is %dx%d, sides are limited to %d",
-                     w, h, OCR__MAX_SIDE);
+    return ocr__fail(out, ERR_TOO_LARGE, "image is %dx%d, sides are limited to %d", w, h,
+                     OCR__MAX_SIDE);
 
   if (!png_intact(data, len))
     return ocr__fail(out, ERR_DECODE, "PNG data is truncated or corrupt");
@@ -172,15 +171,14 @@ int ocr__file_read(const char *path, uint64_t max_pixels, uint8_t **data, size_t
 
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
-    return errno == ENOENT ? ocr__fail(out, ERR_NOT_FOUND, "file not found")
-                           : ocr__fail(out, ERR_IO, "cannot open image: %s",
-                                       strerror(errno));
+    return errno == ENOENT
+               ? ocr__fail(out, ERR_NOT_FOUND, "file not found")
+               : ocr__fail(out, ERR_IO, "cannot open image: %s", strerror(errno));
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     return ocr__fail(out, ERR_DECODE, "not a regular file");
   }
-  if ((uint64_t)st.st_size >
-      max_pixels * MAX_FILE_BYTES_PER_PIXEL + MAX_FILE_SLACK) {
+  if ((uint64_t)st.st_size > max_pixels * MAX_FILE_BYTES_PER_PIXEL + MAX_FILE_SLACK) {
     close(fd);
     return ocr__fail(out, ERR_TOO_LARGE,
                      "file of %lld bytes cannot hold an image within the "
@@ -220,8 +218,8 @@ int ocr__file_read(const char *path, uint64_t max_pixels, uint8_t **data, size_t
 }
 
 /* Worker thread. */
-int ocr__image_from_file(const char *path, uint64_t max_pixels,
-                         ocr__image *img, ocr_result *out) {
+int ocr__image_from_file(const char *path, uint64_t max_pixels, ocr__image *img,
+                         ocr_result *out) {
   uint8_t *bytes = NULL;
   size_t len = 0;
   int rc = ocr__file_read(path, max_pixels, &bytes, &len, out);

@@ -18,9 +18,9 @@
 
 struct ocr_engine {
   ocr_kind kind;
-  char image_root[PATH_MAX];    /* realpath of the configured root */
-  char tessdata[PATH_MAX];      /* directory holding <lang>.traineddata */
-  char default_language[64];    /* Tesseract code, already mapped */
+  char image_root[PATH_MAX]; /* realpath of the configured root */
+  char tessdata[PATH_MAX];   /* directory holding <lang>.traineddata */
+  char default_language[64]; /* Tesseract code, already mapped */
   uint64_t max_pixels;
 };
 
@@ -41,8 +41,7 @@ int ocr__fail(ocr_result *out, int err, const char *fmt, ...)
 
 /* Appends one box; takes ownership of text (heap, NUL-terminated) even on
  * failure. Returns 0 or ERR_NOMEM. */
-int ocr__result_add_box(ocr_result *out, char *text, float confidence,
-                        const float quad[8]);
+int ocr__result_add_box(ocr_result *out, char *text, float confidence, const float quad[8]);
 
 /* Joins the box texts with '\n' into out->text and sets out->confidence to
  * their mean. Returns 0 or ERR_NOMEM. */
@@ -62,16 +61,16 @@ int ocr__image_from_bytes(const uint8_t *data, size_t len, uint64_t max_pixels,
 
 /* Worker thread. Same for a file already resolved inside the image root
  * (see ocr_path_resolve); also ERR_NOT_FOUND / ERR_IO. */
-int ocr__image_from_file(const char *realpath_, uint64_t max_pixels,
-                         ocr__image *img, ocr_result *out);
+int ocr__image_from_file(const char *realpath_, uint64_t max_pixels, ocr__image *img,
+                         ocr_result *out);
 
 /* Worker thread. Reads a file already resolved inside the image root into
  * *data (malloc'd, caller frees) without decoding it. Returns 0, or
  * ERR_NOT_FOUND / ERR_IO / ERR_DECODE (empty, not a regular file) /
  * ERR_TOO_LARGE (bigger than any image within max_pixels) / ERR_NOMEM
  * with a message in out. */
-int ocr__file_read(const char *realpath_, uint64_t max_pixels, uint8_t **data,
-                   size_t *len, ocr_result *out);
+int ocr__file_read(const char *realpath_, uint64_t max_pixels, uint8_t **data, size_t *len,
+                   ocr_result *out);
 
 /* Reads only the header of in-memory image bytes. Returns 0 or ERR_DECODE.
  * Any thread. */
@@ -92,8 +91,7 @@ int ocr__tessdata_dir(const char *configured, char *buf, size_t bufsize);
 /* Checks that every '+'-joined part of code has a traineddata file in
  * tessdata. Returns 0, or ERR_LANGUAGE with the missing part named in the
  * message. Any thread. */
-int ocr__language_installed(const char *tessdata, const char *code,
-                            ocr_result *out);
+int ocr__language_installed(const char *tessdata, const char *code, ocr_result *out);
 
 /* True when one of code's parts is Korean, which decides the page
  * segmentation mode. */

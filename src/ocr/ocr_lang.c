@@ -52,8 +52,8 @@ static const struct {
 
 /* Maps one '+'-separated part (already lower-cased, no spaces) and
  * appends it to buf at *off. */
-static int append_part(const char *part, size_t len, char *buf,
-                       size_t bufsize, size_t *off) {
+static int append_part(const char *part, size_t len, char *buf, size_t bufsize,
+                       size_t *off) {
   const char *code = NULL;
   size_t i, n;
 
@@ -137,8 +137,7 @@ int ocr__tessdata_dir(const char *configured, char *buf, size_t bufsize) {
   return 0;
 }
 
-int ocr__language_installed(const char *tessdata, const char *code,
-                            ocr_result *out) {
+int ocr__language_installed(const char *tessdata, const char *code, ocr_result *out) {
   const char *p = code, *end;
 
   for (;;) {
@@ -149,10 +148,8 @@ int ocr__language_installed(const char *tessdata, const char *code,
     end = strchr(p, '+');
     if (end == NULL)
       end = p + strlen(p);
-    n = snprintf(file, sizeof(file), "%s/%.*s.traineddata", tessdata,
-                 (int)(end - p), p);
-    if (n < 0 || (size_t)n >= sizeof(file) || stat(file, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    n = snprintf(file, sizeof(file), "%s/%.*s.traineddata", tessdata, (int)(end - p), p);
+    if (n < 0 || (size_t)n >= sizeof(file) || stat(file, &st) != 0 || !S_ISREG(st.st_mode))
       return ocr__fail(out, ERR_LANGUAGE,
                        "language \"%.*s\" is not installed (no %.*s.traineddata"
                        " in %s)",

@@ -62,8 +62,7 @@ static int normalise(char *p) {
   return 0;
 }
 
-int ocr_path_resolve(const char *root, const char *path, char *out,
-                     size_t outsize) {
+int ocr_path_resolve(const char *root, const char *path, char *out, size_t outsize) {
   char real_root[PATH_MAX], joined[PATH_MAX], real[PATH_MAX];
   int n;
 
@@ -97,8 +96,7 @@ int ocr_path_resolve(const char *root, const char *path, char *out,
   }
 
   if (realpath(joined, real) == NULL)
-    return errno == ENOENT || errno == ENOTDIR ? ERR_NOT_FOUND
-                                               : ERR_FORBIDDEN_PATH;
+    return errno == ENOENT || errno == ENOTDIR ? ERR_NOT_FOUND : ERR_FORBIDDEN_PATH;
   if (!is_inside(real_root, real))
     return ERR_FORBIDDEN_PATH;
   if (strlen(real) >= outsize)

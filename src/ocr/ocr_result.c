@@ -13,9 +13,7 @@
 #include "base/err.h"
 #include "ocr_internal.h"
 
-void ocr_result_init(ocr_result *r) {
-  memset(r, 0, sizeof(*r));
-}
+void ocr_result_init(ocr_result *r) { memset(r, 0, sizeof(*r)); }
 
 void ocr_result_clear(ocr_result *r) {
   size_t i;
@@ -60,8 +58,7 @@ int ocr__result_add_box(ocr_result *out, char *text, float confidence,
 
   /* Capacity is 4, then doubles each time the count reaches a power of
    * two, so it needs no field of its own in the public struct. */
-  if (out->nboxes == 0 ||
-      (out->nboxes >= 4 && (out->nboxes & (out->nboxes - 1)) == 0)) {
+  if (out->nboxes == 0 || (out->nboxes >= 4 && (out->nboxes & (out->nboxes - 1)) == 0)) {
     size_t cap = out->nboxes == 0 ? 4 : out->nboxes * 2;
     boxes = realloc(out->boxes, cap * sizeof(*boxes));
     if (boxes == NULL) {
@@ -218,8 +215,7 @@ int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
     return ERR_PARSE;
   rd.p += 4;
   rd.left -= 4;
-  if (read_u32(&rd, &w) || read_u32(&rd, &h) || read_u32(&rd, &rot) ||
-      read_u32(&rd, &conf))
+  if (read_u32(&rd, &w) || read_u32(&rd, &h) || read_u32(&rd, &rot) || read_u32(&rd, &conf))
     return ERR_PARSE;
   rc = read_str(&rd, &lang);
   if (rc != 0)

@@ -125,9 +125,7 @@ int ocr__tess_thread_instances(void) {
   return n + (t->osd.api != NULL);
 }
 
-const char *ocr__tess_version(void) {
-  return TessVersion();
-}
+const char *ocr__tess_version(void) { return TessVersion(); }
 
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
 
@@ -147,8 +145,7 @@ static void quiet_tesseract(void) {
 
 /* Worker thread. Creates and initialises one instance; NULL when the
  * traineddata cannot be loaded. */
-static TessBaseAPI *api_new(const char *tessdata, const char *lang,
-                            TessOcrEngineMode oem) {
+static TessBaseAPI *api_new(const char *tessdata, const char *lang, TessOcrEngineMode oem) {
   TessBaseAPI *api;
 
   pthread_once(&quiet_once, quiet_tesseract);
@@ -163,8 +160,7 @@ static TessBaseAPI *api_new(const char *tessdata, const char *lang,
 }
 
 /* Worker thread. Finds or creates this thread's instance for lang. */
-static TessBaseAPI *recognizer(tess_thread *t, const char *tessdata,
-                               const char *lang) {
+static TessBaseAPI *recognizer(tess_thread *t, const char *tessdata, const char *lang) {
   tess_slot *s, *victim = &t->slots[0];
   int i;
 
@@ -281,9 +277,9 @@ static int cancelled(const ocr_request *req) {
  * then the text lines from its result iterator. Lines go into out (those
  * under the threshold are dropped); *nlines counts every non-empty line
  * read, kept or not. */
-static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q,
-                     const ocr__image *img, const ocr_request *req,
-                     float threshold, ocr_result *out, int *nlines) {
+static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__image *img,
+                     const ocr_request *req, float threshold, ocr_result *out,
+                     int *nlines) {
   TessResultIterator *it;
   ETEXT_DESC *monitor;
   int rc;
@@ -322,8 +318,8 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q,
     if (line == NULL)
       continue;
     n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ' ||
-                     line[n - 1] == '\t' || line[n - 1] == '\r'))
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ' || line[n - 1] == '\t' ||
+                     line[n - 1] == '\r'))
       n--;
     if (n == 0 || !TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
       TessDeleteText(line);
@@ -349,8 +345,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q,
       const float cx[4] = {(float)l, (float)r, (float)r, (float)l};
       const float cy[4] = {(float)t, (float)t, (float)b, (float)b};
       for (i = 0; i < 4; i++)
-        unrotate(q, img->width, img->height, cx[i], cy[i], &quad[2 * i],
-                 &quad[2 * i + 1]);
+        unrotate(q, img->width, img->height, cx[i], cy[i], &quad[2 * i], &quad[2 * i + 1]);
     }
     if (ocr__result_add_box(out, copy, conf, quad) != 0) {
       TessResultIteratorDelete(it);
@@ -371,22 +366,28 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
   int q = 0, psm, nlines = 0, rc;
 
   if (req->psm > PSM_MAX || req->psm == PSM_OSD_ONLY)
-    return ocr__fail(out, ERR_INVAL, "page segmentation mode %d is not one "
-                     "that recognises text", req->psm);
+    return ocr__fail(out, ERR_INVAL,
+                     "page segmentation mode %d is not one "
+                     "that recognises text",
+                     req->psm);
   t = thread_state();
   if (t == NULL)
     return ocr__fail(out, ERR_NOMEM, "no memory for thread state");
   api = recognizer(t, e->tessdata, code);
   if (api == NULL)
-    return ocr__fail(out, ERR_ENGINE, "Tesseract could not load language %s "
-                     "from %s", code, e->tessdata);
+    return ocr__fail(out, ERR_ENGINE,
+                     "Tesseract could not load language %s "
+                     "from %s",
+                     code, e->tessdata);
 
   if (req->use_angle_cls) {
     TessBaseAPI *osd = orientation_detector(t, e->tessdata);
 
     if (osd == NULL)
-      return ocr__fail(out, ERR_ENGINE, "orientation detection unavailable "
-                       "(osd.traineddata in %s)", e->tessdata);
+      return ocr__fail(out, ERR_ENGINE,
+                       "orientation detection unavailable "
+                       "(osd.traineddata in %s)",
+                       e->tessdata);
     q = detect_quarter_turns(osd, pix);
     if (q != 0) {
       rotated = pixRotateOrth(pix, q);
@@ -413,8 +414,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
     psm = PSM_AUTO;
   rc = recognise(api, pix, psm, q, img, req, threshold, out, &nlines);
   if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO)
-    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, req, threshold, out,
-                   &nlines);
+    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, req, threshold, out, &nlines);
   /* Drops the page results and this instance's reference to the image,
    * which would otherwise stay in memory until the thread's next job. */
   TessBaseAPIClear(api);

@@ -45,8 +45,7 @@ typedef enum rpc_status {
 /* How rpc writes to a stream. `conn` is the loop's connection; every call
  * copies what it is given. Each returns 0 or a negative ERR_*. */
 typedef struct rpc_transport {
-  int (*respond)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n,
-                 int end_stream);
+  int (*respond)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n, int end_stream);
   int (*send_data)(void *conn, int32_t stream_id, const uint8_t *data, size_t len);
   /* Optional: like send_data, but may take the bytes of *b over instead
    * of copying them, leaving *b an empty buffer the caller frees. */
@@ -61,8 +60,8 @@ typedef struct rpc_transport {
 
 /* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
  * the server. Returns 0 or ERR_NOMEM. */
-int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
-                   const rpc_transport *tr, rpc_server **out);
+int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_transport *tr,
+                   rpc_server **out);
 
 /* Hands the server a timer source for grpc-timeout deadlines (borrowed,
  * must outlive the server). Without one, deadlines are not enforced. */
@@ -97,8 +96,8 @@ void rpc_server_free(rpc_server *srv);
  * at once (unknown method, bad content-type) is answered here; its call
  * still lives until rpc_call_close. Returns NULL only when out of memory
  * (the caller then resets the stream). */
-rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
-                         const hdr *hdrs, size_t n);
+rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
+                         size_t n);
 
 /* Request body bytes (borrowed). Returns 0; errors are answered on the
  * stream, never returned. */

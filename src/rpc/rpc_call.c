@@ -37,8 +37,7 @@ static size_t response_headers(const rpc_call *c, hdr *h) {
   return n;
 }
 
-static void http_error(rpc_call *c, const char *status, rpc_status grpc,
-                       const char *msg) {
+static void http_error(rpc_call *c, const char *status, rpc_status grpc, const char *msg) {
   char st[4];
   snprintf(st, sizeof st, "%d", (int)grpc);
   hdr h[] = {
@@ -53,8 +52,8 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc,
 
 /* Ends the call with trailers (status, message, extras); Trailers-Only
  * when no headers were sent, so one HEADERS frame carries everything. */
-static void send_status(rpc_call *c, rpc_status status, const char *msg,
-                        const hdr *extra, size_t nextra) {
+static void send_status(rpc_call *c, rpc_status status, const char *msg, const hdr *extra,
+                        size_t nextra) {
   char st[4], enc[1024];
   snprintf(st, sizeof st, "%d", (int)status);
   hdr h[12];
@@ -259,8 +258,8 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
   return 0;
 }
 
-rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
-                         const hdr *hdrs, size_t n) {
+rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
+                         size_t n) {
   rpc_call *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
@@ -305,7 +304,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id,
   int rc = rpc__md_collect(c, hdrs, n);
   if (rc) {
     rpc__call_fail(c, rc == ERR_PARSE ? RPC_INTERNAL : RPC_RESOURCE_EXHAUSTED,
-                   rc == ERR_PARSE ? "a -bin metadata value is not base64" : "out of memory");
+                   rc == ERR_PARSE ? "a -bin metadata value is not base64"
+                                   : "out of memory");
     return c;
   }
   if (r.timeout) {

@@ -47,8 +47,8 @@ int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out) {
 
 int rpc__gzip(const uint8_t *in, size_t len, buf *out) {
   z_stream z = {0};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
     return ERR_NOMEM;
   size_t bound = deflateBound(&z, (uLong)len);
   int rc = buf_reserve(out, bound);

@@ -17,12 +17,10 @@ void rpc_deframer_init(rpc_deframer *d, uint64_t limit) {
 
 void rpc_deframer_free(rpc_deframer *d) { buf_free(&d->msg); }
 
-int rpc_deframer_partial(const rpc_deframer *d) {
-  return d->prefix_len > 0;
-}
+int rpc_deframer_partial(const rpc_deframer *d) { return d->prefix_len > 0; }
 
-int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len,
-                      rpc_msg_cb cb, void *ud) {
+int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len, rpc_msg_cb cb,
+                     void *ud) {
   while (len > 0) {
     if (d->prefix_len < 5) {
       size_t take = 5 - d->prefix_len;

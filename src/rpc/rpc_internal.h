@@ -47,15 +47,16 @@ typedef struct rpc_watcher rpc_watcher;
 
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
-#define RPC_M_CLIENT_STREAM 2  /* handler runs per request message; on_end at
-                                  the client's half-close */
+#define RPC_M_CLIENT_STREAM                                                                \
+  2 /* handler runs per request message; on_end at                                         \
+       the client's half-close */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
   int flags;
   const pb_msgdesc_t *req_fields;
   size_t req_size;
-  rpc_unary_fn handler; /* takes ownership of req (pb_release + free) */
+  rpc_unary_fn handler;        /* takes ownership of req (pb_release + free) */
   void (*on_end)(rpc_call *c); /* RPC_M_CLIENT_STREAM only */
 } rpc_method;
 
@@ -65,7 +66,7 @@ struct rpc_server {
   ocr_engine *engine;
   exec *ex;
   const rpc_transport *tr;
-  timer_src *timers; /* NULL: deadlines are not enforced */
+  timer_src *timers;  /* NULL: deadlines are not enforced */
   int inline_instant; /* run never-blocking engines on the loop thread */
   size_t ncalls;
   int draining;
@@ -91,13 +92,13 @@ struct rpc_call {
   call_state state;
   const rpc_method *method;
   rpc_deframer deframer;
-  void *req;      /* decoded request, until handed to the handler */
-  int nmessages;  /* request messages received */
+  void *req;     /* decoded request, until handed to the handler */
+  int nmessages; /* request messages received */
   int headers_sent;
-  int gzip_in;    /* request messages may be gzip-compressed */
-  int gzip_out;   /* the client accepts gzip responses */
+  int gzip_in;          /* request messages may be gzip-compressed */
+  int gzip_out;         /* the client accepts gzip responses */
   char request_id[129]; /* x-request-id, echoed; "" when absent */
-  rpc_md *md;     /* custom metadata (not pseudo, not grpc-*) */
+  rpc_md *md;           /* custom metadata (not pseudo, not grpc-*) */
   size_t nmd;
   timer *deadline;
   /* The service's work in flight for this call, detached on close or
@@ -183,9 +184,9 @@ typedef struct rpc_cached {
                      inline images, whose bytes the request holds) */
   size_t len;
   char key[2 * SHA256_DIGEST_LEN + 1]; /* hex; set by step 1 on success */
-  void *req;      /* the pending store read, NULL when none */
-  int state;      /* RPC_CACHE_*: what the answer says in "cache" */
-  uint64_t queued_ns; /* waited for a worker before the last step */
+  void *req;                           /* the pending store read, NULL when none */
+  int state;                           /* RPC_CACHE_*: what the answer says in "cache" */
+  uint64_t queued_ns;                  /* waited for a worker before the last step */
 } rpc_cached;
 
 /* Worker thread. Step 1: reads the image in (ocr_engine_read) and hashes

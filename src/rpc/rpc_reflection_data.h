@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 typedef struct rpc_refl_file {
-  const char *name;               /* as imported: "common.proto" */
-  const pb_bytes_array_t *proto;  /* serialized FileDescriptorProto */
-  const char *const *deps;        /* imports, NULL-terminated */
-  const char *const *symbols;     /* fully-qualified names, NULL-terminated */
+  const char *name;              /* as imported: "common.proto" */
+  const pb_bytes_array_t *proto; /* serialized FileDescriptorProto */
+  const char *const *deps;       /* imports, NULL-terminated */
+  const char *const *symbols;    /* fully-qualified names, NULL-terminated */
 } rpc_refl_file;
 
 extern const rpc_refl_file rpc__refl_files[];

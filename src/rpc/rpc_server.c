@@ -51,8 +51,8 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
   return NULL;
 }
 
-int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
-                   const rpc_transport *tr, rpc_server **out) {
+int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_transport *tr,
+                   rpc_server **out) {
   rpc_server *srv = calloc(1, sizeof *srv);
   if (!srv)
     return ERR_NOMEM;

@@ -26,13 +26,32 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms) {
   }
   uint64_t mul_num, div;
   switch (v[len - 1]) {
-  case 'H': mul_num = 3600000; div = 1; break;
-  case 'M': mul_num = 60000; div = 1; break;
-  case 'S': mul_num = 1000; div = 1; break;
-  case 'm': mul_num = 1; div = 1; break;
-  case 'u': mul_num = 1; div = 1000; break;
-  case 'n': mul_num = 1; div = 1000000; break;
-  default: return ERR_INVAL;
+  case 'H':
+    mul_num = 3600000;
+    div = 1;
+    break;
+  case 'M':
+    mul_num = 60000;
+    div = 1;
+    break;
+  case 'S':
+    mul_num = 1000;
+    div = 1;
+    break;
+  case 'm':
+    mul_num = 1;
+    div = 1;
+    break;
+  case 'u':
+    mul_num = 1;
+    div = 1000;
+    break;
+  case 'n':
+    mul_num = 1;
+    div = 1000000;
+    break;
+  default:
+    return ERR_INVAL;
   }
   uint64_t out;
   if (saturated || n / div > MAX_TIMEOUT_MS / mul_num)

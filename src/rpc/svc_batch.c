@@ -79,9 +79,9 @@ static void make_uuid(char *out, size_t size) {
   r[6] = (r[6] & 0x0f) | 0x40; /* version 4 */
   r[8] = (r[8] & 0x3f) | 0x80; /* RFC 4122 variant */
   snprintf(out, size,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-           r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-           r[12], r[13], r[14], r[15]);
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+           r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+           r[14], r[15]);
 }
 
 /* Worker thread. */
@@ -338,8 +338,8 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   b->srv = srv;
   b->call = c;
   b->total = total;
-  b->parallelism = srv->cfg->batch_parallelism > 0 ? srv->cfg->batch_parallelism
-                                                   : srv->cfg->workers;
+  b->parallelism =
+      srv->cfg->batch_parallelism > 0 ? srv->cfg->batch_parallelism : srv->cfg->workers;
   if (req->batch_id && *req->batch_id)
     snprintf(b->id, sizeof b->id, "%.79s", req->batch_id);
   else

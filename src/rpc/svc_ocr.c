@@ -24,7 +24,7 @@
  * twice (read, then recognise) and waits for the store in between
  * (cd->req set): whoever holds it when it ends calls extract_done. */
 typedef struct extract_job {
-  exec_job ej; /* first: the executor hands back &ej */
+  exec_job ej;    /* first: the executor hands back &ej */
   rpc_call *call; /* NULL once the call has gone */
   rpc_server *srv;
   ocr_OCRRequest *req;
@@ -90,7 +90,8 @@ int rpc__cache_read(ocr_engine *eng, const ocr_request *in, rpc_cached *cd,
   float threshold = in->confidence_threshold > 0 ? in->confidence_threshold : 0.5f;
   char suffix[256];
   int n = snprintf(suffix, sizeof suffix,
-                   "\n" "ocrpc-cache-1 engine=%s/%s lang=%s threshold=%.9g angle=%d psm=%d "
+                   "\n"
+                   "ocrpc-cache-1 engine=%s/%s lang=%s threshold=%.9g angle=%d psm=%d "
                    "bytes=%zu",
                    ocr_engine_name(eng), ocr_engine_version(eng), out->language,
                    (double)threshold, in->use_angle_cls ? 1 : 0, in->psm, len);
@@ -267,8 +268,8 @@ static void extract_done(exec_job *ej, int status) {
   if (c) {
     c->work = NULL;
     if (status) {
-      rpc__call_fail(c, RPC_UNAVAILABLE, status == ERR_CANCELLED
-                                             ? "the server is shutting down"
+      rpc__call_fail(c, RPC_UNAVAILABLE,
+                     status == ERR_CANCELLED ? "the server is shutting down"
                                              : "the server cannot take work now");
     } else {
       rpc_kv kv = {0};
@@ -282,11 +283,10 @@ static void extract_done(exec_job *ej, int status) {
         rpc__ocr_kv(&job->out, job->srv->engine, queue_ms, &kv);
       }
       buf out = BUF_INIT;
-      int rc = rpc__ocr_response_encode(&job->out, &kv, &out,
-                                        job->srv->cfg->max_message_bytes);
+      int rc =
+          rpc__ocr_response_encode(&job->out, &kv, &out, job->srv->cfg->max_message_bytes);
       if (rc)
-        rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED
-                                                  : RPC_INTERNAL,
+        rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
                        rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
                                                : "out of memory");
       else if (rpc__call_send_framed(c, &out) == 0)

@@ -61,7 +61,8 @@ static void collect(refl_stream *rs, size_t i, int force, const pb_bytes_array_t
 
 static void set_error(grpc_reflection_v1_ServerReflectionResponse *resp, int code,
                       const char *msg) {
-  resp->which_message_response = grpc_reflection_v1_ServerReflectionResponse_error_response_tag;
+  resp->which_message_response =
+      grpc_reflection_v1_ServerReflectionResponse_error_response_tag;
   resp->message_response.error_response.error_code = code;
   resp->message_response.error_response.error_message = (char *)msg;
 }
@@ -109,8 +110,8 @@ void rpc__reflection_info(rpc_call *c, void *reqp) {
     break;
   case grpc_reflection_v1_ServerReflectionRequest_file_by_filename_tag:
   case grpc_reflection_v1_ServerReflectionRequest_file_containing_symbol_tag: {
-    int by_name =
-        req->which_message_request == grpc_reflection_v1_ServerReflectionRequest_file_by_filename_tag;
+    int by_name = req->which_message_request ==
+                  grpc_reflection_v1_ServerReflectionRequest_file_by_filename_tag;
     const char *key = by_name ? req->message_request.file_by_filename
                               : req->message_request.file_containing_symbol;
     idx = key ? (by_name ? find_file(key) : find_symbol(key)) : -1;

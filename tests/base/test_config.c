@@ -28,8 +28,8 @@ static void expect_error(int argc, char **argv, char **env, const char *must_nam
   cr_assert_not_null(strstr(err, must_name), "message '%s' does not name '%s'", err,
                      must_name);
   if (must_name2)
-    cr_assert_not_null(strstr(err, must_name2), "message '%s' does not name '%s'",
-                       err, must_name2);
+    cr_assert_not_null(strstr(err, must_name2), "message '%s' does not name '%s'", err,
+                       must_name2);
 }
 
 Test(config, defaults) {
@@ -106,11 +106,23 @@ Test(config, flag_overrides_environment) {
 }
 
 Test(config, flag_equals_and_separate_value_forms) {
-  char *argv[] = {"ocrpc-server", "--host=0.0.0.0",        "--port",       "0",
-                  "--image-root", "/tmp",                  "--workers=2",  "--language",
-                  "kor+eng",      "--redis-url=unix:///r", "--max-pixels", "5",
-                  "--max-message-bytes=16", "--max-concurrent-streams", "1",
-                  "--max-header-list-bytes=1024", "--initial-window-bytes",
+  char *argv[] = {"ocrpc-server",
+                  "--host=0.0.0.0",
+                  "--port",
+                  "0",
+                  "--image-root",
+                  "/tmp",
+                  "--workers=2",
+                  "--language",
+                  "kor+eng",
+                  "--redis-url=unix:///r",
+                  "--max-pixels",
+                  "5",
+                  "--max-message-bytes=16",
+                  "--max-concurrent-streams",
+                  "1",
+                  "--max-header-list-bytes=1024",
+                  "--initial-window-bytes",
                   "2147483647"};
   cr_assert_eq(load(ARGC(argv), argv, NULL), 0, "%s", err);
   cr_assert_str_eq(cfg.host, "0.0.0.0");
@@ -127,8 +139,8 @@ Test(config, flag_equals_and_separate_value_forms) {
 }
 
 Test(config, value_may_contain_equals_and_last_flag_wins) {
-  char *argv[] = {"ocrpc-server", "--redis-url=redis://:p=w@h:1/0", "--port=1",
-                  "--port", "2"};
+  char *argv[] = {"ocrpc-server", "--redis-url=redis://:p=w@h:1/0", "--port=1", "--port",
+                  "2"};
   cr_assert_eq(load(ARGC(argv), argv, NULL), 0, "%s", err);
   cr_assert_str_eq(cfg.redis_url, "redis://:p=w@h:1/0");
   cr_assert_eq(cfg.port, 2);
@@ -220,15 +232,37 @@ Test(config, flag_missing_its_value) {
 }
 
 Test(config, help_prints_every_flag_and_environment_name) {
-  static const char *names[] = {
-      "--host", "GRPC_HOST", "--port", "GRPC_PORT", "--engine", "OCR_ENGINE",
-      "--image-root", "OCR_IMAGE_ROOT", "--workers", "OCR_WORKERS", "--language",
-      "OCR_DEFAULT_LANGUAGE", "--redis-url", "REDIS_URL", "--max-message-bytes",
-      "GRPC_MAX_MESSAGE_BYTES", "--log-level", "LOG_LEVEL", "--max-pixels",
-      "OCR_MAX_PIXELS", "--max-concurrent-streams", "GRPC_MAX_CONCURRENT_STREAMS",
-      "--max-header-list-bytes", "GRPC_MAX_HEADER_LIST_BYTES",
-      "--initial-window-bytes", "GRPC_INITIAL_WINDOW_BYTES", "--batch-parallelism",
-      "OCR_BATCH_PARALLELISM", "--job-ttl-seconds", "OCR_JOB_TTL_SECONDS", "--help"};
+  static const char *names[] = {"--host",
+                                "GRPC_HOST",
+                                "--port",
+                                "GRPC_PORT",
+                                "--engine",
+                                "OCR_ENGINE",
+                                "--image-root",
+                                "OCR_IMAGE_ROOT",
+                                "--workers",
+                                "OCR_WORKERS",
+                                "--language",
+                                "OCR_DEFAULT_LANGUAGE",
+                                "--redis-url",
+                                "REDIS_URL",
+                                "--max-message-bytes",
+                                "GRPC_MAX_MESSAGE_BYTES",
+                                "--log-level",
+                                "LOG_LEVEL",
+                                "--max-pixels",
+                                "OCR_MAX_PIXELS",
+                                "--max-concurrent-streams",
+                                "GRPC_MAX_CONCURRENT_STREAMS",
+                                "--max-header-list-bytes",
+                                "GRPC_MAX_HEADER_LIST_BYTES",
+                                "--initial-window-bytes",
+                                "GRPC_INITIAL_WINDOW_BYTES",
+                                "--batch-parallelism",
+                                "OCR_BATCH_PARALLELISM",
+                                "--job-ttl-seconds",
+                                "OCR_JOB_TTL_SECONDS",
+                                "--help"};
   const char *forms[] = {"--help", "-h"};
   for (size_t f = 0; f < 2; f++) {
     char *text = NULL;
@@ -259,7 +293,8 @@ Test(config, result_cache_is_auto_on_with_redis_and_can_be_forced) {
   cr_assert(config_result_cache_on(&cfg), "auto with Redis is on");
 
   char *off[] = {"ocrpc-server", "--result-cache", "off", "--result-cache-ttl-seconds=60"};
-  cr_assert_eq(config_load(&cfg, ARGC(off), off, env, stdout, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(config_load(&cfg, ARGC(off), off, env, stdout, err, sizeof err), 0, "%s",
+               err);
   cr_assert_not(config_result_cache_on(&cfg));
   cr_assert_eq(cfg.result_cache_ttl_seconds, 60u);
 

@@ -23,8 +23,7 @@ Test(err, every_code_is_negative_with_a_distinct_name_and_a_text) {
     cr_assert_str_neq(err_text(a), "unknown error", "code %d has no text", a);
     cr_assert_gt(strlen(err_text(a)), 0);
     for (int b = ERR__BASE + 1; b < a; b++)
-      cr_assert_str_neq(err_name(b), name, "codes %d and %d share the name %s", a, b,
-                        name);
+      cr_assert_str_neq(err_name(b), name, "codes %d and %d share the name %s", a, b, name);
   }
   cr_assert_eq(n, 16, "the table has %d codes", n);
 }

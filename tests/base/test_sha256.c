@@ -59,7 +59,8 @@ Test(sha256, pieces_of_any_size_give_the_same_digest) {
       sha256_update(&c, a + off, off + steps[s] <= sizeof a ? steps[s] : sizeof a - off);
     sha256_final(&c, d);
     sha256_hex(d, hex);
-    cr_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+    cr_assert_str_eq(hex,
+                     "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
                      "pieces of %zu bytes", steps[s]);
   }
 }

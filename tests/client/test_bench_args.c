@@ -9,12 +9,12 @@
 static bench_opts o;
 static char err[256];
 
-#define PARSE(env, ...)                                                          \
-  ({                                                                             \
-    char *argv_[] = {"ocrpc-bench", __VA_ARGS__, NULL};                          \
-    err[0] = '\0';                                                               \
-    bench_args_parse((int)(sizeof argv_ / sizeof argv_[0]) - 1, argv_, env, &o, \
-                     stdout, err, sizeof err);                                   \
+#define PARSE(env, ...)                                                                    \
+  ({                                                                                       \
+    char *argv_[] = {"ocrpc-bench", __VA_ARGS__, NULL};                                    \
+    err[0] = '\0';                                                                         \
+    bench_args_parse((int)(sizeof argv_ / sizeof argv_[0]) - 1, argv_, env, &o, stdout,    \
+                     err, sizeof err);                                                     \
   })
 
 Test(args, defaults) {
@@ -34,9 +34,9 @@ Test(args, defaults) {
 
 Test(args, every_flag) {
   cr_assert_eq(PARSE("envhost:1", "-c", "16", "-m", "10", "-t", "2", "-d", "5s",
-                     "--rate=1000", "-M", "CheckHealth", "--language", "eng",
-                     "--angle", "--timeout", "250ms", "--allow-failure", "--json",
-                     "--path", "x.png", "[::1]:7000"),
+                     "--rate=1000", "-M", "CheckHealth", "--language", "eng", "--angle",
+                     "--timeout", "250ms", "--allow-failure", "--json", "--path", "x.png",
+                     "[::1]:7000"),
                0, "%s", err);
   cr_assert_str_eq(o.target, "[::1]:7000");
   cr_assert_eq(o.conns, 16);

@@ -33,8 +33,17 @@ Test(hist, buckets_tile_the_range) {
 }
 
 Test(hist, single_values_round_trip) {
-  const uint64_t vals[] = {0, 1, 255, 256, 257, 1000, 12345, 999999, 1234567890,
-                           (uint64_t)1 << 40, UINT64_MAX / 3};
+  const uint64_t vals[] = {0,
+                           1,
+                           255,
+                           256,
+                           257,
+                           1000,
+                           12345,
+                           999999,
+                           1234567890,
+                           (uint64_t)1 << 40,
+                           UINT64_MAX / 3};
   for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
     bench_hist_init(&h);
     bench_hist_record(&h, vals[i]);
@@ -83,7 +92,6 @@ Test(hist, skewed_distribution_against_sorted_truth) {
   }
   free(v);
 }
-
 
 Test(hist, merge_equals_recording_together) {
   static bench_hist a, b, all;

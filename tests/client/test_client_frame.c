@@ -68,8 +68,8 @@ static int collect(void *ud, const uint8_t *data, size_t len, int compressed) {
 }
 
 Test(deframer, messages_split_anywhere) {
-  const uint8_t wire[] = {0, 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 0, 0,
-                          0, 0, 0, 0, 2, 'x', 'y'};
+  const uint8_t wire[] = {0, 0, 0, 0, 3, 'a', 'b', 'c', 0,   0,
+                          0, 0, 0, 0, 0, 0,   0,   2,   'x', 'y'};
   for (size_t cut = 0; cut <= sizeof wire; cut++) {
     rpc_deframer d;
     msgs m = {0};
@@ -91,8 +91,7 @@ Test(deframer, limit_checked_before_buffering) {
   rpc_deframer d;
   msgs m = {0};
   rpc_deframer_init(&d, 255);
-  cr_assert_eq(rpc_deframe_feed(&d, wire, sizeof wire, collect, &m),
-               ERR_MSG_TOO_LARGE);
+  cr_assert_eq(rpc_deframe_feed(&d, wire, sizeof wire, collect, &m), ERR_MSG_TOO_LARGE);
   cr_assert_eq(d.msg.cap, 0);
   rpc_deframer_free(&d);
 }
@@ -157,8 +156,8 @@ Test(target, forms) {
   cr_assert_str_eq(p, "50051");
   cr_assert_eq(client_target_parse("::1", h, sizeof h, p, sizeof p), 0);
   cr_assert_str_eq(h, "::1");
-  const char *bad[] = {"", ":50051", "host:", "host:0", "host:65536", "host:12a",
-                       "[::1", "[::1]x", "[]:1"};
+  const char *bad[] = {"",         ":50051", "host:",  "host:0", "host:65536",
+                       "host:12a", "[::1",   "[::1]x", "[]:1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     cr_assert_eq(client_target_parse(bad[i], h, sizeof h, p, sizeof p), ERR_INVAL, "%s",
                  bad[i]);

@@ -61,8 +61,15 @@ static void fire_all(void) {
 
 /* ---- the server side ---- */
 
-enum { ANSWER_OK, ANSWER_NONE, ANSWER_TRAILERS_ONLY, ANSWER_RESET, ANSWER_HTTP_503,
-       ANSWER_NO_MESSAGE, ANSWER_BIG };
+enum {
+  ANSWER_OK,
+  ANSWER_NONE,
+  ANSWER_TRAILERS_ONLY,
+  ANSWER_RESET,
+  ANSWER_HTTP_503,
+  ANSWER_NO_MESSAGE,
+  ANSWER_BIG
+};
 
 typedef struct sstream {
   int32_t id;

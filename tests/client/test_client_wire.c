@@ -66,7 +66,8 @@ Test(client_wire, refuses_every_truncation) {
 Test(client_wire, refuses_wrong_wire_types_and_broken_submessages) {
   /* status (1) sent as length-delimited */
   const uint8_t wrong_type[] = {0x0a, 0x01, 0x01};
-  cr_assert_eq(client_wire_check(wrong_type, sizeof wrong_type, schema(), 0, NULL), ERR_PARSE);
+  cr_assert_eq(client_wire_check(wrong_type, sizeof wrong_type, schema(), 0, NULL),
+               ERR_PARSE);
   /* text_boxes (4) holding a TextBox whose text (1) is a varint */
   const uint8_t bad_sub[] = {0x22, 0x02, 0x08, 0x01};
   cr_assert_eq(client_wire_check(bad_sub, sizeof bad_sub, schema(), 0, NULL), ERR_PARSE);
@@ -85,7 +86,7 @@ Test(client_wire, skips_unknown_fields_and_accepts_unpacked_floats) {
   cr_assert_eq(client_wire_check(unknown, sizeof unknown, schema(), 1, &st), 0);
   cr_assert_eq(st, 1);
   /* a TextBox whose bbox has two unpacked float coordinates */
-  const uint8_t unpacked[] = {0x22, 0x0c, 0x1a, 0x0a, 0x0d, 0, 0, 0x80, 0x3f,
-                              0x0d, 0, 0, 0, 0x40};
+  const uint8_t unpacked[] = {0x22, 0x0c, 0x1a, 0x0a, 0x0d, 0, 0,
+                              0x80, 0x3f, 0x0d, 0,    0,    0, 0x40};
   cr_assert_eq(client_wire_check(unpacked, sizeof unpacked, schema(), 0, NULL), 0);
 }

@@ -16,12 +16,12 @@
 #define MAX_MSGS 1024
 #define MAX_PIECES 256
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                 \
-    }                                                                          \
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);             \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 /* What one feed saw: every message's length, flag and a checksum, and the
@@ -99,8 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; off < plen || i == 0; i++) {
     /* After MAX_PIECES pieces the rest goes in one: enough to cover every
      * boundary pattern, few enough calls to keep the target fast. */
-    size_t n = split_sum && i < MAX_PIECES ? splits[i % SPLITS]
-                                           : (i == 0 ? 0 : plen - off);
+    size_t n = split_sum && i < MAX_PIECES ? splits[i % SPLITS] : (i == 0 ? 0 : plen - off);
     if (n > plen - off)
       n = plen - off;
     rc_pieces = rpc_deframe_feed(&d, payload + off, n, on_msg, &pieces);

@@ -29,12 +29,12 @@
 #define FEED_CHUNK 512
 #define CLOCK_STEP_MS 1
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                 \
-    }                                                                          \
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);             \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 static const uint8_t client_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -127,8 +127,7 @@ static void on_drain(void *ud, void *sud) {
   rpc_call_drained(sud);
 }
 
-static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close,
-                                    on_drain};
+static const h2_callbacks h2_cbs = {on_request, on_data, on_end, on_stream_close, on_drain};
 
 /* ---- executors ---- */
 

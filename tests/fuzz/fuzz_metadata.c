@@ -17,12 +17,12 @@
 #include "base/err.h"
 #include "rpc_internal.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                 \
-    }                                                                          \
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);             \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 /* What rpc_timeout.c clamps to: 8 digits of hours. */
@@ -53,13 +53,25 @@ static void fuzz_timeout(const uint8_t *data, size_t size) {
   unsigned __int128 mul = 1, div = 1;
   if (valid) {
     switch (v[size - 1]) {
-    case 'H': mul = 3600000; break;
-    case 'M': mul = 60000; break;
-    case 'S': mul = 1000; break;
-    case 'm': break;
-    case 'u': div = 1000; break;
-    case 'n': div = 1000000; break;
-    default: valid = 0;
+    case 'H':
+      mul = 3600000;
+      break;
+    case 'M':
+      mul = 60000;
+      break;
+    case 'S':
+      mul = 1000;
+      break;
+    case 'm':
+      break;
+    case 'u':
+      div = 1000;
+      break;
+    case 'n':
+      div = 1000000;
+      break;
+    default:
+      valid = 0;
     }
   }
   if (!valid) {
@@ -209,10 +221,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
   switch (data[0] & 3) {
-  case 0: fuzz_timeout(data + 1, size - 1); break;
-  case 1: fuzz_base64(data + 1, size - 1); break;
-  case 2: fuzz_percent(data + 1, size - 1); break;
-  default: fuzz_gunzip(data + 1, size - 1); break;
+  case 0:
+    fuzz_timeout(data + 1, size - 1);
+    break;
+  case 1:
+    fuzz_base64(data + 1, size - 1);
+    break;
+  case 2:
+    fuzz_percent(data + 1, size - 1);
+    break;
+  default:
+    fuzz_gunzip(data + 1, size - 1);
+    break;
   }
   return 0;
 }

@@ -17,12 +17,12 @@
 #include "reflection.pb.h"
 #endif
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                 \
-    }                                                                          \
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);             \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 typedef struct msg_type {
@@ -31,7 +31,8 @@ typedef struct msg_type {
   size_t size;
 } msg_type;
 
-#define MSG(t) {#t, t##_fields, sizeof(t)}
+#define MSG(t)                                                                             \
+  { #t, t##_fields, sizeof(t) }
 
 /* Every *Request in gen/, and the messages nested in them. */
 static const msg_type types[] = {

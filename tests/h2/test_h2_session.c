@@ -48,8 +48,7 @@ static int s_on_request(void *ud, int32_t stream_id, const hdr *hdrs, size_t n,
   u->requests++;
   u->nhdr = n;
   for (size_t i = 0; i < n && i < 64; i++) {
-    snprintf(u->names[i], sizeof u->names[i], "%.*s", (int)hdrs[i].name_len,
-             hdrs[i].name);
+    snprintf(u->names[i], sizeof u->names[i], "%.*s", (int)hdrs[i].name_len, hdrs[i].name);
     snprintf(u->values[i], sizeof u->values[i], "%.*s", (int)hdrs[i].value_len,
              hdrs[i].value);
   }
@@ -141,9 +140,9 @@ static cstream *cs(int32_t id) {
   return &C.st[(id - 1) / 2];
 }
 
-static int c_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-                       const uint8_t *name, size_t namelen, const uint8_t *value,
-                       size_t valuelen, uint8_t flags, void *ud) {
+static int c_on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                       size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                       void *ud) {
   (void)ng;
   (void)flags;
   (void)ud;
@@ -322,8 +321,8 @@ static ssize_t read_src(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t le
   return (ssize_t)n;
 }
 
-#define NV(n, v) \
-  {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
+#define NV(n, v)                                                                           \
+  { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
 
 static nghttp2_nv req_nv[] = {
     NV(":method", "POST"),
@@ -346,8 +345,7 @@ static int32_t submit_request(body_src *src) {
 
 /* A request left open: headers without END_STREAM, no body yet. */
 static int32_t submit_open_request(void) {
-  int32_t id = nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, req_nv, NREQ,
-                                      NULL);
+  int32_t id = nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, req_nv, NREQ, NULL);
   cr_assert_gt(id, 0);
   return id;
 }
@@ -371,13 +369,15 @@ Test(h2, preface_and_settings_are_accepted_and_ours_carry_limits) {
   cr_assert_eq(C.goaways, 0);
   cr_assert_eq(C.settings, 1, "the server sent %d SETTINGS frames", C.settings);
   cr_assert_eq(C.settings_acks, 1, "the client's SETTINGS were not acknowledged");
-  cr_assert_eq(nghttp2_session_get_remote_settings(cli,
-                                                   NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
-               128);
-  cr_assert_eq(nghttp2_session_get_remote_settings(cli, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
-               16 * 1024 * 1024);
-  cr_assert_eq(nghttp2_session_get_remote_settings(cli, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE),
-               4096);
+  cr_assert_eq(
+      nghttp2_session_get_remote_settings(cli, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+      128);
+  cr_assert_eq(
+      nghttp2_session_get_remote_settings(cli, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
+      16 * 1024 * 1024);
+  cr_assert_eq(
+      nghttp2_session_get_remote_settings(cli, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE),
+      4096);
   /* The connection window was raised from 65535 with WINDOW_UPDATE. */
   cr_assert_eq(nghttp2_session_get_remote_window_size(cli), 32 * 1024 * 1024);
   cr_assert_eq(h2_session_alive(srv), 1);
@@ -627,8 +627,8 @@ Test(h2, header_list_over_the_limit_resets_only_that_stream) {
   memset(big, 'b', sizeof big);
   nghttp2_nv nv[NREQ + 1];
   memcpy(nv, req_nv, sizeof req_nv);
-  nv[NREQ] = (nghttp2_nv){(uint8_t *)"x-big", (uint8_t *)big, 5, sizeof big,
-                          NGHTTP2_NV_FLAG_NONE};
+  nv[NREQ] =
+      (nghttp2_nv){(uint8_t *)"x-big", (uint8_t *)big, 5, sizeof big, NGHTTP2_NV_FLAG_NONE};
   int32_t id = nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, nv, NREQ + 1, NULL);
   cr_assert_gt(id, 0);
   cr_assert_eq(pump(), 0);
@@ -665,12 +665,12 @@ Test(h2, header_list_limit_counts_32_bytes_per_field) {
   for (size_t i = 0; i < NREQ + NEXTRA; i++)
     list += nv[i].namelen + nv[i].valuelen + 32;
   cr_assert_gt(list, 4096);
-  int32_t id = nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, nv,
-                                      NREQ + NEXTRA, NULL);
+  int32_t id =
+      nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, nv, NREQ + NEXTRA, NULL);
   cr_assert_gt(id, 0);
   cr_assert_eq(pump(), 0);
-  cr_assert_eq(S.requests, 0,
-               "a header list of %zu bytes (limit 4096) reached on_request", list);
+  cr_assert_eq(S.requests, 0, "a header list of %zu bytes (limit 4096) reached on_request",
+               list);
   cr_assert_eq(cs(id)->closed, 1, "the stream was not reset");
 }
 
@@ -733,8 +733,10 @@ Test(h2, one_mib_body_flows_without_further_window_updates) {
     cr_assert_eq(h2_session_feed(srv, d, (size_t)n), 0);
   cr_assert_eq(n, 0);
   cr_assert_eq(S.requests, 1);
-  cr_assert_eq(S.st[0].body.len, len, "only %zu of %zu bytes arrived before the client "
-               "had to wait for a window update", S.st[0].body.len, len);
+  cr_assert_eq(S.st[0].body.len, len,
+               "only %zu of %zu bytes arrived before the client "
+               "had to wait for a window update",
+               S.st[0].body.len, len);
   cr_assert_eq(memcmp(S.st[0].body.data, body, len), 0);
   cr_assert_eq(S.st[0].ends, 1);
   free(body);

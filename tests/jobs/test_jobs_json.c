@@ -44,13 +44,15 @@ Test(jobs_json, control_characters) {
 Test(jobs_json, utf8_passes_through) {
   cr_assert_str_eq(ESC("h\xc3\xa9llo"), "\"h\xc3\xa9llo\"");
   cr_assert_str_eq(ESC("\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4"),
-                   "\"\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4\""); /* 한국어 */
+                   "\"\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4\"");      /* 한국어 */
   cr_assert_str_eq(ESC("\xf0\x9f\x98\x88"), "\"\xf0\x9f\x98\x88\""); /* U+1F608 */
   cr_assert_str_eq(ESC("\xe2\x98\xba\t"), "\"\xe2\x98\xba\\t\"");
 }
 
 Test(jobs_json, invalid_utf8_becomes_replacement) {
-  cr_assert_str_eq(ESC("a\xff" "b"), "\"a\\ufffdb\"");
+  cr_assert_str_eq(ESC("a\xff"
+                       "b"),
+                   "\"a\\ufffdb\"");
   cr_assert_str_eq(ESC("\xc3"), "\"\\ufffd\"", "truncated at the end");
   cr_assert_str_eq(ESC("\xc0\x80"), "\"\\ufffd\\ufffd\"", "overlong NUL");
   cr_assert_str_eq(ESC("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"", "UTF-16 surrogate");
@@ -72,13 +74,17 @@ Test(jobs_json, result_objects) {
   cr_assert_str_eq(json_of(&ok),
                    "{\"index\":3,\"ok\":true,\"text\":\"Hi \\\"there\\\"\\n\","
                    "\"confidence\":0.93}");
-  jobs_result bad = {.index = 12, .ok = 0, .error_code = "OCR_ERROR",
-                     .error_message = "file not found", .error_details = "NOT_FOUND"};
+  jobs_result bad = {.index = 12,
+                     .ok = 0,
+                     .error_code = "OCR_ERROR",
+                     .error_message = "file not found",
+                     .error_details = "NOT_FOUND"};
   cr_assert_str_eq(json_of(&bad),
                    "{\"index\":12,\"ok\":false,\"error\":{\"code\":\"OCR_ERROR\","
                    "\"message\":\"file not found\",\"details\":\"NOT_FOUND\"}}");
   jobs_result nulls = {.index = 0, .ok = 1};
-  cr_assert_str_eq(json_of(&nulls), "{\"index\":0,\"ok\":true,\"text\":\"\",\"confidence\":0}");
+  cr_assert_str_eq(json_of(&nulls),
+                   "{\"index\":0,\"ok\":true,\"text\":\"\",\"confidence\":0}");
 }
 
 Test(jobs_json, round_trip) {
@@ -93,8 +99,11 @@ Test(jobs_json, round_trip) {
   cr_assert_float_eq(r.confidence, 0.5f, 1e-6);
   jobs__result_clear(&r);
 
-  jobs_result bad = {.index = 1, .ok = 0, .error_code = "OCR_ERROR",
-                     .error_message = "bad \"bytes\"", .error_details = "DECODE_ERROR"};
+  jobs_result bad = {.index = 1,
+                     .ok = 0,
+                     .error_code = "OCR_ERROR",
+                     .error_message = "bad \"bytes\"",
+                     .error_details = "DECODE_ERROR"};
   j = json_of(&bad);
   cr_assert_eq(jobs__result_parse(j, strlen(j), &r), 0);
   cr_assert_not(r.ok);
@@ -121,12 +130,12 @@ Test(jobs_json, rejects_malformed) {
   const char *bad[] = {
       "",
       "[]",
-      "{\"index\":1}",                          /* no ok */
-      "{\"ok\":true}",                          /* no index */
-      "{\"index\":1,\"ok\":true} x",            /* trailing junk */
-      "{\"index\":1,\"ok\":true,\"text\":\"a\nb\"}", /* raw newline */
+      "{\"index\":1}",                                /* no ok */
+      "{\"ok\":true}",                                /* no index */
+      "{\"index\":1,\"ok\":true} x",                  /* trailing junk */
+      "{\"index\":1,\"ok\":true,\"text\":\"a\nb\"}",  /* raw newline */
       "{\"index\":1,\"ok\":true,\"text\":\"a\\qb\"}", /* bad escape */
-      "{\"index\":1,\"ok\":true,\"text\":\"abc",   /* unterminated */
+      "{\"index\":1,\"ok\":true,\"text\":\"abc",      /* unterminated */
       "{\"index\":-1,\"ok\":true}",
       "{\"index\":1.5,\"ok\":true}",
       "{\"index\":1,\"ok\":maybe}",

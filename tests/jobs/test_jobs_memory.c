@@ -60,8 +60,11 @@ Test(jobs_memory, create_put_finish_get) {
   cr_assert_gt(s.b.created_ms, 0);
 
   jobs_result ok = {.index = 2, .ok = 1, .text = "hello", .confidence = 0.9f};
-  jobs_result bad = {.index = 0, .ok = 0, .error_code = "OCR_ERROR",
-                     .error_message = "file not found", .error_details = "NOT_FOUND"};
+  jobs_result bad = {.index = 0,
+                     .ok = 0,
+                     .error_code = "OCR_ERROR",
+                     .error_message = "file not found",
+                     .error_details = "NOT_FOUND"};
   cr_assert_eq(jobs_put_result(st, "b1", &ok, 1, 0), 0);
   cr_assert_eq(jobs_put_result(st, "b1", &bad, 2, 1), 0);
   cr_assert_eq(jobs_finish(st, "b1", JOBS_SUCCESS, 2, 1), 0);

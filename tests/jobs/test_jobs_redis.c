@@ -93,8 +93,9 @@ static void redis_start(int port, const char *sock, const char *password) {
     bin = "redis-server";
   char portstr[16];
   snprintf(portstr, sizeof portstr, "%d", port);
-  const char *argv[20] = {bin,  "--port", portstr, "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"};
+  const char *argv[20] = {bin,      "--port",     portstr,        "--bind", "127.0.0.1",
+                          "--save", "",           "--appendonly", "no",     "--daemonize",
+                          "no",     "--loglevel", "warning"};
   int argc = 13;
   if (password) {
     argv[argc++] = "--requirepass";
@@ -343,8 +344,11 @@ static jobs_result ok_result(int32_t i, const char *text) {
 }
 
 static jobs_result bad_result(int32_t i) {
-  return (jobs_result){.index = i, .ok = 0, .error_code = "OCR_ERROR",
-                       .error_message = "file not found", .error_details = "NOT_FOUND"};
+  return (jobs_result){.index = i,
+                       .ok = 0,
+                       .error_code = "OCR_ERROR",
+                       .error_message = "file not found",
+                       .error_details = "NOT_FOUND"};
 }
 
 TestSuite(jobs_redis, .init = setup, .fini = teardown, .timeout = 120);

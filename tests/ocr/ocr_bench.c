@@ -53,8 +53,8 @@ int main(int argc, char **argv) {
     ocr_result r;
     ocr_result_init(&r);
     rc = ocr_engine_run(e, &req, &r);
-    printf("run %d: rc %d %dx%d %.1f ms conf %.2f boxes %zu rot %d\n", i, rc,
-           r.width, r.height, r.ocr_ms, r.confidence, r.nboxes, r.rotation);
+    printf("run %d: rc %d %dx%d %.1f ms conf %.2f boxes %zu rot %d\n", i, rc, r.width,
+           r.height, r.ocr_ms, r.confidence, r.nboxes, r.rotation);
     if (i == 0)
       printf("---\n%s\n---\n", r.text != NULL ? r.text : r.error_message);
     ocr_result_clear(&r);

@@ -101,12 +101,12 @@ const char *otu_font(const char *name) {
   return found[i];
 }
 
-int otu_render(const char *out, const char *size, const char *font,
-               int pointsize, int x, int y, const char *text) {
+int otu_render(const char *out, const char *size, const char *font, int pointsize, int x,
+               int y, const char *text) {
   char ps[16], pos[32];
-  const char *argv[] = {OTU_CONVERT, "-size", size, "xc:white", "-font", font,
-                        "-pointsize", ps, "-fill", "black", "-annotate", pos,
-                        text, out, NULL};
+  const char *argv[] = {OTU_CONVERT, "-size",      size, "xc:white", "-font",
+                        font,        "-pointsize", ps,   "-fill",    "black",
+                        "-annotate", pos,          text, out,        NULL};
 
   if (font == NULL)
     return -1;

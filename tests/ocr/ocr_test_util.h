@@ -33,8 +33,8 @@ const char *otu_font(const char *name);
 /* Renders text (may hold '\n') in black on a white canvas of size
  * ("800x100") with the font file at pointsize, baseline of the first line
  * at (x, y), into out (format from its extension). Returns 0 on success. */
-int otu_render(const char *out, const char *size, const char *font,
-               int pointsize, int x, int y, const char *text);
+int otu_render(const char *out, const char *size, const char *font, int pointsize, int x,
+               int y, const char *text);
 
 /* Runs convert in out with extra arguments between the input and output
  * ("-rotate", "90"); argv ends with NULL. Returns 0 on success. */

@@ -66,8 +66,9 @@ Test(ocr_engine, mock_gives_its_fixed_answer) {
 Test(ocr_engine, mock_reads_size_of_inline_bytes) {
   ocr_engine *e = make(OCR_KIND_MOCK);
   char p[PATH_MAX];
-  const char *argv[] = {OTU_CONVERT, "-size", "321x123", "xc:white",
-                        otu_join(p, sizeof(p), dir, "blank.png"), NULL};
+  const char *argv[] = {
+      OTU_CONVERT, "-size", "321x123", "xc:white", otu_join(p, sizeof(p), dir, "blank.png"),
+      NULL};
   ocr_request req = {.language = "korean", .psm = -1};
   ocr_result r;
   uint8_t *data;
@@ -165,8 +166,10 @@ Test(ocr_engine, new_validates_its_configuration) {
 
 Test(ocr_engine, request_language_missing_from_tessdata) {
   char p[PATH_MAX], td[PATH_MAX];
-  ocr_config cfg = {.kind = OCR_KIND_TESSERACT, .image_root = dir,
-                    .default_language = "eng", .tessdata_dir = td};
+  ocr_config cfg = {.kind = OCR_KIND_TESSERACT,
+                    .image_root = dir,
+                    .default_language = "eng",
+                    .tessdata_dir = td};
   ocr_request req = {.path = "x.png", .language = "korean", .psm = -1};
   ocr_engine *e;
   ocr_result r;

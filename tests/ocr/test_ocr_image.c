@@ -20,8 +20,10 @@ static char *dir;
 static ocr_engine *engine;
 
 static ocr_engine *make_engine(uint64_t max_pixels) {
-  ocr_config cfg = {.kind = OCR_KIND_TESSERACT, .image_root = dir,
-                    .default_language = "eng", .max_pixels = max_pixels};
+  ocr_config cfg = {.kind = OCR_KIND_TESSERACT,
+                    .image_root = dir,
+                    .default_language = "eng",
+                    .max_pixels = max_pixels};
   ocr_engine *e = NULL;
 
   cr_assert_eq(ocr_engine_new(&cfg, &e), 0);
@@ -59,8 +61,8 @@ static void derive(const char *name, const char *format, const char *const extra
     snprintf(out, sizeof(out), "%s:%s/%s", format, dir, name);
   else
     otu_join(out, sizeof(out), dir, name);
-  cr_assert_eq(otu_convert(otu_join(in, sizeof(in), dir, "line.png"), out, extra),
-               0, "convert to %s", name);
+  cr_assert_eq(otu_convert(otu_join(in, sizeof(in), dir, "line.png"), out, extra), 0,
+               "convert to %s", name);
 }
 
 static int run_path(ocr_engine *e, const char *path, ocr_result *r) {
@@ -129,9 +131,10 @@ Test(ocr_image, pixel_formats_are_converted) {
   static const char *const mono[] = {"-monochrome", NULL};
   static const char *const none[] = {NULL};
   char p[PATH_MAX];
-  const char *argv[] = {OTU_CONVERT, "-size", "640x80", "xc:none",
-                        "-font", otu_font("DejaVuSans"), "-pointsize", "36",
-                        "-fill", "black", "-annotate", "+10+55", TEXT, p, NULL};
+  const char *argv[] = {
+      OTU_CONVERT,  "-size", "640x80", "xc:none", "-font",     otu_font("DejaVuSans"),
+      "-pointsize", "36",    "-fill",  "black",   "-annotate", "+10+55",
+      TEXT,         p,       NULL};
 
   derive("rgb48.png", "PNG48", rgb16);
   expect_text_by_path("rgb48.png");
@@ -184,17 +187,18 @@ Test(ocr_image, undecodable_inputs_are_decode_errors) {
   cr_assert_eq(otu_write_file(otu_join(p, sizeof(p), dir, "zero.png"), "", 0), 0);
   cr_assert_eq(run_path(engine, "zero.png", &r), ERR_DECODE);
   ocr_result_clear(&r);
-  cr_assert_eq(otu_write_file(otu_join(p, sizeof(p), dir, "text.png"),
-                              "hello, not an image\n", 20), 0);
+  cr_assert_eq(
+      otu_write_file(otu_join(p, sizeof(p), dir, "text.png"), "hello, not an image\n", 20),
+      0);
   cr_assert_eq(run_path(engine, "text.png", &r), ERR_DECODE);
   ocr_result_clear(&r);
   cr_assert_eq(run_bytes(engine, (const uint8_t *)"hello", 5, &r), ERR_DECODE);
   ocr_result_clear(&r);
 
   /* A directory is no image either. */
-  cr_assert_eq(otu_run((const char *[]){"/bin/mkdir", otu_join(p, sizeof(p), dir, "d.png"),
-                                        NULL}),
-               0);
+  cr_assert_eq(
+      otu_run((const char *[]){"/bin/mkdir", otu_join(p, sizeof(p), dir, "d.png"), NULL}),
+      0);
   cr_assert_eq(run_path(engine, "d.png", &r), ERR_DECODE);
   ocr_result_clear(&r);
   free(png);
@@ -202,8 +206,9 @@ Test(ocr_image, undecodable_inputs_are_decode_errors) {
 
 Test(ocr_image, one_pixel_image_is_empty_success) {
   char p[PATH_MAX];
-  const char *argv[] = {OTU_CONVERT, "-size", "1x1", "xc:white",
-                        otu_join(p, sizeof(p), dir, "one.png"), NULL};
+  const char *argv[] = {
+      OTU_CONVERT, "-size", "1x1", "xc:white", otu_join(p, sizeof(p), dir, "one.png"),
+      NULL};
   ocr_result r;
 
   cr_assert_eq(otu_run(argv), 0);
@@ -258,8 +263,9 @@ static void put32(uint8_t *p, uint32_t v) {
 }
 
 /* A PNG whose header claims 30000x30000 pixels (900 M) and which is cut
- * off 64 bytes in (leptonica reads PNG headers from 40 bytes on): refused as too large, which proves the limit is checked
- * from the header before any decoding (decoding would fail as DECODE). */
+ * off 64 bytes in (leptonica reads PNG headers from 40 bytes on): refused as too large,
+ * which proves the limit is checked from the header before any decoding (decoding would
+ * fail as DECODE). */
 Test(ocr_image, limit_is_checked_before_decoding) {
   char p[PATH_MAX];
   ocr_result r;

@@ -40,14 +40,13 @@ Test(ocr_lang, tesseract_codes_pass_through) {
 }
 
 Test(ocr_lang, malformed_names_are_refused) {
-  static const char *bad[] = {"", "+", "eng+", "+eng", "kor++eng", "../eng",
-                              "eng/..", "eng;rm", "e\xc3\xa9", "eng1", "osd",
-                              "kor+osd"};
+  static const char *bad[] = {"",          "+",      "eng+",   "+eng",
+                              "kor++eng",  "../eng", "eng/..", "eng;rm",
+                              "e\xc3\xa9", "eng1",   "osd",    "kor+osd"};
   size_t i;
 
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    cr_expect_eq(ocr_language_code(bad[i], code, sizeof(code)), ERR_LANGUAGE,
-                 "%s", bad[i]);
+    cr_expect_eq(ocr_language_code(bad[i], code, sizeof(code)), ERR_LANGUAGE, "%s", bad[i]);
   cr_assert_eq(ocr_language_code(NULL, code, sizeof(code)), ERR_LANGUAGE);
 }
 
@@ -83,9 +82,9 @@ static void setup(void) {
   cfg.image_root = dir;
   cr_assert_eq(ocr_engine_new(&cfg, &engine), 0);
   otu_join(image, sizeof(image), dir, "hello.png");
-  cr_assert_eq(otu_render(image, "500x80", otu_font("DejaVuSans"), 36, 10, 55,
-                          "Hello World 123"),
-               0);
+  cr_assert_eq(
+      otu_render(image, "500x80", otu_font("DejaVuSans"), 36, 10, 55, "Hello World 123"),
+      0);
 }
 
 static void teardown(void) {
@@ -137,8 +136,7 @@ Test(ocr_lang_engine, korean_runs_as_kor, .init = setup, .fini = teardown) {
   ocr_result_clear(&r);
 }
 
-Test(ocr_lang_engine, empty_language_uses_the_default, .init = setup,
-     .fini = teardown) {
+Test(ocr_lang_engine, empty_language_uses_the_default, .init = setup, .fini = teardown) {
   ocr_result r;
 
   cr_assert_eq(run("", &r), 0, "%s", r.error_message);
@@ -150,8 +148,8 @@ Test(ocr_lang_engine, empty_language_uses_the_default, .init = setup,
 }
 
 Test(ocr_lang_engine, default_language_must_be_installed) {
-  ocr_config cfg = {.kind = OCR_KIND_TESSERACT, .image_root = "/",
-                    .default_language = "klingon"};
+  ocr_config cfg = {
+      .kind = OCR_KIND_TESSERACT, .image_root = "/", .default_language = "klingon"};
   ocr_engine *e = (ocr_engine *)&cfg;
 
   cr_assert_eq(ocr_engine_new(&cfg, &e), ERR_CONFIG);

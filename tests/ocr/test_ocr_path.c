@@ -139,8 +139,8 @@ Test(ocr_path, output_buffer_too_small_is_refused) {
 /* The engine turns refusals into results with a message; the path check
  * comes before Tesseract is touched. */
 Test(ocr_path, engine_reports_forbidden_and_missing) {
-  ocr_config cfg = {.kind = OCR_KIND_TESSERACT, .image_root = root,
-                    .default_language = "eng"};
+  ocr_config cfg = {
+      .kind = OCR_KIND_TESSERACT, .image_root = root, .default_language = "eng"};
   ocr_request req = {.psm = -1};
   ocr_engine *e;
   ocr_result r;

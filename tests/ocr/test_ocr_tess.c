@@ -19,22 +19,23 @@
 /* libgomp (omp.h), asked directly what the engine set. */
 extern int omp_get_max_active_levels(void);
 
-#define LINES3 "The quick brown fox 123\nJumps over the lazy dog\nPack my box with five jugs"
+#define LINES3                                                                             \
+  "The quick brown fox 123\nJumps over the lazy dog\nPack my box with five jugs"
 #define KOREAN "안녕하세요 세계"
-#define PAGE                                                                   \
-  "It was the best of times, it was the worst\n"                             \
-  "of times, it was the age of wisdom, it was\n"                             \
-  "the age of foolishness, it was the epoch of\n"                            \
-  "belief, it was the epoch of incredulity, it\n"                            \
-  "was the season of Light, it was the season\n"                             \
-  "of Darkness, it was the spring of hope, it\n"                             \
+#define PAGE                                                                               \
+  "It was the best of times, it was the worst\n"                                           \
+  "of times, it was the age of wisdom, it was\n"                                           \
+  "the age of foolishness, it was the epoch of\n"                                          \
+  "belief, it was the epoch of incredulity, it\n"                                          \
+  "was the season of Light, it was the season\n"                                           \
+  "of Darkness, it was the spring of hope, it\n"                                           \
   "was the winter of despair."
 
 static char *dir;
 static ocr_engine *engine;
 
-static void render(const char *name, const char *size, const char *font,
-                   int pointsize, int x, int y, const char *text) {
+static void render(const char *name, const char *size, const char *font, int pointsize,
+                   int x, int y, const char *text) {
   char p[PATH_MAX];
 
   cr_assert_eq(otu_render(otu_join(p, sizeof(p), dir, name), size, otu_font(font),
@@ -61,8 +62,7 @@ static void teardown(void) {
 TestSuite(ocr_tess, .init = setup, .fini = teardown);
 
 static int run(const char *path, const char *lang, int angle, ocr_result *r) {
-  ocr_request req = {.path = path, .language = lang, .use_angle_cls = angle,
-                     .psm = -1};
+  ocr_request req = {.path = path, .language = lang, .use_angle_cls = angle, .psm = -1};
 
   ocr_result_init(r);
   return ocr_engine_run(engine, &req, r);
@@ -117,9 +117,9 @@ Test(ocr_tess, three_english_lines_exact_with_one_box_each) {
       cr_expect_gt(mid_y(&r.boxes[i]), mid_y(&r.boxes[i - 1]), "top to bottom");
   }
   cr_assert_str_eq(r.boxes[1].text, "Jumps over the lazy dog");
-  cr_assert_float_eq(r.confidence,
-                     (r.boxes[0].confidence + r.boxes[1].confidence +
-                      r.boxes[2].confidence) / 3, 1e-5);
+  cr_assert_float_eq(
+      r.confidence,
+      (r.boxes[0].confidence + r.boxes[1].confidence + r.boxes[2].confidence) / 3, 1e-5);
   cr_assert_gt(r.ocr_ms, 0.0);
   ocr_result_clear(&r);
 }
@@ -184,21 +184,13 @@ static void check_turned(int turn) {
   ocr_result_clear(&r);
 }
 
-Test(ocr_tess, orientation_upright) {
-  check_turned(0);
-}
+Test(ocr_tess, orientation_upright) { check_turned(0); }
 
-Test(ocr_tess, orientation_90) {
-  check_turned(90);
-}
+Test(ocr_tess, orientation_90) { check_turned(90); }
 
-Test(ocr_tess, orientation_180) {
-  check_turned(180);
-}
+Test(ocr_tess, orientation_180) { check_turned(180); }
 
-Test(ocr_tess, orientation_270) {
-  check_turned(270);
-}
+Test(ocr_tess, orientation_270) { check_turned(270); }
 
 Test(ocr_tess, orientation_with_too_little_text_leaves_image_alone) {
   ocr_result r;
@@ -258,8 +250,9 @@ Test(ocr_tess, segmentation_mode_override) {
 
 Test(ocr_tess, blank_page_is_empty_success) {
   char p[PATH_MAX];
-  const char *argv[] = {OTU_CONVERT, "-size", "300x200", "xc:white",
-                        otu_join(p, sizeof(p), dir, "blank.png"), NULL};
+  const char *argv[] = {
+      OTU_CONVERT, "-size", "300x200", "xc:white", otu_join(p, sizeof(p), dir, "blank.png"),
+      NULL};
   ocr_result r;
 
   cr_assert_eq(otu_run(argv), 0);
@@ -294,9 +287,9 @@ Test(ocr_tess, instances_are_per_thread_per_language_and_reused) {
 typedef struct job {
   const char *path, *lang, *want;
   int runs;
-  int ok;               /* runs that gave exactly `want` */
-  int threads_before;   /* this process's threads before the first run */
-  int threads_after;    /* ... and after the last, same thread */
+  int ok;             /* runs that gave exactly `want` */
+  int threads_before; /* this process's threads before the first run */
+  int threads_after;  /* ... and after the last, same thread */
   int max_active_levels;
   int instances;
 } job;
@@ -333,8 +326,8 @@ Test(ocr_tess, openmp_is_limited_in_worker_threads) {
   cr_assert_eq(pthread_create(&t, NULL, worker, &j), 0);
   cr_assert_eq(pthread_join(t, NULL), 0);
   cr_assert_eq(j.ok, 2);
-  cr_expect_eq(j.threads_after, j.threads_before, "before %d, after %d",
-               j.threads_before, j.threads_after);
+  cr_expect_eq(j.threads_after, j.threads_before, "before %d, after %d", j.threads_before,
+               j.threads_after);
   cr_expect_eq(j.max_active_levels, 0);
   cr_assert_eq(j.instances, 1);
 }

@@ -182,8 +182,7 @@ void rpc_env_init(rpc_env *env, int queued) {
   memset(env, 0, sizeof *env);
   char *argv[] = {"ocrpc-server", NULL};
   char err[256] = "";
-  cr_assert_eq(config_load(&env->cfg, 1, argv, NULL, NULL, err, sizeof err), 0, "%s",
-               err);
+  cr_assert_eq(config_load(&env->cfg, 1, argv, NULL, NULL, err, sizeof err), 0, "%s", err);
   snprintf(env->cfg.engine, sizeof env->cfg.engine, "mock");
   snprintf(env->cfg.image_root, sizeof env->cfg.image_root, "/tmp");
   ocr_config oc = {.kind = OCR_KIND_MOCK,
@@ -194,8 +193,7 @@ void rpc_env_init(rpc_env *env, int queued) {
     exec_queued_init(&env->ex, &env->q);
   else
     exec_run_now_init(&env->ex);
-  cr_assert_eq(rpc_server_new(&env->cfg, env->engine, &env->ex, &fake_transport,
-                              &env->srv),
+  cr_assert_eq(rpc_server_new(&env->cfg, env->engine, &env->ex, &fake_transport, &env->srv),
                0);
   cr_assert_eq(jobs_memory_new(3600 * 1000, &env->jobs), 0);
   rpc_server_set_jobs(env->srv, env->jobs);
@@ -217,8 +215,8 @@ rpc_call *start_call_hdrs(rpc_env *env, int32_t stream_id, const hdr *hdrs, size
   return c;
 }
 
-rpc_call *start_call(rpc_env *env, int32_t stream_id, const char *path,
-                     const hdr *extra, size_t nextra) {
+rpc_call *start_call(rpc_env *env, int32_t stream_id, const char *path, const hdr *extra,
+                     size_t nextra) {
   hdr h[16] = {
       HDR_LIT(":method", "POST"),
       HDR_LIT(":scheme", "http"),
@@ -240,8 +238,8 @@ void close_call(rpc_env *env, rpc_call *c, int32_t stream_id, uint32_t code) {
 }
 
 void frame_append(buf *out, const void *payload, size_t len, int compressed) {
-  uint8_t p[5] = {(uint8_t)(compressed ? 1 : 0), (uint8_t)(len >> 24),
-                  (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+  uint8_t p[5] = {(uint8_t)(compressed ? 1 : 0), (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+                  (uint8_t)(len >> 8), (uint8_t)len};
   cr_assert_eq(buf_append(out, p, 5), 0);
   if (len)
     cr_assert_eq(buf_append(out, payload, len), 0);
@@ -302,6 +300,5 @@ void stream_decode_one(const fake_stream *s, const pb_msgdesc_t *fields, void *m
   size_t len = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
   cr_assert_eq(len + 5, data->data.len, "not exactly one message");
   pb_istream_t is = pb_istream_from_buffer(p + 5, len);
-  cr_assert(pb_decode(&is, fields, msg), "response does not decode: %s",
-            PB_GET_ERROR(&is));
+  cr_assert(pb_decode(&is, fields, msg), "response does not decode: %s", PB_GET_ERROR(&is));
 }

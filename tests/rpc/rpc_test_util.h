@@ -84,8 +84,8 @@ void rpc_env_free(rpc_env *env);
 
 /* Starts a call with a valid gRPC request head for `path`; extra headers
  * (may be NULL) are appended. */
-rpc_call *start_call(rpc_env *env, int32_t stream_id, const char *path,
-                     const hdr *extra, size_t nextra);
+rpc_call *start_call(rpc_env *env, int32_t stream_id, const char *path, const hdr *extra,
+                     size_t nextra);
 /* Starts a call with exactly these headers. */
 rpc_call *start_call_hdrs(rpc_env *env, int32_t stream_id, const hdr *hdrs, size_t n);
 /* Marks the stream closed in the fake, then rpc_call_close. */

@@ -85,8 +85,7 @@ Test(rpc_call, unary_request_split_byte_by_byte) {
 
 Test(rpc_call, grpc_proto_content_type_is_accepted) {
   hdr h[] = {HDR_LIT(":method", "POST"), HDR_LIT(":path", HEALTH),
-             HDR_LIT("content-type", "application/grpc+proto"),
-             HDR_LIT("te", "trailers")};
+             HDR_LIT("content-type", "application/grpc+proto"), HDR_LIT("te", "trailers")};
   rpc_call *c = start_call_hdrs(&env, 1, h, 4);
   buf wire = BUF_INIT;
   health_request(&wire);
@@ -186,7 +185,10 @@ Test(rpc_call, garbage_protobuf_is_invalid_argument) {
   rpc_call *c = start_call(&env, 1, EXTRACT, NULL, 0);
   buf wire = BUF_INIT;
   /* Field 1, length 16, but only three bytes follow. */
-  frame_append(&wire, "\x0a\x10" "abc", 5, 0);
+  frame_append(&wire,
+               "\x0a\x10"
+               "abc",
+               5, 0);
   rpc_call_data(c, wire.data, wire.len);
   expect_trailers_only(1, "200", RPC_INVALID_ARGUMENT);
   rpc_call_end(c);

@@ -18,7 +18,7 @@ typedef struct seen {
   int n;
   size_t lens[32];
   int compressed[32];
-  buf all; /* payloads concatenated */
+  buf all;     /* payloads concatenated */
   int fail_at; /* 1-based message index whose callback returns an error */
 } seen;
 

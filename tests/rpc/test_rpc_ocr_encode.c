@@ -58,7 +58,7 @@ Test(ocr_encode, success_with_boxes_matches_nanopb) {
   r.ocr_ms = 123.4567;
   snprintf(r.language, sizeof r.language, "kor");
   add_box(&r, "first line", 0.9f, 1);
-  add_box(&r, "", 0.5f, 100);      /* empty text: omitted */
+  add_box(&r, "", 0.5f, 100);           /* empty text: omitted */
   add_box(&r, "안녕하세요", 0.0f, 300); /* zero confidence: omitted */
   expect_same_bytes(&r, 0.25);
   ocr_result_clear(&r);

@@ -22,9 +22,10 @@
 #define BATCH "/ocr.OCRService/ExtractTextBatch"
 
 /* A PNG signature and IHDR (321 x 45): the mock engine reads the size. */
-static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-                              'I', 'H', 'D', 'R', 0, 0, 0x01, 0x41, 0, 0, 0, 45,
-                              8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,
+                              0,    13,  'I', 'H', 'D',  'R',  0,    0,    0x01, 0x41,
+                              0,    0,   0,   45,  8,    0,    0,    0,    0,    0,
+                              0,    0,   0,   0,   0,    0,    0,    0,    0,    0};
 
 static rpc_env env;
 static char img_path[64]; /* a file under /tmp (the image root) holding png */
@@ -93,8 +94,8 @@ static void slow_answer(void) {
 static void use_slow_store(void) {
   memset(&slow, 0, sizeof slow);
   slow.inner = env.jobs;
-  slow.ops = (jobs_ops){s_create, s_put_result, s_finish, s_get, s_get_cancel, s_free,
-                        s_cache_get, s_cache_cancel, s_cache_put};
+  slow.ops = (jobs_ops){s_create, s_put_result, s_finish,       s_get,      s_get_cancel,
+                        s_free,   s_cache_get,  s_cache_cancel, s_cache_put};
   slow.base.ops = &slow.ops;
   rpc_server_set_jobs(env.srv, &slow.base);
 }

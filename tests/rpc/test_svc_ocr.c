@@ -91,9 +91,10 @@ Test(svc_ocr, extract_text_answers_from_the_done_callback) {
 Test(svc_ocr, extract_text_with_inline_image_bytes) {
   /* A PNG signature and IHDR (321 x 45): the mock engine reads the size
    * from the header of the bytes it was handed. */
-  static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-                                'I', 'H', 'D', 'R', 0, 0, 0x01, 0x41, 0, 0, 0, 45,
-                                8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,
+                                0,    13,  'I', 'H', 'D',  'R',  0,    0,    0x01, 0x41,
+                                0,    0,   0,   45,  8,    0,    0,    0,    0,    0,
+                                0,    0,   0,   0,   0,    0,    0,    0,    0,    0};
   pb_bytes_array_t *img = malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(sizeof png));
   cr_assert_not_null(img);
   img->size = sizeof png;

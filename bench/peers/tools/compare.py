@@ -731,6 +731,12 @@ def report(load_before, load_after, started, elapsed):
         L.append("")
 
     L.extend(targets())
+    # The optimisation log is written by hand (profiles, before/after
+    # figures); the report carries it so RESULTS.md stays one document.
+    notes = os.path.join(REPO, "bench", "OPTIMISATIONS.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            L.append(f.read().rstrip("\n") + "\n")
     L.append("## Commands (first round; ports are per server)\n")
     L.append("```sh")
     for (scen, label), cmd in sorted(COMMANDS.items()):

@@ -11,25 +11,11 @@ PKGS=(
   build-essential cmake pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-kor
-  python3 python3-grpcio python3-protobuf python3-tesserocr
+  python3 python3-grpcio python3-protobuf python3-tesserocr python3-pil
   nghttp2-server nghttp2-client
   wrk hyperfine
   imagemagick fonts-dejavu-core fonts-nanum
   procps util-linux
 )
 
-missing=()
-for p in "${PKGS[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-bench-deps: installing ${missing[*]}" >&2
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$(dirname "$0")/apt-install.sh" "${PKGS[@]}"

@@ -11,26 +11,10 @@
 #include <sys/stat.h>
 
 #include "base/err.h"
+#include "rpc_wire.h"
 
 int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg) {
-  size_t size;
-  if (!pb_get_encoded_size(&size, fields, msg))
-    return ERR_PARSE;
-  if (size > UINT32_MAX)
-    return ERR_MSG_TOO_LARGE;
-  if (buf_reserve(out, 5 + size))
-    return ERR_NOMEM;
-  uint8_t *p = out->data + out->len;
-  p[0] = 0;
-  p[1] = (uint8_t)(size >> 24);
-  p[2] = (uint8_t)(size >> 16);
-  p[3] = (uint8_t)(size >> 8);
-  p[4] = (uint8_t)size;
-  pb_ostream_t os = pb_ostream_from_buffer(p + 5, size);
-  if (!pb_encode(&os, fields, msg))
-    return ERR_PARSE;
-  out->len += 5 + size;
-  return 0;
+  return rpc_encode_message(out, fields, msg, UINT32_MAX);
 }
 
 int client_pb_decode(const uint8_t *data, size_t len, const pb_msgdesc_t *fields,

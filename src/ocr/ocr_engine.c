@@ -195,13 +195,9 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
 
   if (e == NULL || req == NULL)
     return ocr__fail(out, ERR_INVAL, "no engine or request");
-  if (req->cancel != NULL && *req->cancel != 0)
-    return ocr__fail(out, ERR_CANCELLED, "cancelled before start");
-
-  if (req->language == NULL || req->language[0] == '\0')
-    snprintf(out->language, sizeof(out->language), "%s", e->default_language);
-  else if (ocr_language_code(req->language, out->language, sizeof(out->language)) != 0)
-    return ocr__fail(out, ERR_LANGUAGE, "unknown language \"%.64s\"", req->language);
+  rc = pick_language(e, req, out);
+  if (rc != 0)
+    return rc;
 
   if (e->kind == OCR_KIND_MOCK) {
     rc = mock_run(req, out);
@@ -209,9 +205,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     return rc;
   }
 
-  rc = ocr__language_installed(e->tessdata, out->language, out);
-  if (rc == 0)
-    rc = load_image(e, req, &img, out);
+  rc = load_image(e, req, &img, out);
   if (rc == 0) {
     rc = ocr__tess_run(e, req, out->language, &img, out);
     ocr__image_release(&img);

@@ -141,7 +141,7 @@ int rpc__call_send(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
   if (c->state == CALL_DONE)
     return ERR_INVAL;
   buf out = BUF_INIT;
-  int rc = rpc__encode_message(&out, fields, msg, c->srv->cfg->max_message_bytes);
+  int rc = rpc_encode_message(&out, fields, msg, c->srv->cfg->max_message_bytes);
   if (rc)
     fail_encode(c, rc);
   else

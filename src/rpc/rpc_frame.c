@@ -70,8 +70,8 @@ int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len, rpc_msg_c
   return 0;
 }
 
-int rpc__encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
-                        uint64_t limit) {
+int rpc_encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
+                       uint64_t limit) {
   /* Most responses are small: encode straight into the room the buffer
    * has (at least 4 KiB), the prefix filled in afterwards. Only a message
    * that does not fit pays for nanopb's sizing pass. */

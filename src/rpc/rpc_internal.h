@@ -15,11 +15,6 @@
 #include "ocr/ocr.h"
 #include "rpc.h"
 
-/* Encodes msg as one length-prefixed gRPC message appended to out.
- * Returns 0, ERR_MSG_TOO_LARGE (over limit), ERR_NOMEM or ERR_PARSE. */
-int rpc__encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
-                        uint64_t limit);
-
 /* Parses a grpc-timeout value into milliseconds (clamped); 0 or
  * ERR_INVAL. */
 int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);

@@ -13,6 +13,10 @@
 
 #include "base/buf.h"
 
+/* nanopb's message descriptor, declared here so this header stays free of
+ * third-party headers. */
+struct pb_msgdesc_s;
+
 /* Reassembles length-prefixed gRPC messages (1 flag byte, 4-byte
  * big-endian length, payload) from DATA bytes that arrive in arbitrary
  * pieces. The length prefix is checked against the limit before a byte of
@@ -39,6 +43,11 @@ int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len, rpc_msg_c
 /* 1 when a message is partly received (a half-closed stream then lost
  * bytes). */
 int rpc_deframer_partial(const rpc_deframer *d);
+
+/* Encodes msg as one length-prefixed gRPC message appended to out.
+ * Returns 0, ERR_MSG_TOO_LARGE (over limit), ERR_NOMEM or ERR_PARSE. */
+int rpc_encode_message(buf *out, const struct pb_msgdesc_s *fields, const void *msg,
+                       uint64_t limit);
 
 /* Percent-encodes a grpc-message value: bytes 0x20-0x7E except '%' stay,
  * every other byte becomes %XX. Writes at most outsize-1 bytes plus NUL,

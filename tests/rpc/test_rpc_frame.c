@@ -211,7 +211,7 @@ Test(rpc_frame, encode_message_prefix_and_limit) {
   resp.model_loaded = true;
   buf out = BUF_INIT;
   cr_assert_eq(buf_append(&out, "pre", 3), 0);
-  cr_assert_eq(rpc__encode_message(&out, ocr_HealthCheckResponse_fields, &resp, 1024), 0);
+  cr_assert_eq(rpc_encode_message(&out, ocr_HealthCheckResponse_fields, &resp, 1024), 0);
   size_t size;
   cr_assert(pb_get_encoded_size(&size, ocr_HealthCheckResponse_fields, &resp));
   cr_assert_eq(out.len, 3 + 5 + size, "appends to what is there");
@@ -228,7 +228,7 @@ Test(rpc_frame, encode_message_prefix_and_limit) {
   pb_release(ocr_HealthCheckResponse_fields, &back);
 
   size_t before = out.len;
-  cr_assert_eq(rpc__encode_message(&out, ocr_HealthCheckResponse_fields, &resp, size - 1),
+  cr_assert_eq(rpc_encode_message(&out, ocr_HealthCheckResponse_fields, &resp, size - 1),
                ERR_MSG_TOO_LARGE);
   cr_assert_eq(out.len, before);
   buf_free(&out);
@@ -248,7 +248,7 @@ Test(rpc_frame, bytes_field_over_64k_round_trips) {
   req.image_data = img;
   req.language = "eng";
   buf out = BUF_INIT;
-  cr_assert_eq(rpc__encode_message(&out, ocr_OCRRequest_fields, &req, 1 << 20), 0);
+  cr_assert_eq(rpc_encode_message(&out, ocr_OCRRequest_fields, &req, 1 << 20), 0);
 
   /* Through the deframer in 4 KiB pieces, then decoded. */
   rpc_deframer d;

@@ -38,7 +38,7 @@ static void expect_same_bytes(const ocr_result *r, double queue_ms) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   cr_assert_eq(rpc__ocr_response(r, eng, queue_ms, &resp, &kv1), 0);
   buf want = BUF_INIT, got = BUF_INIT;
-  cr_assert_eq(rpc__encode_message(&want, ocr_OCRResponse_fields, &resp, 1 << 20), 0);
+  cr_assert_eq(rpc_encode_message(&want, ocr_OCRResponse_fields, &resp, 1 << 20), 0);
   free(resp.text_boxes);
   rpc__ocr_kv(r, eng, queue_ms, &kv2);
   cr_assert_eq(rpc__ocr_response_encode(r, &kv2, &got, 1 << 20), 0);

@@ -15,13 +15,24 @@
 
 #include "base/err.h"
 #include "client_internal.h"
+#include "loop/loop_timer.h"
 
 #define READ_BUF (256u << 10)
 #define WRITE_CHUNK (1u << 20) /* pull at most this much per write */
 
+typedef struct conn_timer conn_timer;
+
+/* Output is written once per loop iteration for every connection that has
+ * some, from one prepare and one check handle per loop: with a pair of
+ * handles per connection, 1,000 connections cost 2,000 callbacks every
+ * iteration whether or not they had anything to send (bench/RESULTS.md). */
 struct client_loop {
   uv_loop_t uv;
-  timer_src timers;
+  timer_src timers; /* the heap (loop_timer.h); also behind conn timers */
+  uv_prepare_t prepare;
+  uv_check_t check;
+  client_conn *dirty_head, *dirty_tail; /* in the order they had output */
+  conn_timer *free_timers;
 };
 
 enum { C_RESOLVING, C_CONNECTING, C_CONNECTED, C_DEAD };
@@ -41,9 +52,8 @@ struct client_conn {
   uv_write_t wreq;
   buf wbuf;
   int writing;
-  uv_prepare_t prepare;
-  uv_check_t check;
-  int dirty;
+  client_conn *dirty_prev, *dirty_next;
+  int dirty; /* on the loop's dirty list */
   int depth; /* nesting of session entries */
   int flushing;
   int close_requested;
@@ -54,11 +64,14 @@ struct client_conn {
   uint8_t *rbuf;
 };
 
-struct timer {
-  uv_timer_t h;
+/* A connection's timer: a node of the loop's heap whose callback is
+ * bracketed by enter/leave. Recycled through the loop's free list. */
+struct conn_timer {
+  client_conn *c;
   timer_cb cb;
   void *arg;
-  client_conn *conn; /* NULL for the loop's own timers */
+  timer *inner;
+  conn_timer *next_free;
 };
 
 static void do_close(client_conn *c);
@@ -73,6 +86,36 @@ uint64_t client_now_ns(void) {
 
 /* ---- timers ---------------------------------------------------------- */
 
+static void mark_dirty(client_conn *c) {
+  client_loop *l = c->l;
+  if (c->dirty || c->closed)
+    return;
+  c->dirty = 1;
+  c->dirty_next = NULL;
+  c->dirty_prev = l->dirty_tail;
+  if (l->dirty_tail)
+    l->dirty_tail->dirty_next = c;
+  else
+    l->dirty_head = c;
+  l->dirty_tail = c;
+}
+
+static void unmark_dirty(client_conn *c) {
+  client_loop *l = c->l;
+  if (!c->dirty)
+    return;
+  c->dirty = 0;
+  if (c->dirty_prev)
+    c->dirty_prev->dirty_next = c->dirty_next;
+  else
+    l->dirty_head = c->dirty_next;
+  if (c->dirty_next)
+    c->dirty_next->dirty_prev = c->dirty_prev;
+  else
+    l->dirty_tail = c->dirty_prev;
+  c->dirty_prev = c->dirty_next = NULL;
+}
+
 static void enter(client_conn *c) { c->depth++; }
 
 static void leave(client_conn *c) {
@@ -81,60 +124,52 @@ static void leave(client_conn *c) {
   if (c->close_requested && !c->closed)
     do_close(c);
   else
-    c->dirty = 1; /* the prepare/check handles flush once per iteration */
+    mark_dirty(c); /* the loop's prepare/check handles flush it */
 }
 
-static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+/* ---- timers ---------------------------------------------------------- */
 
-static void on_timer_fire(uv_timer_t *h) {
-  struct timer *t = h->data;
-  timer_cb cb = t->cb;
-  void *arg = t->arg;
-  client_conn *c = t->conn;
-  uv_close((uv_handle_t *)h, on_timer_closed);
-  if (c)
-    enter(c);
-  cb(arg);
-  if (c)
-    leave(c);
-}
-
-static timer *start_timer(uv_loop_t *uv, client_conn *conn, uint64_t ms, timer_cb cb,
-                          void *arg) {
-  struct timer *t = malloc(sizeof *t);
-  if (!t)
-    return NULL;
-  uv_update_time(uv); /* the cached time may be a whole callback old */
-  uv_timer_init(uv, &t->h);
-  t->h.data = t;
-  t->cb = cb;
-  t->arg = arg;
-  t->conn = conn;
-  uv_timer_start(&t->h, on_timer_fire, ms, 0);
-  return t;
-}
-
-static timer *loop_timer_start(timer_src *src, uint64_t ms, timer_cb cb, void *arg) {
-  client_loop *l = src->ud;
-  return start_timer(&l->uv, NULL, ms, cb, arg);
+static void on_conn_timer(void *arg) {
+  conn_timer *ct = arg;
+  client_conn *c = ct->c;
+  timer_cb cb = ct->cb;
+  void *cb_arg = ct->arg;
+  ct->next_free = c->l->free_timers; /* fired: the heap freed its node */
+  c->l->free_timers = ct;
+  enter(c);
+  cb(cb_arg);
+  leave(c);
 }
 
 static timer *conn_timer_start(timer_src *src, uint64_t ms, timer_cb cb, void *arg) {
   client_conn *c = src->ud;
-  return start_timer(&c->l->uv, c, ms, cb, arg);
+  client_loop *l = c->l;
+  conn_timer *ct = l->free_timers;
+  if (ct)
+    l->free_timers = ct->next_free;
+  else if (!(ct = malloc(sizeof *ct)))
+    return NULL;
+  uv_update_time(&l->uv); /* the cached time may be a whole callback old */
+  ct->c = c;
+  ct->cb = cb;
+  ct->arg = arg;
+  ct->inner = l->timers.start(&l->timers, ms, on_conn_timer, ct);
+  if (!ct->inner) {
+    ct->next_free = l->free_timers;
+    l->free_timers = ct;
+    return NULL;
+  }
+  return (timer *)ct;
 }
 
-static void timer_stop(timer_src *src, timer *t) {
-  (void)src;
+static void conn_timer_stop(timer_src *src, timer *t) {
   if (!t)
     return;
-  uv_timer_stop(&t->h);
-  uv_close((uv_handle_t *)&t->h, on_timer_closed);
-}
-
-static uint64_t loop_now_ms(timer_src *src) {
-  client_loop *l = src->ud;
-  return uv_now(&l->uv);
+  client_conn *c = src->ud;
+  conn_timer *ct = (conn_timer *)t;
+  c->l->timers.stop(&c->l->timers, ct->inner);
+  ct->next_free = c->l->free_timers;
+  c->l->free_timers = ct;
 }
 
 static uint64_t conn_now_ms(timer_src *src) {
@@ -144,6 +179,19 @@ static uint64_t conn_now_ms(timer_src *src) {
 
 /* ---- loop ------------------------------------------------------------ */
 
+static void flush_dirty(client_loop *l) {
+  while (l->dirty_head) {
+    client_conn *c = l->dirty_head;
+    unmark_dirty(c);
+    flush(c);
+  }
+}
+
+/* Before the poll: output from timers and write completions. After it:
+ * output from this iteration's reads. */
+static void on_prepare(uv_prepare_t *h) { flush_dirty(h->data); }
+static void on_check(uv_check_t *h) { flush_dirty(h->data); }
+
 int client_loop_new(client_loop **out) {
   client_loop *l = calloc(1, sizeof *l);
   if (!l)
@@ -152,10 +200,19 @@ int client_loop_new(client_loop **out) {
     free(l);
     return ERR_NOMEM;
   }
-  l->timers.start = loop_timer_start;
-  l->timers.stop = timer_stop;
-  l->timers.now_ms = loop_now_ms;
-  l->timers.ud = l;
+  if (loop_timer_init(&l->timers, &l->uv)) {
+    uv_loop_close(&l->uv);
+    free(l);
+    return ERR_NOMEM;
+  }
+  uv_prepare_init(&l->uv, &l->prepare);
+  l->prepare.data = l;
+  uv_prepare_start(&l->prepare, on_prepare);
+  uv_unref((uv_handle_t *)&l->prepare);
+  uv_check_init(&l->uv, &l->check);
+  l->check.data = l;
+  uv_check_start(&l->check, on_check);
+  uv_unref((uv_handle_t *)&l->check);
   *out = l;
   return 0;
 }
@@ -170,8 +227,16 @@ void client_loop_free(client_loop *l) {
     return;
   /* Handles closed last (a conn closed from the final callback) still
    * need their close callbacks. */
+  loop_timer_close(&l->timers);
+  uv_close((uv_handle_t *)&l->prepare, NULL);
+  uv_close((uv_handle_t *)&l->check, NULL);
   uv_run(&l->uv, UV_RUN_DEFAULT);
   uv_loop_close(&l->uv);
+  while (l->free_timers) {
+    conn_timer *ct = l->free_timers;
+    l->free_timers = ct->next_free;
+    free(ct);
+  }
   free(l);
 }
 
@@ -283,7 +348,22 @@ static void flush(client_conn *c) {
     snprintf(msg, sizeof msg, "HTTP/2 session error: %s", err_text((int)n));
     conn_fail(c, CLIENT_INTERNAL, msg);
   } else if (c->wbuf.len > 0 && c->state == C_CONNECTED) {
+    /* Most writes fit the socket buffer: uv_try_write then needs no write
+     * request, and no epoll_ctl to stop watching for POLLOUT afterwards
+     * (one extra syscall per call with uv_write alone). */
     uv_buf_t b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w == (int)c->wbuf.len) {
+      buf_reset(&c->wbuf);
+      c->depth--;
+      if (c->depth == 0 && c->close_requested && !c->closed)
+        do_close(c);
+      else if (n > 0)
+        mark_dirty(c); /* WRITE_CHUNK reached: the rest in this same pass */
+      return;
+    }
+    if (w > 0)
+      b = uv_buf_init((char *)c->wbuf.data + w, (unsigned)(c->wbuf.len - (size_t)w));
     c->wreq.data = c;
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc) {
@@ -319,16 +399,6 @@ static void on_write(uv_write_t *req, int status) {
   }
   flush(c);
 }
-
-static void on_tick(client_conn *c) {
-  if (c->dirty) {
-    c->dirty = 0;
-    flush(c);
-  }
-}
-
-static void on_prepare(uv_prepare_t *h) { on_tick(h->data); }
-static void on_check(uv_check_t *h) { on_tick(h->data); }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   client_conn *c = h->data;
@@ -449,10 +519,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   try_connect(c);
 }
 
-static void wake(void *ud) {
-  client_conn *c = ud;
-  c->dirty = 1;
-}
+static void wake(void *ud) { mark_dirty(ud); }
 
 int client_conn_new(client_loop *l, const char *target, const client_conn_opts *opts,
                     client_conn **out) {
@@ -470,7 +537,7 @@ int client_conn_new(client_loop *l, const char *target, const client_conn_opts *
   }
   c->l = l;
   c->timers.start = conn_timer_start;
-  c->timers.stop = timer_stop;
+  c->timers.stop = conn_timer_stop;
   c->timers.now_ms = conn_now_ms;
   c->timers.ud = c;
   char authority[300];
@@ -487,14 +554,6 @@ int client_conn_new(client_loop *l, const char *target, const client_conn_opts *
     return rc;
   }
   client__session_set_wake(c->s, wake, c);
-  uv_prepare_init(&l->uv, &c->prepare);
-  c->prepare.data = c;
-  uv_prepare_start(&c->prepare, on_prepare);
-  uv_unref((uv_handle_t *)&c->prepare);
-  uv_check_init(&l->uv, &c->check);
-  c->check.data = c;
-  uv_check_start(&c->check, on_check);
-  uv_unref((uv_handle_t *)&c->check);
 
   struct addrinfo hints;
   memset(&hints, 0, sizeof hints);
@@ -526,9 +585,8 @@ static void do_close(client_conn *c) {
   c->depth--;
   if (c->resolving)
     uv_cancel((uv_req_t *)&c->gai); /* on_resolved then frees */
-  c->pending += 2;
-  uv_close((uv_handle_t *)&c->prepare, on_handle_closed);
-  uv_close((uv_handle_t *)&c->check, on_handle_closed);
+  unmark_dirty(c);
+  maybe_free(c);
 }
 
 void client_conn_close(client_conn *c) {

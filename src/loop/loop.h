@@ -8,6 +8,7 @@
 #include "base/config.h"
 #include "base/exec.h"
 #include "base/timer.h"
+#include "loop/loop_timer.h"
 
 typedef struct uv_loop_s uv_loop_t;
 
@@ -19,13 +20,6 @@ void loop_pool_size(int workers);
  * ex must outlive every job submitted to it. */
 void loop_exec_init(exec *ex, uv_loop_t *loop);
 
-/* Initialises a timer source on `loop`: a heap of timers behind one
- * uv_timer_t. Returns 0 or UV_ENOMEM. Loop thread. */
-int loop_timer_init(timer_src *src, uv_loop_t *loop);
-
-/* Closes the source's handle; its memory goes in the close callback, so
- * the loop must run once more. Timers still pending never fire. */
-void loop_timer_close(timer_src *src);
 
 /* ---- ocrpc-redis: hiredis glue (loop_redis.c) ---- */
 struct redisAsyncContext;

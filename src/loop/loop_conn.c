@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* TCP connections: accept, read into the h2 session, write what it
  * produces, close. Output is gathered per connection and written once per
- * loop iteration from a check handle, so a burst of responses costs one
- * write. Loop thread. */
+ * loop iteration from a check handle (or after FLUSH_EVERY_READS reads),
+ * in the order the connections had output, so a burst of responses costs
+ * one write. Loop thread. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,14 @@
 /* Stop pulling frames from nghttp2 above this: the rest stays queued in
  * the session until the socket drains. */
 #define WRITE_HIGH_WATER (1u << 20)
+
+/* With a thousand connections readable at once, an iteration reads them
+ * all before its check handle writes anything: the first answer waited
+ * for the last request to be read, and a request arriving just after the
+ * poll waited two whole iterations. Writing what is ready after every 64
+ * reads bounds that wait; below 64 ready connections nothing changes
+ * (c=1000 m=1 A/B in bench/OPTIMISATIONS.md). */
+#define FLUSH_EVERY_READS 64
 
 typedef struct write_req {
   uv_write_t req;
@@ -32,14 +41,18 @@ static void mark_dirty(loop_conn *c) {
   if (!srv->dirty)
     uv_idle_start(&srv->flush_idle, on_idle);
   c->is_dirty = 1;
-  c->dirty_next = srv->dirty;
-  srv->dirty = c;
+  c->dirty_next = NULL;
+  if (srv->dirty)
+    srv->dirty_tail->dirty_next = c;
+  else
+    srv->dirty = c;
+  srv->dirty_tail = c;
 }
 
-static void on_flush_check(uv_check_t *h) {
-  loop_server *srv = h->data;
+static void flush_dirty(loop_server *srv) {
   loop_conn *c = srv->dirty;
-  srv->dirty = NULL;
+  srv->dirty = srv->dirty_tail = NULL;
+  srv->reads_unflushed = 0;
   uv_idle_stop(&srv->flush_idle);
   while (c) {
     loop_conn *next = c->dirty_next;
@@ -49,6 +62,11 @@ static void on_flush_check(uv_check_t *h) {
       conn_flush(c);
     c = next;
   }
+}
+
+static void on_flush_check(uv_check_t *h) {
+  loop_server *srv = h->data;
+  flush_dirty(srv);
   loop__after_flush(srv);
 }
 
@@ -281,6 +299,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     c->close_after_flush = 1;
   }
   mark_dirty(c);
+  if (++c->srv->reads_unflushed >= FLUSH_EVERY_READS)
+    flush_dirty(c->srv);
 }
 
 static void on_closed(uv_handle_t *h) {

@@ -24,6 +24,8 @@ typedef struct loop_server {
   h2_settings h2;
   loop_conn *conns; /* every open connection */
   loop_conn *dirty; /* connections with output to flush */
+  loop_conn *dirty_tail;
+  int reads_unflushed; /* reads since the dirty list was last written */
   uint64_t next_conn_id;
   int draining;
   int stopping;

@@ -3,11 +3,12 @@
  * uv_timer_t, with nodes recycled through a free list. Every call with a
  * grpc-timeout starts and stops one; a uv handle per call (init, start,
  * stop, close, free in the close callback) cost a fifth of a mock call's
- * throughput (bench/RESULTS.md). Loop thread. */
+ * throughput (bench/RESULTS.md). The client library's call deadlines use
+ * it too. Loop thread. */
 #include <stdlib.h>
 #include <uv.h>
 
-#include "loop.h"
+#include "loop_timer.h"
 
 struct timer {
   uint64_t due;

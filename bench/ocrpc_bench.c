@@ -69,7 +69,7 @@ struct worker {
   /* Open loop. */
   double interval_ns; /* between this thread's calls */
   uint64_t next_i;    /* index of the next due call */
-  timer *tick;
+  int spinning;       /* the loop calls on_spin every iteration */
   timer *end;
   timer *progress;
   uint64_t progress_last_n;
@@ -224,26 +224,32 @@ static int due(worker *w, uint64_t now) {
   return started;
 }
 
-static void on_tick(void *arg) {
+static void stop_spin(worker *w) {
+  if (w->spinning)
+    client_loop_set_spin(w->loop, NULL, NULL);
+  w->spinning = 0;
+}
+
+/* Open loop, every loop iteration: a 1 ms timer tick sent calls up to a
+ * millisecond after they were due, and that delay counted in every
+ * server's latency (bench/OPTIMISATIONS.md). */
+static void on_spin(void *arg) {
   worker *w = arg;
-  w->tick = NULL;
   if (!w->stopping)
     due(w, client_now_ns());
   if (w->stopping) {
+    stop_spin(w);
     maybe_finish(w); /* the -n budget may have run out just now */
-    return;
   }
-  timer_src *ts = client_loop_timers(w->loop);
-  w->tick = ts->start(ts, 1, on_tick, w);
 }
 
 static void close_all(worker *w) {
   timer_src *ts = client_loop_timers(w->loop);
   w->closed = 1;
-  ts->stop(ts, w->tick);
+  stop_spin(w);
   ts->stop(ts, w->end);
   ts->stop(ts, w->progress);
-  w->tick = w->end = w->progress = NULL;
+  w->end = w->progress = NULL;
   for (int i = 0; i < w->nconns; i++)
     client_conn_close(w->conns[i]);
 }
@@ -302,7 +308,8 @@ static void *run_worker(void *arg) {
   if (o->rate > 0) {
     w->interval_ns = 1e9 / (o->rate / o->threads);
     due(w, client_now_ns());
-    w->tick = ts->start(ts, 1, on_tick, w);
+    w->spinning = 1;
+    client_loop_set_spin(w->loop, on_spin, w);
   } else {
     for (size_t i = 0; i < w->nslots; i++)
       start_call(&w->slots[i], 0);

@@ -100,6 +100,13 @@ void client_loop_free(client_loop *l);
  * progress display and run length. Owned by the loop. */
 timer_src *client_loop_timers(client_loop *l);
 
+/* Calls cb(arg) once per loop iteration, with the loop polling without
+ * blocking, until set again with cb NULL. For pacing finer than the
+ * timers' millisecond: an open-loop load generator sends each call when it
+ * is due, not at the next millisecond tick. Spins its thread's core while
+ * set. */
+void client_loop_set_spin(client_loop *l, void (*cb)(void *arg), void *arg);
+
 /* Nanoseconds of the monotonic clock. Any thread. */
 uint64_t client_now_ns(void);
 

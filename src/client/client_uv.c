@@ -25,7 +25,7 @@ typedef struct conn_timer conn_timer;
 /* Output is written once per loop iteration for every connection that has
  * some, from one prepare and one check handle per loop: with a pair of
  * handles per connection, 1,000 connections cost 2,000 callbacks every
- * iteration whether or not they had anything to send (bench/RESULTS.md). */
+ * iteration whether or not they had anything to send (bench/OPTIMISATIONS.md). */
 struct client_loop {
   uv_loop_t uv;
   timer_src timers; /* the heap (loop_timer.h); also behind conn timers */
@@ -33,6 +33,9 @@ struct client_loop {
   uv_check_t check;
   client_conn *dirty_head, *dirty_tail; /* in the order they had output */
   conn_timer *free_timers;
+  uv_idle_t spin; /* client_loop_set_spin */
+  void (*spin_cb)(void *arg);
+  void *spin_arg;
 };
 
 enum { C_RESOLVING, C_CONNECTING, C_CONNECTED, C_DEAD };
@@ -213,6 +216,8 @@ int client_loop_new(client_loop **out) {
   l->check.data = l;
   uv_check_start(&l->check, on_check);
   uv_unref((uv_handle_t *)&l->check);
+  uv_idle_init(&l->uv, &l->spin);
+  l->spin.data = l;
   *out = l;
   return 0;
 }
@@ -230,6 +235,7 @@ void client_loop_free(client_loop *l) {
   loop_timer_close(&l->timers);
   uv_close((uv_handle_t *)&l->prepare, NULL);
   uv_close((uv_handle_t *)&l->check, NULL);
+  uv_close((uv_handle_t *)&l->spin, NULL);
   uv_run(&l->uv, UV_RUN_DEFAULT);
   uv_loop_close(&l->uv);
   while (l->free_timers) {
@@ -241,6 +247,20 @@ void client_loop_free(client_loop *l) {
 }
 
 timer_src *client_loop_timers(client_loop *l) { return &l->timers; }
+
+static void on_spin(uv_idle_t *h) {
+  client_loop *l = h->data;
+  l->spin_cb(l->spin_arg);
+}
+
+void client_loop_set_spin(client_loop *l, void (*cb)(void *arg), void *arg) {
+  l->spin_cb = cb;
+  l->spin_arg = arg;
+  if (cb)
+    uv_idle_start(&l->spin, on_spin);
+  else
+    uv_idle_stop(&l->spin);
+}
 
 /* ---- targets ---------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "client.h"
 
 static const char usage[] =
@@ -99,16 +100,9 @@ int bench_args_parse(int argc, char **argv, const char *env_target, bench_opts *
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    const char *v = NULL;
-    /* --name=value is accepted too. */
+    const char *v;
     char name[64];
-    const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-    if (eq && (size_t)(eq - a) < sizeof name) {
-      memcpy(name, a, (size_t)(eq - a));
-      name[eq - a] = '\0';
-      a = name;
-      v = eq + 1;
-    }
+    a = text_split_flag(a, name, sizeof name, &v); /* --name=value too */
 #define FLAG(s, l) (!strcmp(a, s) || !strcmp(a, l))
 #define VALUE()                                                                            \
   do {                                                                                     \

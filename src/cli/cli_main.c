@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/text.h"
 #include "cli_json.h"
 #include "client.h"
 #include "client_pb.h"
@@ -519,15 +520,9 @@ int main(int argc, char **argv) {
   int no_more_flags = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    const char *v = NULL;
+    const char *v;
     char name[64];
-    const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-    if (eq && (size_t)(eq - a) < sizeof name) {
-      memcpy(name, a, (size_t)(eq - a));
-      name[eq - a] = '\0';
-      a = name;
-      v = eq + 1;
-    }
+    a = text_split_flag(a, name, sizeof name, &v); /* --name=value too */
 #define VALUE()                                                                            \
   do {                                                                                     \
     if (!v) {                                                                              \

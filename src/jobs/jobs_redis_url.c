@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/text.h"
 #include "jobs_redis_internal.h"
 
 static int fail(char *err, size_t errsize, const char *fmt, ...)
@@ -24,16 +25,6 @@ static int fail(char *err, size_t errsize, const char *fmt, ...) {
   return ERR_CONFIG;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Copies s[0..n) into out (size outsize) with %XX decoded. -1 when a %
  * escape is malformed, decodes to NUL, or the result does not fit. */
 static int pct_decode(const char *s, size_t n, char *out, size_t outsize) {
@@ -42,7 +33,7 @@ static int pct_decode(const char *s, size_t n, char *out, size_t outsize) {
     char c = s[i];
     if (c == '%') {
       int hi, lo;
-      if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+      if (i + 2 >= n || (hi = text_hex_digit(s[i + 1])) < 0 || (lo = text_hex_digit(s[i + 2])) < 0)
         return -1;
       c = (char)(hi * 16 + lo);
       if (c == 0)

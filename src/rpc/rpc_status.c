@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "base/text.h"
 #include "rpc.h"
 
 rpc_status rpc_status_from_err(int err) {
@@ -51,22 +52,12 @@ size_t rpc_percent_encode(const char *in, size_t len, char *out, size_t outsize)
   return o;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 size_t rpc_percent_decode(const char *in, size_t len, char *out, size_t outsize) {
   size_t o = 0;
   for (size_t i = 0; i < len && o + 1 < outsize; i++) {
     int hi, lo;
-    if (in[i] == '%' && i + 2 < len + 0 && (hi = hexval(in[i + 1])) >= 0 &&
-        (lo = hexval(in[i + 2])) >= 0) {
+    if (in[i] == '%' && i + 2 < len + 0 && (hi = text_hex_digit(in[i + 1])) >= 0 &&
+        (lo = text_hex_digit(in[i + 2])) >= 0) {
       out[o++] = (char)(hi << 4 | lo);
       i += 2;
     } else {

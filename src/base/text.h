@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Small text helpers shared by layers that may not call each other (the
+ * Redis URL parser in jobs, the grpc-message codec in rpc, the programs'
+ * argument parsers). */
+#ifndef OCRPC_BASE_TEXT_H
+#define OCRPC_BASE_TEXT_H
+
+#include <stddef.h>
+
+/* The value of hexadecimal digit c (either case), or -1. */
+int text_hex_digit(char c);
+
+/* Splits a "--name=value" argument: copies "--name" into name (namelen
+ * bytes) and returns name, with *value pointing after the '='. Any other
+ * argument (or a name too long for the buffer) is returned as it is, with
+ * *value NULL. */
+const char *text_split_flag(const char *arg, char *name, size_t namelen, const char **value);
+
+#endif

@@ -20,7 +20,6 @@ void loop_pool_size(int workers);
  * ex must outlive every job submitted to it. */
 void loop_exec_init(exec *ex, uv_loop_t *loop);
 
-
 /* ---- ocrpc-redis: hiredis glue (loop_redis.c) ---- */
 struct redisAsyncContext;
 struct jobs_redis_env;

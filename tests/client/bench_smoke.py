@@ -62,6 +62,15 @@ class BenchSmoke(unittest.TestCase):
         r = self.check_report(p, "ExtractTextBatch")
         self.assertEqual(r["requests"], 20)
 
+    def test_many_connections(self):
+        # More connections than the server reads between two writes
+        # (FLUSH_EVERY_READS), all readable at once, on one client loop:
+        # every call still gets its own answer.
+        p = self.run_bench("-n", "3000", "-c", "300", "-m", "1", "--json")
+        r = self.check_report(p, "ExtractText")
+        self.assertEqual(r["connections"], 300)
+        self.assertEqual(r["requests"], 3000)
+
     def test_open_loop(self):
         p = self.run_bench("-n", "100", "-c", "2", "-m", "8", "--rate", "500",
                            "--json")

@@ -230,9 +230,9 @@ static void stop_spin(worker *w) {
   w->spinning = 0;
 }
 
-/* Open loop, every loop iteration: a 1 ms timer tick sent calls up to a
- * millisecond after they were due, and that delay counted in every
- * server's latency (bench/OPTIMISATIONS.md). */
+/* Open loop, run every loop iteration. (A 1 ms timer tick sent calls up to
+ * a millisecond after they were due, and that delay counted in every
+ * server's latency: bench/OPTIMISATIONS.md.) */
 static void on_spin(void *arg) {
   worker *w = arg;
   if (!w->stopping)

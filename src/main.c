@@ -12,8 +12,8 @@ extern char **environ;
 
 /* A large request is reassembled into one buffer and decoded into a
  * second: with glibc's defaults both were fresh mmaps (or the heap was
- * trimmed after each call), and a third of a 20 MiB upload's server time
- * went to page faults and zeroing new pages (bench/OPTIMISATIONS.md).
+ * trimmed after each call), and a quarter of a 20 MiB upload's server
+ * time went to page faults and zeroing new pages (bench/OPTIMISATIONS.md).
  * Serving such buffers from the heap, and keeping up to 256 MiB of free
  * heap, reuses the pages. A threshold glibc refuses stays its default. */
 static void tune_malloc(void) {

@@ -13,7 +13,8 @@ int text_hex_digit(char c) {
   return -1;
 }
 
-const char *text_split_flag(const char *arg, char *name, size_t namelen, const char **value) {
+const char *text_split_flag(const char *arg, char *name, size_t namelen,
+                            const char **value) {
   *value = NULL;
   const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
   if (!eq || (size_t)(eq - arg) >= namelen)

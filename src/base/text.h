@@ -14,6 +14,7 @@ int text_hex_digit(char c);
  * bytes) and returns name, with *value pointing after the '='. Any other
  * argument (or a name too long for the buffer) is returned as it is, with
  * *value NULL. */
-const char *text_split_flag(const char *arg, char *name, size_t namelen, const char **value);
+const char *text_split_flag(const char *arg, char *name, size_t namelen,
+                            const char **value);
 
 #endif

@@ -33,7 +33,8 @@ static int pct_decode(const char *s, size_t n, char *out, size_t outsize) {
     char c = s[i];
     if (c == '%') {
       int hi, lo;
-      if (i + 2 >= n || (hi = text_hex_digit(s[i + 1])) < 0 || (lo = text_hex_digit(s[i + 2])) < 0)
+      if (i + 2 >= n || (hi = text_hex_digit(s[i + 1])) < 0 ||
+          (lo = text_hex_digit(s[i + 2])) < 0)
         return -1;
       c = (char)(hi * 16 + lo);
       if (c == 0)

@@ -154,26 +154,29 @@ void exec_queued_init(exec *ex, exec_queue *q) {
   ex->ud = q;
 }
 
-void exec_queue_drain(exec_queue *q) {
+void exec_queue_round(exec_queue *q) {
   /* Like libuv: done comes later, on the loop thread, once per job. Jobs
-   * submitted by a done callback run in a later round. */
-  while (q->n) {
-    size_t n = q->n;
-    exec_job *jobs[64];
-    int cancelled[64];
-    memcpy(jobs, q->jobs, n * sizeof jobs[0]);
-    memcpy(cancelled, q->cancelled, n * sizeof cancelled[0]);
-    q->n = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (cancelled[i]) {
-        jobs[i]->done(jobs[i], ERR_CANCELLED);
-      } else {
-        q->ran++;
-        jobs[i]->work(jobs[i]);
-        jobs[i]->done(jobs[i], 0);
-      }
+   * submitted by a done callback wait for the next round. */
+  size_t n = q->n;
+  exec_job *jobs[64];
+  int cancelled[64];
+  memcpy(jobs, q->jobs, n * sizeof jobs[0]);
+  memcpy(cancelled, q->cancelled, n * sizeof cancelled[0]);
+  q->n = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (cancelled[i]) {
+      jobs[i]->done(jobs[i], ERR_CANCELLED);
+    } else {
+      q->ran++;
+      jobs[i]->work(jobs[i]);
+      jobs[i]->done(jobs[i], 0);
     }
   }
+}
+
+void exec_queue_drain(exec_queue *q) {
+  while (q->n)
+    exec_queue_round(q);
 }
 
 /* ---- environment ---- */
@@ -301,4 +304,11 @@ void stream_decode_one(const fake_stream *s, const pb_msgdesc_t *fields, void *m
   cr_assert_eq(len + 5, data->data.len, "not exactly one message");
   pb_istream_t is = pb_istream_from_buffer(p + 5, len);
   cr_assert(pb_decode(&is, fields, msg), "response does not decode: %s", PB_GET_ERROR(&is));
+}
+
+const char *ocr_response_meta(const ocr_OCRResponse *r, const char *key) {
+  for (pb_size_t i = 0; i < r->metadata.data_count; i++)
+    if (r->metadata.data[i].key && strcmp(r->metadata.data[i].key, key) == 0)
+      return r->metadata.data[i].value;
+  return NULL;
 }

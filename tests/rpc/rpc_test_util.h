@@ -12,6 +12,7 @@
 #include "base/config.h"
 #include "base/exec.h"
 #include "base/hdr.h"
+#include "ocr.pb.h"
 #include "rpc.h"
 #include "rpc_internal.h"
 
@@ -55,7 +56,8 @@ const char *fake_hdr(const fake_event *e, const char *name);
 void fake_conn_free(fake_conn *fc);
 
 /* Executors. run_now: submit runs work and done before returning.
- * queued: submit appends; exec_queue_drain runs (or cancels) every job. */
+ * queued: submit appends; exec_queue_drain runs (or cancels) every job,
+ * exec_queue_round only those queued now (jobs they submit stay queued). */
 typedef struct exec_queue {
   exec_job *jobs[64];
   int cancelled[64];
@@ -65,6 +67,7 @@ typedef struct exec_queue {
 
 void exec_run_now_init(exec *ex);
 void exec_queued_init(exec *ex, exec_queue *q);
+void exec_queue_round(exec_queue *q);
 void exec_queue_drain(exec_queue *q);
 
 /* A server with the mock engine over the fake transport; cfg has defaults
@@ -104,5 +107,7 @@ const char *stream_grpc_message(const fake_stream *s, char *out, size_t outsize)
 /* Decodes the one response message of a stream (asserts there is exactly
  * one DATA write holding exactly one message). Caller pb_releases. */
 void stream_decode_one(const fake_stream *s, const pb_msgdesc_t *fields, void *msg);
+/* The value of a response metadata entry, or NULL. */
+const char *ocr_response_meta(const ocr_OCRResponse *r, const char *key);
 
 #endif

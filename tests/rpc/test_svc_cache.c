@@ -121,27 +121,6 @@ static void teardown(void) {
 
 TestSuite(svc_cache, .init = setup, .fini = teardown);
 
-/* Runs what is queued now, once; jobs these submit stay queued (a single
- * round of exec_queue_drain). */
-static void run_one_round(void) {
-  exec_queue *q = &env.q;
-  size_t n = q->n;
-  exec_job *jobs[64];
-  int cancelled[64];
-  memcpy(jobs, q->jobs, n * sizeof jobs[0]);
-  memcpy(cancelled, q->cancelled, n * sizeof cancelled[0]);
-  q->n = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (cancelled[i]) {
-      jobs[i]->done(jobs[i], ERR_CANCELLED);
-    } else {
-      q->ran++;
-      jobs[i]->work(jobs[i]);
-      jobs[i]->done(jobs[i], 0);
-    }
-  }
-}
-
 static pb_bytes_array_t *bytes_of(const uint8_t *d, size_t n) {
   pb_bytes_array_t *b = malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(n));
   cr_assert_not_null(b);
@@ -169,13 +148,6 @@ static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
   return c;
 }
 
-static const char *meta(const ocr_OCRResponse *r, const char *key) {
-  for (pb_size_t i = 0; i < r->metadata.data_count; i++)
-    if (r->metadata.data[i].key && strcmp(r->metadata.data[i].key, key) == 0)
-      return r->metadata.data[i].value;
-  return NULL;
-}
-
 /* The answer on stream id: success, mock text, the cache outcome. */
 static void expect_answer(int32_t id, const char *cache) {
   fake_stream *s = fake_stream_get(&env.conn, id);
@@ -187,12 +159,12 @@ static void expect_answer(int32_t id, const char *cache) {
   cr_assert_eq(r.text_boxes_count, 1);
   cr_assert_eq(r.text_boxes[0].bbox.coordinates_count, 8);
   cr_assert_eq(r.text_boxes[0].bbox.coordinates[2], 321.0f, "box from the image size");
-  cr_assert_str_eq(meta(&r, "cache"), cache);
-  cr_assert_str_eq(meta(&r, "image_width"), "321");
-  cr_assert_str_eq(meta(&r, "image_height"), "45");
-  cr_assert_str_eq(meta(&r, "language"), "kor");
+  cr_assert_str_eq(ocr_response_meta(&r, "cache"), cache);
+  cr_assert_str_eq(ocr_response_meta(&r, "image_width"), "321");
+  cr_assert_str_eq(ocr_response_meta(&r, "image_height"), "45");
+  cr_assert_str_eq(ocr_response_meta(&r, "language"), "kor");
   if (strcmp(cache, "hit") == 0)
-    cr_assert_str_eq(meta(&r, "ocr_ms"), "0.000");
+    cr_assert_str_eq(ocr_response_meta(&r, "ocr_ms"), "0.000");
   pb_release(ocr_OCRResponse_fields, &r);
 }
 
@@ -247,8 +219,8 @@ Test(svc_cache, another_language_misses) {
   fake_stream *s = fake_stream_get(&env.conn, 3);
   ocr_OCRResponse r = ocr_OCRResponse_init_zero;
   stream_decode_one(s, ocr_OCRResponse_fields, &r);
-  cr_assert_str_eq(meta(&r, "cache"), "miss");
-  cr_assert_str_eq(meta(&r, "language"), "eng");
+  cr_assert_str_eq(ocr_response_meta(&r, "cache"), "miss");
+  cr_assert_str_eq(ocr_response_meta(&r, "language"), "eng");
   pb_release(ocr_OCRResponse_fields, &r);
   close_call(&env, c, 3, 0);
   stats(0, 2);
@@ -270,7 +242,7 @@ Test(svc_cache, failures_are_answered_as_without_the_cache_and_never_stored) {
   stream_decode_one(fake_stream_get(&env.conn, 1), ocr_OCRResponse_fields, &r);
   cr_assert_eq(r.status, common_Status_STATUS_FAILURE);
   cr_assert_str_eq(r.error.details, "NOT_FOUND");
-  cr_assert_null(meta(&r, "cache"));
+  cr_assert_null(ocr_response_meta(&r, "cache"));
   pb_release(ocr_OCRResponse_fields, &r);
   close_call(&env, c, 1, 0);
   stats(0, 0);
@@ -299,7 +271,7 @@ Test(svc_cache, close_while_reading_writes_nothing) {
 
 Test(svc_cache, close_while_recognising_writes_nothing) {
   rpc_call *c = extract(1, 0, NULL);
-  run_one_round(); /* read, miss, recognition queued */
+  exec_queue_round(&env.q); /* read, miss, recognition queued */
   cr_assert_eq(env.q.ran, 1);
   cr_assert_eq(env.q.n, 1);
   close_call(&env, c, 1, 0x8);
@@ -363,7 +335,7 @@ Test(svc_cache, cache_off_takes_one_worker_trip_and_says_nothing) {
   cr_assert_eq(env.q.ran, 1);
   ocr_OCRResponse r = ocr_OCRResponse_init_zero;
   stream_decode_one(fake_stream_get(&env.conn, 1), ocr_OCRResponse_fields, &r);
-  cr_assert_null(meta(&r, "cache"));
+  cr_assert_null(ocr_response_meta(&r, "cache"));
   pb_release(ocr_OCRResponse_fields, &r);
   close_call(&env, c, 1, 0);
   cr_assert_eq(jobs_memory_cache_count(env.jobs), 0);
@@ -423,7 +395,7 @@ Test(svc_cache, batch_items_hit_and_keep_their_order_and_counts) {
       cr_assert_eq(p.processed_images, n, "processed 1..N");
       cr_assert_eq(p.current_result.status, common_Status_STATUS_SUCCESS);
       cr_assert_str_eq(p.current_result.text, "mock text");
-      const char *cache = meta(&p.current_result, "cache");
+      const char *cache = ocr_response_meta(&p.current_result, "cache");
       cr_assert_not_null(cache);
       if (strcmp(cache, "hit") == 0) {
         hits++;
@@ -456,7 +428,7 @@ Test(svc_cache, batch_closed_while_an_item_waits_for_the_store) {
 
 Test(svc_cache, batch_closed_while_recognising_stores_nothing) {
   rpc_call *c = start_batch(1, 4);
-  run_one_round(); /* two reads, two misses, two recognitions queued */
+  exec_queue_round(&env.q); /* two reads, two misses, two recognitions queued */
   cr_assert_eq(env.q.n, 2);
   close_call(&env, c, 1, 0x8);
   exec_queue_drain(&env.q);

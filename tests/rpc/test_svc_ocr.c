@@ -36,13 +36,6 @@ static rpc_call *extract(int32_t id, const ocr_OCRRequest *req) {
   return c;
 }
 
-static const char *meta(const ocr_OCRResponse *r, const char *key) {
-  for (pb_size_t i = 0; i < r->metadata.data_count; i++)
-    if (r->metadata.data[i].key && strcmp(r->metadata.data[i].key, key) == 0)
-      return r->metadata.data[i].value;
-  return NULL;
-}
-
 /* Headers, exactly one message, trailers grpc-status 0; decodes it. */
 static void expect_ok_response(int32_t id, ocr_OCRResponse *r) {
   fake_stream *s = fake_stream_get(&env.conn, id);
@@ -70,8 +63,8 @@ static void expect_mock_success(int32_t id) {
   cr_assert_eq(r.text_boxes[0].bbox.coordinates_count, 8);
   cr_assert_not(r.has_error);
   cr_assert(r.has_metadata);
-  cr_assert_str_eq(meta(&r, "engine"), "mock");
-  cr_assert_not_null(meta(&r, "ocr_ms"));
+  cr_assert_str_eq(ocr_response_meta(&r, "engine"), "mock");
+  cr_assert_not_null(ocr_response_meta(&r, "ocr_ms"));
   pb_release(ocr_OCRResponse_fields, &r);
 }
 
@@ -107,8 +100,8 @@ Test(svc_ocr, extract_text_with_inline_image_bytes) {
   expect_mock_success(1);
   ocr_OCRResponse r = ocr_OCRResponse_init_zero;
   stream_decode_one(fake_stream_get(&env.conn, 1), ocr_OCRResponse_fields, &r);
-  cr_assert_str_eq(meta(&r, "image_width"), "321");
-  cr_assert_str_eq(meta(&r, "image_height"), "45");
+  cr_assert_str_eq(ocr_response_meta(&r, "image_width"), "321");
+  cr_assert_str_eq(ocr_response_meta(&r, "image_height"), "45");
   pb_release(ocr_OCRResponse_fields, &r);
   close_call(&env, c, 1, 0);
 }

@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 RUN_ARGS   ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan clean
+.PHONY: all deps build build-asan run test test-release test-asan clean package
 
 all: build
 
@@ -26,6 +26,10 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# The Debian package: $(BUILD)/ocrpc_VERSION_ARCH.deb (dist/install.cmake).
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 run: build
 	./$(BUILD)/ocrpc-server $(RUN_ARGS)

@@ -17,6 +17,7 @@ PKGS=(
   python3-h2 nghttp2-client
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
+  help2man dpkg-dev systemd nginx-light redis-sentinel
 )
 
 "$(dirname "$0")/apt-install.sh" "${PKGS[@]}"

@@ -40,7 +40,8 @@ typedef struct config {
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,
- * like environ), then argv. Returns 0; 1 when --help was printed to out;
+ * like environ), then argv. Returns 0; 1 when --help or --version was printed
+ * to out;
  * ERR_CONFIG with a one-line message in err (size errsize) naming the
  * setting for an unknown flag, a missing or bad value. */
 int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char *err,

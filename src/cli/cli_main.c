@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/text.h"
+#include "base/version.h"
 #include "cli_json.h"
 #include "client.h"
 #include "client_pb.h"
@@ -55,6 +56,7 @@ static const char usage[] =
     "      --batch-id ID       batch: choose the batch id\n"
     "      --json              print responses as JSON (batch: one line each)\n"
     "  -h, --help              this text\n"
+    "      --version           print the version and exit\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -542,6 +544,10 @@ int main(int argc, char **argv) {
       no_more_flags = 1;
     } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       fputs(usage, stdout);
+      free(args);
+      return EXIT_OK;
+    } else if (!strcmp(a, "--version")) {
+      printf("ocrpc %s\n", OCRPC_VERSION);
       free(args);
       return EXIT_OK;
     } else if (!strcmp(a, "-s") || !strcmp(a, "--server")) {

@@ -90,6 +90,10 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files"},
+    {"OCR_JOB_LEASE_SECONDS", "--job-lease-seconds", T_INT, OFF(job_lease_seconds), 1, 3600,
+     "15", NULL,
+     "Redis store: a running batch whose server renewed nothing for this long "
+     "reads as ABANDONED"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

@@ -16,10 +16,15 @@ typedef enum jobs_state {
   JOBS_IN_PROGRESS,
   JOBS_SUCCESS,
   JOBS_FAILURE,
-  JOBS_CANCELLED
+  JOBS_CANCELLED,
+  /* Read only, never written: PENDING or IN_PROGRESS in Redis, but the
+   * server running it stopped renewing its lease (killed, or cut off from
+   * Redis for longer than the lease), so it will never finish. */
+  JOBS_ABANDONED
 } jobs_state;
 
-/* "PENDING", "IN_PROGRESS", "SUCCESS", "FAILURE", "CANCELLED". */
+/* "PENDING", "IN_PROGRESS", "SUCCESS", "FAILURE", "CANCELLED",
+ * "ABANDONED". */
 const char *jobs_state_name(jobs_state st);
 /* The inverse; -1 if unknown. */
 int jobs_state_parse(const char *name);
@@ -150,7 +155,8 @@ size_t jobs_memory_cache_count(const jobs_store *s);
 /* ---- ocrpc-redis: the Redis store (jobs_redis.c) ---- */
 /* Keys, each with a TTL of ttl_ms refreshed on every write:
  *   ocrpc:batch:ID          hash: status, total, processed, failed,
- *                           created_at, updated_at (Unix ms)
+ *                           created_at, updated_at (Unix ms), lease_until
+ *                           (Unix ms, see below)
  *   ocrpc:batch:ID:results  hash: image index -> JSON result object
  *   ocrpc:cache:HEX         string: a cached OCR result (ocr_result_pack),
  *                           SET ... PX with the TTL cache_put is given
@@ -158,7 +164,13 @@ size_t jobs_memory_cache_count(const jobs_store *s);
  * dropped when full) and replayed in order after a reconnect. Reads go to
  * Redis; while it is unreachable they fail at once with ERR_UNAVAILABLE.
  * Cache writes are not queued: sent at once when connected, dropped while
- * Redis is down. */
+ * Redis is down.
+ * Leases: while this store has a batch created and not finished, it sets
+ * the batch's lease_until to now + lease_ms every lease_ms / 3 (at once
+ * after a create and after a reconnect; only on a hash that exists, never
+ * queued). A read of a PENDING or IN_PROGRESS batch whose lease_until has
+ * passed (on the reader's clock) answers JOBS_ABANDONED: its server died.
+ * Servers sharing a Redis need clocks within a fraction of lease_ms. */
 
 #include "base/timer.h"
 
@@ -190,6 +202,7 @@ typedef struct jobs_redis_env {
   uint64_t command_timeout_ms;             /* no reply for this long: connection dead */
   uint64_t backoff_min_ms, backoff_max_ms; /* reconnect delay, doubling */
   size_t max_pending;                      /* writes buffered before dropping the oldest */
+  uint64_t lease_ms;                       /* batch lease; 0 means 15000 */
 } jobs_redis_env;
 
 /* Builds a Redis store for url (redis://[:password@]host:port/db or

@@ -70,7 +70,7 @@ struct redis_store {
   redisAsyncContext *ac; /* NULL while down */
   int state;
   int hs_left; /* handshake replies still expected */
-  timer *connect_timer, *retry_timer, *watchdog;
+  timer *connect_timer, *retry_timer, *watchdog, *lease_timer;
   uint64_t backoff_ms;
   int down_reported;     /* UNREACHABLE or LOST reported since the last ready */
   int overflow_reported; /* since the last ready */
@@ -93,6 +93,7 @@ struct redis_store {
 
 static void connect_now(redis_store *s);
 static void conn_gone(redis_store *s, const char *why);
+static void renew_leases(redis_store *s, const char *only_id);
 
 static int64_t wall_ms(void) {
   struct timespec ts;
@@ -263,6 +264,9 @@ static void become_ready(redis_store *s) {
   s->down_reported = 0;
   for (wcmd *w = s->head; w && ready(s); w = w->next)
     send_write(s, w);
+  /* Leases may have run out during the outage: renew them behind the
+   * replayed writes, which recreate any hash Redis lost. */
+  renew_leases(s, NULL);
 }
 
 static void on_handshake(redisAsyncContext *ac, void *r, void *priv) {
@@ -528,7 +532,10 @@ static int redis_create(jobs_store *js, const char *id, int32_t total) {
   add_expire(s, &bd, rk);
   free(k);
   free(rk);
-  return enqueue(s, &bd);
+  int rc = enqueue(s, &bd);
+  if (rc == 0)
+    renew_leases(s, id);
+  return rc;
 }
 
 static int redis_put_result(jobs_store *js, const char *id, const jobs_result *r,
@@ -570,6 +577,49 @@ static int redis_finish(jobs_store *js, const char *id, jobs_state st, int32_t p
   return enqueue(s, &bd);
 }
 
+/* ---- leases --------------------------------------------------------------- */
+
+/* Sets lease_until on a batch hash that exists: a lease alone must never
+ * create a hash without status and total (after Redis lost the batch, the
+ * queued writes recreate it). */
+static const char lease_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "redis.call('HSET', KEYS[1], 'lease_until', ARGV[1]) end return 0";
+
+static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv) {
+  redis_store *s = priv;
+  if (r && ac == s->ac)
+    got_reply(s);
+}
+
+/* Renews the lease of every active batch (only_id NULL) or of one. Sent
+ * at once, never queued: a lease replayed after an outage would be stale,
+ * and the next renewal follows within lease_ms / 3 anyway. */
+static void renew_leases(redis_store *s, const char *only_id) {
+  if (!ready(s))
+    return;
+  char until[24];
+  snprintf(until, sizeof until, "%" PRId64, wall_ms() + (int64_t)s->env.lease_ms);
+  for (active *a = s->active; a && ready(s); a = a->next) {
+    if (only_id && strcmp(a->id, only_id) != 0)
+      continue;
+    char *k = key_of(a->id, 0);
+    if (!k)
+      return;
+    const char *argv[] = {"EVAL", lease_script, "1", k, until};
+    redisAsyncCommandArgv(s->ac, on_lease_reply, s, 5, argv, NULL);
+    expect_reply(s);
+    free(k);
+  }
+}
+
+static void on_lease_timer(void *arg) {
+  redis_store *s = arg;
+  uint64_t period = s->env.lease_ms / 3 ? s->env.lease_ms / 3 : 1;
+  s->lease_timer = s->env.timers.start(&s->env.timers, period, on_lease_timer, s);
+  renew_leases(s, NULL);
+}
+
 /* ---- reads --------------------------------------------------------------- */
 
 static int64_t field_num(const redisReply *v) {
@@ -597,6 +647,7 @@ static void answer(get_req *req, const redisReply *reply) {
     return;
   }
   jobs_batch b = {.id = req->id, .state = JOBS_PENDING};
+  int64_t lease_until = 0;
   for (size_t i = 0; i + 1 < h->elements; i += 2) {
     const redisReply *k = h->element[i], *v = h->element[i + 1];
     if (k->type != REDIS_REPLY_STRING)
@@ -614,8 +665,14 @@ static void answer(get_req *req, const redisReply *reply) {
       b.created_ms = field_num(v);
     } else if (strcmp(k->str, "updated_at") == 0) {
       b.updated_ms = field_num(v);
+    } else if (strcmp(k->str, "lease_until") == 0) {
+      lease_until = field_num(v);
     }
   }
+  /* No lease (a batch of a server without leases) counts as alive. */
+  if ((b.state == JOBS_PENDING || b.state == JOBS_IN_PROGRESS) && lease_until > 0 &&
+      lease_until < wall_ms())
+    b.state = JOBS_ABANDONED;
   jobs_result *results = NULL;
   size_t n = 0;
   if (rs->elements >= 2) {
@@ -796,6 +853,7 @@ static void redis_free(jobs_store *js) {
   stop_timer(s, &s->connect_timer);
   stop_timer(s, &s->retry_timer);
   stop_timer(s, &s->watchdog);
+  stop_timer(s, &s->lease_timer);
   redisAsyncContext *ac = s->ac;
   if (ac) {
     if (ready(s)) {
@@ -864,12 +922,16 @@ int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
     s->env.backoff_max_ms = s->env.backoff_min_ms;
   if (!s->env.max_pending)
     s->env.max_pending = 10000;
+  if (!s->env.lease_ms)
+    s->env.lease_ms = 15000;
   s->url = u;
   /* A TTL of 0 would make PEXPIRE delete the keys at once. */
   s->ttl_ms = ttl_ms ? ttl_ms : 1;
   s->backoff_ms = s->env.backoff_min_ms;
   s->state = S_DOWN;
   connect_now(s);
+  s->lease_timer = s->env.timers.start(
+      &s->env.timers, s->env.lease_ms / 3 ? s->env.lease_ms / 3 : 1, on_lease_timer, s);
   *out = &s->base;
   return 0;
 }

@@ -190,6 +190,7 @@ int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **
   jobs_redis_env env;
   char err[512];
   loop_redis_env_init(&env, loop);
+  env.lease_ms = (uint64_t)cfg->job_lease_seconds * 1000;
   int rc = jobs_redis_new(cfg->redis_url, cfg->job_ttl_seconds * 1000, &env, out, err,
                           sizeof err);
   if (rc == ERR_CONFIG)

@@ -220,6 +220,7 @@ typedef struct jobs_redis_stats {
   uint64_t failed;   /* writes Redis answered with an error */
   uint64_t attempts; /* connection attempts */
   uint64_t connects; /* connections that became ready */
+  uint64_t leases;   /* lease renewals sent (one per batch each time) */
 } jobs_redis_stats;
 
 /* Counters of a store made by jobs_redis_new (not another kind). */

@@ -609,6 +609,7 @@ static void renew_leases(redis_store *s, const char *only_id) {
     const char *argv[] = {"EVAL", lease_script, "1", k, until};
     redisAsyncCommandArgv(s->ac, on_lease_reply, s, 5, argv, NULL);
     expect_reply(s);
+    s->stats.leases++;
     free(k);
   }
 }

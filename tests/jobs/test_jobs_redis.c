@@ -652,3 +652,79 @@ Test(jobs_redis, malformed_url_is_a_config_error) {
   cr_assert(strstr(err, "REDIS_URL") != NULL, "%s", err);
   finish();
 }
+
+/* ---- leases ----------------------------------------------------------------- */
+
+static int p_lease_set(void *arg) {
+  redisContext *c = arg;
+  char *v = hget(c, "ocrpc:batch:lz", "lease_until");
+  int set = v[0] != 0;
+  free(v);
+  return set;
+}
+
+static int p_leases(void *arg) { return stats().leases >= *(uint64_t *)arg; }
+
+static int p_abandoned(void *arg) {
+  got *g = arg;
+  memset(g, 0, sizeof *g);
+  jobs_get(F.st, "lz", on_get, g);
+  run_until(p_called, g, "the get callback");
+  return g->err == 0 && g->b.state == JOBS_ABANDONED;
+}
+
+/* A running batch carries a lease its store renews; once nobody renews it
+ * (its server died: here, another hash whose lease is in the past) reads
+ * answer ABANDONED, and a finished batch never is. */
+Test(jobs_redis, lease_renewed_while_running_abandoned_when_not) {
+  int port = free_port();
+  redis_start(port, NULL, NULL);
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+  jobs_redis_env env = env_for(0);
+  env.lease_ms = 300;
+  open_store(url, env);
+  wait_event(JOBS_REDIS_CONNECTED, 1);
+  redisContext *c = sync_conn(port, NULL, NULL, 0);
+  cr_assert_not_null(c);
+
+  cr_assert_eq(jobs_create(F.st, "lz", 4), 0);
+  run_until(p_ready_and_flushed, NULL, "the create");
+  run_until(p_lease_set, c, "the first lease");
+  char *first = hget(c, "ocrpc:batch:lz", "lease_until");
+  /* Renewed without any write of ours. */
+  uint64_t want = stats().leases + 2;
+  run_until(p_leases, &want, "two renewals");
+  char *later = hget(c, "ocrpc:batch:lz", "lease_until");
+  cr_assert_gt(atoll(later), atoll(first));
+  got g;
+  get_sync("lz", &g);
+  cr_assert_eq(g.b.state, JOBS_IN_PROGRESS, "a renewed lease is alive");
+  free(first);
+  free(later);
+
+  /* The store stops renewing only when the batch ends; simulate a dead
+   * owner by setting the lease in the past: the next renewal repairs it,
+   * so finish first. */
+  cr_assert_eq(jobs_finish(F.st, "lz", JOBS_SUCCESS, 4, 0), 0);
+  run_until(p_ready_and_flushed, NULL, "the finish");
+  freeReplyObject(redisCommand(c, "HSET ocrpc:batch:lz lease_until 1"));
+  get_sync("lz", &g);
+  cr_assert_eq(g.b.state, JOBS_SUCCESS, "a finished batch is never abandoned");
+  freeReplyObject(redisCommand(c, "HSET ocrpc:batch:lz status IN_PROGRESS"));
+  run_until(p_abandoned, &g, "ABANDONED");
+  cr_assert_str_eq(jobs_state_name(g.b.state), "ABANDONED");
+  /* No lease at all (a server without leases) counts as alive. */
+  freeReplyObject(redisCommand(c, "HDEL ocrpc:batch:lz lease_until"));
+  get_sync("lz", &g);
+  cr_assert_eq(g.b.state, JOBS_IN_PROGRESS);
+  /* A lease never creates a hash on its own. */
+  cr_assert_eq(jobs_create(F.st, "gone", 1), 0);
+  run_until(p_ready_and_flushed, NULL, "the second create");
+  freeReplyObject(redisCommand(c, "DEL ocrpc:batch:gone"));
+  want = stats().leases + 2;
+  run_until(p_leases, &want, "two renewals of the deleted batch");
+  cr_assert_eq(integer(c, "EXISTS %s", "ocrpc:batch:gone"), 0);
+  redisFree(c);
+  finish();
+}

@@ -21,6 +21,7 @@ The mock engine serves: nothing here depends on the text recognised.
 """
 
 import os
+import subprocess
 import threading
 import unittest
 
@@ -31,6 +32,7 @@ from fleet import ocr_pb2, ocrpc_client
 SUCCESS = ocrpc_client.common_pb2.STATUS_SUCCESS
 FAILURE = ocrpc_client.common_pb2.STATUS_FAILURE
 LEASE_SECONDS = 2
+CLI = os.environ["OCRPC_CLI"]
 
 
 class Fleet(unittest.TestCase):
@@ -180,6 +182,55 @@ class Fleet(unittest.TestCase):
             self.assertEqual(st.status, FAILURE)
             self.assertEqual(st.total_images, 500)
             self.assertLess(st.processed_images, 500)
+
+    def test_5_client_side_round_robin_without_a_proxy(self):
+        nodes = self.nodes
+        targets = [n.address for n in nodes]
+        tag = "rr-%d-" % os.getpid()
+        client = F.OcrClient(targets, timeout=60, max_attempts=10,
+                             initial_backoff=0.05, max_backoff=0.5)
+        try:
+            # Calls spread over every node (each logs the request id).
+            def every_node_served():
+                for i in range(10):
+                    r = client.extract(image_data=self.png,
+                                       request_id="%s%d" % (tag, self.rr_calls))
+                    self.assertEqual(r.status, SUCCESS)
+                    self.rr_calls += 1
+                return all(n.srv.stderr_text().count("request " + tag) > 0
+                           for n in nodes)
+            self.rr_calls = 0
+            F.poll(every_node_served, "round robin to reach every node")
+        finally:
+            client.close()
+        # One node stops mid-run: the stream of calls (a list of targets)
+        # carries on without a failed call.
+        stream = F.CallStream(targets, self.png)
+        stream.start()
+        b = nodes[1]
+        try:
+            stream.wait_calls(20, "calls over the list")
+            b.stop()
+            stream.wait_calls(stream.count() + 30, "calls with B stopped")
+            # The CLI with several targets: B first or not, every run
+            # reaches a live server.
+            for _ in range(4):
+                r = subprocess.run([CLI, "-s", "%s,%s,%s" % (b.address, b.address,
+                                                           nodes[0].address),
+                                    "--timeout", "60s", "health"],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("STATUS_SUCCESS", r.stdout)
+            r = subprocess.run([CLI, "-s", b.address, "health"], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(r.returncode, 3, "B alone is down")
+            b.restart()
+            stream.wait_calls(stream.count() + 20, "calls with B back")
+        finally:
+            stream.stop()
+            if b.srv is None:
+                b.restart()
+        self.assertEqual(stream.failures, [])
 
     @staticmethod
     def _known(node, bid):

@@ -178,12 +178,13 @@ struct redisAsyncContext;
 
 /* Connection state changes, reported once each (not per command). */
 typedef enum jobs_redis_event {
-  JOBS_REDIS_CONNECTED,   /* first connection ready (after AUTH, SELECT) */
-  JOBS_REDIS_UNREACHABLE, /* cannot connect; retrying (once until connected) */
-  JOBS_REDIS_LOST,        /* a ready connection went away; writes buffered */
-  JOBS_REDIS_RECONNECTED, /* ready again; buffered writes are being replayed */
-  JOBS_REDIS_OVERFLOW,    /* buffer full, oldest writes dropped (once per outage) */
-  JOBS_REDIS_WRITE_FAILED /* Redis refused a write (once per connection) */
+  JOBS_REDIS_CONNECTED,    /* first connection ready (after AUTH, SELECT) */
+  JOBS_REDIS_UNREACHABLE,  /* cannot connect; retrying (once until connected) */
+  JOBS_REDIS_LOST,         /* a ready connection went away; writes buffered */
+  JOBS_REDIS_RECONNECTED,  /* ready again; buffered writes are being replayed */
+  JOBS_REDIS_OVERFLOW,     /* buffer full, oldest writes dropped (once per outage) */
+  JOBS_REDIS_WRITE_FAILED, /* Redis refused a write (once per connection) */
+  JOBS_REDIS_REWRITE       /* Redis lost data (restart, failover): batches written again */
 } jobs_redis_event;
 
 /* What the store needs from the loop; copied by jobs_redis_new. */
@@ -221,6 +222,7 @@ typedef struct jobs_redis_stats {
   uint64_t attempts; /* connection attempts */
   uint64_t connects; /* connections that became ready */
   uint64_t leases;   /* lease renewals sent (one per batch each time) */
+  uint64_t rewrites; /* times the journals were written again */
 } jobs_redis_stats;
 
 /* Counters of a store made by jobs_redis_new (not another kind). */

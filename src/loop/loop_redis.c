@@ -130,6 +130,9 @@ static void on_event(void *ud, jobs_redis_event ev, const char *detail) {
   case JOBS_REDIS_WRITE_FAILED:
     log_warn("redis: a job status write failed: %s", detail);
     break;
+  case JOBS_REDIS_REWRITE:
+    log_warn("redis: %s", detail);
+    break;
   }
 }
 

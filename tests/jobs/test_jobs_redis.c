@@ -164,8 +164,8 @@ typedef struct fixture {
   uv_timer_t guard;
   int guard_fired;
   jobs_store *st;
-  int events[JOBS_REDIS_WRITE_FAILED + 1];
-  char detail[JOBS_REDIS_WRITE_FAILED + 1][512];
+  int events[JOBS_REDIS_REWRITE + 1];
+  char detail[JOBS_REDIS_REWRITE + 1][512];
 } fixture;
 
 static fixture F;
@@ -485,7 +485,10 @@ Test(jobs_redis, restart_mid_batch_replays_buffered_writes) {
   cr_assert_eq(stats().dropped, 0);
 
   /* redis-server ran without persistence, so what it had acknowledged
-   * before the kill is gone; the final state was replayed. */
+   * before the kill was gone: the new run_id made the store write the
+   * batch's journal again, ahead of the buffered writes. */
+  cr_assert_eq(F.events[JOBS_REDIS_REWRITE], 1);
+  cr_assert_eq(stats().rewrites, 1);
   redisContext *c = sync_conn(port, NULL, NULL, 0);
   cr_assert_not_null(c);
   assert_field(c, "ocrpc:batch:b2", "status", "SUCCESS");
@@ -495,7 +498,7 @@ Test(jobs_redis, restart_mid_batch_replays_buffered_writes) {
   char *created = hget(c, "ocrpc:batch:b2", "created_at");
   cr_assert_gt(atoll(created), 0, "the creation time is rewritten too");
   free(created);
-  cr_assert_eq(integer(c, "HLEN %s", "ocrpc:batch:b2:results"), 3);
+  cr_assert_eq(integer(c, "HLEN %s", "ocrpc:batch:b2:results"), 5);
   char *v = hget(c, "ocrpc:batch:b2:results", "4");
   cr_assert(strstr(v, "\"NOT_FOUND\"") != NULL, "%s", v);
   free(v);
@@ -506,9 +509,10 @@ Test(jobs_redis, restart_mid_batch_replays_buffered_writes) {
   get_sync("b2", &g);
   cr_assert_eq(g.err, 0);
   cr_assert_eq(g.b.state, JOBS_SUCCESS);
-  cr_assert_eq(g.n, 3);
-  cr_assert_eq(g.r[0].index, 2);
-  cr_assert_str_eq(g.r[1].text, "three");
+  cr_assert_eq(g.n, 5);
+  cr_assert_eq(g.r[0].index, 0);
+  cr_assert_str_eq(g.r[0].text, "zero");
+  cr_assert_str_eq(g.r[3].text, "three");
   got_clear(&g);
   finish();
 }

@@ -178,9 +178,11 @@ int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t
       return fail(err, errsize, "REDIS_URL %s: the master name is missing (/mastername)",
                   url);
     const char *h = p;
-    while (h < hp_end) {
+    for (;;) {
       const char *comma = memchr(h, ',', (size_t)(hp_end - h));
       const char *e = comma ? comma : hp_end;
+      if (e == h)
+        return fail(err, errsize, "REDIS_URL %s: an empty sentinel address", url);
       if (u->nsentinels == JOBS_REDIS_MAX_SENTINELS)
         return fail(err, errsize, "REDIS_URL %s: more than %d sentinels", url,
                     JOBS_REDIS_MAX_SENTINELS);
@@ -191,7 +193,9 @@ int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t
       if (rc)
         return rc;
       u->nsentinels++;
-      h = comma ? comma + 1 : hp_end;
+      if (!comma)
+        break;
+      h = comma + 1;
     }
     const char *name = slash + 1, *name_end = strchr(name, '/');
     size_t nlen = name_end ? (size_t)(name_end - name) : strlen(name);

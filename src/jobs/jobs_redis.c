@@ -292,10 +292,10 @@ static void become_ready(redis_store *s) {
   char tmp[300], detail[400];
   char master[300];
   snprintf(master, sizeof master, "%s:%d", s->url.host, s->url.port);
-  if (s->run_id[0] && strcmp(s->run_id, s->new_run_id) != 0)
-    rewrite_journals(s, "Redis restarted (run_id changed)");
-  else if (s->master[0] && strcmp(s->master, master) != 0)
+  if (s->master[0] && strcmp(s->master, master) != 0)
     rewrite_journals(s, "the master changed");
+  else if (s->run_id[0] && strcmp(s->run_id, s->new_run_id) != 0)
+    rewrite_journals(s, "Redis restarted (run_id changed)");
   snprintf(s->run_id, sizeof s->run_id, "%s", s->new_run_id);
   snprintf(s->master, sizeof s->master, "%s", master);
   stop_timer(s, &s->connect_timer);

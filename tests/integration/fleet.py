@@ -169,7 +169,7 @@ class Nginx:
 class Node:
     """One fleet member on a fixed port."""
 
-    def __init__(self, name, image_root, *args, engine="mock", workers=1):
+    def __init__(self, name, image_root, *args, engine="mock", workers=2):
         self.name = name
         self.port = free_port()
         self.image_root = image_root
@@ -188,6 +188,10 @@ class Node:
                             image_root=self.image_root).start()
         assert self.srv.port == self.port, (self.srv.port, self.port)
         self.client = OcrClient(self.address, timeout=60, max_attempts=1)
+        if "--redis-url" in self.args:
+            # Store reads answer UNAVAILABLE until the first connection.
+            poll(lambda: "redis: connected" in self.srv.stderr_text(),
+                 "%s to connect to Redis" % self.name)
         return self
 
     def _close_client(self):

@@ -44,11 +44,13 @@ class Fleet(unittest.TestCase):
         # Read and hashed in full before the (mock) engine answers: a slow
         # image, so that a batch of them is still running when its node is
         # killed.
-        F.sparse_file(os.path.join(cls.root, "slow.img"), 48 << 20)
+        F.sparse_file(os.path.join(cls.root, "slow.img"), 16 << 20)
         cls.redis = F.Redis().start()
         url = "redis://127.0.0.1:%d/0" % cls.redis.port
         cls.nodes = [F.Node(n, cls.root, "--redis-url", url,
                             "--job-lease-seconds", str(LEASE_SECONDS),
+                            # A batch leaves a worker free for single calls.
+                            "--batch-parallelism", "1",
                             "--drain-seconds", "30")
                      for n in ("A", "B", "C")]
         try:
@@ -87,7 +89,7 @@ class Fleet(unittest.TestCase):
         bid = "fleet-progress-%d" % os.getpid()
         images = ["a.png", "slow.img", "a.png", "slow.img", "a.png"]
         seen = failed = 0
-        for msg in self.front.extract_batch(images, batch_id=bid):
+        for msg in self.front.extract_batch(images, batch_id=bid, timeout=600):
             seen = msg.processed_images
             failed += msg.current_result.status != SUCCESS
             # Everyone sees at least what the stream reported, never more
@@ -150,7 +152,8 @@ class Fleet(unittest.TestCase):
 
         def run_batch():
             try:
-                for _ in b.client.extract_batch(["slow.img"] * 500, batch_id=bid):
+                for _ in b.client.extract_batch(["slow.img"] * 500, batch_id=bid,
+                                                timeout=3600):
                     pass
             except Exception as e:  # the node dies under it
                 errors.append(e)

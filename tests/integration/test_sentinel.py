@@ -93,7 +93,7 @@ class Base(unittest.TestCase):
         self.assertEqual(sts[0], sts[1])
 
     def run_batch(self, node, bid, images):
-        msgs = list(node.client.extract_batch(images, batch_id=bid))
+        msgs = list(node.client.extract_batch(images, batch_id=bid, timeout=600))
         self.assertEqual(len(msgs), len(images))
 
 
@@ -101,7 +101,7 @@ class Failover(Base):
     def setUp(self):
         self.work = H.tempdir("ocrpc-sentinel-")
         self.root = H.tempdir("ocrpc-sentinel-root-")
-        F.sparse_file(os.path.join(self.root, "slow.img"), 16 << 20)
+        F.sparse_file(os.path.join(self.root, "slow.img"), 4 << 20)
         self.master = F.Redis().start()
         self.replica = F.Redis(None, "--replicaof", "127.0.0.1",
                                str(self.master.port)).start()
@@ -145,7 +145,7 @@ class Failover(Base):
     def _started(node, bid):
         try:
             return node.status(bid).processed_images >= 1
-        except ocrpc_client.OcrNotFound:
+        except (ocrpc_client.OcrNotFound, ocrpc_client.OcrUnavailable):
             return False
 
 

@@ -417,7 +417,8 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame,
   } else {
     char msg[128];
     snprintf(msg, sizeof msg, "request not sent: %s",
-             s->goaway ? "the server is going away (GOAWAY)" : nghttp2_strerror(lib_error_code));
+             s->goaway ? "the server is going away (GOAWAY)"
+                       : nghttp2_strerror(lib_error_code));
     report(c, CLIENT_UNAVAILABLE, msg, 1); /* frees it when no stream holds it */
   }
   if (!stream_exists)

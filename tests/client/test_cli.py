@@ -171,7 +171,8 @@ class CLI(unittest.TestCase):
         h = subprocess.run([os.environ["OCRPC_CLI_BIN"], "--help"],
                            capture_output=True, text=True)
         self.assertEqual(h.returncode, 0)
-        for s in ("OCRPC_TARGET", "Exit status", "deadline exceeded"):
+        for s in ("OCRPC_TARGET", "Exit status", "deadline exceeded",
+                  "never retried"):
             self.assertIn(s, h.stdout)
 
 

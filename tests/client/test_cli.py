@@ -19,7 +19,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server import SANITIZER_MARKERS, Server  # noqa: E402
+from server import SANITIZER_MARKERS, STOP_TIMEOUT, Server  # noqa: E402
 
 CONVERT = "/usr/bin/convert"
 TEXTS = ("QUICK BROWN FOX", "LAZY DOG SLEEPS")
@@ -273,7 +273,8 @@ class Disconnects(unittest.TestCase):
             lines = [json.loads(l) for l in (first + rest).splitlines() if l]
             self.assertEqual(cli.returncode, 0, err)
             self.assertEqual(sorted(l["index"] for l in lines), list(range(3)))
-            server.stop()
+            server.proc.wait(STOP_TIMEOUT)  # it exits by itself once drained
+            server.stop()  # checks status 0 and the sanitizer markers
             self.assertRegex(server.stderr(), r"draining [1-9]\d* calls")
             server = None
         finally:

@@ -81,6 +81,10 @@ int h1_session_feed(h1_session *s, const uint8_t *data, size_t len);
  * and then wants to close. */
 void h1_session_eof(h1_session *s);
 
+/* The server drains: an idle connection wants to close now, one with a
+ * request under way after its answer (Connection: close). */
+void h1_session_drain(h1_session *s);
+
 /* Answers the request being served: status line, hdrs (borrowed; the
  * session adds Content-Length and Connection), body (borrowed, len
  * bytes; omitted for HEAD). Returns 0, ERR_INVAL when no request waits

@@ -41,7 +41,7 @@ struct h1_session {
   buf body;
   hdr hdrs[H1_MAX_HEADERS];
   h1_request req;
-  int keep_alive, is_head, eof, close, dead;
+  int keep_alive, is_head, eof, close, dead, draining;
   int fail_status; /* set by a callback that stops the parser */
 };
 
@@ -363,6 +363,8 @@ int h1_session_feed(h1_session *s, const uint8_t *data, size_t len) {
 
 void h1_session_eof(h1_session *s) { s->eof = 1; }
 
+void h1_session_drain(h1_session *s) { s->draining = 1; }
+
 static int append_str(buf *b, const char *str) { return buf_append(b, str, strlen(str)); }
 
 int h1_session_respond(h1_session *s, int status, const hdr *hdrs, size_t n,
@@ -378,7 +380,7 @@ int h1_session_respond(h1_session *s, int status, const hdr *hdrs, size_t n,
     rc = rc ? rc : buf_append(&s->out, hdrs[i].value, hdrs[i].value_len);
     rc = rc ? rc : buf_append(&s->out, "\r\n", 2);
   }
-  if (!s->keep_alive)
+  if (!s->keep_alive || s->draining)
     s->close = 1;
   snprintf(line, sizeof line, "content-length: %zu\r\n%s\r\n", len,
            s->close ? "connection: close\r\n"
@@ -415,5 +417,7 @@ int h1_session_full(const h1_session *s) { return s->in.len >= H1_KEEP_MAX; }
 int h1_session_want_close(const h1_session *s) {
   if (s->close)
     return s->phase != H1_WAITING || s->dead;
-  return s->eof && s->phase != H1_WAITING && s->in.len == 0;
+  if (s->eof) /* a request cut short will never complete */
+    return s->phase != H1_WAITING && s->in.len == 0;
+  return s->draining && s->phase == H1_IDLE && s->in.len == 0;
 }

@@ -138,7 +138,7 @@ void loop__h1_after_write(loop_conn *c) {
     loop__conn_close(c);
     return;
   }
-  if (!c->reading && !h1_session_full(c->h1) && !c->srv->draining)
+  if (!c->reading && !h1_session_full(c->h1) && !h1_session_want_close(c->h1))
     loop__read_start(c);
   update_timer(c, 0);
 }
@@ -153,8 +153,17 @@ void loop__h1_close(loop_conn *c) {
 }
 
 void loop__h1_shutdown(loop_conn *c) {
-  h1_session_eof(c->h1); /* answer what is being served, then close */
-  uv_read_stop((uv_stream_t *)&c->tcp);
-  c->reading = 0;
+  /* Idle: closes at the next flush. A request under way is still read
+   * and answered (503 for new work, /readyz says draining), then the
+   * connection closes. */
+  h1_session_drain(c->h1);
   loop__mark_dirty(c);
+}
+
+size_t loop__h1_busy(const loop_server *srv) {
+  size_t n = 0;
+  for (const loop_conn *c = srv->conns; c; c = c->next)
+    n += c->proto == CONN_H1 && !c->closing &&
+         (h1_session_phase(c->h1) != H1_IDLE || h1_session_has_input(c->h1));
+  return n;
 }

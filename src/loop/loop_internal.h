@@ -84,6 +84,10 @@ void loop__h1_close(loop_conn *c);
 /* Drain: close idle HTTP/1.1 connections, the rest after their answer. */
 void loop__h1_shutdown(loop_conn *c);
 
+/* HTTP/1.1 connections with a request under way (a drain waits for
+ * them). Walks the connection list: for the drain only. */
+size_t loop__h1_busy(const loop_server *srv);
+
 extern const rest_transport loop__rest_transport;
 
 /* Starts listening; logs the bound address. Returns 0 or a uv error. */

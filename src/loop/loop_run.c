@@ -41,7 +41,7 @@ static void on_drain_timeout(uv_timer_t *t) {
 
 void loop__after_flush(loop_server *srv) {
   if (srv->draining && !srv->stopping && rpc_server_busy(srv->rpc) == 0 &&
-      rest_server_busy(srv->rest) == 0) {
+      rest_server_busy(srv->rest) == 0 && loop__h1_busy(srv) == 0) {
     log_info("drained: every call finished");
     stop(srv);
   }

@@ -209,6 +209,27 @@ Test(h1, eof_after_a_request_closes_once_answered) {
   cr_assert(h1_session_want_close(u.s));
 }
 
+Test(h1, drain_closes_idle_at_once_and_busy_after_the_answer) {
+  h1_session_drain(u.s);
+  cr_assert(h1_session_want_close(u.s), "idle: close now");
+  teardown();
+  setup();
+  cr_assert_eq(feed("GET /readyz HTTP/1.1\r\n"), 0);
+  h1_session_drain(u.s);
+  cr_assert_not(h1_session_want_close(u.s), "a request is under way");
+  u.answer_now = 1;
+  cr_assert_eq(feed("\r\n"), 0);
+  cr_assert_eq(u.nreq, 1);
+  cr_assert_not_null(strstr(output(), "connection: close\r\n"));
+  cr_assert(h1_session_want_close(u.s));
+}
+
+Test(h1, eof_mid_request_closes) {
+  cr_assert_eq(feed("GET /a HTTP/1.1\r\nHost"), 0);
+  h1_session_eof(u.s);
+  cr_assert(h1_session_want_close(u.s));
+}
+
 Test(h1, phases_drive_the_timers) {
   cr_assert_eq(h1_session_phase(u.s), H1_IDLE);
   feed("GET / HT");

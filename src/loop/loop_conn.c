@@ -337,6 +337,25 @@ static void conn_close(loop_conn *c) {
     return;
   c->closing = 1;
   loop_server *srv = c->srv;
+  if (c->is_dirty) {
+    /* Marked again while being flushed (an HTTP/1.1 answer queued by
+     * pipelined input): off the list before its memory goes. */
+    loop_conn **pp = &srv->dirty, *prev = NULL;
+    while (*pp && *pp != c) {
+      prev = *pp;
+      pp = &(*pp)->dirty_next;
+    }
+    /* Not found: it is on the list flush_dirty is walking now, which
+     * skips closing connections and ends before the memory is freed. */
+    if (*pp) {
+      *pp = c->dirty_next;
+      if (srv->dirty_tail == c)
+        srv->dirty_tail = prev;
+      if (!srv->dirty)
+        uv_idle_stop(&srv->flush_idle);
+      c->is_dirty = 0;
+    }
+  }
   if (c->prev)
     c->prev->next = c->next;
   else

@@ -27,7 +27,7 @@ class Server:
         if not binary or not os.access(binary, os.X_OK):
             raise RuntimeError("OCRPC_SERVER_BIN must name the ocrpc-server binary")
         self.image_root = image_root or tempfile.mkdtemp(prefix="ocrpc-client-root-")
-        self.argv = [binary, "--host", "127.0.0.1", "--port", "0",
+        self.argv = [binary, "--host", "127.0.0.1", "--port", "0", "--http-port", "off",
                      "--engine", engine, "--workers", str(workers),
                      "--image-root", self.image_root]
         self.lines = []

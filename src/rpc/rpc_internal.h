@@ -72,6 +72,9 @@ struct rpc_server {
   int cache_on;
   uint64_t cache_ttl_ms;
   uint64_t cache_hits, cache_misses;
+  /* Batches of this server still running (svc_batch.c's list), so that a
+   * second batch with the same batch_id is refused. */
+  void *running_batches;
 };
 
 typedef enum call_state {
@@ -225,5 +228,9 @@ void rpc__health_check(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
 /* Tells every Watch stream whose status changed. */
 void rpc__health_changed(rpc_server *srv);
+/* grpc.health.v1's serving status of service `name` ("" = the server), a
+ * grpc_health_v1_HealthCheckResponse_ServingStatus value: the one source
+ * of truth CheckHealth answers from too. */
+int rpc__health_status(const rpc_server *srv, const char *name);
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* ocr.OCRService/ExtractTextBatch: the images of a batch run in parallel
  * on the worker pool, at most `parallelism` of them unsent at a time, and
- * each result is streamed as soon as it is done (completion order) as one
- * OCRBatchProgress. A slow reader pauses the batch: results wait in a
+ * each result is streamed as one OCRBatchProgress in input order (a result
+ * waits in the reorder buffer, rpc_reorder.h, until its predecessors are
+ * sent), or as soon as it is done when the request sets completion_order.
+ * A slow reader pauses the batch: results wait in a
  * bounded queue until the stream drains, and no new image starts while the
  * queue is full. With the result cache on, each image goes through the
  * same steps as ExtractText (rpc__cache_*): read and hash on a worker,
@@ -17,6 +19,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
+#include "rpc_reorder.h"
 
 /* Stop sending once this much is queued on the stream and unwritten. */
 #define BATCH_HIGH_WATER (256u * 1024u)
@@ -51,19 +54,52 @@ struct batch {
   int32_t total, next, inflight, completed, failed, sent;
   int32_t parallelism;
   batch_item *items;
-  int32_t *queue; /* ring of finished, unsent item indexes */
-  int32_t q_head, q_len;
+  rpc_reorder order; /* finished, unsent items and which one goes next */
   int finished, paused;
   int pumping, repump; /* see pump() */
+  batch *run_prev, *run_next; /* srv->running_batches while running */
+  int running;
 };
 
+/* Batch ids are unique among the batches running on this server: a
+ * second batch under the id of one still running would overwrite its
+ * record (and its results) in the job store. */
+static batch *find_running(rpc_server *srv, const char *id) {
+  for (batch *b = srv->running_batches; b; b = b->run_next)
+    if (strcmp(b->id, id) == 0)
+      return b;
+  return NULL;
+}
+
+static void set_running(batch *b) {
+  b->running = 1;
+  b->run_next = b->srv->running_batches;
+  if (b->run_next)
+    b->run_next->run_prev = b;
+  b->srv->running_batches = b;
+}
+
+static void clear_running(batch *b) {
+  if (!b->running)
+    return;
+  b->running = 0;
+  if (b->run_prev)
+    b->run_prev->run_next = b->run_next;
+  else
+    b->srv->running_batches = b->run_next;
+  if (b->run_next)
+    b->run_next->run_prev = b->run_prev;
+  b->run_prev = b->run_next = NULL;
+}
+
 static void batch_free(batch *b) {
+  clear_running(b);
   for (int32_t i = 0; i < b->total; i++) {
     ocr_result_clear(&b->items[i].out);
     rpc__cache_clear(&b->items[i].cd);
   }
   free(b->items);
-  free(b->queue);
+  rpc_reorder_free(&b->order);
   pb_release(ocr_OCRBatchRequest_fields, b->req);
   free(b->req);
   free(b);
@@ -129,8 +165,7 @@ static void complete_item(batch *b, batch_item *it) {
   if (it->out.err)
     b->failed++;
   store_result(b, it);
-  b->queue[(b->q_head + b->q_len) % b->total] = it->index;
-  b->q_len++;
+  rpc_reorder_push(&b->order, it->index);
 }
 
 static void item_done(exec_job *ej, int status);
@@ -208,6 +243,7 @@ static void submit_item(batch *b, batch_item *it) {
 
 static void finish(batch *b) {
   b->finished = 1;
+  clear_running(b);
   jobs_state st = b->total > 0 && b->failed == b->total ? JOBS_FAILURE : JOBS_SUCCESS;
   jobs_finish(b->srv->jobs, b->id, st, b->completed, b->failed);
   rpc_call *c = b->call;
@@ -236,34 +272,37 @@ static void pump(batch *b) {
   rpc_call *c = b->call;
   for (;;) {
     b->repump = 0;
-    while (b->q_len > 0 && tr->pending(c->conn, c->stream_id) < BATCH_HIGH_WATER) {
-      batch_item *it = &b->items[b->queue[b->q_head]];
-      b->q_head = (b->q_head + 1) % b->total;
-      b->q_len--;
-      if (send_progress(b, it)) {
+    int32_t ready;
+    while ((ready = rpc_reorder_peek(&b->order)) >= 0 &&
+           tr->pending(c->conn, c->stream_id) < BATCH_HIGH_WATER) {
+      rpc_reorder_pop(&b->order);
+      if (send_progress(b, &b->items[ready])) {
         b->pumping = 0;
         return; /* the call failed and will be closed */
       }
     }
-    b->paused = b->q_len > 0;
+    /* Paused only for the reader: results held back for a predecessor
+     * still running wait for that one, not for the stream. */
+    b->paused = ready >= 0;
     if (b->paused) {
       b->pumping = 0;
       tr->notify_drain(c->conn, c->stream_id);
       return;
     }
     int started = 0;
-    while (b->next < b->total && b->inflight + b->q_len < b->parallelism) {
+    while (b->next < b->total &&
+           b->inflight + rpc_reorder_held(&b->order) < b->parallelism) {
       submit_item(b, &b->items[b->next++]);
       started = 1;
     }
-    if (b->completed == b->total && b->q_len == 0) {
+    if (b->completed == b->total && rpc_reorder_held(&b->order) == 0) {
       b->pumping = 0;
       finish(b);
       return;
     }
     /* Items that failed before reaching a worker, or finished inside
      * submit, are ready now: go round again. */
-    if (!b->repump && (!started || b->q_len == 0)) {
+    if (!b->repump && (!started || rpc_reorder_peek(&b->order) < 0)) {
       b->pumping = 0;
       return;
     }
@@ -295,6 +334,7 @@ static void batch_drained(void *work) { pump(work); }
 static void batch_detach(void *work) {
   batch *b = work;
   b->call = NULL;
+  clear_running(b);
   if (!b->finished) {
     b->finished = 1;
     jobs_finish(b->srv->jobs, b->id, JOBS_CANCELLED, b->completed, b->failed);
@@ -323,10 +363,11 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   rpc_server *srv = c->srv;
   batch *b = calloc(1, sizeof *b);
   int32_t total = (int32_t)req->image_paths_count;
-  if (!b || (total && (!(b->items = calloc((size_t)total, sizeof *b->items)) ||
-                       !(b->queue = calloc((size_t)total, sizeof *b->queue))))) {
+  if (!b || (total && !(b->items = calloc((size_t)total, sizeof *b->items))) ||
+      rpc_reorder_init(&b->order, total, !req->completion_order)) {
     if (b) {
       free(b->items);
+      rpc_reorder_free(&b->order);
       free(b);
     }
     pb_release(ocr_OCRBatchRequest_fields, req);
@@ -344,6 +385,18 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     snprintf(b->id, sizeof b->id, "%.79s", req->batch_id);
   else
     make_uuid(b->id, sizeof b->id);
+  if (find_running(srv, b->id)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "batch_id \"%s\" is still running: wait for it to end or use another id",
+             b->id);
+    rpc_reorder_free(&b->order);
+    free(b->items);
+    free(b);
+    pb_release(ocr_OCRBatchRequest_fields, req);
+    free(req);
+    rpc__call_fail(c, RPC_ALREADY_EXISTS, msg);
+    return;
+  }
 
   for (int32_t i = 0; i < total; i++) {
     batch_item *it = &b->items[i];
@@ -366,6 +419,7 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     it->in.cancel = &it->cancel;
   }
   jobs_create(srv->jobs, b->id, total);
+  set_running(b);
   c->work = b;
   c->detach = batch_detach;
   c->drained = batch_drained;

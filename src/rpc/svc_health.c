@@ -31,6 +31,10 @@ static int service_status(const rpc_server *srv, const char *name) {
   return grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN;
 }
 
+int rpc__health_status(const rpc_server *srv, const char *name) {
+  return service_status(srv, name);
+}
+
 void rpc__health_check(rpc_call *c, void *reqp) {
   grpc_health_v1_HealthCheckRequest *req = reqp;
   int st = service_status(c->srv, req->service);

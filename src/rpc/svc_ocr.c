@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "health.pb.h"
 #include "rpc_internal.h"
 
 /* Ownership: created by the handler on the loop thread; `in` and `req` are
@@ -366,11 +367,26 @@ static int option_int(const ocr_OCRRequest *req, const char *key, int def) {
     if (e->key && e->value && strcmp(e->key, key) == 0) {
       char *end;
       long v = strtol(e->value, &end, 10);
-      if (end != e->value && *end == 0 && v >= 0 && v <= 13)
-        return (int)v;
+      /* Not an integer, or out of range: the engine refuses it by name. */
+      if (end == e->value || *end != 0 || v < 0 || v > 1000)
+        return OCR_PSM_INVALID;
+      return (int)v;
     }
   }
   return def;
+}
+
+/* options["cache"] = "off": neither look the image up in the result
+ * cache nor store it (benchmarks measure recognition, not the cache). */
+static int cache_bypassed(const ocr_OCRRequest *req) {
+  if (!req->has_options)
+    return 0;
+  for (pb_size_t i = 0; i < req->options.data_count; i++) {
+    const common_Metadata_DataEntry *e = &req->options.data[i];
+    if (e->key && e->value && strcmp(e->key, "cache") == 0)
+      return strcmp(e->value, "off") == 0;
+  }
+  return 0;
 }
 
 static void reply_invalid(rpc_call *c, const char *message) {
@@ -427,7 +443,8 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   c->work = job;
   c->detach = extract_detach;
   /* Without memory for the cache state the call simply runs uncached. */
-  if (c->srv->cache_on && c->srv->jobs && (job->cd = calloc(1, sizeof *job->cd))) {
+  if (c->srv->cache_on && c->srv->jobs && !cache_bypassed(req) &&
+      (job->cd = calloc(1, sizeof *job->cd))) {
     job->ej.work = read_work;
     job->ej.done = read_done;
   } else if (c->srv->inline_instant && ocr_engine_is_instant(c->srv->engine)) {
@@ -445,11 +462,32 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   }
 }
 
+/* The guide's CheckHealth answers from grpc.health.v1's state, so the two
+ * agree (during a drain, for llm.LLMService). The guide's short names
+ * ("OCRService", "LLMService") are its package-qualified ones; a name
+ * grpc.health.v1 does not know gets the whole server's state, as the
+ * guide's servicer, which ignores the name, would. */
+static int check_health_status(const rpc_server *srv, const char *name) {
+  char full[80];
+  if (name && (strcmp(name, "OCRService") == 0 || strcmp(name, "LLMService") == 0)) {
+    snprintf(full, sizeof full, "%s.%s", name[0] == 'O' ? "ocr" : "llm", name);
+    name = full;
+  }
+  int st = rpc__health_status(srv, name ? name : "");
+  if (st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN)
+    st = rpc__health_status(srv, "");
+  return st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING
+             ? common_Status_STATUS_SUCCESS
+             : common_Status_STATUS_FAILURE;
+}
+
 void rpc__ocr_check_health(rpc_call *c, void *reqp) {
+  ocr_HealthCheckRequest *hreq = reqp;
+  int status = check_health_status(c->srv, hreq->service_name);
   pb_release(ocr_HealthCheckRequest_fields, reqp);
   free(reqp);
   ocr_HealthCheckResponse resp = ocr_HealthCheckResponse_init_zero;
-  resp.status = common_Status_STATUS_SUCCESS;
+  resp.status = (common_Status)status;
   resp.engine_type = (char *)ocr_engine_name(c->srv->engine);
   resp.model_loaded = true;
   resp.version = (char *)OCRPC_VERSION;

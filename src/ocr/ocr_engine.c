@@ -160,7 +160,8 @@ static int pick_language(ocr_engine *e, const ocr_request *req, ocr_result *out)
   if (req->cancel != NULL && *req->cancel != 0)
     return ocr__fail(out, ERR_CANCELLED, "cancelled before start");
   if (!(req->confidence_threshold >= 0.0f && req->confidence_threshold <= 1.0f))
-    return ocr__fail(out, ERR_INVAL, "confidence_threshold must be between 0 and 1 (got %g)",
+    return ocr__fail(out, ERR_INVAL,
+                     "confidence_threshold must be between 0 and 1 (got %g)",
                      (double)req->confidence_threshold);
   if (req->psm == 0)
     return ocr__fail(out, ERR_INVAL,

@@ -14,11 +14,11 @@
 typedef struct rpc_reorder {
   int32_t _total;
   int _in_order;
-  uint8_t *_done;  /* input order: finished and unsent, per index */
-  int32_t _next;   /* input order: the next index to send */
-  int32_t *_ring;  /* completion order: finished, unsent indexes */
-  int32_t _head;   /* completion order: ring position of the oldest */
-  int32_t _held;   /* finished and not yet sent, in either order */
+  uint8_t *_done; /* input order: finished and unsent, per index */
+  int32_t _next;  /* input order: the next index to send */
+  int32_t *_ring; /* completion order: finished, unsent indexes */
+  int32_t _head;  /* completion order: ring position of the oldest */
+  int32_t _held;  /* finished and not yet sent, in either order */
 } rpc_reorder;
 
 /* Prepares r for `total` results (0 allowed), in input order when

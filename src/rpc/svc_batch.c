@@ -19,6 +19,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
+#include "rpc_options.h"
 #include "rpc_reorder.h"
 
 /* Stop sending once this much is queued on the stream and unwritten. */
@@ -53,10 +54,11 @@ struct batch {
   char id[80];
   int32_t total, next, inflight, completed, failed, sent;
   int32_t parallelism;
+  int cache_off; /* options{cache: off} */
   batch_item *items;
   rpc_reorder order; /* finished, unsent items and which one goes next */
   int finished, paused;
-  int pumping, repump; /* see pump() */
+  int pumping, repump;        /* see pump() */
   batch *run_prev, *run_next; /* srv->running_batches while running */
   int running;
 };
@@ -224,7 +226,7 @@ static void submit_item(batch *b, batch_item *it) {
     complete_item(b, it);
     return;
   }
-  if (b->srv->cache_on && b->srv->jobs) {
+  if (b->srv->cache_on && b->srv->jobs && !b->cache_off) {
     it->ej.work = item_read_work;
     it->ej.done = item_read_done;
   } else {
@@ -379,6 +381,7 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   b->srv = srv;
   b->call = c;
   b->total = total;
+  b->cache_off = rpc_option_cache_off(&req->options, req->has_options);
   b->parallelism =
       srv->cfg->batch_parallelism > 0 ? srv->cfg->batch_parallelism : srv->cfg->workers;
   if (req->batch_id && *req->batch_id)
@@ -387,7 +390,8 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     make_uuid(b->id, sizeof b->id);
   if (find_running(srv, b->id)) {
     char msg[160];
-    snprintf(msg, sizeof msg, "batch_id \"%s\" is still running: wait for it to end or use another id",
+    snprintf(msg, sizeof msg,
+             "batch_id \"%s\" is still running: wait for it to end or use another id",
              b->id);
     rpc_reorder_free(&b->order);
     free(b->items);
@@ -415,7 +419,7 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     it->in.language = req->language;
     it->in.confidence_threshold = req->confidence_threshold;
     it->in.use_angle_cls = req->use_angle_cls;
-    it->in.psm = -1;
+    it->in.psm = rpc_option_psm(&req->options, req->has_options);
     it->in.cancel = &it->cancel;
   }
   jobs_create(srv->jobs, b->id, total);

@@ -17,6 +17,7 @@
 #include "base/version.h"
 #include "health.pb.h"
 #include "rpc_internal.h"
+#include "rpc_options.h"
 
 /* Ownership: created by the handler on the loop thread; `in` and `req` are
  * only read by the worker, `out` (and cd's bytes and key) only written by
@@ -359,36 +360,6 @@ static void extract_detach(void *work) {
   job->srv->ex->cancel(job->srv->ex, &job->ej);
 }
 
-static int option_int(const ocr_OCRRequest *req, const char *key, int def) {
-  if (!req->has_options)
-    return def;
-  for (pb_size_t i = 0; i < req->options.data_count; i++) {
-    const common_Metadata_DataEntry *e = &req->options.data[i];
-    if (e->key && e->value && strcmp(e->key, key) == 0) {
-      char *end;
-      long v = strtol(e->value, &end, 10);
-      /* Not an integer, or out of range: the engine refuses it by name. */
-      if (end == e->value || *end != 0 || v < 0 || v > 1000)
-        return OCR_PSM_INVALID;
-      return (int)v;
-    }
-  }
-  return def;
-}
-
-/* options["cache"] = "off": neither look the image up in the result
- * cache nor store it (benchmarks measure recognition, not the cache). */
-static int cache_bypassed(const ocr_OCRRequest *req) {
-  if (!req->has_options)
-    return 0;
-  for (pb_size_t i = 0; i < req->options.data_count; i++) {
-    const common_Metadata_DataEntry *e = &req->options.data[i];
-    if (e->key && e->value && strcmp(e->key, "cache") == 0)
-      return strcmp(e->value, "off") == 0;
-  }
-  return 0;
-}
-
 static void reply_invalid(rpc_call *c, const char *message) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   resp.status = common_Status_STATUS_FAILURE;
@@ -427,7 +398,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   in->language = req->language;
   in->confidence_threshold = req->confidence_threshold;
   in->use_angle_cls = req->use_angle_cls;
-  in->psm = option_int(req, "psm", -1);
+  in->psm = rpc_option_psm(&req->options, req->has_options);
   in->cancel = &job->cancel;
 
   job->ej.work = extract_work;
@@ -443,7 +414,8 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   c->work = job;
   c->detach = extract_detach;
   /* Without memory for the cache state the call simply runs uncached. */
-  if (c->srv->cache_on && c->srv->jobs && !cache_bypassed(req) &&
+  if (c->srv->cache_on && c->srv->jobs &&
+      !rpc_option_cache_off(&req->options, req->has_options) &&
       (job->cd = calloc(1, sizeof *job->cd))) {
     job->ej.work = read_work;
     job->ej.done = read_done;

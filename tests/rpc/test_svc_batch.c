@@ -290,3 +290,32 @@ Test(svc_batch, batch_id_still_running_is_already_exists_and_reusable_after) {
   expect_stream(11, 1, -1);
   close_call(&env, c, 11, 0);
 }
+
+Test(svc_batch, out_of_range_psm_fails_every_image_naming_the_field) {
+  common_Metadata_DataEntry e = {.key = (char *)"psm", .value = (char *)"99"};
+  ocr_ImagePath paths[2] = {{.private_path = (char *)"a.png"},
+                            {.private_path = (char *)"b.png"}};
+  ocr_OCRBatchRequest req = ocr_OCRBatchRequest_init_zero;
+  req.image_paths = paths;
+  req.image_paths_count = 2;
+  req.has_options = true;
+  req.options.data = &e;
+  req.options.data_count = 1;
+  rpc_call *c = start_call(&env, 1, BATCH, NULL, 0);
+  buf wire = BUF_INIT;
+  frame_pb(&wire, ocr_OCRBatchRequest_fields, &req);
+  rpc_call_data(c, wire.data, wire.len);
+  buf_free(&wire);
+  rpc_call_end(c);
+  exec_queue_drain(&env.q);
+  ocr_OCRBatchProgress p[4];
+  size_t n = progress(1, p, 4);
+  cr_assert_eq(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(p[i].current_result.status, common_Status_STATUS_FAILURE);
+    cr_assert_str_eq(p[i].current_result.error.details, "INVALID_ARGUMENT");
+    cr_assert(strstr(p[i].current_result.error.message, "options.psm"));
+  }
+  release_all(p, n);
+  close_call(&env, c, 1, 0);
+}

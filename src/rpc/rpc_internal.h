@@ -226,11 +226,9 @@ void rpc__reflection_info(rpc_call *c, void *req);
 void rpc__reflection_end(rpc_call *c);
 void rpc__health_check(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
+/* grpc.health.v1 serving status of a service name ("" is the server). */
+int rpc__service_status(const rpc_server *srv, const char *name);
 /* Tells every Watch stream whose status changed. */
 void rpc__health_changed(rpc_server *srv);
-/* grpc.health.v1's serving status of service `name` ("" = the server), a
- * grpc_health_v1_HealthCheckResponse_ServingStatus value: the one source
- * of truth CheckHealth answers from too. */
-int rpc__health_status(const rpc_server *srv, const char *name);
 
 #endif

@@ -445,9 +445,9 @@ static int check_health_status(const rpc_server *srv, const char *name) {
     snprintf(full, sizeof full, "%s.%s", name[0] == 'O' ? "ocr" : "llm", name);
     name = full;
   }
-  int st = rpc__health_status(srv, name ? name : "");
+  int st = rpc__service_status(srv, name ? name : "");
   if (st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN)
-    st = rpc__health_status(srv, "");
+    st = rpc__service_status(srv, "");
   return st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING
              ? common_Status_STATUS_SUCCESS
              : common_Status_STATUS_FAILURE;

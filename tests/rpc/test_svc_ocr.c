@@ -285,7 +285,7 @@ static int check_health(int32_t id, const char *name) {
 }
 
 static int expected(const char *health_name) {
-  return rpc__health_status(env.srv, health_name) ==
+  return rpc__service_status(env.srv, health_name) ==
                  grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING
              ? common_Status_STATUS_SUCCESS
              : common_Status_STATUS_FAILURE;

@@ -123,7 +123,7 @@ class Fleet(unittest.TestCase):
         self.addCleanup(log.close)
         proc = subprocess.Popen(
             [PYTHON, "-m", "celery", "-A", "ocr_worker.app", "worker",
-             "--pool", "threads", "--concurrency", "2", "--loglevel", "INFO",
+             "--pool", "solo", "--loglevel", "INFO",
              "--without-gossip", "--without-mingle", "--hostname",
              name + "@%h", "-Q", ",".join(queues)],
             cwd=EXAMPLE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,

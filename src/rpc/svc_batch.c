@@ -5,8 +5,10 @@
  * waits in the reorder buffer, rpc_reorder.h, until its predecessors are
  * sent), or as soon as it is done when the request sets completion_order.
  * A slow reader pauses the batch: results wait (bounded by the window)
- * until the stream drains, and no new image starts meanwhile. Each image is one recognition
- * of the app layer (src/app: read, cache, engine, store), as ExtractText's. Loop thread. */
+ * until the stream drains, and no new image starts meanwhile. Each image
+ * is one recognition of the app layer (src/app: read, cache, engine,
+ * store), as ExtractText's. Batch ids still running are refused
+ * (ALREADY_EXISTS). Loop thread. */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,6 +18,7 @@ PKGS=(
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
   libhttp-parser-dev libcjson-dev python3-httpx
+  python3-pip python3-setuptools python3-httpx
 )
 
 "$(dirname "$0")/apt-install.sh" "${PKGS[@]}"

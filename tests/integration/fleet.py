@@ -75,7 +75,7 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    client_max_body_size 64m;
+    client_max_body_size 100m;
 
     upstream ocrpc_grpc {{
 {servers}

@@ -81,6 +81,22 @@ http {{
 {servers}
         keepalive 16;
     }}
+    upstream ocrpc_http {{
+{http_servers}
+        keepalive 16;
+    }}
+    # REST (POST /ocr/extract, GET /v1/batches/ID, /healthz) on the nodes'
+    # HTTP_PORT.
+    server {{
+        listen 127.0.0.1:{http_port};
+        location / {{
+            proxy_pass http://ocrpc_http;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout;
+            proxy_read_timeout 300s;
+        }}
+    }}
     server {{
         listen 127.0.0.1:{port} http2;
         location / {{
@@ -104,9 +120,11 @@ http {{
 
 
 class Nginx:
-    def __init__(self, upstream_ports):
+    def __init__(self, upstream_ports, http_ports=()):
         self.upstream_ports = list(upstream_ports)
+        self.http_ports = list(http_ports)
         self.port = free_port()
+        self.http_port = free_port()
         self.proc = None
         self.prefix = None
 
@@ -121,10 +139,14 @@ class Nginx:
         servers = "\n".join(
             "        server 127.0.0.1:%d max_fails=1 fail_timeout=2s;" % p
             for p in self.upstream_ports)
+        http_servers = "\n".join(
+            "        server 127.0.0.1:%d max_fails=1 fail_timeout=2s;" % p
+            for p in self.http_ports)
         conf = os.path.join(self.prefix, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(prefix=self.prefix, port=self.port,
-                                      servers=servers))
+                                      servers=servers, http_port=self.http_port,
+                                      http_servers=http_servers))
         self.proc = subprocess.Popen(
             [NGINX, "-p", self.prefix, "-c", conf, "-e",
              os.path.join(self.prefix, "error.log")],
@@ -172,8 +194,9 @@ class Node:
     def __init__(self, name, image_root, *args, engine="mock", workers=2):
         self.name = name
         self.port = free_port()
+        self.http_port = free_port()
         self.image_root = image_root
-        self.args = ["--port", str(self.port)] + list(args)
+        self.args = ["--port", str(self.port), "--http-port", str(self.http_port)] + list(args)
         self.engine = engine
         self.workers = workers
         self.srv = None

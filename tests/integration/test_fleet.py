@@ -16,6 +16,10 @@ and DEADLINE_EXCEEDED, bounded attempts with backoff).
   call ends OK (retried elsewhere); the batch it was running reads as
   ABANDONED (state) / STATUS_FAILURE on the other nodes once its lease in
   Redis runs out.
+- Client-side round robin (ocrpc_client with a target list, the ocrpc CLI
+  with -s a,b,c) over the three nodes, one stopped mid-run.
+- REST through nginx's proxy_pass to the nodes' HTTP_PORT: POST
+  /ocr/extract and GET /v1/batches/ID on any node.
 
 The mock engine serves: nothing here depends on the text recognised.
 """
@@ -24,6 +28,8 @@ import os
 import subprocess
 import threading
 import unittest
+
+import httpx
 
 import harness as H
 import fleet as F
@@ -56,7 +62,8 @@ class Fleet(unittest.TestCase):
         try:
             for n in cls.nodes:
                 n.start()
-            cls.nginx = F.Nginx([n.port for n in cls.nodes]).start()
+            cls.nginx = F.Nginx([n.port for n in cls.nodes],
+                                [n.http_port for n in cls.nodes]).start()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -234,6 +241,22 @@ class Fleet(unittest.TestCase):
             if b.srv is None:
                 b.restart()
         self.assertEqual(stream.failures, [])
+
+    def test_6_rest_through_proxy_pass(self):
+        base = "http://127.0.0.1:%d" % self.nginx.http_port
+        bid = "fleet-rest-%d" % os.getpid()
+        for _ in self.front.extract_batch(["a.png", "a.png"], batch_id=bid, timeout=600):
+            pass
+        with httpx.Client(timeout=60, trust_env=False) as c:
+            for _ in range(6):  # over every node
+                r = c.post(base + "/ocr/extract", json={"private_image_path": "a.png"})
+                self.assertEqual(r.status_code, 200, r.text)
+                self.assertEqual(r.json()["text"], "mock text")
+                r = c.get(base + "/v1/batches/" + bid)
+                self.assertEqual(r.status_code, 200, r.text)
+                j = r.json()
+                self.assertEqual((j["batch_id"], j["state"], j["processed_images"]),
+                                 (bid, "SUCCESS", 2))
 
     @staticmethod
     def _known(node, bid):

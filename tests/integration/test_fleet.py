@@ -24,6 +24,7 @@ and DEADLINE_EXCEEDED, bounded attempts with backoff).
 The mock engine serves: nothing here depends on the text recognised.
 """
 
+import asyncio
 import os
 import subprocess
 import threading
@@ -213,6 +214,13 @@ class Fleet(unittest.TestCase):
             F.poll(every_node_served, "round robin to reach every node")
         finally:
             client.close()
+        # AsyncOcrClient takes the same list.
+        async def async_calls():
+            async with ocrpc_client.AsyncOcrClient(targets, timeout=60) as ac:
+                for _ in range(6):
+                    r = await ac.extract(image_data=self.png)
+                    self.assertEqual(r.status, SUCCESS)
+        asyncio.run(async_calls())
         # One node stops mid-run: the stream of calls (a list of targets)
         # carries on without a failed call.
         stream = F.CallStream(targets, self.png)

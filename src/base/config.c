@@ -46,7 +46,8 @@ static const centry table[] = {
     {"OCR_DEFAULT_LANGUAGE", "--language", T_STR, OFF(language), 0, 0, "korean", NULL,
      "language when a request names none"},
     {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
-     "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
+     "redis://[:password@]host:port/db, redis+sentinel://host:port,host:port/mastername "
+     "or unix:///path; unset: in-process job store"},
     {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes), 16,
      INT32_MAX, "104857600", NULL, "largest request or response message"},
     {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,

@@ -170,7 +170,17 @@ size_t jobs_memory_cache_count(const jobs_store *s);
  * after a create and after a reconnect; only on a hash that exists, never
  * queued). A read of a PENDING or IN_PROGRESS batch whose lease_until has
  * passed (on the reader's clock) answers JOBS_ABANDONED: its server died.
- * Servers sharing a Redis need clocks within a fraction of lease_ms. */
+ * Servers sharing a Redis need clocks within a fraction of lease_ms.
+ * Sentinel (redis+sentinel://): before every connection the store asks the
+ * sentinels in turn for the master (SENTINEL get-master-addr-by-name) and
+ * checks ROLE; a write answered READONLY (a demoted master) stays queued
+ * and the store reconnects through the sentinels.
+ * Redis that lost data: the store keeps the acknowledged writes of every
+ * running batch and of batches finished in the last 15 minutes (64 MiB at
+ * most, the oldest finished ones dropped first). When it reconnects to a
+ * Redis whose run_id changed (a restart) or to another master (a
+ * failover), it queues them again ahead of the unacknowledged writes and
+ * reports JOBS_REDIS_REWRITE, so no batch in that window is lost. */
 
 #include "base/timer.h"
 
@@ -206,7 +216,8 @@ typedef struct jobs_redis_env {
   uint64_t lease_ms;                       /* batch lease; 0 means 15000 */
 } jobs_redis_env;
 
-/* Builds a Redis store for url (redis://[:password@]host:port/db or
+/* Builds a Redis store for url (redis://[:password@]host:port/db,
+ * redis+sentinel://[:password@]host:port,host:port/mastername[/db] or
  * unix:///path) and starts connecting; an unreachable Redis is not an
  * error (the store keeps trying). Returns 0, ERR_CONFIG for a malformed
  * url (with a one-line reason in err, errsize bytes) or ERR_NOMEM. Loop

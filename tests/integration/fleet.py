@@ -259,6 +259,9 @@ class Redis:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--daemonize", "no",
+             # A replica's full sync goes through an RDB file: keep it
+             # out of the source tree.
+             "--dir", H.tempdir("ocrpc-redis-"),
              "--loglevel", "warning"] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)

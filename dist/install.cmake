@@ -72,7 +72,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION graphics)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Shared libraries from dpkg-shlibdeps (libuv1, libnghttp2-14,
-# libhiredis0.14, libtesseract5, liblept5, zlib1g, libc6), plus the
+# libhiredis0.14, libtesseract5, liblept5, libcjson1, libhttp-parser2.9,
+# libssl3, zlib1g, libc6), plus the
 # Tesseract data the server reads at run time: tesseract-ocr brings the
 # English and orientation models; the default language (Korean) and the
 # others the README names are recommended.

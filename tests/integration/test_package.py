@@ -75,7 +75,8 @@ class Package(unittest.TestCase):
         self.assertEqual(self.field("Architecture"), self.arch)
         depends = {d.split()[0] for d in self.field("Depends").split(", ")}
         for pkg in ("tesseract-ocr", "libuv1", "libnghttp2-14", "libhiredis0.14",
-                    "libtesseract5", "liblept5", "zlib1g", "libc6"):
+                    "libtesseract5", "liblept5", "libcjson1", "libhttp-parser2.9",
+                    "zlib1g", "libc6"):
             self.assertIn(pkg, depends)
         # The sanitizer runtimes of a debug tree must never leak into it.
         self.assertFalse([d for d in depends if "asan" in d or "ubsan" in d], depends)

@@ -214,6 +214,10 @@ typedef struct jobs_redis_env {
   uint64_t backoff_min_ms, backoff_max_ms; /* reconnect delay, doubling */
   size_t max_pending;                      /* writes buffered before dropping the oldest */
   uint64_t lease_ms;                       /* batch lease; 0 means 15000 */
+  /* Journals of finished batches kept this long / all journals at most
+   * this big; 0 means 15 minutes / 64 MiB. */
+  uint64_t journal_window_ms;
+  size_t journal_max_bytes;
 } jobs_redis_env;
 
 /* Builds a Redis store for url (redis://[:password@]host:port/db,

@@ -25,11 +25,6 @@
 
 enum { S_DOWN, S_DISCOVER, S_CONNECTING, S_HANDSHAKE, S_READY };
 
-/* What the store keeps of each batch it wrote, to write it all again when
- * Redis comes back without it (see jobs.h: "Redis that lost data"). */
-#define JOURNAL_WINDOW_MS (15 * 60 * 1000) /* finished batches kept this long */
-#define JOURNAL_MAX_BYTES ((size_t)64 << 20)
-
 /* One write: a MULTI ... EXEC transaction, formatted once as RESP and kept
  * until the EXEC reply arrives, so it can be sent again on a new
  * connection. */
@@ -552,11 +547,11 @@ static void journal_prune(redis_store *s) {
       journal *j = *p;
       if (!j->finished_ms || j->queued)
         continue;
-      if (now - j->finished_ms > JOURNAL_WINDOW_MS) {
+      if (now - j->finished_ms > (int64_t)s->env.journal_window_ms) {
         victim = p;
         break;
       }
-      if (s->journal_bytes > JOURNAL_MAX_BYTES)
+      if (s->journal_bytes > s->env.journal_max_bytes)
         victim = p; /* the last such one is the oldest */
     }
     if (!victim)
@@ -1198,6 +1193,12 @@ int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
     s->env.max_pending = 10000;
   if (!s->env.lease_ms)
     s->env.lease_ms = 15000;
+  /* What the store keeps of each batch it wrote, to write it again when
+   * Redis comes back without it (jobs.h: "Redis that lost data"). */
+  if (!s->env.journal_window_ms)
+    s->env.journal_window_ms = 15 * 60 * 1000;
+  if (!s->env.journal_max_bytes)
+    s->env.journal_max_bytes = (size_t)64 << 20;
   s->url = u;
   /* A TTL of 0 would make PEXPIRE delete the keys at once. */
   s->ttl_ms = ttl_ms ? ttl_ms : 1;

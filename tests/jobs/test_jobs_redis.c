@@ -734,3 +734,61 @@ Test(jobs_redis, lease_renewed_while_running_abandoned_when_not) {
   redisFree(c);
   finish();
 }
+
+/* ---- journals: Redis restarted empty ----------------------------------------- */
+
+static int p_rewritten(void *arg) {
+  (void)arg;
+  jobs_redis_stats s = stats();
+  return s.rewrites >= 1 && s.ready && s.pending == 0;
+}
+
+/* Finished batches are written again after Redis came back empty, within
+ * the byte bound: the oldest finished journal goes first. */
+Test(jobs_redis, empty_restart_rewrites_recent_batches_within_the_bound) {
+  int port = free_port();
+  redis_start(port, NULL, NULL);
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+  jobs_redis_env env = env_for(0);
+  /* Room for about two batches of three writes each (a write is ~300 B). */
+  env.journal_max_bytes = 2000;
+  open_store(url, env);
+  wait_event(JOBS_REDIS_CONNECTED, 1);
+
+  const char *ids[] = {"j1", "j2", "j3"};
+  for (int b = 0; b < 3; b++) {
+    jobs_result r = ok_result(0, ids[b]);
+    cr_assert_eq(jobs_create(F.st, ids[b], 1), 0);
+    cr_assert_eq(jobs_put_result(F.st, ids[b], &r, 1, 0), 0);
+    cr_assert_eq(jobs_finish(F.st, ids[b], JOBS_SUCCESS, 1, 0), 0);
+    run_until(p_ready_and_flushed, NULL, "a batch's writes");
+  }
+  cr_assert_eq(jobs_create(F.st, "running", 2), 0); /* never pruned */
+  run_until(p_ready_and_flushed, NULL, "the running batch");
+
+  redis_signal(SIGKILL);
+  waitpid(redis_pid, NULL, 0);
+  redis_pid = -1;
+  wait_event(JOBS_REDIS_LOST, 1);
+  redis_start(port, NULL, NULL); /* empty: no persistence */
+  run_until(p_rewritten, NULL, "the rewrite");
+  cr_assert_eq(F.events[JOBS_REDIS_REWRITE], 1);
+
+  got g;
+  get_sync("j1", &g);
+  cr_assert_eq(g.err, ERR_NOT_FOUND, "the oldest finished batch left the bound");
+  for (int b = 1; b < 3; b++) {
+    get_sync(ids[b], &g);
+    cr_assert_eq(g.err, 0, "%s", ids[b]);
+    cr_assert_eq(g.b.state, JOBS_SUCCESS);
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.r[0].text, ids[b]);
+    got_clear(&g);
+  }
+  get_sync("running", &g);
+  cr_assert_eq(g.err, 0);
+  cr_assert_eq(g.b.state, JOBS_IN_PROGRESS);
+  cr_assert_eq(g.b.total, 2);
+  finish();
+}

@@ -37,6 +37,15 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  /* llm.LLMService */
+  char llm_engine[8]; /* "auto" (openai with a base URL, else rules), "rules", "openai" */
+  char llm_base_url[1024];
+  char llm_model[256];
+  char llm_api_key[1024]; /* never logged or echoed */
+  char llm_api_key_file[1024];
+  uint64_t llm_timeout_ms;
+  int llm_max_concurrent;
+  int llm_max_queued;
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

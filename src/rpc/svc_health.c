@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "health.pb.h"
+#include "llm/llm_backend.h"
 #include "rpc_internal.h"
 
 /* One Watch stream; linked into the server's watcher list until its call
@@ -19,21 +20,23 @@ struct rpc_watcher {
   rpc_watcher *prev, *next;
 };
 
-static int service_status(const rpc_server *srv, const char *name) {
+int rpc__service_status(const rpc_server *srv, const char *name) {
   int serving = srv->draining ? grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING
                               : grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING;
   if (!name || !*name || strcmp(name, "ocr.OCRService") == 0 ||
       strcmp(name, "grpc.health.v1.Health") == 0)
     return serving;
-  /* Part of the contract, but this server does not implement it. */
+  /* SERVING with the rules engine, and with openai while the backend
+   * answers. */
   if (strcmp(name, "llm.LLMService") == 0)
-    return grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
+    return srv->llm && llm_service_serving(srv->llm) ? serving
+           : grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
   return grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN;
 }
 
 void rpc__health_check(rpc_call *c, void *reqp) {
   grpc_health_v1_HealthCheckRequest *req = reqp;
-  int st = service_status(c->srv, req->service);
+  int st = rpc__service_status(c->srv, req->service);
   pb_release(grpc_health_v1_HealthCheckRequest_fields, req);
   free(req);
   if (st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN) {
@@ -82,7 +85,7 @@ void rpc__health_watch(rpc_call *c, void *reqp) {
     srv->nwatchers++;
     c->work = w;
     c->detach = watch_detach;
-    send_status(w, service_status(srv, w->service));
+    send_status(w, rpc__service_status(srv, w->service));
   }
   pb_release(grpc_health_v1_HealthCheckRequest_fields, req);
   free(req);
@@ -90,7 +93,7 @@ void rpc__health_watch(rpc_call *c, void *reqp) {
 
 void rpc__health_changed(rpc_server *srv) {
   for (rpc_watcher *w = srv->watchers; w; w = w->next) {
-    int st = service_status(srv, w->service);
+    int st = rpc__service_status(srv, w->service);
     if (st != w->last)
       send_status(w, st);
   }

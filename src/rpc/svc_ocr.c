@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "llm/llm_backend.h"
 #include "rpc_internal.h"
 
 /* Ownership: created by the handler on the loop thread; `in` and `req` are
@@ -446,12 +447,23 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
 }
 
 void rpc__ocr_check_health(rpc_call *c, void *reqp) {
-  pb_release(ocr_HealthCheckRequest_fields, reqp);
-  free(reqp);
+  ocr_HealthCheckRequest *req = reqp;
   ocr_HealthCheckResponse resp = ocr_HealthCheckResponse_init_zero;
   resp.status = common_Status_STATUS_SUCCESS;
   resp.engine_type = (char *)ocr_engine_name(c->srv->engine);
   resp.model_loaded = true;
   resp.version = (char *)OCRPC_VERSION;
+  /* service_name "llm.LLMService" (or "LLMService"): the analysis
+   * service, agreeing with grpc.health.v1 for that name. */
+  const char *name = req->service_name ? req->service_name : "";
+  if (!strcmp(name, "llm.LLMService") || !strcmp(name, "LLMService")) {
+    int st = rpc__service_status(c->srv, "llm.LLMService");
+    int up = st == 1; /* grpc.health.v1 SERVING */
+    resp.status = up ? common_Status_STATUS_SUCCESS : common_Status_STATUS_FAILURE;
+    resp.engine_type = (char *)(c->srv->llm ? llm_service_default_engine(c->srv->llm) : "none");
+    resp.model_loaded = up;
+  }
   rpc__call_reply(c, ocr_HealthCheckResponse_fields, &resp);
+  pb_release(ocr_HealthCheckRequest_fields, reqp);
+  free(reqp);
 }

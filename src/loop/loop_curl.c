@@ -9,8 +9,10 @@
 #include "loop_curl.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "base/err.h"
@@ -225,6 +227,20 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp) {
   return len;
 }
 
+/* A bounded receive buffer per backend connection (no autotuning up to
+ * tcp_rmem's 32 MiB): token streams are slow, and a paused stream then
+ * leaves at most this much unread in the kernel. */
+#define BACKEND_RCVBUF (256 * 1024)
+
+static int on_sockopt(void *userp, curl_socket_t fd, curlsocktype purpose) {
+  (void)userp;
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    int v = BACKEND_RCVBUF;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
+  return CURL_SOCKOPT_OK;
+}
+
 static int http_start(llm_http *h, const char *url, const char *const *headers,
                       size_t nheaders, const char *body, size_t body_len,
                       uint64_t timeout_ms, const llm_http_cbs *cbs, void *arg,
@@ -264,6 +280,7 @@ static int http_start(llm_http *h, const char *url, const char *const *headers,
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -17,7 +17,8 @@ for any backend:
   disconnect streams two tokens, then closes the connection mid-stream
   stall      answers nothing until the client goes away
   big-N-S    streams N tokens of S bytes, with non-blocking writes; records
-             when a write would block (the reader stopped reading)
+             the token at which its socket stayed unwritable for a second
+             (the reader stopped reading) and when it finished
   fast-N     streams N short tokens as fast as it can (benchmarks)
 
 Everything is recorded: requests (method, path, headers, JSON body),
@@ -249,8 +250,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         sent = sock.send(view)
                         view = view[sent:]
                     except BlockingIOError:
-                        b.note_blocked(i)
-                        select.select([], [sock], [], 1.0)
+                        # Unwritable for a whole second: the reader has
+                        # stopped taking bytes (not just fallen behind).
+                        _, w, _ = select.select([], [sock], [], 1.0)
+                        if not w:
+                            b.note_blocked(i)
                 b.big_sent = i + 1
             b.note_big_finished()
             sock.setblocking(True)

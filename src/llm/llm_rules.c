@@ -22,7 +22,17 @@ typedef struct scan {
   uint8_t *line_hit; /* something recognised on the line */
   llm_result *r;
   int err;
+  /* How many entities of each base key so far (the next gets _N+1). */
+  struct {
+    const char *base;
+    int n;
+  } counts[16];
+  int ncounts;
 } scan;
+
+/* Entities kept per analysis: a text full of numbers must not turn into
+ * an answer larger than itself. */
+#define MAX_ENTITIES 1000
 
 static int dig(char c) { return c >= '0' && c <= '9'; }
 static int digat(const scan *s, size_t i) { return i < s->n && dig(s->t[i]); }
@@ -58,12 +68,24 @@ static void claim(scan *s, size_t a, size_t b) {
 
 /* Adds base, then base_2, base_3, ... */
 static void add_entity(scan *s, const char *base, const char *value) {
-  if (s->err)
+  if (s->err || s->r->nentities >= MAX_ENTITIES)
     return;
+  int k = 0;
+  while (k < s->ncounts && strcmp(s->counts[k].base, base))
+    k++;
+  if (k == s->ncounts) {
+    if (k == (int)(sizeof s->counts / sizeof s->counts[0]))
+      return;
+    s->counts[k].base = base;
+    s->counts[k].n = 0;
+    s->ncounts++;
+  }
+  int n = ++s->counts[k].n;
   char key[64];
-  snprintf(key, sizeof key, "%s", base);
-  for (int k = 2; llm_result_get(s->r, key); k++)
-    snprintf(key, sizeof key, "%s_%d", base, k);
+  if (n == 1)
+    snprintf(key, sizeof key, "%s", base);
+  else
+    snprintf(key, sizeof key, "%s_%d", base, n);
   s->err = llm_result_entity(s->r, key, value);
 }
 

@@ -22,7 +22,8 @@ from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc  # noqa: F401
 from .client import DEFAULT_OPTIONS, MB, OcrClient, RetryEvent  # noqa: F401
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
+from .analysis import LlmFailed  # noqa: F401  (llm.LLMService)
 
 __all__ = ["OcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB",
-           "common_pb2", "ocr_pb2", "ocr_pb2_grpc"] + list(_errors_all)
+           "common_pb2", "ocr_pb2", "ocr_pb2_grpc", "LlmFailed"] + list(_errors_all)
 __version__ = "0.1.0"

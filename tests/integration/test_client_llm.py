@@ -5,7 +5,10 @@ results, in-band failures (LlmFailed), and the retry policy (UNAVAILABLE
 retried with backoff; a stream only until its first token)."""
 
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 import harness
@@ -97,6 +100,81 @@ class ClientLlm(unittest.TestCase):
                 got.append(t)
         self.assertEqual(got, ["partial", " answer"])
         self.assertEqual([(ev.attempt, ev.delay) for ev in self.events], [(1, None)])
+
+
+@unittest.skipUnless(os.environ.get("OCRPC_CLI_BIN"), "OCRPC_CLI_BIN not set")
+class CliAnalyze(unittest.TestCase):
+    """`ocrpc analyze`: file, stdin, --image, --whole, tokens printed as they
+    arrive, exit codes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = Backend().start()
+        cls.server = harness.Server("--llm-base-url", cls.backend.url,
+                                    "--llm-model", "json", engine="mock").start()
+        cls.dir = tempfile.mkdtemp(prefix="ocrpc-cli-llm-")
+        cls.file = os.path.join(cls.dir, "receipt.txt")
+        with open(cls.file, "w") as f:
+            f.write(RECEIPT)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop()
+        finally:
+            cls.backend.stop()
+            shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def cli(self, *args, **kw):
+        argv = [os.environ["OCRPC_CLI_BIN"], "--server", self.server.address,
+                "--timeout", "60s", "analyze"] + list(args)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, **kw)
+
+    def test_whole_from_file_and_stdin(self):
+        r = self.cli(self.file, "--engine", "rules", "--whole")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("amount_total: 12000 KRW", r.stdout)
+        self.assertIn("resident_registration_number: 900101-1******", r.stdout)
+        self.assertNotIn("1234567", r.stdout)
+        r2 = self.cli("--engine", "rules", "--whole", input=RECEIPT)
+        self.assertEqual(r2.stdout, r.stdout)
+        r3 = self.cli("-", "--engine", "rules", input=RECEIPT)
+        self.assertEqual(r3.returncode, 0, r3.stderr)
+        self.assertTrue(r3.stdout.startswith("Receipt (Korean)."), r3.stdout)
+
+    def test_tokens_printed_as_they_arrive(self):
+        self.backend.reset_gate()
+        argv = [os.environ["OCRPC_CLI_BIN"], "--server", self.server.address,
+                "--timeout", "60s", "analyze", self.file, "--model", "gated"]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            # The first token reaches our pipe while the backend still
+            # holds the rest.
+            self.assertEqual(p.stdout.read(5), b"Hello")
+            self.assertFalse(self.backend.gate.is_set())
+            self.backend.release()
+            out, err = p.communicate(timeout=120)
+        finally:
+            self.backend.release()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(b"Hello" + out, b"Hello world, this is ocrpc.\n")
+
+    def test_image_and_exit_codes(self):
+        img = os.path.join(self.dir, "page.png")
+        harness.render_line(img, "Total 12,000 KRW")
+        r = self.cli("--image", img, "--engine", "rules", "--whole")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("confidence:", r.stdout)
+        r = self.cli(self.file, "--model", "http503")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        r = self.cli(self.file, "--model", "http400", "--whole")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("BACKEND_REJECTED", r.stderr)
+        r = self.cli(os.path.join(self.dir, "missing.txt"))
+        self.assertEqual(r.returncode, 1)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ Everything is recorded: requests (method, path, headers, JSON body),
 connections opened, and which scenarios saw their client disconnect.
 Tests in this process use the Backend object; other processes (grpc-js)
 run `python3 llm_backend.py`, read "port N" from its stdout, and use
-GET /_test/state, POST /_test/release, GET /_test/wait?disconnected=NAME.
+GET /_test/state, POST /_test/release and /_test/reset (the gate), and
+GET /_test/wait?disconnected=NAME or ?requests=N (answers once it happened).
 """
 
 import http.server
@@ -142,6 +143,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n)
         if self.path == "/_test/release":
             self.backend.release()
+            return self._send_json(200, {"ok": True})
+        if self.path == "/_test/reset":
+            self.backend.reset_gate()
             return self._send_json(200, {"ok": True})
         try:
             body = json.loads(raw)

@@ -92,7 +92,7 @@ static int read_options(const llm_job *j, llm_params *p, char *msg, size_t size)
   return 0;
 }
 
-static double ms_since(uint64_t t0) { return (double)(rpc__now_ns() - t0) / 1e6; }
+static double ms_since(uint64_t t0) { return (double)(app_now_ns() - t0) / 1e6; }
 
 /* ---- the whole answer ---- */
 static void reply_failure(rpc_call *c, const char *details, const char *message) {
@@ -210,7 +210,7 @@ static int on_token(void *arg, const char *tok, size_t len) {
   llm_job *j = arg;
   rpc_call *c = j->call;
   if (!j->tokens++)
-    j->first_token_ns = rpc__now_ns();
+    j->first_token_ns = app_now_ns();
   if (send_token(c, tok, 0))
     return 0; /* the call failed: it is closed (and this call cancelled) next */
   const rpc_transport *tr = c->srv->tr;
@@ -302,7 +302,7 @@ static void llm_detach(void *work) {
     /* On a worker or queued: take it back if it has not started, else
      * let rules_done free it. */
     j->call = NULL;
-    if (j->srv->ex->cancel(j->srv->ex, &j->ej) == 0)
+    if (j->srv->app.ex->cancel(j->srv->app.ex, &j->ej) == 0)
       return; /* rules_done comes with ERR_CANCELLED and frees */
     return;
   }
@@ -324,7 +324,7 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   j->srv = c->srv;
   j->req = req;
   j->stream = stream;
-  j->t0_ns = rpc__now_ns();
+  j->t0_ns = app_now_ns();
   llm_result_init(&j->res);
   char msg[256];
   if (!svc) {
@@ -377,7 +377,7 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
     j->running_rules = 1;
     j->ej.work = rules_work;
     j->ej.done = rules_done;
-    if (c->srv->ex->submit(c->srv->ex, &j->ej)) {
+    if (c->srv->app.ex->submit(c->srv->app.ex, &j->ej)) {
       c->work = NULL;
       rpc__call_fail(c, RPC_UNAVAILABLE, "the server cannot take work now");
       job_free(j);

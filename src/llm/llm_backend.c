@@ -287,8 +287,10 @@ static int call_body(void *arg, int st, const char *data, size_t len) {
   }
   c->paused = 0;
   int rc = llm_sse_feed(&c->sse, data, len, on_event, c);
-  if (c->cancelled) /* cancelled inside on_token: the transfer is aborted */
+  if (c->cancelled) { /* cancelled inside on_token: the transfer is aborted */
+    call_free(c);
     return -1;
+  }
   if (rc)
     return -1;
   return c->paused ? 1 : 0;
@@ -447,9 +449,9 @@ void llm_call_resume(llm_call *c) {
 void llm_call_cancel(llm_call *c) {
   llm_service *s = c->svc;
   if (c->in_token) {
-    /* Inside on_token, within the transfer's write callback: abort the
-     * transfer now; call_body frees nothing, and the call is freed here
-     * once the parser has returned (in call_body's caller). */
+    /* Inside on_token, within the transfer's write callback: the
+     * transfer is aborted now and call_body frees the call once the
+     * parser has returned. */
     c->cancelled = 1;
   }
   if (c->req) {

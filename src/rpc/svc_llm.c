@@ -3,8 +3,9 @@
  * streams LLMStreamResponse tokens. The rules engine runs on the loop
  * thread for texts up to RULES_INLINE_BYTES and on a worker above that;
  * the openai engine goes through src/llm's backend calls, whose tokens are
- * sent as they arrive. A slow reader pauses the backend transfer (the
- * stream's queue over STREAM_HIGH_WATER); a cancelled call, a deadline or
+ * sent as they arrive. After each read that produced tokens the backend
+ * transfer pauses until the stream's queue is written, so a slow reader
+ * pauses the backend; a cancelled call, a deadline or
  * a lost connection cancels the backend request at once. Loop thread,
  * except rules_work (worker thread). */
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include "rpc_internal.h"
 
 #define RULES_INLINE_BYTES (1u << 20)
-#define STREAM_HIGH_WATER (64u * 1024u)
 
 typedef struct llm_job {
   exec_job ej;    /* first: the executor hands back &ej */
@@ -34,6 +34,7 @@ typedef struct llm_job {
   uint64_t t0_ns;
   uint64_t first_token_ns;
   long tokens;
+  int drain_asked; /* notify_drain called, rpc_call_drained not yet */
   llm_result res; /* rules on a worker */
   int rules_rc;
   char engine[16];
@@ -213,16 +214,20 @@ static int on_token(void *arg, const char *tok, size_t len) {
     j->first_token_ns = app_now_ns();
   if (send_token(c, tok, 0))
     return 0; /* the call failed: it is closed (and this call cancelled) next */
-  const rpc_transport *tr = c->srv->tr;
-  if (tr->pending(c->conn, c->stream_id) >= STREAM_HIGH_WATER) {
-    tr->notify_drain(c->conn, c->stream_id);
-    return 1;
+  /* Pause the backend after this read until the stream's queue is
+   * written: a burst's first tokens go out at once instead of after all
+   * that curl can read in one go, and a slow reader holds the backend
+   * (its queue stays full, the drain never comes). */
+  if (!j->drain_asked) {
+    j->drain_asked = 1;
+    c->srv->tr->notify_drain(c->conn, c->stream_id);
   }
-  return 0;
+  return 1;
 }
 
 static void llm_drained(void *work) {
   llm_job *j = work;
+  j->drain_asked = 0;
   if (j->lc)
     llm_call_resume(j->lc);
 }

@@ -35,7 +35,7 @@ typedef struct llm_job {
   uint64_t first_token_ns;
   long tokens;
   int drain_asked; /* notify_drain called, rpc_call_drained not yet */
-  llm_result res; /* rules on a worker */
+  llm_result res;  /* rules on a worker */
   int rules_rc;
   char engine[16];
 } llm_job;

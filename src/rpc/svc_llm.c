@@ -35,12 +35,14 @@ typedef struct llm_job {
   uint64_t first_token_ns;
   long tokens;
   int drain_asked; /* notify_drain called, rpc_call_drained not yet */
+  buf held;        /* streamed text not sent yet: a number that may go on */
   llm_result res;  /* rules on a worker */
   int rules_rc;
   char engine[16];
 } llm_job;
 
 static void job_free(llm_job *j) {
+  buf_free(&j->held);
   llm_result_clear(&j->res);
   pb_release(llm_LLMRequest_fields, j->req);
   free(j->req);
@@ -206,13 +208,48 @@ static void rules_done(exec_job *ej, int status) {
 }
 
 /* ---- openai ---- */
+
+/* Longest run of digits and separators held back from the stream. */
+#define HOLD_MAX 64
+
+static int number_ch(uint8_t ch) {
+  return (ch >= '0' && ch <= '9') || ch == '-' || ch == ' ' || ch == '*';
+}
+
+/* Appends a model's token to what is held and sends what is safe: the
+ * text before a trailing run of digits and separators, masked. A resident
+ * registration or card number is such a run, so it is always whole when
+ * masked, however the model split it into tokens; the run is sent once a
+ * character ends it (or at the end, final). 0, or the send's error. */
+static int send_masked(llm_job *j, const char *tok, size_t len, int final) {
+  buf *h = &j->held;
+  if (buf_reserve(h, len + 1))
+    return ERR_NOMEM;
+  memcpy(h->data + h->len, tok, len);
+  h->len += len;
+  h->data[h->len] = 0;
+  llm_mask_private((char *)h->data);
+  size_t k = h->len;
+  if (!final) {
+    while (k > 0 && h->len - k < HOLD_MAX && number_ch(h->data[k - 1]))
+      k--;
+  }
+  if (k == 0)
+    return 0;
+  char save = (char)h->data[k];
+  h->data[k] = 0;
+  int rc = send_token(j->call, (const char *)h->data, 0);
+  h->data[k] = (uint8_t)save;
+  buf_consume(h, k);
+  return rc;
+}
+
 static int on_token(void *arg, const char *tok, size_t len) {
-  (void)len;
   llm_job *j = arg;
   rpc_call *c = j->call;
   if (!j->tokens++)
     j->first_token_ns = app_now_ns();
-  if (send_token(c, tok, 0))
+  if (send_masked(j, tok, len, 0))
     return 0; /* the call failed: it is closed (and this call cancelled) next */
   /* Pause the backend after this read until the stream's queue is
    * written: a burst's first tokens go out at once instead of after all
@@ -253,7 +290,7 @@ static void on_done(void *arg, const llm_outcome *o) {
   if (j->stream) {
     if (o->status != LLM_OK)
       fail_status(c, o);
-    else if (send_token(c, "", 1) == 0)
+    else if (send_masked(j, "", 0, 1) == 0 && send_token(c, "", 1) == 0)
       rpc__call_finish(c);
     log_debug("stream %d: %ld tokens, first after %.3f ms", c->stream_id, j->tokens,
               j->first_token_ns ? (double)(j->first_token_ns - j->t0_ns) / 1e6 : 0.0);

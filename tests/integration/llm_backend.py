@@ -9,6 +9,8 @@ for any backend:
   json       a JSON answer {analysis, confidence, entities} with usage
   text       a plain-text answer (not the JSON asked for)
   tokens     streams "Hello", " world", ... then usage and [DONE]
+  private    streams a card and a resident registration number split
+             across tokens
   gated      first token, then waits for release() before the rest
              (whole answers: waits before answering)
   badjson    200 with a body that is not JSON
@@ -224,6 +226,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._start_sse()
         self._chunk(b": keep-alive comment\n\n")
         toks = b.stream_tokens
+        if kind == "private":
+            toks = ["Card ", "4111", "-1111-", "1111-11", "11 and RRN 900101", "-1234567",
+                    ". 한글 끝"]
         self._event(self._delta(model, toks[0]))
         if kind == "gated":
             b.note_first_token_sent()

@@ -306,6 +306,15 @@ class LlmTest(unittest.TestCase):
         self.assertIs(body["stream"], True)
         self.assertNotIn("response_format", body)
 
+    def test_stream_masks_numbers_split_across_tokens(self):
+        toks = [m.token for m in self.stub.AnalyzeTextStream(llm_pb2.LLMRequest(
+            text="hello", options=opts(model="private")), timeout=CEILING)]
+        self.assertEqual("".join(toks),
+                         "Card ****-****-****-1111 and RRN 900101-1******. 한글 끝")
+        for t in toks:
+            self.assertNotIn("1234567", t)
+            self.assertNotIn("4111", t)
+
     def test_cancel_closes_backend_connection(self):
         n = self.backend.disconnected.count("gated")
         call = self.stub.AnalyzeTextStream(llm_pb2.LLMRequest(

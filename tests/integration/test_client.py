@@ -315,8 +315,13 @@ class Retry(unittest.TestCase):
 
         rec = Recorder(start_after_first_failure)
         try:
+            # 60 attempts (about 28 s): grpc-core notices a connect, then
+            # the server's SETTINGS, up to 5 s late each while no call
+            # polls the channel, and the gRPC port (which also serves
+            # HTTP/1.1) sends its SETTINGS only once the client preface
+            # has shown the connection is HTTP/2.
             with OcrClient("127.0.0.1:%d" % port, options=NO_PROXY,
-                           max_attempts=30, initial_backoff=0.05,
+                           max_attempts=60, initial_backoff=0.05,
                            max_backoff=0.5, retry_hook=rec, timeout=60) as c:
                 r = c.extract(path="late.png")
             self.assertEqual(harness.norm_text(r.text), TEXTS[3])

@@ -47,7 +47,7 @@ static const centry table[] = {
     {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
      "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
     {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes), 16,
-     INT32_MAX, "67108864", NULL, "largest request or response message"},
+     INT32_MAX, "104857600", NULL, "largest request or response message"},
     {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,
      "debug, info, warn or error"},
     {"OCR_MAX_PIXELS", "--max-pixels", T_U64, OFF(max_pixels), 1, INT64_MAX, "100000000",

@@ -282,11 +282,13 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
   in->data_len = req->body_len;
   char *save = NULL;
   for (char *kv = strtok_r(q, "&", &save); kv && !bad; kv = strtok_r(NULL, "&", &save)) {
+    /* "key" alone: its value is the empty string at the key's end
+     * (writable: url_decode writes its terminator). */
     char *v = strchr(kv, '=');
     if (v)
       *v++ = 0;
     else
-      v = (char *)"";
+      v = kv + strlen(kv);
     url_decode(kv);
     url_decode(v);
     char *end;

@@ -165,6 +165,10 @@ Test(rest, bad_input) {
   cr_assert_eq(ans.status, 422);
   call("POST", "/ocr/extract", "confidence_threshold=2", "image/png", png, sizeof png);
   cr_assert_eq(ans.status, 422);
+  call("POST", "/ocr/extract", "cache&language", "image/png", png, sizeof png);
+  cr_assert_eq(ans.status, 200, "keys without values: %s", ans.body);
+  call("POST", "/ocr/extract", "psm=x", "image/png", png, sizeof png);
+  cr_assert_eq(ans.status, 422, "an unparsable psm is refused: %s", ans.body);
   call("POST", "/ocr/extract", NULL, "image/png", NULL, 0);
   cr_assert_eq(ans.status, 422, "empty body");
   call("POST", "/ocr/extract", NULL, "text/plain", "x", 1);

@@ -17,6 +17,7 @@ PKGS=(
   python3-h2 nghttp2-client
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
+  libtiff-dev libjpeg-dev libpoppler-cpp-dev libimage-exiftool-perl img2pdf
 )
 
 "$(dirname "$0")/apt-install.sh" "${PKGS[@]}"

@@ -89,6 +89,10 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files (default: Debian's)"},
+    {"OCR_MAX_PAGES", "--max-pages", T_INT, OFF(max_pages), 1, 10000, "100", NULL,
+     "pages of one multi-page TIFF or PDF; documents with more are refused"},
+    {"OCR_PDF_DPI", "--pdf-dpi", T_INT, OFF(pdf_dpi), 36, 1200, "300", NULL,
+     "resolution PDF pages are rendered at for recognition"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

@@ -37,6 +37,8 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  int max_pages;                   /* pages of one TIFF or PDF */
+  int pdf_dpi;                     /* PDF rendering resolution */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

@@ -278,7 +278,7 @@ static int cancelled(const ocr_request *req) {
  * under the threshold are dropped); *nlines counts every non-empty line
  * read, kept or not. */
 static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__image *img,
-                     const ocr_request *req, float threshold, ocr_result *out,
+                     int page, const ocr_request *req, float threshold, ocr_result *out,
                      int *nlines) {
   TessResultIterator *it;
   ETEXT_DESC *monitor;
@@ -344,13 +344,20 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
        * mapping each keeps that order in the image as sent. */
       const float cx[4] = {(float)l, (float)r, (float)r, (float)l};
       const float cy[4] = {(float)t, (float)t, (float)b, (float)b};
-      for (i = 0; i < 4; i++)
-        unrotate(q, img->width, img->height, cx[i], cy[i], &quad[2 * i], &quad[2 * i + 1]);
+      /* First undo the orientation detector's turn (on the image
+       * Tesseract got), then padding and EXIF orientation. */
+      PIX *src = img->pix;
+      for (i = 0; i < 4; i++) {
+        float ux, uy;
+        unrotate(q, pixGetWidth(src), pixGetHeight(src), cx[i], cy[i], &ux, &uy);
+        ocr__image_map(img, ux, uy, &quad[2 * i], &quad[2 * i + 1]);
+      }
     }
     if (ocr__result_add_box(out, copy, conf, quad) != 0) {
       TessResultIteratorDelete(it);
       return ocr__fail(out, ERR_NOMEM, "no memory for boxes");
     }
+    out->boxes[out->nboxes - 1].page = page;
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
   TessResultIteratorDelete(it);
   return 0;
@@ -358,7 +365,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
 
 /* Worker thread. */
 int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
-                  ocr__image *img, ocr_result *out) {
+                  ocr__image *img, int page, ocr_result *out) {
   tess_thread *t;
   TessBaseAPI *api;
   PIX *pix = img->pix, *rotated = NULL;
@@ -395,7 +402,8 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
         return ocr__fail(out, ERR_NOMEM, "no memory to rotate the image");
       pix = rotated;
     }
-    out->rotation = q * 90;
+    if (page == 1)
+      out->rotation = q * 90;
   }
   if (cancelled(req)) {
     pixDestroy(&rotated);
@@ -412,16 +420,12 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
     psm = PSM_SINGLE_BLOCK;
   else
     psm = PSM_AUTO;
-  rc = recognise(api, pix, psm, q, img, req, threshold, out, &nlines);
-  if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO)
-    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, req, threshold, out, &nlines);
+  rc = recognise(api, pix, psm, q, img, page, req, threshold, out, &nlines);
+  if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO && !cancelled(req))
+    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, &nlines);
   /* Drops the page results and this instance's reference to the image,
    * which would otherwise stay in memory until the thread's next job. */
   TessBaseAPIClear(api);
   pixDestroy(&rotated);
-  if (rc != 0)
-    return rc;
-  if (ocr__result_finish(out) != 0)
-    return ocr__fail(out, ERR_NOMEM, "no memory for the text");
-  return 0;
+  return rc;
 }

@@ -91,10 +91,11 @@ int rpc__cache_read(ocr_engine *eng, const ocr_request *in, rpc_cached *cd,
   char suffix[256];
   int n = snprintf(suffix, sizeof suffix,
                    "\n"
-                   "ocrpc-cache-1 engine=%s/%s lang=%s threshold=%.9g angle=%d psm=%d "
-                   "bytes=%zu",
+                   "ocrpc-cache-2 engine=%s/%s lang=%s threshold=%.9g angle=%d psm=%d "
+                   "pdf_text=%d bytes=%zu",
                    ocr_engine_name(eng), ocr_engine_version(eng), out->language,
-                   (double)threshold, in->use_angle_cls ? 1 : 0, in->psm, len);
+                   (double)threshold, in->use_angle_cls ? 1 : 0, in->psm,
+                   in->pdf_text ? 1 : 0, len);
   sha256_ctx h;
   uint8_t digest[SHA256_DIGEST_LEN];
   sha256_init(&h);
@@ -195,6 +196,10 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
   kv_add_ms(kv, "queue_ms", queue_ms);
   kv_add_ms(kv, "ocr_ms", r->ocr_ms);
   kv_addi(kv, "rotation", r->rotation);
+  if (r->pages > 1)
+    kv_addi(kv, "pages", r->pages);
+  if (r->orientation > 1)
+    kv_addi(kv, "exif_orientation", r->orientation);
 }
 
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
@@ -225,6 +230,7 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
       tb[i].has_bbox = true;
       tb[i].bbox.coordinates = (float *)r->boxes[i].quad;
       tb[i].bbox.coordinates_count = 8;
+      tb[i].page = r->boxes[i].page;
     }
     resp->text_boxes = tb;
     resp->text_boxes_count = (pb_size_t)r->nboxes;
@@ -373,6 +379,18 @@ static int option_int(const ocr_OCRRequest *req, const char *key, int def) {
   return def;
 }
 
+/* True when options[key] equals value. */
+static int option_is(const ocr_OCRRequest *req, const char *key, const char *value) {
+  if (!req->has_options)
+    return 0;
+  for (pb_size_t i = 0; i < req->options.data_count; i++) {
+    const common_Metadata_DataEntry *e = &req->options.data[i];
+    if (e->key && e->value && strcmp(e->key, key) == 0)
+      return strcmp(e->value, value) == 0;
+  }
+  return 0;
+}
+
 static void reply_invalid(rpc_call *c, const char *message) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   resp.status = common_Status_STATUS_FAILURE;
@@ -412,6 +430,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   in->confidence_threshold = req->confidence_threshold;
   in->use_angle_cls = req->use_angle_cls;
   in->psm = option_int(req, "psm", -1);
+  in->pdf_text = option_is(req, "pdf_text", "use");
   in->cancel = &job->cancel;
 
   job->ej.work = extract_work;

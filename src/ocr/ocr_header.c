@@ -239,9 +239,11 @@ static int bmp(const uint8_t *d, size_t n, ocr__header *h) {
     h->unsupported = "RLE8-compressed BMP";
   else if (comp == 2)
     h->unsupported = "RLE4-compressed BMP";
+  else if (comp == 3 || comp == 6)
+    h->unsupported = "BMP with BI_BITFIELDS pixel masks";
   else if (comp == 4 || comp == 5)
     h->unsupported = "BMP holding JPEG or PNG data";
-  else if (comp != 0 && comp != 3 && comp != 6)
+  else if (comp != 0)
     h->unsupported = "BMP with an unknown compression";
   return 0;
 }

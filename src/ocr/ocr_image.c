@@ -10,6 +10,7 @@
  * padded with white where ink touches the edge. Runs on worker threads. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,11 +56,27 @@ static void tiff_warning(const char *module, const char *fmt, va_list ap) {
   (void)ap;
 }
 
+/* Leptonica's messages, through its one process-wide handler, into the
+ * calling thread's buffer. */
+static void lept_message(const char *msg) {
+  size_t n;
+
+  if (decoder_msg[0] != '\0')
+    return;
+  snprintf(decoder_msg, sizeof(decoder_msg), "%s", msg);
+  n = strlen(decoder_msg);
+  while (n > 0 && (decoder_msg[n - 1] == '\n' || decoder_msg[n - 1] == ' '))
+    decoder_msg[--n] = '\0';
+}
+
 void ocr__image_quiet(void) {
   /* Leptonica and libtiff print every decode failure to stderr; a server
    * answering bad uploads would fill its log with them, without time or
-   * request. Errors reach the caller as codes and messages instead. */
-  setMsgSeverity(L_SEVERITY_NONE);
+   * request. Errors reach the caller as codes and messages instead.
+   * (Leptonica installs silent libtiff handlers of its own around its
+   * reads; ours cover libtiff anywhere else.) */
+  leptSetStderrHandler(lept_message);
+  setMsgSeverity(L_SEVERITY_ERROR);
   TIFFSetErrorHandler(tiff_message);
   TIFFSetWarningHandler(tiff_warning);
   ocr__pdf_quiet();

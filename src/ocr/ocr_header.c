@@ -23,15 +23,17 @@ static int clamp_int(uint32_t v) { return v > INT32_MAX ? INT32_MAX : (int)v; }
 
 /* Notes a size some decoder would allocate: the largest by pixel count
  * sets max_w/max_h, the longest side max_side. */
-static void note_size(ocr__header *h, uint32_t w, uint32_t ht) {
-  if ((uint64_t)w * ht >= (uint64_t)h->max_w * (uint64_t)h->max_h) {
-    h->max_w = clamp_int(w);
-    h->max_h = clamp_int(ht);
+static void note_size(ocr__header *h, uint32_t w32, uint32_t h32) {
+  int w = clamp_int(w32), ht = clamp_int(h32);
+
+  if ((uint64_t)w * (uint64_t)ht >= (uint64_t)h->max_w * (uint64_t)h->max_h) {
+    h->max_w = w;
+    h->max_h = ht;
   }
-  if (clamp_int(w) > h->max_side)
-    h->max_side = clamp_int(w);
-  if (clamp_int(ht) > h->max_side)
-    h->max_side = clamp_int(ht);
+  if (w > h->max_side)
+    h->max_side = w;
+  if (ht > h->max_side)
+    h->max_side = ht;
 }
 
 /* Records one page of w x h; the first one sets width/height. */
@@ -154,7 +156,7 @@ static int gif_skip_blocks(const uint8_t *d, size_t n, size_t *off) {
   return ERR_DECODE;
 }
 
-static int gif(const uint8_t *d, size_t n, int page_cap, ocr__header *h) {
+static int gif(const uint8_t *d, size_t n, ocr__header *h) {
   uint32_t sw, sh;
   size_t off = 13;
   int frames = 0;
@@ -167,8 +169,9 @@ static int gif(const uint8_t *d, size_t n, int page_cap, ocr__header *h) {
   if (d[10] & 0x80)
     off += (size_t)3 << ((d[10] & 7) + 1);
   /* Decoders allocate each frame at its own size, whatever the logical
-   * screen says: the largest of all counts. The walk reads only block
-   * headers and lengths. */
+   * screen says, and giflib's DGifSlurp reads every frame: the largest of
+   * all counts, however many there are. The walk reads only block headers
+   * and lengths (linear in the file's size). */
   add_page(h, sw, sh);
   while (off < n) {
     uint8_t b = d[off++];
@@ -202,8 +205,7 @@ static int gif(const uint8_t *d, size_t n, int page_cap, ocr__header *h) {
        * the canvas: count its far corner too. */
       note_size(h, fw, fh);
       note_size(h, left + fw > sw ? left + fw : sw, top + fh > sh ? top + fh : sh);
-      if (++frames > page_cap)
-        break;
+      frames++;
     } else {
       return ERR_DECODE;
     }
@@ -466,7 +468,7 @@ int ocr__header_read(const uint8_t *d, size_t n, int page_cap, ocr__header *h) {
   if (d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
     return jpeg(d, n, h);
   if (n >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0))
-    return gif(d, n, page_cap, h);
+    return gif(d, n, h);
   if (d[0] == 'B' && d[1] == 'M')
     return bmp(d, n, h);
   if (n >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)

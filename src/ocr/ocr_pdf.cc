@@ -242,3 +242,10 @@ extern "C" void ocr__pdf_close(ocr__doc *d) {
   delete static_cast<pdf_doc *>(d->pdf);
   d->pdf = nullptr;
 }
+
+// LeakSanitizer's hook (weak in the sanitizer runtime, unused otherwise):
+// fontconfig, which poppler asks for substitute fonts, keeps its
+// process-wide configuration in memory it never frees; that is a cache,
+// not a leak of ours.
+extern "C" const char *__lsan_default_suppressions(void);
+extern "C" const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }

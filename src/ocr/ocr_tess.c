@@ -388,7 +388,11 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
                      code, e->tessdata);
 
   if (req->use_angle_cls) {
-    TessBaseAPI *osd = orientation_detector(t, e->tessdata);
+    TessBaseAPI *osd;
+
+    if (cancelled(req))
+      return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
+    osd = orientation_detector(t, e->tessdata);
 
     if (osd == NULL)
       return ocr__fail(out, ERR_ENGINE,

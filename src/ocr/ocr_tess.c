@@ -273,6 +273,94 @@ static int cancelled(const ocr_request *req) {
   return req->cancel != NULL && *req->cancel != 0;
 }
 
+/* Share of a line's characters its surviving words must carry for the
+ * line to be kept without its unsure words: below it, what is left is more
+ * likely noise that happened to look like a word than a line. */
+#define SALVAGE_MIN_SHARE 0.6
+
+/* Worker thread. For a line under the threshold (it at its start, line its
+ * full text): the words at or above the threshold, in order and with the
+ * line's own spacing between them, into *text (heap), their mean
+ * confidence into *conf and their union box into l/t/r/b. 0 when they
+ * carry at least SALVAGE_MIN_SHARE of the line's characters, 1 when they
+ * do not (nothing allocated), ERR_NOMEM. */
+static int salvage_words(const TessResultIterator *it, const char *line, float threshold,
+                         char **text, float *conf, int *l, int *t, int *r, int *b) {
+  TessResultIterator *w = TessResultIteratorCopy(it);
+  size_t total = 0, kept = 0, cap = 2 * strlen(line) + 16, len = 0;
+  const char *cursor = line;
+  double sum = 0;
+  int nkept = 0, gap_space = 0, first = 1;
+  char *buf;
+
+  if (w == NULL)
+    return ERR_NOMEM;
+  buf = malloc(cap);
+  if (buf == NULL) {
+    TessResultIteratorDelete(w);
+    return ERR_NOMEM;
+  }
+  do {
+    const TessPageIterator *pw = TessResultIteratorGetPageIteratorConst(w);
+    char *word;
+    const char *at;
+    size_t wl;
+    float wc;
+    int wl_, wt_, wr_, wb_;
+
+    if (!first && TessPageIteratorIsAtBeginningOf(pw, RIL_TEXTLINE))
+      break;
+    first = 0;
+    word = TessResultIteratorGetUTF8Text(w, RIL_WORD);
+    if (word == NULL)
+      continue;
+    wl = strlen(word);
+    wc = TessResultIteratorConfidence(w, RIL_WORD) / 100.0f;
+    total += wl;
+    /* The word's place in the line text: what lies between it and the
+     * previous word is the line's spacing. */
+    at = strstr(cursor, word);
+    if (at != NULL) {
+      for (const char *g = cursor; g < at; g++)
+        gap_space |= *g == ' ' || *g == '\t';
+      cursor = at + wl;
+    }
+    if (wc >= threshold &&
+        TessPageIteratorBoundingBox(pw, RIL_WORD, &wl_, &wt_, &wr_, &wb_) &&
+        len + wl + 2 <= cap) {
+      if (nkept > 0 && gap_space)
+        buf[len++] = ' ';
+      memcpy(buf + len, word, wl);
+      len += wl;
+      if (nkept == 0) {
+        *l = wl_;
+        *t = wt_;
+        *r = wr_;
+        *b = wb_;
+      } else {
+        *l = wl_ < *l ? wl_ : *l;
+        *t = wt_ < *t ? wt_ : *t;
+        *r = wr_ > *r ? wr_ : *r;
+        *b = wb_ > *b ? wb_ : *b;
+      }
+      sum += wc;
+      kept += wl;
+      nkept++;
+      gap_space = 0;
+    }
+    TessDeleteText(word);
+  } while (TessResultIteratorNext(w, RIL_WORD));
+  TessResultIteratorDelete(w);
+  if (nkept == 0 || (double)kept < SALVAGE_MIN_SHARE * (double)total) {
+    free(buf);
+    return 1;
+  }
+  buf[len] = '\0';
+  *text = buf;
+  *conf = (float)(sum / nkept);
+  return 0;
+}
+
 /* Worker thread. One Recognize() pass with the given segmentation mode,
  * then the text lines from its result iterator. Lines go into out (those
  * under the threshold are dropped); *nlines counts every non-empty line
@@ -328,13 +416,23 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     (*nlines)++;
     conf = TessResultIteratorConfidence(it, RIL_TEXTLINE) / 100.0f;
     if (conf < threshold) {
+      /* One unsure word pulls a whole line under the threshold (Korean
+       * lines most of all): keep the sure words when they carry most of
+       * the line. */
+      int sr = salvage_words(it, line, threshold, &copy, &conf, &l, &t, &r, &b);
       TessDeleteText(line);
-      continue;
+      if (sr == ERR_NOMEM) {
+        TessResultIteratorDelete(it);
+        return ocr__fail(out, ERR_NOMEM, "no memory for line text");
+      }
+      if (sr != 0)
+        continue;
+    } else {
+      /* Text comes from Tesseract's allocator and must go back to it;
+       * the result owns plain heap memory. */
+      copy = strndup(line, n);
+      TessDeleteText(line);
     }
-    /* Text comes from Tesseract's allocator and must go back to it; the
-     * result owns plain heap memory. */
-    copy = strndup(line, n);
-    TessDeleteText(line);
     if (copy == NULL) {
       TessResultIteratorDelete(it);
       return ocr__fail(out, ERR_NOMEM, "no memory for line text");

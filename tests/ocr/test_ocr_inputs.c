@@ -546,3 +546,44 @@ Test(ocr_inputs, decoders_write_nothing_on_stderr) {
                    (int)(len > 400 ? 400 : len), text);
   }
 }
+
+/* A Korean line Tesseract reads right but for one word, whose near-zero
+ * confidence pulls the line's under the threshold: the sure words stay
+ * (before, the whole line was dropped and the answer was empty). Random
+ * noise still comes back empty at the default threshold. */
+Test(ocr_inputs, unsure_word_does_not_drop_its_line) {
+  char p[PATH_MAX];
+  ocr_request req = {.path = "kline.png", .psm = -1, .language = "kor"};
+  ocr_result r;
+
+  cr_assert_eq(otu_render(path_of(p, "kline.png"), "900x70", otu_font("NanumGothic"), 32,
+                          10, 48, "측하고 (뮌헨숨지고 모두 배"),
+               0);
+  /* The line reads at about 0.68 (one word near 0): 0.8 is above it. */
+  req.confidence_threshold = 0.8f;
+  ocr_result_init(&r);
+  cr_assert_eq(ocr_engine_run(engine, &req, &r), 0, "%s", r.error_message);
+  cr_assert_eq(r.nboxes, 1, "text \"%s\"", r.text);
+  cr_assert_not_null(strstr(r.text, "숨지고 모두"), "%s", r.text);
+  cr_assert_geq(r.boxes[0].confidence, 0.8f);
+  ocr_result_clear(&r);
+
+  for (int seed = 1; seed <= 3; seed++) {
+    char s[16], name[32];
+    ocr_request noise = {.path = name, .psm = -1};
+
+    snprintf(s, sizeof(s), "%d", seed);
+    snprintf(name, sizeof(name), "noise%d.png", seed);
+    cr_assert_eq(otu_run((const char *[]){OTU_CONVERT, "-size", "400x200", "xc:gray",
+                                          "-seed", s, "+noise", "Random", "-colorspace",
+                                          "gray", path_of(p, name), NULL}),
+                 0);
+    for (int k = 0; k < 2; k++) {
+      noise.language = k == 0 ? "eng" : "kor";
+      ocr_result_init(&r);
+      cr_assert_eq(ocr_engine_run(engine, &noise, &r), 0);
+      cr_assert_str_eq(r.text, "", "%s (%s): \"%s\"", name, noise.language, r.text);
+      ocr_result_clear(&r);
+    }
+  }
+}

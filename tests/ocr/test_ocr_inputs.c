@@ -587,3 +587,70 @@ Test(ocr_inputs, unsure_word_does_not_drop_its_line) {
     }
   }
 }
+
+/* A receipt whose price column automatic layout analysis (PSM 3) files as
+ * non-text: the ink it leaves outside every line makes the engine read the
+ * page as one block (PSM 6) too and keep that reading, which has the
+ * prices. */
+Test(ocr_inputs, column_missed_by_page_layout_is_read) {
+  char p[PATH_MAX];
+  const char *font = otu_font("DejaVuSans");
+  ocr_result r;
+
+  cr_assert_eq(otu_run((const char *[]){OTU_CONVERT,
+                                        "-size",
+                                        "1000x700",
+                                        "xc:white",
+                                        "-font",
+                                        font,
+                                        "-fill",
+                                        "black",
+                                        "-pointsize",
+                                        "28",
+                                        "-annotate",
+                                        "+40+60",
+                                        "GREEN GROCERY",
+                                        "-pointsize",
+                                        "14",
+                                        "-annotate",
+                                        "+700+40",
+                                        "Tel 555-0199",
+                                        "-annotate",
+                                        "+700+60",
+                                        "Receipt 88412",
+                                        "-pointsize",
+                                        "18",
+                                        "-annotate",
+                                        "+40+150",
+                                        "Apples",
+                                        "-annotate",
+                                        "+800+150",
+                                        "3.20",
+                                        "-annotate",
+                                        "+40+190",
+                                        "Bananas",
+                                        "-annotate",
+                                        "+800+190",
+                                        "1.10",
+                                        "-annotate",
+                                        "+40+230",
+                                        "Carrots",
+                                        "-annotate",
+                                        "+800+230",
+                                        "0.95",
+                                        "-pointsize",
+                                        "22",
+                                        "-annotate",
+                                        "+40+340",
+                                        "TOTAL",
+                                        "-annotate",
+                                        "+790+340",
+                                        "5.25",
+                                        path_of(p, "receipt.png"),
+                                        NULL}),
+               0);
+  expect_text("receipt.png", "Apples 3.20", &r);
+  cr_assert_not_null(strstr(r.text, "Carrots 0.95"), "%s", r.text);
+  cr_assert_not_null(strstr(r.text, "TOTAL 5.25"), "%s", r.text);
+  ocr_result_clear(&r);
+}

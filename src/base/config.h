@@ -39,6 +39,10 @@ typedef struct config {
   char tessdata_dir[1024];         /* "": Tesseract's default */
   int max_pages;                   /* pages of one TIFF or PDF */
   int pdf_dpi;                     /* PDF rendering resolution */
+  char http_port[8];               /* "8000", "0" or "off" */
+  int http_port_num;               /* the same as a number; -1: off */
+  uint64_t http_header_timeout_ms; /* slowloris: whole header block */
+  uint64_t http_idle_timeout_ms;   /* keep-alive idle, or a stalled body */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

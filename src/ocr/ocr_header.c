@@ -204,6 +204,7 @@ static int gif(const uint8_t *d, size_t n, ocr__header *h) {
       /* A frame placed past the screen's edge makes some decoders grow
        * the canvas: count its far corner too. */
       note_size(h, fw, fh);
+      h->frame_pixels += (uint64_t)fw * fh;
       note_size(h, left + fw > sw ? left + fw : sw, top + fh > sh ? top + fh : sh);
       frames++;
     } else {

@@ -322,6 +322,11 @@ int ocr__doc_open(const ocr_engine *e, const uint8_t *data, size_t len, ocr__doc
                      hd->max_w, hd->max_h,
                      (unsigned long long)hd->max_w * (unsigned long long)hd->max_h,
                      (unsigned long long)e->max_pixels);
+  if (hd->frame_pixels > e->max_pixels)
+    return ocr__fail(out, ERR_TOO_LARGE,
+                     "GIF frames hold %llu pixels together (all are decoded), limit %llu",
+                     (unsigned long long)hd->frame_pixels,
+                     (unsigned long long)e->max_pixels);
   if (hd->max_side > OCR__MAX_SIDE)
     return ocr__fail(out, ERR_TOO_LARGE,
                      "%s has a side of %d pixels, sides are limited to %d",

@@ -60,8 +60,11 @@ typedef struct ocr__header {
   int width, height; /* first page (GIF: logical screen); 0 for PDF */
   int max_w, max_h;  /* the largest size any decoder would allocate */
   int max_side;      /* the longest side of any page or frame */
-  int pages;         /* TIFF: pages counted, at most page_cap + 1; else 1 */
-  int orientation;   /* JPEG EXIF Orientation 1..8; 0 when absent */
+  /* GIF: pixels of every frame together (giflib decodes them all at
+   * once); else 0. */
+  uint64_t frame_pixels;
+  int pages;       /* TIFF: pages counted, at most page_cap + 1; else 1 */
+  int orientation; /* JPEG EXIF Orientation 1..8; 0 when absent */
   /* Static text naming a valid encoding this server cannot decode
    * ("tiled TIFF", "RLE8-compressed BMP"), NULL otherwise. */
   const char *unsupported;

@@ -152,6 +152,30 @@ Test(ocr_inputs, decompression_bombs_are_too_large_without_decoding) {
   write_bytes("bomb.gif", b, 29);
   expect_err("bomb.gif", ERR_TOO_LARGE);
 
+  /* GIF: twelve 4000 x 4000 frames, each within the limit, 192 M pixels
+   * together (giflib decodes every frame at once). */
+  {
+    size_t n = 13;
+    memset(b, 0, sizeof(b));
+    memcpy(b, "GIF89a", 6);
+    put16le(b + 6, 4000);
+    put16le(b + 8, 4000);
+    for (int f = 0; f < 12; f++) {
+      b[n] = 0x2c;
+      put16le(b + n + 5, 4000);
+      put16le(b + n + 7, 4000);
+      b[n + 10] = 2;
+      b[n + 11] = 2;
+      b[n + 12] = 0x4c;
+      b[n + 13] = 0x01;
+      b[n + 14] = 0;
+      n += 15;
+    }
+    b[n++] = 0x3b;
+    write_bytes("frames.gif", b, n);
+    expect_err("frames.gif", ERR_TOO_LARGE);
+  }
+
   /* BMP, 24 bpp uncompressed. */
   memset(b, 0, sizeof(b));
   b[0] = 'B';

@@ -96,6 +96,10 @@ static const centry table[] = {
      "15", NULL,
      "Redis store: a running batch whose server renewed nothing for this long "
      "reads as ABANDONED"},
+    {"OCR_MAX_PAGES", "--max-pages", T_INT, OFF(max_pages), 1, 10000, "100", NULL,
+     "pages of one multi-page TIFF or PDF; documents with more are refused"},
+    {"OCR_PDF_DPI", "--pdf-dpi", T_INT, OFF(pdf_dpi), 36, 1200, "300", NULL,
+     "resolution PDF pages are rendered at for recognition"},
     {"LLM_ENGINE", "--llm-engine", T_ENUM, OFF(llm_engine), 0, 0, "auto", llm_engines,
      "llm.LLMService engine: rules, openai, or auto (openai when LLM_BASE_URL is set)"},
     {"LLM_BASE_URL", "--llm-base-url", T_STR, OFF(llm_base_url), 0, 0, "", NULL,

@@ -38,6 +38,8 @@ typedef struct config {
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
   int job_lease_seconds;           /* Redis store: batch lease (see jobs.h) */
+  int max_pages;                   /* pages of one TIFF or PDF */
+  int pdf_dpi;                     /* PDF rendering resolution */
   /* llm.LLMService */
   char llm_engine[8]; /* "auto" (openai with a base URL, else rules), "rules", "openai" */
   char llm_base_url[1024];

@@ -57,7 +57,10 @@ static const centry table[] = {
      "HTTP/2 streams per connection"},
     {"GRPC_MAX_HEADER_LIST_BYTES", "--max-header-list-bytes", T_U64,
      OFF(max_header_list_bytes), 1024, 16 * 1024 * 1024, "65536", NULL,
-     "largest request header block"},
+     "largest request header block (and trailer block), counted as HTTP/2 does: name + "
+     "value + 32 per field; over it the call fails with RESOURCE_EXHAUSTED. A single "
+     "field is also bounded at 64 KiB by the HPACK decoder: a longer one is a "
+     "connection error (GOAWAY COMPRESSION_ERROR)"},
     {"GRPC_INITIAL_WINDOW_BYTES", "--initial-window-bytes", T_U64,
      OFF(initial_window_bytes), 65535, INT32_MAX, "16777216", NULL,
      "HTTP/2 flow-control window per stream and per connection"},
@@ -89,6 +92,9 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files (default: Debian's)"},
+    {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1,
+     1000000, "10000", NULL,
+     "images in one ExtractTextBatch; more is RESOURCE_EXHAUSTED before decoding"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

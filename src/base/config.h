@@ -37,6 +37,7 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  uint64_t max_batch_images;       /* entries of one ExtractTextBatch */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

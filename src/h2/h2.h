@@ -114,6 +114,14 @@ int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n
 /* Resets the stream with an HTTP/2 error code. 0 or ERR_INVAL. */
 int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code);
 
+/* 1 when the stream's request header block passed max_header_list_size:
+ * on_request then got the fields that fit, for the upper layer to refuse
+ * the request. A block over 4 times the limit, or client trailers over
+ * it, reset the stream with ENHANCE_YOUR_CALM instead, as they arrive. A
+ * single field over 64 KiB is a connection error (COMPRESSION_ERROR) in
+ * nghttp2's HPACK decoder before any of this. */
+int h2_stream_header_overflow(h2_session *s, int32_t stream_id);
+
 /* Bytes queued on a stream's body and not yet handed to nghttp2. */
 size_t h2_stream_pending(h2_session *s, int32_t stream_id);
 

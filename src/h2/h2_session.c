@@ -25,7 +25,9 @@ struct h2_stream {
   buf hdr_bytes;
   size_t hdr_count;
   size_t hdr_list_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
+  size_t trailer_list_size; /* the same, for the client's trailers */
   int request_seen;
+  int hdr_overflow; /* the request's header block passed the limit */
   /* Response body not yet given to nghttp2, from out_off on. */
   buf out;
   size_t out_off;
@@ -103,6 +105,21 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
+/* How far past max_header_list_size a block may go before the stream is
+ * reset instead of answered: every field costs nghttp2 a validation pass
+ * over its bytes even when we drop it, so a bound on the bytes we let it
+ * check bounds the loop time a header block can take. */
+#define H2_HEADER_BOMB_FACTOR 4
+
+/* Resets the stream with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED for gRPC
+ * clients, PROTOCOL-HTTP2.md) and has nghttp2 skip the rest of the block
+ * without emitting its fields; our RST comes first, so nghttp2 adds no
+ * INTERNAL_ERROR one of its own. */
+static int refuse_block(h2_session *s, h2_stream *st) {
+  nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_ENHANCE_YOUR_CALM);
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user_data) {
@@ -112,12 +129,29 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
   if (frame->hd.type != NGHTTP2_HEADERS)
     return 0;
   h2_stream *st = find_stream(s, frame->hd.stream_id);
-  if (!st || st->request_seen)
-    return 0; /* trailers from a client: gRPC requests carry none we need */
-  /* Bound what a client can make us hold, counted as HPACK does. */
-  if (st->hdr_list_size + namelen + valuelen + 32 > s->max_header_list_size)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  st->hdr_list_size += namelen + valuelen + 32;
+  if (!st)
+    return 0;
+  size_t field = namelen + valuelen + 32; /* counted as HPACK does */
+  if (st->request_seen) {
+    /* Trailers from a client: gRPC requests carry none we need, but they
+     * are held to the same limit as they arrive, or one block of
+     * references to a big HPACK table entry costs the loop ~0.2 s (HPACK
+     * bomb). */
+    st->trailer_list_size += field;
+    return st->trailer_list_size > s->max_header_list_size ? refuse_block(s, st) : 0;
+  }
+  if (st->hdr_overflow || st->hdr_list_size + field > s->max_header_list_size) {
+    /* Over the limit: the fields that fit are kept, the rest only
+     * counted, and the request is delivered marked when the block ends
+     * (h2_stream_header_overflow), for the upper layer to answer. A
+     * block far over the limit is an attack: reset at once. */
+    st->hdr_overflow = 1;
+    st->hdr_list_size += field;
+    return st->hdr_list_size > H2_HEADER_BOMB_FACTOR * (size_t)s->max_header_list_size
+               ? refuse_block(s, st)
+               : 0;
+  }
+  st->hdr_list_size += field;
   if (buf_reserve(&st->hdr_bytes, namelen + valuelen + 2))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   uint8_t *p = st->hdr_bytes.data + st->hdr_bytes.len;
@@ -511,6 +545,11 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code) {
   return nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, stream_id, error_code)
              ? ERR_INVAL
              : 0;
+}
+
+int h2_stream_header_overflow(h2_session *s, int32_t stream_id) {
+  h2_stream *st = find_stream(s, stream_id);
+  return st && st->hdr_overflow;
 }
 
 size_t h2_stream_pending(h2_session *s, int32_t stream_id) {

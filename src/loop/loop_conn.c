@@ -166,7 +166,9 @@ static void on_keepalive(uv_timer_t *t) {
 static int on_request(void *ud, int32_t sid, const hdr *hdrs, size_t n, void **sud) {
   loop_conn *c = ud;
   uv_timer_stop(&c->idle);
-  rpc_call *call = rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
+  rpc_call *call = h2_stream_header_overflow(c->h2, sid)
+                       ? rpc_call_start_oversized(c->srv->rpc, c, sid, hdrs, n)
+                       : rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
   if (!call) {
     log_error("conn %llu stream %d: out of memory", (unsigned long long)c->id, sid);
     return ERR_NOMEM;

@@ -99,6 +99,12 @@ void rpc_server_free(rpc_server *srv);
 rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
                          size_t n);
 
+/* Like rpc_call_start for a request whose header block passed the header
+ * list limit (`hdrs`: the fields that fit): answers RESOURCE_EXHAUSTED at
+ * once. Returns NULL only when out of memory. */
+rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_id,
+                                   const hdr *hdrs, size_t n);
+
 /* Request body bytes (borrowed). Returns 0; errors are answered on the
  * stream, never returned. */
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len);

@@ -258,8 +258,8 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
   return 0;
 }
 
-rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
-                         size_t n) {
+static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_headers *r,
+                          const hdr *hdrs, size_t n) {
   rpc_call *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
@@ -268,13 +268,36 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
   c->stream_id = stream_id;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
-
-  req_headers r;
-  scan_headers(&r, hdrs, n);
-  if (r.request_id && r.request_id->value_len < sizeof c->request_id)
-    memcpy(c->request_id, r.request_id->value, r.request_id->value_len);
-  if (r.accept_enc && list_has(r.accept_enc, "gzip"))
+  scan_headers(r, hdrs, n);
+  if (r->request_id && r->request_id->value_len < sizeof c->request_id)
+    memcpy(c->request_id, r->request_id->value, r->request_id->value_len);
+  if (r->accept_enc && list_has(r->accept_enc, "gzip"))
     c->gzip_out = 1;
+  return c;
+}
+
+rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_id,
+                                   const hdr *hdrs, size_t n) {
+  req_headers r;
+  rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
+  if (!c)
+    return NULL;
+  /* What gRPC C-core answers: the call fails, the connection lives. */
+  char msg[128];
+  snprintf(msg, sizeof msg,
+           "request metadata exceeds the header list limit of %llu bytes "
+           "(--max-header-list-bytes)",
+           (unsigned long long)srv->cfg->max_header_list_bytes);
+  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  return c;
+}
+
+rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
+                         size_t n) {
+  req_headers r;
+  rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
+  if (!c)
+    return NULL;
   if (refuse_transport(c, &r))
     return c;
   if (!r.path) {
@@ -326,6 +349,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
 }
 
 static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
+  if (c->method->check && c->method->check(c, data, len))
+    return ERR_MSG_TOO_LARGE;
   void *req = calloc(1, c->method->req_size);
   if (!req) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");

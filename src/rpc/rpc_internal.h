@@ -21,6 +21,17 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
 
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
+/* Counts the occurrences of length-delimited field `field` in protobuf
+ * wire bytes, or with sub != 0 the occurrences of field `sub` inside each
+ * of them (map entries). Stops once the count passes `stop`. Returns the
+ * count, or -1 when the bytes are not well-formed (pb_decode then says
+ * why). */
+ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t sub,
+                      size_t stop);
+
+/* Entries one ExtractText request may put in its `options` map. */
+#define RPC_MAX_OPTIONS 64
+
 /* Inflates a gzip (or zlib) message into out, failing with
  * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PARSE when the bytes
  * are not a complete stream. */
@@ -53,6 +64,10 @@ typedef struct rpc_method {
   size_t req_size;
   rpc_unary_fn handler;        /* takes ownership of req (pb_release + free) */
   void (*on_end)(rpc_call *c); /* RPC_M_CLIENT_STREAM only */
+  /* Before decoding: refuses a request whose repeated fields pass the
+   * method's limits (what decoding them would cost), answering the call.
+   * NULL: no repeated field to bound. Returns 0 or ERR_MSG_TOO_LARGE. */
+  int (*check)(rpc_call *c, const uint8_t *data, size_t len);
 } rpc_method;
 
 struct rpc_server {

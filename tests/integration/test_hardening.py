@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: MIT
+"""Attacks that real HTTP/2 and gRPC servers were hit by (issue 15), replayed
+frame by frame (rawwire: python3-hyperframe + python3-hpack) against
+ocrpc-server with the mock engine. Each test asserts the answer the server
+must give AND that an ordinary call on another connection is answered while
+the attack runs; memory is read from /proc/PID/status. No timing
+thresholds: waits are bounded only against hangs."""
+
+import threading
+import unittest
+
+import hyperframe.frame as hf
+
+import harness as H
+import rawwire as R
+
+EXTRACT = "/ocr.OCRService/ExtractText"
+BATCH = "/ocr.OCRService/ExtractTextBatch"
+WATCH = "/grpc.health.v1.Health/Watch"
+CHECK = "/grpc.health.v1.Health/Check"
+RESOURCE_EXHAUSTED = 8
+MAX_BATCH = 100
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+class Attack:
+    """Runs fn(stop_event) in a thread; the test makes its ordinary call
+    while it runs, then joins it (re-raising what it raised)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.stop = threading.Event()
+        self.started = threading.Event()
+        self.error = None
+        self.result = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            self.result = self.fn(self)
+        except BaseException as e:  # re-raised in join()
+            self.error = e
+        finally:
+            self.started.set()
+
+    def __enter__(self):
+        self.t.start()
+        self.started.wait(R.TIMEOUT)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.t.join(R.TIMEOUT)
+        if self.error is not None and exc[0] is None:
+            raise self.error
+        return False
+
+
+class Hardening(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = H.Server("--max-batch-images", str(MAX_BATCH), engine="mock")
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def bystander(self):
+        self.assertEqual(R.ordinary_call(self.server), 0,
+                         "an ordinary call on another connection failed "
+                         "during the attack")
+
+    def wire(self):
+        w = R.Wire(self.server).handshake()
+        self.addCleanup(w.close)
+        return w
+
+    # -- repeated-field amplification ------------------------------------
+
+    def test_batch_images_capped_before_decoding(self):
+        pid = self.server.proc.pid
+        w = self.wire()
+        w.call(1, BATCH, b"\x0a\x00" * MAX_BATCH)      # at the cap: served
+        self.assertEqual(w.grpc_status(1), 0)
+        w.call(3, BATCH, b"\x0a\x00" * (MAX_BATCH + 1))
+        self.assertEqual(w.grpc_status(3), RESOURCE_EXHAUSTED)
+        self.assertIn("--max-batch-images", w.grpc_message(3))
+        # 400,000 empty entries (781 KiB): before, +189 MiB and seconds of
+        # blocked loop; now refused from a count over the wire bytes.
+        before = R.memory_kib(pid, "VmRSS")
+
+        def attack(a):
+            a.started.set()
+            for i in range(4):
+                w.call(5 + 2 * i, BATCH, b"\x0a\x00" * 400000)
+            return [w.grpc_status(5 + 2 * i) for i in range(4)]
+
+        with Attack(attack) as a:
+            self.bystander()
+        self.assertEqual(a.result, [RESOURCE_EXHAUSTED] * 4)
+        grown = R.memory_kib(pid, "VmHWM") - before
+        self.assertLess(grown, 64 * 1024, "peak memory grew by %d KiB" % grown)
+
+    def test_options_map_capped(self):
+        entries = b"\x0a\x00" * 100000          # 100k empty map entries
+        msg = b"\x32" + varint(len(entries)) + entries
+        w = self.wire()
+        with Attack(lambda a: (a.started.set(), w.call(1, EXTRACT, msg))):
+            self.bystander()
+        self.assertEqual(w.grpc_status(1), RESOURCE_EXHAUSTED)
+        self.assertIn("options", w.grpc_message(1))
+
+    # -- HPACK bomb in trailers -------------------------------------------
+
+    def test_hpack_bomb_in_trailers_resets_the_stream(self):
+        w = self.wire()
+        pad = ("x-pad", "p" * 3500)
+        # Request headers put the 3.5 KB field in the HPACK table (last, so
+        # it is dynamic index 62); each trailer block is 131,072 one-byte
+        # references to it: 460 MB of header fields from 131 KB.
+        bomb = b"\xbe" * 131072
+
+        def attack(a):
+            sid = 1
+            n = 0
+            while n < 3 or (not a.stop.is_set() and n < 50):
+                w.send_headers(sid, R.grpc_headers(EXTRACT, [pad]))
+                w.send_data(sid, R.grpc_frame(b""))
+                w.send_block(sid, bomb, end_stream=True)
+                w.until(lambda s=sid: w.answered(s), "an answer on stream %d" % sid)
+                a.started.set()
+                sid += 2
+                n += 1
+            return sid
+
+        with Attack(attack) as a:
+            self.bystander()
+        last = a.result
+        for sid in range(1, last, 2):
+            self.assertEqual(w.resets.get(sid), R.ENHANCE_YOUR_CALM,
+                             "stream %d was not reset ENHANCE_YOUR_CALM" % sid)
+        self.assertIsNone(w.goaway)
+        # The connection itself is fine.
+        w.call(last, CHECK, b"")
+        self.assertEqual(w.grpc_status(last), 0)
+
+    # -- metadata over the limit ------------------------------------------
+
+    def test_metadata_over_limit_fails_only_that_call(self):
+        w = self.wire()
+        w.send_headers(1, R.grpc_headers(WATCH))
+        w.send_data(1, R.grpc_frame(b""), end_stream=True)
+        w.until(lambda: 1 in w.data, "the Watch stream's first status")
+        big = [("x-big-%d" % i, "m" * 24000) for i in range(3)]  # 72 KB
+        with Attack(lambda a: (a.started.set(), w.call(3, EXTRACT, b"", big))):
+            self.bystander()
+        self.assertEqual(w.grpc_status(3), RESOURCE_EXHAUSTED)
+        self.assertIn("--max-header-list-bytes", w.grpc_message(3))
+        w.call(5, CHECK, b"")
+        self.assertEqual(w.grpc_status(5), 0)
+        self.assertNotIn(1, w.resets, "the Watch on the same connection died")
+        self.assertNotIn(1, w.ended)
+        self.assertIsNone(w.goaway)
+
+    def test_single_field_over_64k_is_a_compression_error(self):
+        # nghttp2's HPACK decoder bounds one field at 64 KiB (documented in
+        # --help of --max-header-list-bytes): a connection error.
+        w = self.wire()
+        w.call(1, EXTRACT, b"", [("x-huge", "h" * 70000)])
+        w.expect_goaway(R.COMPRESSION_ERROR)
+        self.bystander()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -114,6 +114,13 @@ int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n
 /* Resets the stream with an HTTP/2 error code. 0 or ERR_INVAL. */
 int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code);
 
+/* With paused != 0, body bytes received on the stream stop reopening the
+ * client's flow-control windows (stream and connection), so the client
+ * stops sending once they are used up; with 0, what was held back is
+ * released. Bytes already in flight still reach on_data. Unknown stream:
+ * no-op. */
+void h2_stream_pause_read(h2_session *s, int32_t stream_id, int paused);
+
 /* 1 when the stream's request header block passed max_header_list_size:
  * on_request then got the fields that fit, for the upper layer to refuse
  * the request. A block over 4 times the limit, or client trailers over

@@ -28,6 +28,10 @@ struct h2_stream {
   size_t trailer_list_size; /* the same, for the client's trailers */
   int request_seen;
   int hdr_overflow; /* the request's header block passed the limit */
+  /* Flow control by hand: received body bytes are consumed (reopening the
+   * client's window) at once, unless the upper layer paused reading. */
+  int read_paused;
+  size_t unconsumed;
   /* Response body not yet given to nghttp2, from out_off on. */
   buf out;
   size_t out_off;
@@ -251,6 +255,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   (void)flags;
   h2_session *s = user_data;
   h2_stream *st = find_stream(s, id);
+  if (st && st->read_paused)
+    st->unconsumed += len; /* the window stays shut: the client waits */
+  else
+    nghttp2_session_consume(ng, id, len);
   if (!st || !st->ud)
     return 0;
   if (s->cbs.on_data(s->ud, st->ud, data, len))
@@ -268,6 +276,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   stream_unlink(s, st);
   s->nstreams--;
+  if (st->unconsumed) /* the connection's window is shared: give it back */
+    nghttp2_session_consume_connection(ng, st->unconsumed);
   if (st->ud)
     s->cbs.on_close(s->ud, st->ud, error_code);
   stream_free(st);
@@ -342,9 +352,12 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt))
     goto fail_callbacks;
-  /* Window updates are automatic; the upper layer bounds what it buffers
-   * by the message-size limit, checked from the length prefix. */
+  /* The upper layer bounds what it buffers by the message-size limit,
+   * checked from the length prefix. */
   nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
+  /* Window updates by hand (on_data_chunk), so a stream whose responses
+   * are not read can stop the client sending (h2_stream_pause_read). */
+  nghttp2_option_set_no_auto_window_update(opt, 1);
   int rc = nghttp2_session_server_new2(&s->ng, ncb, s, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(ncb);
@@ -545,6 +558,17 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code) {
   return nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, stream_id, error_code)
              ? ERR_INVAL
              : 0;
+}
+
+void h2_stream_pause_read(h2_session *s, int32_t stream_id, int paused) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st || st->read_paused == !!paused)
+    return;
+  st->read_paused = !!paused;
+  if (!paused && st->unconsumed) {
+    nghttp2_session_consume(s->ng, stream_id, st->unconsumed);
+    st->unconsumed = 0;
+  }
 }
 
 int h2_stream_header_overflow(h2_session *s, int32_t stream_id) {

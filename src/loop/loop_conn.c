@@ -113,6 +113,12 @@ static void tr_notify_drain(void *conn, int32_t sid) {
   h2_stream_notify_drain(c->h2, sid);
 }
 
+static void tr_pause_read(void *conn, int32_t sid, int paused) {
+  loop_conn *c = conn;
+  mark_dirty(c); /* a WINDOW_UPDATE may be due */
+  h2_stream_pause_read(c->h2, sid, paused);
+}
+
 const rpc_transport loop__transport = {
     .respond = tr_respond,
     .send_data = tr_send_data,
@@ -121,6 +127,7 @@ const rpc_transport loop__transport = {
     .reset = tr_reset,
     .pending = tr_pending,
     .notify_drain = tr_notify_drain,
+    .pause_read = tr_pause_read,
 };
 
 /* ---- h2 events up to rpc ---- */

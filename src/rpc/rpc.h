@@ -56,6 +56,9 @@ typedef struct rpc_transport {
   size_t (*pending)(void *conn, int32_t stream_id);
   /* Asks for one rpc_call_drained when the stream's queue empties. */
   void (*notify_drain)(void *conn, int32_t stream_id);
+  /* Optional: stops (paused != 0) or restarts the client's sending on the
+   * stream, through HTTP/2 flow control. */
+  void (*pause_read)(void *conn, int32_t stream_id, int paused);
 } rpc_transport;
 
 /* Creates the server. cfg, engine, ex and tr are borrowed and must outlive

@@ -156,7 +156,13 @@ void rpc__call_finish(rpc_call *c) {
   send_status(c, RPC_OK, NULL, NULL, 0);
 }
 
+static void resume_held(rpc_call *c);
+
 void rpc_call_drained(rpc_call *c) {
+  if (c->held.len) {
+    resume_held(c);
+    return;
+  }
   if (c->work && c->drained)
     c->drained(c->work);
 }
@@ -400,9 +406,73 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   return rc;
 }
 
+/* Bytes up to the end of the message the deframer is in (its prefix
+ * first): feeding no more than this hands up at most one message. */
+static size_t to_message_end(const rpc_deframer *d) {
+  return d->prefix_len < 5 ? 5 - d->prefix_len : d->msg_len - d->msg.len;
+}
+
+static int stream_backed_up(rpc_call *c) {
+  return c->srv->tr->pending(c->conn, c->stream_id) > RPC_STREAM_HIGH_WATER;
+}
+
+static void feed(rpc_call *c, const uint8_t *data, size_t len);
+
+/* A client stream answers each request as it comes: one message at a
+ * time, and none while its earlier answers wait for the client to read
+ * them, or 300k reflection requests in 6 MB became 680 MiB of answers. The
+ * rest is held, and the client's window shut, until they drain. */
+static void feed_stream(rpc_call *c, const uint8_t *data, size_t len) {
+  while (len && c->state == CALL_RECEIVING) {
+    if (stream_backed_up(c)) {
+      if (buf_append(&c->held, data, len)) {
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+      }
+      if (c->srv->tr->pause_read)
+        c->srv->tr->pause_read(c->conn, c->stream_id, 1);
+      c->srv->tr->notify_drain(c->conn, c->stream_id);
+      return;
+    }
+    size_t n = to_message_end(&c->deframer);
+    if (n > len)
+      n = len;
+    feed(c, data, n);
+    data += n;
+    len -= n;
+  }
+}
+
+static void resume_held(rpc_call *c) {
+  buf held = c->held;
+  c->held = (buf)BUF_INIT;
+  if (c->srv->tr->pause_read)
+    c->srv->tr->pause_read(c->conn, c->stream_id, 0);
+  feed_stream(c, held.data, held.len);
+  buf_free(&held);
+  if (!c->held.len && c->end_held) {
+    c->end_held = 0;
+    rpc_call_end(c);
+  }
+}
+
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
+  if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
+    if (c->held.len) {
+      if (buf_append(&c->held, data, len))
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    } else {
+      feed_stream(c, data, len);
+    }
+    return 0;
+  }
+  feed(c, data, len);
+  return 0;
+}
+
+static void feed(rpc_call *c, const uint8_t *data, size_t len) {
   int rc = rpc_deframe_feed(&c->deframer, data, len, on_message, c);
   if (rc == ERR_MSG_TOO_LARGE && c->state != CALL_DONE) {
     char msg[128];
@@ -412,14 +482,19 @@ int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   } else if (rc == ERR_NOMEM) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
   }
-  if (c->state == CALL_DONE)
+  if (c->state == CALL_DONE) {
     rpc_deframer_free(&c->deframer);
-  return 0;
+    buf_free(&c->held);
+  }
 }
 
 void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
+  if (c->held.len) {
+    c->end_held = 1; /* after the held requests are answered */
+    return;
+  }
   rpc_deframer_free(&c->deframer);
   if (c->method->flags & RPC_M_CLIENT_STREAM) {
     c->method->on_end(c);
@@ -445,6 +520,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
     free(c->req);
   }
   rpc_deframer_free(&c->deframer);
+  buf_free(&c->held);
   rpc__md_free(c);
   c->srv->ncalls--;
   free(c);

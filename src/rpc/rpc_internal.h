@@ -117,7 +117,16 @@ struct rpc_call {
   void (*detach)(void *work);
   /* A paused server stream's resume hook (after notify_drain). */
   void (*drained)(void *work);
+  /* Client streams: request bytes held back, unread, while the responses
+   * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
+   * the client's flow-control window is shut meanwhile. */
+  buf held;
+  int end_held; /* the client half-closed behind the held bytes */
 };
+
+/* A client-streaming call stops reading requests while more than this of
+ * its responses waits to be written. */
+#define RPC_STREAM_HIGH_WATER (256 * 1024)
 
 /* Looks a :path up in the method table; NULL if unknown. *service_known
  * says whether the service part exists (for the error message). */

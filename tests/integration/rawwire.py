@@ -53,6 +53,7 @@ class Wire:
         self.data = {}           # stream id -> bytes
         self.ended = set()       # streams the server ended
         self.settings = {}       # the server's SETTINGS
+        self.ping_acks = 0
         self._block = None       # (frame, bytes) of a header block in flight
 
     # -- sending ----------------------------------------------------------
@@ -154,7 +155,9 @@ class Wire:
             self.settings.update(f.settings)
             self.send(hf.SettingsFrame(0, flags=["ACK"]))
         elif isinstance(f, hf.PingFrame) and "ACK" not in f.flags:
-            self.send(hf.PingFrame(0, data=f.opaque_data, flags=["ACK"]))
+            self.send(hf.PingFrame(0, opaque_data=f.opaque_data, flags=["ACK"]))
+        elif isinstance(f, hf.PingFrame):
+            self.ping_acks += 1
         elif isinstance(f, hf.GoAwayFrame):
             self.goaway = f
         elif isinstance(f, hf.RstStreamFrame):
@@ -222,6 +225,13 @@ class Wire:
             "GOAWAY error code %#x, expected %#x (debug %r)"
             % (self.goaway.error_code, code, self.goaway.additional_data))
         return self.goaway
+
+    def barrier(self):
+        """PING and wait for its ACK: the server has processed every frame
+        sent before it (frames are handled in order)."""
+        want = self.ping_acks + 1
+        self.send(hf.PingFrame(0, opaque_data=b"barrier!"))
+        self.until(lambda: self.ping_acks >= want, "the PING ACK")
 
     def answered(self, sid):
         return sid in self.resets or sid in self.ended

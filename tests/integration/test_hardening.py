@@ -155,6 +155,57 @@ class Hardening(unittest.TestCase):
         w.call(last, CHECK, b"")
         self.assertEqual(w.grpc_status(last), 0)
 
+    # -- streams whose responses are not read ------------------------------
+
+    REFLECT = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+    # ServerReflectionRequest{file_containing_symbol: "ocr.OCRService"}
+    SYMBOL_REQ = R.grpc_frame(b"\x22\x0eocr.OCRService")
+
+    def test_reflection_client_not_reading_is_not_buffered(self):
+        pid = self.server.proc.pid
+        # Window 0: not one response byte can reach us.
+        w = R.Wire(self.server).handshake({hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+        self.addCleanup(w.close)
+        before = R.memory_kib(pid, "VmRSS")
+
+        def attack(a):
+            w.send_headers(1, R.grpc_headers(self.REFLECT))
+            a.started.set()
+            # 300,000 requests, 6.3 MB (within the 16 MiB window we were
+            # given): before, +680 MiB of answers queued for a reader that
+            # never reads.
+            w.send_data(1, self.SYMBOL_REQ * 300000)
+
+        with Attack(attack):
+            self.bystander()
+        # The requests are in the server once a PING sent after them is
+        # answered (frames are processed in order).
+        w.barrier()
+        grown = R.memory_kib(pid, "VmHWM") - before
+        self.assertLess(grown, 64 * 1024, "peak memory grew by %d KiB" % grown)
+        self.assertIsNone(w.goaway)
+
+    def test_reflection_held_requests_answered_in_order_once_read(self):
+        n = 2000
+        w = R.Wire(self.server).handshake({hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+        self.addCleanup(w.close)
+        w.send_headers(1, R.grpc_headers(self.REFLECT))
+        w.send_data(1, self.SYMBOL_REQ * n, end_stream=True)
+        w.barrier()
+        # Now read: every request is answered, then OK trailers.
+        s = hf.SettingsFrame(0)
+        s.settings = {hf.SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 24}
+        w.send(s)
+        self.assertEqual(w.grpc_status(1), 0)
+        body, count = w.data.get(1, b""), 0
+        i = 0
+        while i < len(body):
+            size = int.from_bytes(body[i + 1:i + 5], "big")
+            self.assertIn(b"ocr.OCRService", body[i + 5:i + 5 + size])
+            i += 5 + size
+            count += 1
+        self.assertEqual(count, n)
+
     # -- metadata over the limit ------------------------------------------
 
     def test_metadata_over_limit_fails_only_that_call(self):

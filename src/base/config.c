@@ -95,6 +95,11 @@ static const centry table[] = {
     {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1,
      1000000, "10000", NULL,
      "images in one ExtractTextBatch; more is RESOURCE_EXHAUSTED before decoding"},
+    {"GRPC_HANDSHAKE_TIMEOUT_MS", "--handshake-timeout-ms", T_U64, OFF(handshake_timeout_ms),
+     100, INT32_MAX, "20000", NULL,
+     "close a connection that has not sent the HTTP/2 preface and SETTINGS within this"},
+    {"GRPC_MAX_CONNECTIONS", "--max-connections", T_INT, OFF(max_connections), 1, 1000000,
+     "10000", NULL, "connections open at once; beyond it new ones are closed at once"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

@@ -38,6 +38,8 @@ typedef struct config {
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
   uint64_t max_batch_images;       /* entries of one ExtractTextBatch */
+  uint64_t handshake_timeout_ms;   /* preface + SETTINGS within this */
+  int max_connections;             /* open at once; more are closed */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

@@ -138,6 +138,10 @@ int h2_session_ping(h2_session *s);
 /* 1 while a PING sent by h2_session_ping has not been acknowledged. */
 int h2_session_ping_outstanding(const h2_session *s);
 
+/* 1 once the client's connection preface and first SETTINGS frame have
+ * been received (RFC 9113 3.4). */
+int h2_session_handshake_done(const h2_session *s);
+
 /* Streams open now (requests received and not closed). */
 size_t h2_session_streams(const h2_session *s);
 

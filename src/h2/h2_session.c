@@ -59,6 +59,7 @@ struct h2_session {
   int shutdown_ping;  /* waiting for the PING ack that precedes GOAWAY */
   int keepalive_ping; /* a keepalive PING is unanswered */
   int terminated;     /* GOAWAY sent for good: stop after writing it */
+  int peer_settings;  /* the client's first SETTINGS arrived */
   size_t nstreams;
   uint64_t min_ping_interval_ms;
   uint32_t max_ping_strikes, ping_strikes;
@@ -233,6 +234,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     }
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+    s->peer_settings = 1;
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
     return 0;
   h2_stream *st = find_stream(s, id);
@@ -461,6 +464,8 @@ int h2_session_ping(h2_session *s) {
 int h2_session_ping_outstanding(const h2_session *s) { return s->keepalive_ping; }
 
 size_t h2_session_streams(const h2_session *s) { return s->nstreams; }
+
+int h2_session_handshake_done(const h2_session *s) { return s->peer_settings; }
 
 /* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
 static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {

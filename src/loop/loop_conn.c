@@ -152,6 +152,14 @@ static void idle_start(loop_conn *c) {
 static void on_keepalive(uv_timer_t *t) {
   loop_conn *c = t->data;
   const config *cfg = c->srv->cfg;
+  if (!c->handshake_done) {
+    /* The same timer first bounds the handshake (slowloris: connections
+     * that never send the preface would be held for the keepalive time). */
+    log_debug("conn %llu: no HTTP/2 preface and SETTINGS within %llu ms: closing",
+              (unsigned long long)c->id, (unsigned long long)cfg->handshake_timeout_ms);
+    conn_close(c);
+    return;
+  }
   if (c->awaiting_ack) {
     c->awaiting_ack = 0;
     if (h2_session_ping_outstanding(c->h2)) {
@@ -300,7 +308,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     conn_close(c);
     return;
   }
-  if (h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread)) {
+  int rc = h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread);
+  if (!c->handshake_done && h2_session_handshake_done(c->h2)) {
+    c->handshake_done = 1;
+    uv_timer_start(&c->keepalive, on_keepalive, c->srv->cfg->keepalive_time_ms, 0);
+  }
+  if (rc) {
     log_info("conn %llu: HTTP/2 protocol error from the client; closing",
              (unsigned long long)c->id);
     /* Write the GOAWAY nghttp2 queued, then close. */
@@ -336,6 +349,7 @@ static void conn_close(loop_conn *c) {
   h2_session_free(c->h2);
   c->h2 = NULL;
   log_debug("conn %llu: closed", (unsigned long long)c->id);
+  srv->nconns--;
   uv_close((uv_handle_t *)&c->keepalive, on_closed);
   uv_close((uv_handle_t *)&c->idle, on_closed);
   uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -361,6 +375,20 @@ static void on_connection(uv_stream_t *listener, int status) {
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
   }
+  if (srv->nconns >= srv->cfg->max_connections) {
+    /* Closed at once rather than left in the backlog: the client sees why
+     * sooner, and we log once per episode, not per connection. */
+    if (!srv->conns_refused)
+      log_warn("--max-connections %d reached: closing new connections until some close",
+               srv->cfg->max_connections);
+    srv->conns_refused = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    return;
+  }
+  if (srv->conns_refused && srv->nconns < srv->cfg->max_connections * 9 / 10) {
+    srv->conns_refused = 0;
+    log_info("connections back under --max-connections (%d open)", srv->nconns);
+  }
   uv_tcp_nodelay(&c->tcp, 1);
   if (h2_session_new(&srv->h2, &h2_cbs, c, &c->h2)) {
     log_error("conn %llu: cannot create HTTP/2 session", (unsigned long long)c->id);
@@ -371,7 +399,8 @@ static void on_connection(uv_stream_t *listener, int status) {
   uv_timer_init(srv->loop, &c->idle);
   c->keepalive.data = c->idle.data = c;
   c->handles = 3;
-  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->keepalive_time_ms, 0);
+  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->handshake_timeout_ms, 0);
+  srv->nconns++;
   idle_start(c);
   c->next = srv->conns;
   if (srv->conns)

@@ -343,12 +343,12 @@ def pb_limits_seeds():
         "batch_small": b"\x01" + batch_request(
             [{"public": "a"}, {"private": "b"}, {"data": b"\1"}], "kor", "id"),
         "batch_over_3": b"\x03" + empty * 5,
-        "batch_empty_entries": b"\x01" + empty * 20000,
+        "batch_empty_entries": b"\x01" + empty * 4000,
         "options_small": b"\x00" + ocr_request(
             public_path="a.png", options=[("psm", "6"), ("k", "v")]),
         "options_split": b"\x02" + field_bytes(6, metadata([("a", "1")] * 2)) +
         field_bytes(6, metadata([("b", "2")] * 2)),
-        "options_empty_entries": b"\x00" + field_bytes(6, empty * 20000),
+        "options_empty_entries": b"\x00" + field_bytes(6, empty * 4000),
     }
 
 

@@ -6,7 +6,9 @@ must give AND that an ordinary call on another connection is answered while
 the attack runs; memory is read from /proc/PID/status. No timing
 thresholds: waits are bounded only against hangs."""
 
+import socket
 import threading
+import time
 import unittest
 
 import hyperframe.frame as hf
@@ -231,6 +233,70 @@ class Hardening(unittest.TestCase):
         w.call(1, EXTRACT, b"", [("x-huge", "h" * 70000)])
         w.expect_goaway(R.COMPRESSION_ERROR)
         self.bystander()
+
+
+class Connections(unittest.TestCase):
+    """Slowloris: connections that never finish the HTTP/2 handshake, and
+    more connections than --max-connections."""
+
+    def start(self, *args):
+        srv = H.Server(*args, engine="mock")
+        srv.start()
+        self.addCleanup(srv.stop)
+        return srv
+
+    def wait_closed(self, sock):
+        """Reads until the server closes; fails on a hang only."""
+        sock.settimeout(R.TIMEOUT)
+        try:
+            while sock.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+
+    def test_handshake_timeout_closes_silent_and_half_preface(self):
+        srv = self.start("--handshake-timeout-ms", "300")
+        good = R.Wire(srv).handshake()            # finished its handshake
+        self.addCleanup(good.close)
+        socks = []
+        for i in range(20):
+            sk = socket.create_connection((srv.host, srv.port), timeout=R.TIMEOUT)
+            self.addCleanup(sk.close)
+            if i % 2:
+                sk.sendall(R.PREFACE[:12])         # half the preface
+            socks.append(sk)
+        self.assertEqual(R.ordinary_call(srv), 0)
+        for sk in socks:
+            self.wait_closed(sk)
+        # The connection that finished its handshake outlived them all.
+        good.call(1, CHECK, b"")
+        self.assertEqual(good.grpc_status(1), 0)
+
+    def test_max_connections(self):
+        srv = self.start("--max-connections", "3")
+        held = [R.Wire(srv).handshake() for _ in range(3)]
+        for w in held:
+            self.addCleanup(w.close)
+        extra = socket.create_connection((srv.host, srv.port), timeout=R.TIMEOUT)
+        self.addCleanup(extra.close)
+        self.wait_closed(extra)
+        deadline = time.monotonic() + R.TIMEOUT
+        while "--max-connections 3 reached" not in srv.stderr_text():
+            self.assertLess(time.monotonic(), deadline, "no log line for the limit")
+            time.sleep(0.05)  # polling the log reader, bounded above
+        # Connections already open are served meanwhile.
+        held[0].call(1, CHECK, b"")
+        self.assertEqual(held[0].grpc_status(1), 0)
+        # Once one closes, a new connection is served again.
+        held[2].close()
+        deadline = time.monotonic() + R.TIMEOUT
+        while True:
+            try:
+                self.assertEqual(R.ordinary_call(srv), 0)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
 
 
 if __name__ == "__main__":

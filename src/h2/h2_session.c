@@ -411,9 +411,34 @@ int h2_session_feed(h2_session *s, const uint8_t *data, size_t len) {
     return 0; /* nothing more is read once we said goodbye */
   ssize_t n = nghttp2_session_mem_recv(s->ng, data, len);
   if (n < 0 || (size_t)n != len) {
-    /* nghttp2 has queued GOAWAY for protocol errors it detects itself. */
-    if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_FLOODED)
-      nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
+    /* nghttp2 queues GOAWAY for the protocol errors it handles as such;
+     * for the fatal ones it only returns (limits: SETTINGS entries,
+     * CONTINUATION frames, floods). RFC 9113 5.4.1: say why before
+     * closing. A GOAWAY already queued makes this a no-op. */
+    uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+    const char *why = "protocol error";
+    switch (n) {
+    case NGHTTP2_ERR_TOO_MANY_SETTINGS:
+      code = NGHTTP2_ENHANCE_YOUR_CALM;
+      why = "too many SETTINGS entries";
+      break;
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+      code = NGHTTP2_ENHANCE_YOUR_CALM;
+      why = "too many CONTINUATION frames";
+      break;
+    case NGHTTP2_ERR_FLOODED:
+      why = "flooded";
+      break;
+    case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+      why = "bad connection preface";
+      break;
+    case NGHTTP2_ERR_CALLBACK_FAILURE:
+    case NGHTTP2_ERR_NOMEM:
+      code = NGHTTP2_INTERNAL_ERROR;
+      why = "internal error";
+      break;
+    }
+    h2_session_terminate(s, code, why);
     return ERR_PROTOCOL;
   }
   return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -255,6 +256,22 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
       (ct->value_len > 16 && ct->value[16] != '+' && ct->value[16] != ';')) {
     http_error(c, "415", RPC_INTERNAL, "content-type must be application/grpc");
     return 1;
+  }
+  /* The codec: proto only. grpc-go answers other subtypes INTERNAL; we
+   * say UNIMPLEMENTED (a valid gRPC request for something not served),
+   * +json included: JSON is served by the REST front door, and a gRPC
+   * JSON codec has no agreed mapping across client stacks. */
+  if (ct->value_len > 16 && ct->value[16] == '+') {
+    const char *sub = ct->value + 17, *end = ct->value + ct->value_len;
+    const char *semi = memchr(sub, ';', (size_t)(end - sub));
+    size_t n = (size_t)((semi ? semi : end) - sub);
+    if (n != 5 || strncasecmp(sub, "proto", 5) != 0) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "content-subtype %.*s is not supported (only proto)",
+               (int)(n > 64 ? 64 : n), sub);
+      rpc__call_fail(c, RPC_UNIMPLEMENTED, msg);
+      return 1;
+    }
   }
   /* grpc-go accepts a missing te; a wrong one is a broken proxy. */
   if (r->te && !value_is(r->te, "trailers")) {

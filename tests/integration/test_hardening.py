@@ -208,6 +208,54 @@ class Hardening(unittest.TestCase):
             count += 1
         self.assertEqual(count, n)
 
+    # -- codec subtypes ----------------------------------------------------
+
+    def test_unsupported_codec_subtype_is_unimplemented(self):
+        w = self.wire()
+        sid = 1
+        for ctype, want in [("application/grpc+thrift", 12),
+                            ("application/grpc+json", 12),
+                            ("application/grpc+proto", 0),
+                            ("application/grpc+PROTO;charset=x", 0),
+                            ("application/grpc", 0)]:
+            hdrs = [(k, ctype if k == "content-type" else v)
+                    for k, v in R.grpc_headers(CHECK)]
+            w.send_headers(sid, hdrs)
+            w.send_data(sid, R.grpc_frame(b""), end_stream=True)
+            self.assertEqual(w.grpc_status(sid), want, ctype)
+            if want:
+                self.assertIn("content-subtype", w.grpc_message(sid))
+                # Never a protobuf body under a label the client did not ask.
+                self.assertNotIn(sid, w.data)
+            sid += 2
+        self.bystander()
+
+    # -- fatal limits: GOAWAY with the code, then close ---------------------
+
+    def test_too_many_settings_entries_get_goaway(self):
+        w = self.wire()
+        f = hf.SettingsFrame(0)
+        # 40 entries (nghttp2 allows 32), repeating one valid setting.
+        f.serialize_body = lambda: b"\x00\x03\x00\x00\x00\x64" * 40
+        w.send(f)
+        g = w.expect_goaway(R.ENHANCE_YOUR_CALM)
+        self.assertIn(b"SETTINGS", g.additional_data)
+        self.bystander()
+
+    def test_continuation_flood_gets_goaway(self):
+        w = self.wire()
+        first = hf.HeadersFrame(1)
+        first.data = w.block(R.grpc_headers(CHECK))
+        frames = [first]
+        for _ in range(20):
+            c = hf.ContinuationFrame(1)
+            c.data = w.block([("x-c", "v")])
+            frames.append(c)
+        w.send(*frames)
+        g = w.expect_goaway(R.ENHANCE_YOUR_CALM)
+        self.assertIn(b"CONTINUATION", g.additional_data)
+        self.bystander()
+
     # -- metadata over the limit ------------------------------------------
 
     def test_metadata_over_limit_fails_only_that_call(self):

@@ -100,6 +100,14 @@ static const centry table[] = {
      "close a connection that has not sent the HTTP/2 preface and SETTINGS within this"},
     {"GRPC_MAX_CONNECTIONS", "--max-connections", T_INT, OFF(max_connections), 1, 1000000,
      "10000", NULL, "connections open at once; beyond it new ones are closed at once"},
+    {"OCR_JOB_STORE_MAX_BATCHES", "--job-store-max-batches", T_U64,
+     OFF(job_store_max_batches), 0, INT64_MAX, "10000", NULL,
+     "in-process job store (no REDIS_URL): batches kept; past it the least recently "
+     "updated are evicted first; 0: no bound"},
+    {"OCR_JOB_STORE_MAX_BYTES", "--job-store-max-bytes", T_U64, OFF(job_store_max_bytes), 0,
+     INT64_MAX, "67108864", NULL,
+     "in-process job store: bytes of batch status and results kept, evicted the same "
+     "way; 0: no bound"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

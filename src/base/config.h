@@ -40,6 +40,8 @@ typedef struct config {
   uint64_t max_batch_images;       /* entries of one ExtractTextBatch */
   uint64_t handshake_timeout_ms;   /* preface + SETTINGS within this */
   int max_connections;             /* open at once; more are closed */
+  uint64_t job_store_max_batches;  /* in-process store bounds (0: none) */
+  uint64_t job_store_max_bytes;
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

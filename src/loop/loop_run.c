@@ -109,6 +109,8 @@ int loop_run(const config *cfg) {
   if (cfg->redis_url[0] ? loop_redis_jobs_new(cfg, &loop, &jobs)
                         : jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
+  if (!cfg->redis_url[0])
+    jobs_memory_set_limits(jobs, cfg->job_store_max_batches, cfg->job_store_max_bytes);
 
   exec ex;
   timer_src timers;

@@ -60,6 +60,7 @@ struct h2_session {
   int keepalive_ping; /* a keepalive PING is unanswered */
   int terminated;     /* GOAWAY sent for good: stop after writing it */
   int peer_settings;  /* the client's first SETTINGS arrived */
+  int32_t last_client_sid; /* highest stream id the client has opened */
   size_t nstreams;
   uint64_t min_ping_interval_ms;
   uint32_t max_ping_strikes, ping_strikes;
@@ -90,6 +91,27 @@ static void stream_unlink(h2_session *s, h2_stream *st) {
 
 static h2_stream *find_stream(h2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
+}
+
+/* RFC 9113 5.1.1: a new stream's id must be higher than every id the
+ * client used before; HEADERS on a lower id that is not an open stream
+ * (trailers are) is a connection error PROTOCOL_ERROR. nghttp2 1.52
+ * silently drops such frames, so it is checked here, as each frame
+ * begins. */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user_data) {
+  h2_session *s = user_data;
+  if (hd->type != NGHTTP2_HEADERS || hd->stream_id <= 0)
+    return 0;
+  if (hd->stream_id > s->last_client_sid) {
+    if (hd->stream_id & 1)
+      s->last_client_sid = hd->stream_id;
+    return 0;
+  }
+  nghttp2_stream *st = nghttp2_session_find_stream(ng, hd->stream_id);
+  if (st && nghttp2_stream_get_state(st) != NGHTTP2_STREAM_STATE_CLOSED)
+    return 0;
+  h2_session_terminate(s, NGHTTP2_PROTOCOL_ERROR, "stream id not higher than one used before");
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
@@ -346,6 +368,7 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
   if (nghttp2_session_callbacks_new(&ncb))
     goto fail_session;
   nghttp2_session_callbacks_set_on_begin_headers_callback(ncb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(ncb, on_begin_frame);
   nghttp2_session_callbacks_set_on_header_callback(ncb, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(ncb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(ncb, on_data_chunk);

@@ -108,6 +108,11 @@ static const centry table[] = {
      INT64_MAX, "67108864", NULL,
      "in-process job store: bytes of batch status and results kept, evicted the same "
      "way; 0: no bound"},
+    {"OCR_MAX_QUEUED_JOBS", "--max-queued-jobs", T_INT, OFF(max_queued_jobs), 0, 1000000,
+     "0", NULL,
+     "recognitions waiting for a worker; beyond it calls are refused at once with "
+     "UNAVAILABLE, as are calls whose deadline the queue ahead would miss; 0: 4 per "
+     "worker"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

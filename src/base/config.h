@@ -42,6 +42,7 @@ typedef struct config {
   int max_connections;             /* open at once; more are closed */
   uint64_t job_store_max_batches;  /* in-process store bounds (0: none) */
   uint64_t job_store_max_bytes;
+  int max_queued_jobs; /* waiting for a worker; 0: 4 per worker */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

@@ -360,6 +360,7 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
       rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
       return c;
     }
+    c->deadline_ns = rpc__now_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
       if (!c->deadline)
@@ -505,6 +506,40 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
   }
 }
 
+/* Overload sheds instead of queueing past any useful deadline: with the
+ * executor's queue full (--max-queued-jobs), or with more work queued
+ * ahead than the call's deadline leaves time for, the call is refused at
+ * once with UNAVAILABLE, which clients retry (elsewhere). Answers and
+ * returns 1 when refused. */
+static int refuse_overload(rpc_call *c) {
+  const exec *ex = c->srv->ex;
+  const config *cfg = c->srv->cfg;
+  size_t workers = cfg->workers > 0 ? (size_t)cfg->workers : 1;
+  size_t max_queued = cfg->max_queued_jobs > 0 ? (size_t)cfg->max_queued_jobs : 4 * workers;
+  size_t queued = ex->in_flight > workers ? ex->in_flight - workers : 0;
+  char msg[160];
+  if (queued >= max_queued) {
+    snprintf(msg, sizeof msg, "overloaded: %zu recognitions queued (--max-queued-jobs %zu)",
+             queued, max_queued);
+  } else if (c->deadline_ns && ex->service_ms > 0) {
+    /* Time until a worker is free for us, then our own run: means. */
+    double need_ms = ((double)queued / (double)workers + 1.0) * ex->service_ms;
+    uint64_t now = rpc__now_ns();
+    double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
+    if (left_ms >= need_ms)
+      return 0;
+    snprintf(msg, sizeof msg,
+             "overloaded: the deadline leaves %.0f ms, the %zu recognitions queued ahead "
+             "need about %.0f ms",
+             left_ms, queued, need_ms);
+  } else {
+    return 0;
+  }
+  c->srv->shed++;
+  rpc__call_fail(c, RPC_UNAVAILABLE, msg);
+  return 1;
+}
+
 void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
@@ -521,6 +556,8 @@ void rpc_call_end(rpc_call *c) {
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call without a request message");
     return;
   }
+  if ((c->method->flags & RPC_M_ADMIT) && refuse_overload(c))
+    return;
   c->state = CALL_RUNNING;
   void *req = c->req;
   c->req = NULL;

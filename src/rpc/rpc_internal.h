@@ -53,6 +53,7 @@ typedef struct rpc_watcher rpc_watcher;
 
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+#define RPC_M_ADMIT 4 /* runs recognitions: refused when the queue is full */
 #define RPC_M_CLIENT_STREAM                                                                \
   2 /* handler runs per request message; on_end at                                         \
        the client's half-close */
@@ -87,6 +88,7 @@ struct rpc_server {
   int cache_on;
   uint64_t cache_ttl_ms;
   uint64_t cache_hits, cache_misses;
+  uint64_t shed; /* calls refused by admission control */
 };
 
 typedef enum call_state {
@@ -111,6 +113,7 @@ struct rpc_call {
   rpc_md *md;           /* custom metadata (not pseudo, not grpc-*) */
   size_t nmd;
   timer *deadline;
+  uint64_t deadline_ns; /* rpc__now_ns() when it passes; 0: none */
   /* The service's work in flight for this call, detached on close or
    * when the deadline passes. */
   void *work;

@@ -35,11 +35,11 @@ static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
 }
 
 static const rpc_method methods[] = {
-    {"/ocr.OCRService/ExtractText", 0, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
+    {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
      rpc__ocr_extract_text, NULL, check_options},
     {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
      sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL, NULL},
-    {"/ocr.OCRService/ExtractTextBatch", 0, ocr_OCRBatchRequest_fields,
+    {"/ocr.OCRService/ExtractTextBatch", RPC_M_ADMIT, ocr_OCRBatchRequest_fields,
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL, check_batch},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
      sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL, NULL},

@@ -4,7 +4,10 @@
  * one path and every bad value is an error naming the setting. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +182,26 @@ static const char *env_get(char **env, const char *name) {
 int config_result_cache_on(const config *cfg) {
   return strcmp(cfg->result_cache, "on") == 0 ||
          (strcmp(cfg->result_cache, "auto") == 0 && cfg->redis_url[0] != 0);
+}
+
+/* 1 when host is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+static int is_loopback(const char *host) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, host, &a6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+  return 0;
+}
+
+int config_workdir_exposed(const config *cfg, char *root, size_t rootsize) {
+  char r[PATH_MAX], cwd[PATH_MAX], cwd_real[PATH_MAX];
+  if (is_loopback(cfg->host) || !realpath(cfg->image_root, r) || !getcwd(cwd, sizeof cwd) ||
+      !realpath(cwd, cwd_real) || strcmp(r, cwd_real) != 0)
+    return 0;
+  snprintf(root, rootsize, "%s", r);
+  return 1;
 }
 
 void config_usage(FILE *out, const char *prog) {

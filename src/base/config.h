@@ -57,6 +57,12 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
  * server, which a shared store gives). */
 int config_result_cache_on(const config *cfg);
 
+/* 1 when the image root is the working directory and host is not a
+ * loopback address (the defaults: worth a warning at start); the resolved
+ * root is then copied to root (rootsize bytes). 0 otherwise, or when a
+ * path cannot be resolved. */
+int config_workdir_exposed(const config *cfg, char *root, size_t rootsize);
+
 /* Prints the settings table (--help) to out. */
 void config_usage(FILE *out, const char *prog);
 

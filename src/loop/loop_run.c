@@ -3,6 +3,7 @@
  * runs the loop until SIGINT/SIGTERM, then closes every handle, lets the
  * work in flight come back (cancelled), and frees everything so that
  * uv_loop_close succeeds. Loop thread. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,19 @@ static void on_signal(uv_signal_t *h, int signum) {
 static void on_walk_close(uv_handle_t *h, void *arg) {
   (void)arg;
   close_handle(h);
+}
+
+/* The defaults serve the working directory to every interface: fine on a
+ * laptop, not on a host with other files and other users. Said once, at
+ * start, with the way out. */
+static void warn_exposed_workdir(const config *cfg) {
+  char root[PATH_MAX];
+  if (!config_workdir_exposed(cfg, root, sizeof root))
+    return;
+  log_warn("the image root is the working directory (%s) and --host %s is not loopback: "
+           "any client that reaches this port can read any image under it; set "
+           "--image-root to a directory of images only (README: Running it in production)",
+           root, cfg->host);
 }
 
 int loop_run(const config *cfg) {
@@ -135,6 +149,7 @@ int loop_run(const config *cfg) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
+    warn_exposed_workdir(cfg);
     if (config_result_cache_on(cfg))
       log_info("result cache on: %s store, entries kept %llu s",
                cfg->redis_url[0] ? "Redis" : "in-process",

@@ -116,6 +116,12 @@ static const centry table[] = {
      "recognitions waiting for a worker; beyond it calls are refused at once with "
      "UNAVAILABLE, as are calls whose deadline the queue ahead would miss; 0: 4 per "
      "worker"},
+    {"TLS_CERT", "--tls-cert", T_STR, OFF(tls_cert), 0, 0, "", NULL,
+     "PEM certificate chain: serve TLS 1.2+ with ALPN h2 (reloaded on SIGHUP)"},
+    {"TLS_KEY", "--tls-key", T_STR, OFF(tls_key), 0, 0, "", NULL,
+     "PEM private key of --tls-cert (reloaded on SIGHUP)"},
+    {"TLS_CLIENT_CA", "--tls-client-ca", T_STR, OFF(tls_client_ca), 0, 0, "", NULL,
+     "PEM CA certificates: require client certificates they signed (mutual TLS)"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 
@@ -261,6 +267,14 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
     }
     if (set_value(cfg, e, v, "flag", err, errsize))
       return ERR_CONFIG;
+  }
+  if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+    snprintf(err, errsize, "--tls-cert and --tls-key go together: set both or neither");
+    return ERR_CONFIG;
+  }
+  if (cfg->tls_client_ca[0] && !cfg->tls_cert[0]) {
+    snprintf(err, errsize, "--tls-client-ca needs --tls-cert and --tls-key");
+    return ERR_CONFIG;
   }
   return 0;
 }

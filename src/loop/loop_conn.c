@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "loop_tls.h"
 
 /* Stop pulling frames from nghttp2 above this: the rest stays queued in
  * the session until the socket drains. */
@@ -241,7 +242,9 @@ static void conn_flush(loop_conn *c) {
   for (;;) {
     const uint8_t *data;
     ssize_t n = 0;
-    while (c->wbuf.len < WRITE_HIGH_WATER && (n = h2_session_pull(c->h2, &data)) > 0) {
+    /* Under TLS, HTTP/2 waits for the handshake (its bytes come first). */
+    int hold = c->tls && !loop__tls_handshake_done(c->tls);
+    while (!hold && c->wbuf.len < WRITE_HIGH_WATER && (n = h2_session_pull(c->h2, &data)) > 0) {
       if (buf_append(&c->wbuf, data, (size_t)n)) {
         conn_close(c);
         return;
@@ -250,6 +253,10 @@ static void conn_flush(loop_conn *c) {
     if (n < 0) {
       log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id,
                 err_name((int)n));
+      conn_close(c);
+      return;
+    }
+    if (c->tls && loop__tls_seal(c->tls, &c->wbuf)) {
       conn_close(c);
       return;
     }
@@ -297,6 +304,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   b->len = sizeof c->srv->rbuf;
 }
 
+static int feed_h2(void *ud, const uint8_t *data, size_t len) {
+  loop_conn *c = ud;
+  return h2_session_feed(c->h2, data, len);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   loop_conn *c = s->data;
   if (nread == 0 || c->closing)
@@ -308,7 +320,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     conn_close(c);
     return;
   }
-  int rc = h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread);
+  int rc = c->tls ? loop__tls_feed(c->tls, (const uint8_t *)b->base, (size_t)nread, feed_h2, c)
+                  : h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread);
   if (!c->handshake_done && h2_session_handshake_done(c->h2)) {
     c->handshake_done = 1;
     uv_timer_start(&c->keepalive, on_keepalive, c->srv->cfg->keepalive_time_ms, 0);
@@ -348,6 +361,8 @@ static void conn_close(loop_conn *c) {
    * connection that is going away. */
   h2_session_free(c->h2);
   c->h2 = NULL;
+  loop__tls_free(c->tls);
+  c->tls = NULL;
   log_debug("conn %llu: closed", (unsigned long long)c->id);
   srv->nconns--;
   uv_close((uv_handle_t *)&c->keepalive, on_closed);
@@ -392,6 +407,12 @@ static void on_connection(uv_stream_t *listener, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   if (h2_session_new(&srv->h2, &h2_cbs, c, &c->h2)) {
     log_error("conn %llu: cannot create HTTP/2 session", (unsigned long long)c->id);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    return;
+  }
+  if (srv->tls_ctx && !(c->tls = loop__tls_new(srv->tls_ctx))) {
+    log_error("conn %llu: cannot create a TLS session", (unsigned long long)c->id);
+    h2_session_free(c->h2);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
   }

@@ -11,6 +11,8 @@
 #include "rpc/rpc.h"
 
 typedef struct loop_conn loop_conn;
+struct ssl_ctx_st;
+struct loop_tls;
 
 typedef struct loop_server {
   uv_loop_t *loop;
@@ -18,7 +20,8 @@ typedef struct loop_server {
   uv_tcp_t listener;
   uv_check_t flush_check; /* writes what the iteration produced, once */
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
+  struct ssl_ctx_st *tls_ctx; /* NULL: plaintext; replaced on SIGHUP */
   uv_timer_t drain_timer;
   rpc_server *rpc;
   h2_settings h2;
@@ -51,6 +54,7 @@ struct loop_conn {
   int close_after_flush;
   int handshake_done; /* preface + SETTINGS received; keepalive runs after */
   buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
+  struct loop_tls *tls; /* NULL: plaintext */
 };
 
 /* Starts listening; logs the bound address. Returns 0 or a uv error. */

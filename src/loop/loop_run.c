@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "loop_tls.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
 
@@ -28,6 +29,7 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->flush_idle);
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
+  close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->drain_timer);
 }
 
@@ -63,6 +65,24 @@ static void on_signal(uv_signal_t *h, int signum) {
   loop__shutdown_all(srv);
   uv_timer_start(&srv->drain_timer, on_drain_timeout,
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
+}
+
+/* SIGHUP: certificate and key (and client CA) read again into a new
+ * context for new connections; open ones keep theirs, so none drops. A
+ * bad file keeps the previous context. */
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)signum;
+  loop_server *srv = h->data;
+  if (!srv->tls_ctx)
+    return;
+  SSL_CTX *ctx = loop__tls_ctx_new(srv->cfg);
+  if (!ctx) {
+    log_error("SIGHUP: TLS files not reloaded; the previous certificate stays in use");
+    return;
+  }
+  loop__tls_ctx_free(srv->tls_ctx);
+  srv->tls_ctx = ctx;
+  log_info("SIGHUP: TLS certificate %s reloaded", srv->cfg->tls_cert);
 }
 
 static void on_walk_close(uv_handle_t *h, void *arg) {
@@ -144,8 +164,18 @@ int loop_run(const config *cfg) {
   srv->sigint.data = srv->sigterm.data = srv;
   uv_signal_start(&srv->sigint, on_signal, SIGINT);
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+  uv_signal_init(&loop, &srv->sighup);
+  srv->sighup.data = srv;
+  uv_signal_start(&srv->sighup, on_sighup, SIGHUP);
+  int tls_ok = 1;
+  if (cfg->tls_cert[0]) {
+    tls_ok = (srv->tls_ctx = loop__tls_ctx_new(cfg)) != NULL;
+    if (tls_ok)
+      log_info("TLS on: TLS 1.2+, ALPN h2%s",
+               cfg->tls_client_ca[0] ? ", client certificates required" : "");
+  }
 
-  if (loop__listen(srv) == 0) {
+  if (tls_ok && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
@@ -174,6 +204,7 @@ int loop_run(const config *cfg) {
              (unsigned long long)misses);
   }
   rpc_server_free(srv->rpc);
+  loop__tls_ctx_free(srv->tls_ctx);
   if (0) {
   fail_timers:
     loop_timer_close(&timers);

@@ -95,11 +95,11 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files (default: Debian's)"},
-    {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1,
-     1000000, "10000", NULL,
+    {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1, 1000000,
+     "10000", NULL,
      "images in one ExtractTextBatch; more is RESOURCE_EXHAUSTED before decoding"},
-    {"GRPC_HANDSHAKE_TIMEOUT_MS", "--handshake-timeout-ms", T_U64, OFF(handshake_timeout_ms),
-     100, INT32_MAX, "20000", NULL,
+    {"GRPC_HANDSHAKE_TIMEOUT_MS", "--handshake-timeout-ms", T_U64,
+     OFF(handshake_timeout_ms), 100, INT32_MAX, "20000", NULL,
      "close a connection that has not sent the HTTP/2 preface and SETTINGS within this"},
     {"GRPC_MAX_CONNECTIONS", "--max-connections", T_INT, OFF(max_connections), 1, 1000000,
      "10000", NULL, "connections open at once; beyond it new ones are closed at once"},
@@ -197,7 +197,8 @@ static int is_loopback(const char *host) {
   if (inet_pton(AF_INET, host, &a4) == 1)
     return (ntohl(a4.s_addr) >> 24) == 127;
   if (inet_pton(AF_INET6, host, &a6) == 1)
-    return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return IN6_IS_ADDR_LOOPBACK(&a6) ||
+           (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
   return 0;
 }
 

@@ -42,7 +42,7 @@ typedef struct config {
   int max_connections;             /* open at once; more are closed */
   uint64_t job_store_max_batches;  /* in-process store bounds (0: none) */
   uint64_t job_store_max_bytes;
-  int max_queued_jobs; /* waiting for a worker; 0: 4 per worker */
+  int max_queued_jobs;      /* waiting for a worker; 0: 4 per worker */
   char tls_cert[1024];      /* PEM chain; "" (with tls_key ""): plaintext */
   char tls_key[1024];       /* PEM private key */
   char tls_client_ca[1024]; /* PEM CAs for client certificates: mutual TLS */

@@ -24,7 +24,7 @@ struct h2_stream {
   /* Request header block: "name\0value\0" pairs while it arrives. */
   buf hdr_bytes;
   size_t hdr_count;
-  size_t hdr_list_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
+  size_t hdr_list_size;     /* as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
   size_t trailer_list_size; /* the same, for the client's trailers */
   int request_seen;
   int hdr_overflow; /* the request's header block passed the limit */
@@ -56,10 +56,10 @@ struct h2_session {
    * nghttp2_session_mem_send returns, by id (a stream may close first). */
   int32_t *drained;
   size_t ndrained, drained_cap;
-  int shutdown_ping;  /* waiting for the PING ack that precedes GOAWAY */
-  int keepalive_ping; /* a keepalive PING is unanswered */
-  int terminated;     /* GOAWAY sent for good: stop after writing it */
-  int peer_settings;  /* the client's first SETTINGS arrived */
+  int shutdown_ping;       /* waiting for the PING ack that precedes GOAWAY */
+  int keepalive_ping;      /* a keepalive PING is unanswered */
+  int terminated;          /* GOAWAY sent for good: stop after writing it */
+  int peer_settings;       /* the client's first SETTINGS arrived */
   int32_t last_client_sid; /* highest stream id the client has opened */
   size_t nstreams;
   uint64_t min_ping_interval_ms;
@@ -98,7 +98,8 @@ static h2_stream *find_stream(h2_session *s, int32_t id) {
  * (trailers are) is a connection error PROTOCOL_ERROR. nghttp2 1.52
  * silently drops such frames, so it is checked here, as each frame
  * begins. */
-static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user_data) {
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+                          void *user_data) {
   h2_session *s = user_data;
   if (hd->type != NGHTTP2_HEADERS || hd->stream_id <= 0)
     return 0;
@@ -110,7 +111,8 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
   nghttp2_stream *st = nghttp2_session_find_stream(ng, hd->stream_id);
   if (st && nghttp2_stream_get_state(st) != NGHTTP2_STREAM_STATE_CLOSED)
     return 0;
-  h2_session_terminate(s, NGHTTP2_PROTOCOL_ERROR, "stream id not higher than one used before");
+  h2_session_terminate(s, NGHTTP2_PROTOCOL_ERROR,
+                       "stream id not higher than one used before");
   return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 

@@ -244,7 +244,8 @@ static void conn_flush(loop_conn *c) {
     ssize_t n = 0;
     /* Under TLS, HTTP/2 waits for the handshake (its bytes come first). */
     int hold = c->tls && !loop__tls_handshake_done(c->tls);
-    while (!hold && c->wbuf.len < WRITE_HIGH_WATER && (n = h2_session_pull(c->h2, &data)) > 0) {
+    while (!hold && c->wbuf.len < WRITE_HIGH_WATER &&
+           (n = h2_session_pull(c->h2, &data)) > 0) {
       if (buf_append(&c->wbuf, data, (size_t)n)) {
         conn_close(c);
         return;
@@ -320,8 +321,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     conn_close(c);
     return;
   }
-  int rc = c->tls ? loop__tls_feed(c->tls, (const uint8_t *)b->base, (size_t)nread, feed_h2, c)
-                  : h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread);
+  int rc = c->tls
+               ? loop__tls_feed(c->tls, (const uint8_t *)b->base, (size_t)nread, feed_h2, c)
+               : h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread);
   if (!c->handshake_done && h2_session_handshake_done(c->h2)) {
     c->handshake_done = 1;
     uv_timer_start(&c->keepalive, on_keepalive, c->srv->cfg->keepalive_time_ms, 0);

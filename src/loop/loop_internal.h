@@ -30,8 +30,8 @@ typedef struct loop_server {
   loop_conn *dirty_tail;
   int reads_unflushed; /* reads since the dirty list was last written */
   uint64_t next_conn_id;
-  int nconns;          /* open connections, for --max-connections */
-  int conns_refused;   /* refusing now: logged once per episode */
+  int nconns;        /* open connections, for --max-connections */
+  int conns_refused; /* refusing now: logged once per episode */
   int draining;
   int stopping;
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
@@ -52,8 +52,8 @@ struct loop_conn {
   int closing;
   int writing;
   int close_after_flush;
-  int handshake_done; /* preface + SETTINGS received; keepalive runs after */
-  buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
+  int handshake_done;   /* preface + SETTINGS received; keepalive runs after */
+  buf wbuf;             /* bytes pulled from h2, not yet handed to the socket */
   struct loop_tls *tls; /* NULL: plaintext */
 };
 

@@ -53,7 +53,7 @@ typedef struct rpc_watcher rpc_watcher;
 
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
-#define RPC_M_ADMIT 4 /* runs recognitions: refused when the queue is full */
+#define RPC_M_ADMIT 4          /* runs recognitions: refused when the queue is full */
 #define RPC_M_CLIENT_STREAM                                                                \
   2 /* handler runs per request message; on_end at                                         \
        the client's half-close */

@@ -35,8 +35,8 @@ static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
 }
 
 static const rpc_method methods[] = {
-    {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
-     rpc__ocr_extract_text, NULL, check_options},
+    {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields,
+     sizeof(ocr_OCRRequest), rpc__ocr_extract_text, NULL, check_options},
     {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
      sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL, NULL},
     {"/ocr.OCRService/ExtractTextBatch", RPC_M_ADMIT, ocr_OCRBatchRequest_fields,

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t stop = (data[0] & 2) ? 3 : 1000000;
   const uint8_t *msg = data + 1;
   size_t len = size - 1;
-  ssize_t n = batch ? rpc__pb_count(msg, len, 1, 0, stop) : rpc__pb_count(msg, len, 6, 1, stop);
+  ssize_t n =
+      batch ? rpc__pb_count(msg, len, 1, 0, stop) : rpc__pb_count(msg, len, 6, 1, stop);
   if (batch) {
     ocr_OCRBatchRequest req = ocr_OCRBatchRequest_init_zero;
     pb_istream_t is = pb_istream_from_buffer(msg, len);

@@ -32,6 +32,7 @@ typedef struct centry {
 
 static const char *const engines[] = {"tesseract", "mock", NULL};
 static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const centry table[] = {
@@ -114,8 +115,11 @@ static const centry table[] = {
     {"OCR_MAX_QUEUED_JOBS", "--max-queued-jobs", T_INT, OFF(max_queued_jobs), 0, 1000000,
      "0", NULL,
      "recognitions waiting for a worker; beyond it calls are refused at once with "
-     "UNAVAILABLE, as are calls whose deadline the queue ahead would miss; 0: 4 per "
-     "worker"},
+     "UNAVAILABLE; 0: 4 per worker"},
+    {"OCR_SHED_BY_DEADLINE", "--shed-by-deadline", T_ENUM, OFF(shed_by_deadline), 0, 0, "on",
+     on_off,
+     "on: a call whose grpc-timeout the recognitions queued ahead would miss (queued x "
+     "mean run time / workers) is refused at once with UNAVAILABLE"},
     {"TLS_CERT", "--tls-cert", T_STR, OFF(tls_cert), 0, 0, "", NULL,
      "PEM certificate chain: serve TLS 1.2+ with ALPN h2 (reloaded on SIGHUP)"},
     {"TLS_KEY", "--tls-key", T_STR, OFF(tls_key), 0, 0, "", NULL,

@@ -43,6 +43,7 @@ typedef struct config {
   uint64_t job_store_max_batches;  /* in-process store bounds (0: none) */
   uint64_t job_store_max_bytes;
   int max_queued_jobs;      /* waiting for a worker; 0: 4 per worker */
+  char shed_by_deadline[8]; /* "on" or "off" */
   char tls_cert[1024];      /* PEM chain; "" (with tls_key ""): plaintext */
   char tls_key[1024];       /* PEM private key */
   char tls_client_ca[1024]; /* PEM CAs for client certificates: mutual TLS */

@@ -329,8 +329,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     uv_timer_start(&c->keepalive, on_keepalive, c->srv->cfg->keepalive_time_ms, 0);
   }
   if (rc) {
-    log_info("conn %llu: HTTP/2 protocol error from the client; closing",
-             (unsigned long long)c->id);
+    if (c->tls && (rc == ERR_IO || !loop__tls_handshake_done(c->tls)))
+      log_debug("conn %llu: TLS %s; closing", (unsigned long long)c->id,
+                rc == ERR_IO ? "close_notify" : "handshake failed");
+    else
+      log_info("conn %llu: HTTP/2 protocol error from the client; closing",
+               (unsigned long long)c->id);
     /* Write the GOAWAY nghttp2 queued, then close. */
     uv_read_stop(s);
     c->close_after_flush = 1;

@@ -18,7 +18,7 @@ CALL_TIMEOUT = 300  # a bound only a hang reaches
 
 class Overload(unittest.TestCase):
     def start(self, *args):
-        srv = H.Server(*args, workers=1)
+        srv = H.Server("--shed-by-deadline", "on", *args, workers=1)
         srv.start()
         self.addCleanup(srv.stop)
         H.render_lines(srv.path("page.png"), LINES)

@@ -11,12 +11,14 @@ PKGS=(
   nanopb libnanopb-dev protobuf-compiler
   libtesseract-dev libleptonica-dev
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor tesseract-ocr-osd
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server libssl-dev
   libcriterion-dev
   python3 python3-grpcio python3-protobuf protobuf-compiler-grpc
   python3-h2 nghttp2-client
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
+  libhttp-parser-dev libcjson-dev python3-httpx
+  python3-pip python3-setuptools python3-httpx
   libssl-dev openssl curl
 )
 

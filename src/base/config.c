@@ -51,7 +51,7 @@ static const centry table[] = {
     {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
      "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
     {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes), 16,
-     INT32_MAX, "67108864", NULL, "largest request or response message"},
+     INT32_MAX, "104857600", NULL, "largest request or response message"},
     {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,
      "debug, info, warn or error"},
     {"OCR_MAX_PIXELS", "--max-pixels", T_U64, OFF(max_pixels), 1, INT64_MAX, "100000000",
@@ -96,6 +96,15 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files (default: Debian's)"},
+    {"HTTP_PORT", "--http-port", T_STR, OFF(http_port), 0, 0, "8000", NULL,
+     "HTTP/1.1 port for REST and health (0 picks a free port and logs it; off: none; "
+     "the gRPC port answers HTTP/1.1 too)"},
+    {"HTTP_HEADER_TIMEOUT_MS", "--http-header-timeout-ms", T_U64,
+     OFF(http_header_timeout_ms), 100, INT32_MAX, "10000", NULL,
+     "close an HTTP/1.1 connection whose request headers take longer than this"},
+    {"HTTP_IDLE_TIMEOUT_MS", "--http-idle-timeout-ms", T_U64, OFF(http_idle_timeout_ms),
+     100, INT32_MAX, "60000", NULL,
+     "close an idle HTTP/1.1 keep-alive connection (or a stalled body) after this"},
     {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1, 1000000,
      "10000", NULL,
      "images in one ExtractTextBatch; more is RESOURCE_EXHAUSTED before decoding"},
@@ -116,8 +125,8 @@ static const centry table[] = {
      "0", NULL,
      "recognitions waiting for a worker; beyond it calls are refused at once with "
      "UNAVAILABLE; 0: 4 per worker"},
-    {"OCR_SHED_BY_DEADLINE", "--shed-by-deadline", T_ENUM, OFF(shed_by_deadline), 0, 0, "on",
-     on_off,
+    {"OCR_SHED_BY_DEADLINE", "--shed-by-deadline", T_ENUM, OFF(shed_by_deadline), 0, 0,
+     "on", on_off,
      "on: a call whose grpc-timeout the recognitions queued ahead would miss (queued x "
      "mean run time / workers) is refused at once with UNAVAILABLE"},
     {"TLS_CERT", "--tls-cert", T_STR, OFF(tls_cert), 0, 0, "", NULL,
@@ -228,6 +237,24 @@ void config_usage(FILE *out, const char *prog) {
   fprintf(out, "  %-26s %-24s %s\n", "--help", "", "print this and exit");
 }
 
+/* HTTP_PORT is a port number or "off": the table has no such type. */
+static int check_http_port(config *cfg, char *err, size_t errsize) {
+  if (strcmp(cfg->http_port, "off") == 0) {
+    cfg->http_port_num = -1;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  long n = strtol(cfg->http_port, &end, 10);
+  if (errno || end == cfg->http_port || *end || n < 0 || n > 65535) {
+    snprintf(err, errsize, "--http-port: '%s' is not a port from 0 to 65535 or 'off'",
+             cfg->http_port);
+    return ERR_CONFIG;
+  }
+  cfg->http_port_num = (int)n;
+  return 0;
+}
+
 int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char *err,
                 size_t errsize) {
   memset(cfg, 0, sizeof *cfg);
@@ -281,5 +308,5 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
     snprintf(err, errsize, "--tls-client-ca needs --tls-cert and --tls-key");
     return ERR_CONFIG;
   }
-  return 0;
+  return check_http_port(cfg, err, errsize);
 }

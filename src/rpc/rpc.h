@@ -80,6 +80,13 @@ void rpc_server_set_inline(rpc_server *srv, int on);
  * Required for batches and GetBatchStatus. */
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);
 
+struct app;
+
+/* The recognition path this server runs its calls through (engine,
+ * executor, job store, result cache), for other front doors (REST) to
+ * share. Owned by the server; valid until rpc_server_free. */
+struct app *rpc_server_app(rpc_server *srv);
+
 /* Result cache outcomes since the server started: reads that found a
  * result (hits) and reads that did not (misses, including reads while the
  * store was unreachable). Loop thread. */

@@ -360,7 +360,7 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
       rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
       return c;
     }
-    c->deadline_ns = rpc__now_ns() + ms * 1000000u;
+    c->deadline_ns = app_now_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
       if (!c->deadline)
@@ -512,7 +512,7 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
  * once with UNAVAILABLE, which clients retry (elsewhere). Answers and
  * returns 1 when refused. */
 static int refuse_overload(rpc_call *c) {
-  const exec *ex = c->srv->ex;
+  const exec *ex = c->srv->app.ex;
   const config *cfg = c->srv->cfg;
   size_t workers = cfg->workers > 0 ? (size_t)cfg->workers : 1;
   size_t max_queued = cfg->max_queued_jobs > 0 ? (size_t)cfg->max_queued_jobs : 4 * workers;
@@ -528,7 +528,7 @@ static int refuse_overload(rpc_call *c) {
      * from the mean, and a call that only its own run makes late ends in
      * DEADLINE_EXCEEDED as before. */
     double need_ms = (double)queued / (double)workers * ex->service_ms;
-    uint64_t now = rpc__now_ns();
+    uint64_t now = app_now_ns();
     double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
     if (left_ms >= need_ms)
       return 0;

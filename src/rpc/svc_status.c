@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ocr.OCRService/GetBatchStatus: the job store's view of a batch, for
- * workers that poll instead of (or after losing) the progress stream. The
- * store may answer later (Redis): the pending read is dropped if the call
- * goes first. Loop thread. */
+/* ocr.OCRService/GetBatchStatus: the job store's view of a batch (results
+ * by image index), for workers that poll instead of (or after losing) the
+ * progress stream. The store may answer later (Redis): the pending read is
+ * dropped if the call goes first. Loop thread. */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,14 @@ static common_Status wire_status(jobs_state st) {
   default:
     return common_Status_STATUS_FAILURE; /* FAILURE and CANCELLED */
   }
+}
+
+/* Results are listed by image index whatever order the store kept them in
+ * (the in-process store appends them as they finish). */
+static int by_index(const void *a, const void *b) {
+  int32_t x = ((const ocr_BatchImageResult *)a)->index;
+  int32_t y = ((const ocr_BatchImageResult *)b)->index;
+  return (x > y) - (x < y);
 }
 
 static void on_batch(void *arg, int err, const jobs_batch *jb) {
@@ -73,6 +81,7 @@ static void on_batch(void *arg, int err, const jobs_batch *jb) {
         rs[i].error.details = (char *)r->error_details;
       }
     }
+    qsort(rs, jb->nresults, sizeof *rs, by_index);
     resp.results = rs;
     resp.results_count = (pb_size_t)jb->nresults;
   }
@@ -82,7 +91,7 @@ static void on_batch(void *arg, int err, const jobs_batch *jb) {
 
 static void status_detach(void *work) {
   status_req *sr = work;
-  jobs_get_cancel(sr->call->srv->jobs, sr->store_req);
+  jobs_get_cancel(sr->call->srv->app.jobs, sr->store_req);
   free(sr);
 }
 
@@ -99,7 +108,7 @@ void rpc__ocr_batch_status(rpc_call *c, void *reqp) {
     c->work = sr;
     c->detach = status_detach;
     /* An in-process store answers inside this call: sr is gone then. */
-    void *h = jobs_get(c->srv->jobs, req->batch_id, on_batch, sr);
+    void *h = jobs_get(c->srv->app.jobs, req->batch_id, on_batch, sr);
     if (h && c->work == sr)
       sr->store_req = h;
   }

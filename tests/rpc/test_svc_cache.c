@@ -104,8 +104,8 @@ static void use_slow_store(void) {
 
 static void setup(void) {
   rpc_env_init(&env, 1);
-  env.srv->cache_on = 1;
-  env.srv->cache_ttl_ms = 3600 * 1000;
+  env.srv->app.cache_on = 1;
+  env.srv->app.cache_ttl_ms = 3600 * 1000;
   env.cfg.batch_parallelism = 2;
   snprintf(img_path, sizeof img_path, "/tmp/ocrpc-cache-test-%d.png", (int)getpid());
   FILE *f = fopen(img_path, "wb");
@@ -130,8 +130,15 @@ static pb_bytes_array_t *bytes_of(const uint8_t *d, size_t n) {
 }
 
 /* ExtractText of the test image: inline bytes, or its path. */
-static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
+static rpc_call *extract_opt(int32_t id, int inline_bytes, const char *language,
+                             int cache_off) {
+  common_Metadata_DataEntry off = {.key = (char *)"cache", .value = (char *)"off"};
   ocr_OCRRequest req = ocr_OCRRequest_init_zero;
+  if (cache_off) {
+    req.has_options = true;
+    req.options.data = &off;
+    req.options.data_count = 1;
+  }
   pb_bytes_array_t *img = NULL;
   if (inline_bytes)
     req.image_data = img = bytes_of(png, sizeof png);
@@ -146,6 +153,10 @@ static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
   free(img);
   rpc_call_end(c);
   return c;
+}
+
+static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
+  return extract_opt(id, inline_bytes, language, 0);
 }
 
 /* The answer on stream id: success, mock text, the cache outcome. */
@@ -248,12 +259,12 @@ Test(svc_cache, failures_are_answered_as_without_the_cache_and_never_stored) {
   stats(0, 0);
 
   /* A result with an error is never stored, whatever the caller says. */
-  rpc_cached cd = {.state = RPC_CACHE_MISS};
-  snprintf(cd.key, sizeof cd.key, "%064d", 7);
-  ocr_result bad;
-  ocr_result_init(&bad);
-  bad.err = ERR_DECODE;
-  rpc__cache_store(env.srv, &cd, &bad);
+  app_recog bad;
+  app_recog_init(&bad);
+  bad.cache = APP_CACHE_MISS;
+  snprintf(bad._key, sizeof bad._key, "%064d", 7);
+  bad.out.err = ERR_DECODE;
+  app__cache_store(&env.srv->app, &bad);
   cr_assert_eq(jobs_memory_cache_count(env.jobs), 0);
 }
 
@@ -329,7 +340,7 @@ Test(svc_cache, unreachable_store_is_a_miss) {
 }
 
 Test(svc_cache, cache_off_takes_one_worker_trip_and_says_nothing) {
-  env.srv->cache_on = 0;
+  env.srv->app.cache_on = 0;
   rpc_call *c = extract(1, 1, NULL);
   exec_queue_drain(&env.q);
   cr_assert_eq(env.q.ran, 1);
@@ -340,6 +351,23 @@ Test(svc_cache, cache_off_takes_one_worker_trip_and_says_nothing) {
   close_call(&env, c, 1, 0);
   cr_assert_eq(jobs_memory_cache_count(env.jobs), 0);
   stats(0, 0);
+}
+
+Test(svc_cache, request_option_cache_off_bypasses_lookup_and_store) {
+  rpc_call *c = extract(1, 1, NULL);
+  exec_queue_drain(&env.q);
+  close_call(&env, c, 1, 0);
+  stats(0, 1);
+  c = extract_opt(3, 1, NULL, 1);
+  exec_queue_drain(&env.q);
+  cr_assert_eq(env.q.ran, 3, "recognised again, one worker trip");
+  ocr_OCRResponse r = ocr_OCRResponse_init_zero;
+  stream_decode_one(fake_stream_get(&env.conn, 3), ocr_OCRResponse_fields, &r);
+  cr_assert_eq(r.status, common_Status_STATUS_SUCCESS);
+  cr_assert_null(ocr_response_meta(&r, "cache"));
+  pb_release(ocr_OCRResponse_fields, &r);
+  close_call(&env, c, 3, 0);
+  stats(0, 1);
 }
 
 /* ---- batches ---- */

@@ -8,19 +8,28 @@ guide's retry policy: calls that fail with ``UNAVAILABLE`` or
 up to ``max_attempts`` attempts in all; every other failure is raised at once
 as a typed :class:`~ocrpc_client.errors.OcrError`.
 
+Reconnects: after a refused or lost connection grpcio's channel waits out a
+reconnect backoff of its own, during which calls fail at once without
+touching the network. Two things keep the retries from being spent there:
+the channel's reconnect backoff is bounded by the client's own
+(``initial_backoff`` .. ``max_backoff``), and every retry is sent with
+``wait_for_ready``, so it waits (within its ``timeout``) for the channel's
+next connection instead of failing on the stale error. A server that comes
+back is therefore reached by the first retry after it listens, at most one
+reconnect interval (``max_backoff``, +20 % jitter) after it started.
+
 The client is thread-safe (one channel, shared by every thread); create it
 after ``fork()``, never before (gRPC channels do not survive a fork).
 """
 
 import collections
-import os
 import random
 import threading
 import time
 
 import grpc
 
-from . import errors
+from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
 
 __all__ = ["OcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB"]
@@ -49,8 +58,22 @@ RetryEvent = collections.namedtuple("RetryEvent",
                                     "method attempt error delay")
 
 
-def _path_str(p):
-    return os.fsdecode(p) if isinstance(p, os.PathLike) else p
+def _channel_failing(channel):
+    """Whether ``channel`` is in TRANSIENT_FAILURE now, i.e. its last
+    connection attempt failed (asked without starting a connection): True
+    or False, or None when this grpcio cannot say.
+
+    grpcio's public API only offers ``subscribe()``, whose polling thread
+    races ``close()`` (it then raises "Cannot monitor channel state: Channel
+    closed!" on its own thread), so the channel is asked directly.
+    """
+    try:
+        from grpc import _common
+        state = channel._channel.check_connectivity_state(False)
+        return (_common.CYGRPC_CONNECTIVITY_STATE_TO_CHANNEL_CONNECTIVITY[
+            state] is grpc.ChannelConnectivity.TRANSIENT_FAILURE)
+    except Exception:  # another grpcio, or a channel of another kind
+        return None
 
 
 class OcrClient:
@@ -61,7 +84,10 @@ class OcrClient:
         timeout: default deadline of *one attempt*, in seconds (the guide's
             300 s). A call therefore takes at most about
             ``max_attempts * timeout`` plus the backoff sleeps, which are
-            each at most ``max_backoff``.
+            each at most ``max_backoff``. It also bounds how long a retry
+            waits for the channel to reconnect: against a server that stays
+            down, the first attempt fails at once and each retry after
+            ``timeout`` seconds (raised as ``OcrUnavailable``).
         max_attempts: attempts in all (first call included) for calls that
             fail with ``UNAVAILABLE`` or ``DEADLINE_EXCEEDED``; ``1``
             disables retries.
@@ -70,8 +96,9 @@ class OcrClient:
             actual sleep is uniform in ``[0, bound]`` ("full jitter").
             These bounds also set the channel's own reconnect backoff
             (``grpc.initial_reconnect_backoff_ms`` /
-            ``grpc.max_reconnect_backoff_ms``), so that a retry can reach a
-            server that came back.
+            ``grpc.max_reconnect_backoff_ms``; grpcio's defaults are 1 s
+            growing to 120 s), so that a server that came back is
+            reconnected to within ``max_backoff`` (+20 % jitter).
         max_backoff: cap of the backoff bound, in seconds.
         options: extra gRPC channel options, a list of ``(key, value)``;
             they override the defaults with the same key.
@@ -146,9 +173,22 @@ class OcrClient:
     def _sleep_for(self, attempt):
         return self._random.uniform(0.0, self.backoff_bound(attempt))
 
-    def _failed_attempt(self, method, attempt, rpc_error):
-        """Map the error, report it, and return (typed_error, delay|None)."""
-        err = errors.from_rpc_error(rpc_error, attempts=attempt)
+    def _failed_attempt(self, method, attempt, rpc_error, waited=False):
+        """Map the error, report it, and return (typed_error, delay|None).
+
+        ``waited``: the attempt was sent with ``wait_for_ready``. Such an
+        attempt that ran out of time while the channel's connection attempts
+        still fail waited for a server that never came back: it is reported
+        as UNAVAILABLE (what it means to the caller), not as
+        DEADLINE_EXCEEDED."""
+        if (waited and rpc_error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                and _channel_failing(self._channel)):
+            msg = ("no connection to %s within the attempt's deadline "
+                   "(server down or unreachable)" % self.target)
+            err = errors.OcrUnavailable(msg, details=msg, attempts=attempt,
+                                        rpc_error=rpc_error)
+        else:
+            err = errors.from_rpc_error(rpc_error, attempts=attempt)
         delay = None
         if err.retryable and attempt < self.max_attempts:
             delay = self._sleep_for(attempt)
@@ -161,10 +201,14 @@ class OcrClient:
         attempt = 0
         while True:
             attempt += 1
+            # The first attempt fails fast (nothing listening: UNAVAILABLE at
+            # once); retries wait for the channel's reconnection.
             try:
-                return fn(request, timeout=timeout, metadata=metadata)
+                return fn(request, timeout=timeout, metadata=metadata,
+                          wait_for_ready=attempt > 1)
             except grpc.RpcError as e:
-                err, delay = self._failed_attempt(method, attempt, e)
+                err, delay = self._failed_attempt(method, attempt, e,
+                                                  attempt > 1)
                 if delay is None:
                     raise err from e
             time.sleep(delay)
@@ -207,22 +251,13 @@ class OcrClient:
                 ``DECODE_ERROR``, ...), if ``raise_on_failure``.
             OcrUnavailable, OcrDeadlineExceeded: after ``max_attempts``.
             OcrRpcError subclasses: any other gRPC status, at once.
-            ValueError: not exactly one of path and image_data.
+            ValueError: not exactly one of path and image_data, or
+                image_data empty (refused here: the server cannot tell
+                empty bytes from no image).
         """
-        if (path is None) == (image_data is None):
-            raise ValueError("give exactly one of path and image_data")
-        req = ocr_pb2.OCRRequest(use_angle_cls=bool(use_angle_cls))
-        if path is not None:
-            req.private_image_path = _path_str(path)
-        else:
-            req.image_data = bytes(image_data)
-        if language is not None:
-            req.language = language
-        if confidence_threshold is not None:
-            req.confidence_threshold = float(confidence_threshold)
-        if options:
-            for k, v in options.items():
-                req.options.data[str(k)] = str(v)
+        req = _requests.extract_request(path, image_data, language,
+                                        confidence_threshold, use_angle_cls,
+                                        options)
         resp = self._call_unary("ExtractText", self._stub.ExtractText, req,
                                 timeout, self._metadata(request_id))
         if raise_on_failure and resp.status != common_pb2.STATUS_SUCCESS:
@@ -231,12 +266,15 @@ class OcrClient:
 
     def extract_batch(self, images, language=None, batch_id=None,
                       timeout=None, confidence_threshold=None,
-                      use_angle_cls=False, request_id=None):
+                      use_angle_cls=False, request_id=None, options=None,
+                      completion_order=True):
         """Recognise several images (``ExtractTextBatch``), streaming.
 
         Yields one ``ocr_pb2.OCRBatchProgress`` per image as it completes
-        (completion order: ``index`` says which input image
-        ``current_result`` belongs to; ``processed_images`` counts 1..N).
+        (``completion_order``, the default here: ``index`` says which input
+        image ``current_result`` belongs to; ``processed_images`` counts
+        1..N). With ``completion_order=False`` the server sends them in
+        input order, as clients built from the guide's ``.proto`` expect.
         A failed image comes as a progress message whose
         ``current_result.status`` is ``STATUS_FAILURE``; it does not raise.
 
@@ -256,29 +294,19 @@ class OcrClient:
             batch_id: client-chosen id (the server makes a UUID when
                 empty); usable with :meth:`batch_status`.
             timeout: deadline of the whole stream (default: the client's).
-            confidence_threshold, use_angle_cls, request_id: as in
-                :meth:`extract`.
+            confidence_threshold, use_angle_cls, request_id, options: as
+                in :meth:`extract` (``options`` apply to every image).
+            completion_order: see above.
+
+        Raises (at the call, before anything is sent):
+            TypeError: an image of another type; ValueError: empty bytes.
 
         Closing the iterator early (``close()`` or dropping it) cancels the
         call.
         """
-        req = ocr_pb2.OCRBatchRequest(use_angle_cls=bool(use_angle_cls))
-        for img in images:
-            if isinstance(img, ocr_pb2.ImagePath):
-                req.image_paths.append(img)
-            elif isinstance(img, (bytes, bytearray, memoryview)):
-                req.image_paths.add(data=bytes(img))
-            elif isinstance(img, (str, os.PathLike)):
-                req.image_paths.add(private_path=_path_str(img))
-            else:
-                raise TypeError("image must be a path, bytes or ImagePath, "
-                                "not %s" % type(img).__name__)
-        if language is not None:
-            req.language = language
-        if batch_id is not None:
-            req.batch_id = batch_id
-        if confidence_threshold is not None:
-            req.confidence_threshold = float(confidence_threshold)
+        req = _requests.batch_request(images, language, batch_id,
+                                      confidence_threshold, use_angle_cls,
+                                      options, completion_order)
         return self._stream(req, self.timeout if timeout is None else timeout,
                             self._metadata(request_id))
 
@@ -287,14 +315,15 @@ class OcrClient:
         while True:
             attempt += 1
             call = self._stub.ExtractTextBatch(req, timeout=timeout,
-                                               metadata=metadata)
+                                               metadata=metadata,
+                                               wait_for_ready=attempt > 1)
             try:
                 first = next(call)
             except StopIteration:
                 return
             except grpc.RpcError as e:
                 err, delay = self._failed_attempt("ExtractTextBatch",
-                                                  attempt, e)
+                                                  attempt, e, attempt > 1)
                 if delay is None:
                     raise err from e
                 time.sleep(delay)

@@ -303,15 +303,20 @@ class Connections(unittest.TestCase):
             pass
 
     def test_handshake_timeout_closes_silent_and_half_preface(self):
-        srv = self.start("--handshake-timeout-ms", "300")
+        # Silent and half-preface connections are still being sniffed
+        # (HTTP/2 or HTTP/1.1?): --http-header-timeout-ms closes them. A
+        # whole preface without SETTINGS: --handshake-timeout-ms.
+        srv = self.start("--handshake-timeout-ms", "300", "--http-header-timeout-ms", "300")
         good = R.Wire(srv).handshake()            # finished its handshake
         self.addCleanup(good.close)
         socks = []
-        for i in range(20):
+        for i in range(21):
             sk = socket.create_connection((srv.host, srv.port), timeout=R.TIMEOUT)
             self.addCleanup(sk.close)
-            if i % 2:
+            if i % 3 == 1:
                 sk.sendall(R.PREFACE[:12])         # half the preface
+            elif i % 3 == 2:
+                sk.sendall(R.PREFACE)              # the preface, no SETTINGS
             socks.append(sk)
         self.assertEqual(R.ordinary_call(srv), 0)
         for sk in socks:

@@ -6,6 +6,8 @@
 
 #include "base/err.h"
 #include "health.pb.h"
+#include "llm.pb.h"
+#include "llm/llm_backend.h"
 #include "reflection.pb.h"
 #include "rpc_internal.h"
 
@@ -34,6 +36,17 @@ static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
   return ERR_MSG_TOO_LARGE;
 }
 
+/* LLMRequest.options (3) is the same kind of map. */
+static int check_llm_options(rpc_call *c, const uint8_t *data, size_t len) {
+  ssize_t n = rpc__pb_count(data, len, 3, 1, RPC_MAX_OPTIONS);
+  if (n < 0 || n <= RPC_MAX_OPTIONS)
+    return 0;
+  char msg[64];
+  snprintf(msg, sizeof msg, "options has more than %d entries", RPC_MAX_OPTIONS);
+  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  return ERR_MSG_TOO_LARGE;
+}
+
 static const rpc_method methods[] = {
     {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields,
      sizeof(ocr_OCRRequest), rpc__ocr_extract_text, NULL, check_options},
@@ -43,6 +56,10 @@ static const rpc_method methods[] = {
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL, check_batch},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
      sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL, NULL},
+    {"/llm.LLMService/AnalyzeText", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
+     rpc__llm_analyze, NULL, check_llm_options},
+    {"/llm.LLMService/AnalyzeTextStream", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
+     rpc__llm_analyze_stream, NULL, check_llm_options},
     {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_check, NULL, NULL},
@@ -95,6 +112,14 @@ void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->app.jobs = jo
 
 struct app *rpc_server_app(rpc_server *srv) {
   return &srv->app;
+}
+
+static void on_llm_health(void *arg) { rpc__health_changed(arg); }
+
+void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
+  srv->llm = llm;
+  if (llm)
+    llm_service_on_health(llm, on_llm_health, srv);
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }

@@ -13,6 +13,8 @@
 #include "rpc/rpc.h"
 
 typedef struct loop_conn loop_conn;
+struct ssl_ctx_st;
+struct loop_tls;
 
 typedef struct loop_server {
   uv_loop_t *loop;
@@ -22,7 +24,8 @@ typedef struct loop_server {
   int http_listening;
   uv_check_t flush_check; /* writes what the iteration produced, once */
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
+  struct ssl_ctx_st *tls_ctx; /* NULL: plaintext; replaced on SIGHUP */
   uv_timer_t drain_timer;
   rpc_server *rpc;
   struct llm_service *llm; /* llm.LLMService; freed by stop() */
@@ -34,6 +37,8 @@ typedef struct loop_server {
   loop_conn *dirty_tail;
   int reads_unflushed; /* reads since the dirty list was last written */
   uint64_t next_conn_id;
+  int nconns;        /* open connections, for --max-connections */
+  int conns_refused; /* refusing now: logged once per episode */
   int draining;
   int stopping;
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
@@ -66,7 +71,9 @@ struct loop_conn {
   int closing;
   int writing;
   int close_after_flush;
-  buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
+  int handshake_done;   /* preface + SETTINGS received; keepalive runs after */
+  buf wbuf;             /* bytes pulled from h2, not yet handed to the socket */
+  struct loop_tls *tls; /* NULL: plaintext */
 };
 
 /* ---- shared by loop_conn.c and loop_h1.c ---- */

@@ -177,6 +177,10 @@ class RedisCache(unittest.TestCase):
         poll(lambda: len(cache_keys()) >= 1, "the cache entry to reach Redis")
         other = start_server("second", "--redis-url", self.url)
         try:
+            # Listening comes before the store's Redis connection: a call
+            # in between is a miss by design. Wait for the connection.
+            poll(lambda: "redis: connected" in other.stderr_text(),
+                 "the second server's Redis connection")
             stub = S.ocr_grpc.OCRServiceStub(other.channel())
             r = extract(stub, image_data=image_bytes[0])
             self.assertEqual(meta(r)["cache"], "hit")

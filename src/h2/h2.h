@@ -161,4 +161,8 @@ int h2_session_goaway(h2_session *s, uint32_t error_code, const char *debug);
  * stream id processed, so requests already on the wire are not lost. */
 int h2_session_shutdown(h2_session *s);
 
+/* 1 from h2_session_shutdown until the peer acknowledges its PING (then
+ * the real GOAWAY is queued), else 0. */
+int h2_session_shutdown_pending(const h2_session *s);
+
 #endif

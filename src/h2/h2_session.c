@@ -517,6 +517,8 @@ size_t h2_session_streams(const h2_session *s) { return s->nstreams; }
 
 int h2_session_handshake_done(const h2_session *s) { return s->peer_settings; }
 
+int h2_session_shutdown_pending(const h2_session *s) { return s->shutdown_ping; }
+
 /* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
 static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {
   for (size_t i = 0; i < n; i++) {

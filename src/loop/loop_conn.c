@@ -581,6 +581,13 @@ void loop__shutdown_all(loop_server *srv) {
   }
 }
 
+size_t loop__h2_shutdown_pending(const loop_server *srv) {
+  size_t n = 0;
+  for (const loop_conn *c = srv->conns; c; c = c->next)
+    n += c->proto == CONN_H2 && !c->closing && c->h2 && h2_session_shutdown_pending(c->h2);
+  return n;
+}
+
 void loop__close_all(loop_server *srv) {
   while (srv->conns)
     conn_close(srv->conns);

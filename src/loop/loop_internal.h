@@ -98,6 +98,10 @@ void loop__h1_shutdown(loop_conn *c);
  * them). Walks the connection list: for the drain only. */
 size_t loop__h1_busy(const loop_server *srv);
 
+/* HTTP/2 connections sent the shutdown notice whose PING is not yet
+ * acknowledged (a drain waits for them, see loop__after_flush). */
+size_t loop__h2_shutdown_pending(const loop_server *srv);
+
 extern const rest_transport loop__rest_transport;
 
 /* Starts listening; logs the bound address. Returns 0 or a uv error. */

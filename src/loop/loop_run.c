@@ -51,9 +51,17 @@ static void on_drain_timeout(uv_timer_t *t) {
   stop(srv);
 }
 
+/* The last calls' responses are not enough to close on: a peer that read
+ * the shutdown notice's PING together with its response still has the
+ * PING ACK to write, and nginx (ngx_http_grpc_module) holds a finished
+ * response until its control frames are out, so a close before then is
+ * "upstream prematurely closed connection", RST_STREAM(INTERNAL_ERROR)
+ * to its client. The ACK (or the peer's close) shows it read everything
+ * we sent; the drain deadline bounds a peer that never answers. */
 void loop__after_flush(loop_server *srv) {
   if (srv->draining && !srv->stopping && rpc_server_busy(srv->rpc) == 0 &&
-      rest_server_busy(srv->rest) == 0 && loop__h1_busy(srv) == 0) {
+      rest_server_busy(srv->rest) == 0 && loop__h1_busy(srv) == 0 &&
+      loop__h2_shutdown_pending(srv) == 0) {
     log_info("drained: every call finished");
     stop(srv);
   }

@@ -782,6 +782,28 @@ Test(h2, goaway_names_the_last_stream) {
   cr_assert_str_eq(cs(id)->trailer_grpc_status, "0");
 }
 
+/* The drain waits on h2_session_shutdown_pending: it must stay 1 until the
+ * peer has acknowledged the shutdown PING (proof that it read what came
+ * before), then the real GOAWAY follows. */
+Test(h2, shutdown_is_pending_until_the_ping_ack) {
+  int32_t id = submit_request(NULL);
+  cr_assert_eq(pump(), 0);
+  cr_assert_eq(h2_session_shutdown_pending(srv), 0);
+  cr_assert_eq(h2_session_shutdown(srv), 0);
+  cr_assert_eq(h2_session_shutdown_pending(srv), 1);
+  /* The notice and the PING reach the client; its ACK does not come back. */
+  const uint8_t *d;
+  ssize_t n;
+  while ((n = h2_session_pull(srv, &d)) > 0)
+    cr_assert_eq(nghttp2_session_mem_recv(cli, d, (size_t)n), n);
+  cr_assert_eq(C.goaways, 1);
+  cr_assert_eq(h2_session_shutdown_pending(srv), 1);
+  cr_assert_eq(pump(), 0); /* the ACK arrives */
+  cr_assert_eq(h2_session_shutdown_pending(srv), 0);
+  cr_assert_eq(C.goaways, 2);
+  cr_assert_eq(C.goaway_last, id);
+}
+
 /* Index in the client's frame log of the first frame of `type` on stream
  * id at or after `from`, with END_STREAM if `end`; -1 if none. */
 static long find_frame(int32_t id, uint8_t type, int end, size_t from) {

@@ -46,8 +46,10 @@ static void stop(loop_server *srv) {
 
 static void on_drain_timeout(uv_timer_t *t) {
   loop_server *srv = t->data;
-  log_warn("drain deadline passed with %zu calls in flight: stopping them",
-           rpc_server_busy(srv->rpc) + rest_server_busy(srv->rest));
+  log_warn("drain deadline passed with %zu calls in flight and %zu connections not "
+           "acknowledging the shutdown: stopping them",
+           rpc_server_busy(srv->rpc) + rest_server_busy(srv->rest),
+           loop__h2_shutdown_pending(srv));
   stop(srv);
 }
 

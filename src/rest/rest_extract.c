@@ -82,6 +82,13 @@ static cJSON *metadata(const app_recog *r, ocr_engine *eng) {
     add_int(m, "pages", r->out.pages);
   if (r->out.orientation > 1)
     add_int(m, "exif_orientation", r->out.orientation);
+  if (r->out.timed) {
+    add_ms(m, "decode_ms", r->out.decode_ms);
+    add_ms(m, "orientation_ms", r->out.orientation_ms);
+    add_ms(m, "layout_ms", r->out.layout_ms);
+    add_ms(m, "recognition_ms", r->out.recognition_ms);
+    add_ms(m, "encode_ms", r->out.encode_ms);
+  }
   if (r->cache)
     cJSON_AddStringToObject(m, "cache", r->cache == APP_CACHE_HIT ? "hit" : "miss");
   return m;
@@ -213,6 +220,8 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
         in->psm = (int)psm->valuedouble;
       cJSON *pdf_text = cJSON_GetObjectItemCaseSensitive(f, "pdf_text");
       in->pdf_text = cJSON_IsString(pdf_text) && strcmp(pdf_text->valuestring, "use") == 0;
+      cJSON *timings = cJSON_GetObjectItemCaseSensitive(f, "timings");
+      in->timings = cJSON_IsString(timings) && strcmp(timings->valuestring, "1") == 0;
     }
   }
   if (!bad && b64) {
@@ -311,6 +320,8 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
         bad = "use_angle_cls must be true or false";
     } else if (strcmp(kv, "psm") == 0) {
       in->psm = psm_of(v);
+    } else if (strcmp(kv, "timings") == 0) {
+      in->timings = strcmp(v, "1") == 0;
     }
   }
   free(q);

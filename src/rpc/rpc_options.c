@@ -40,3 +40,8 @@ int rpc_option_pdf_text(const common_Metadata *options, int has_options) {
   const char *v = option(options, has_options, "pdf_text");
   return v && strcmp(v, "use") == 0;
 }
+
+int rpc_option_timings(const common_Metadata *options, int has_options) {
+  const char *v = option(options, has_options, "timings");
+  return v && strcmp(v, "1") == 0;
+}

@@ -96,6 +96,13 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
     kv_addi(kv, "pages", r->pages);
   if (r->orientation > 1)
     kv_addi(kv, "exif_orientation", r->orientation);
+  if (r->timed) {
+    kv_add_ms(kv, "decode_ms", r->decode_ms);
+    kv_add_ms(kv, "orientation_ms", r->orientation_ms);
+    kv_add_ms(kv, "layout_ms", r->layout_ms);
+    kv_add_ms(kv, "recognition_ms", r->recognition_ms);
+    kv_add_ms(kv, "encode_ms", r->encode_ms);
+  }
 }
 
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
@@ -231,6 +238,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   in->use_angle_cls = req->use_angle_cls;
   in->psm = rpc_option_psm(&req->options, req->has_options);
   in->pdf_text = rpc_option_pdf_text(&req->options, req->has_options);
+  in->timings = rpc_option_timings(&req->options, req->has_options);
 
   job->call = c;
   if (c->request_id[0] && c->srv->app.jobs) {

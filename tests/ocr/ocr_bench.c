@@ -20,7 +20,8 @@ int main(int argc, char **argv) {
   double t0;
 
   if (argc < 2) {
-    fprintf(stderr, "usage: %s IMAGE [LANGUAGE [RUNS [ANGLE_CLS]]]\n", argv[0]);
+    fprintf(stderr, "usage: %s IMAGE [LANGUAGE [RUNS [ANGLE_CLS]]]\n"
+                    "  (OCR_BENCH_QUIET=1: no text; per-phase times are printed)\n", argv[0]);
     return 2;
   }
   image = argv[1];
@@ -49,13 +50,16 @@ int main(int argc, char **argv) {
   req.language = lang;
   req.psm = -1;
   req.use_angle_cls = argc > 4 ? atoi(argv[4]) : 0;
+  req.timings = 1;
   for (i = 0; i < n; i++) {
     ocr_result r;
     ocr_result_init(&r);
     rc = ocr_engine_run(e, &req, &r);
     printf("run %d: rc %d %dx%d %.1f ms conf %.2f boxes %zu rot %d\n", i, rc, r.width,
            r.height, r.ocr_ms, r.confidence, r.nboxes, r.rotation);
-    if (i == 0)
+    printf("  decode %.1f orientation %.1f layout %.1f recognition %.1f encode %.3f ms\n",
+           r.decode_ms, r.orientation_ms, r.layout_ms, r.recognition_ms, r.encode_ms);
+    if (i == 0 && getenv("OCR_BENCH_QUIET") == NULL)
       printf("---\n%s\n---\n", r.text != NULL ? r.text : r.error_message);
     ocr_result_clear(&r);
   }

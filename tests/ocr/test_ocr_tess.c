@@ -353,3 +353,34 @@ Test(ocr_tess, concurrent_runs_from_two_threads) {
   /* The joined threads' instances went with them; this thread has none. */
   cr_assert_eq(ocr__tess_thread_instances(), 0);
 }
+
+/* options["timings"]: every phase the request went through is measured,
+ * and timing layout apart from recognition changes nothing read. */
+Test(ocr_tess, timings_are_measured_and_change_nothing) {
+  ocr_request req = {.path = "lines.png", .language = "eng", .use_angle_cls = 1, .psm = -1};
+  ocr_result plain, timed;
+
+  render("lines.png", "800x200", "DejaVuSans", 36, 10, 50, LINES3);
+  ocr_result_init(&plain);
+  cr_assert_eq(ocr_engine_run(engine, &req, &plain), 0, "%s", plain.error_message);
+  cr_assert_eq(plain.timed, 0);
+  cr_assert_eq(plain.layout_ms, 0.0);
+  req.timings = 1;
+  ocr_result_init(&timed);
+  cr_assert_eq(ocr_engine_run(engine, &req, &timed), 0, "%s", timed.error_message);
+  cr_assert_eq(timed.timed, 1);
+  cr_assert_gt(timed.decode_ms, 0.0);
+  cr_assert_gt(timed.layout_ms, 0.0);
+  cr_assert_gt(timed.recognition_ms, 0.0);
+  cr_assert_geq(timed.encode_ms, 0.0);
+  cr_assert_leq(timed.decode_ms + timed.orientation_ms + timed.layout_ms +
+                    timed.recognition_ms + timed.encode_ms,
+                timed.ocr_ms + 0.001);
+  cr_assert_str_eq(timed.text, plain.text);
+  cr_assert_eq(timed.nboxes, plain.nboxes);
+  for (size_t i = 0; i < timed.nboxes; i++)
+    for (int k = 0; k < 8; k++)
+      cr_assert_float_eq(timed.boxes[i].quad[k], plain.boxes[i].quad[k], 1e-6);
+  ocr_result_clear(&plain);
+  ocr_result_clear(&timed);
+}

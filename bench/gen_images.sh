@@ -106,7 +106,7 @@ render_a4 600 "$OUT/a4/page600.png"
 if [ ! -e "$OUT/a4/photo.png" ]; then
   # The 600 DPI page, turned slightly, on a 12 MP frame with light that
   # falls off to the right, a little blur and seeded noise.
-  "$CONVERT" "$OUT/a4/page600.png" -background white -rotate 2 -resize 3000x3000 \
+  "$CONVERT" "$OUT/a4/page600.png" -resize 3000x3000 -background white -rotate 2 \
     -gravity center -extent 4000x3000 \
     \( -size 3000x4000 gradient:white-gray60 -rotate 90 \) -compose multiply -composite \
     -blur 0x1 -seed 7 -attenuate 0.3 +noise Gaussian -colorspace Gray -depth 8 \

@@ -484,9 +484,15 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
       /* First undo the orientation detector's turn (on the image
        * Tesseract got), then padding and EXIF orientation. */
       PIX *src = img->pix;
+      float inv = img->scale > 0 && img->scale < 1 ? (float)(1.0 / img->scale) : 1.0f;
+      int sw = pixGetWidth(src), sh = pixGetHeight(src);
       for (i = 0; i < 4; i++) {
-        float ux, uy;
-        unrotate(q, pixGetWidth(src), pixGetHeight(src), cx[i], cy[i], &ux, &uy);
+        float ux, uy, x = cx[i] * inv, y = cy[i] * inv;
+        /* Back to the size of pix first (a downscaled copy was read): the
+         * turned copy's sides are pix's, turned. */
+        x = x > (float)(q % 2 ? sh : sw) ? (float)(q % 2 ? sh : sw) : x;
+        y = y > (float)(q % 2 ? sw : sh) ? (float)(q % 2 ? sw : sh) : y;
+        unrotate(q, sw, sh, x, y, &ux, &uy);
         ocr__image_map(img, ux, uy, &quad[2 * i], &quad[2 * i + 1]);
       }
     }
@@ -527,8 +533,7 @@ static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *i
   int rc;
 
   ocr_result_init(&alt);
-  rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &st,
-                 NULL);
+  rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &st, NULL);
   if (rc != 0) {
     ocr__fail(out, rc, "%s", alt.error_message != NULL ? alt.error_message : "");
     ocr_result_clear(&alt);
@@ -585,8 +590,7 @@ static int read_page(TessBaseAPI *api, PIX *pix, int q, const ocr__image *img, i
   }
   rc = recognise(api, pix, psm, q, img, page, req, threshold, out, st, ink);
   if (rc == 0 && st->lines == 0 && req->psm < 0 && psm == PSM_AUTO && !cancelled(req)) {
-    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, st,
-                   NULL);
+    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, st, NULL);
   } else if (rc == 0 && ink != NULL && !cancelled(req)) {
     l_int32 left = 0, area = pixGetWidth(pix) * pixGetHeight(pix);
 
@@ -630,7 +634,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
                   ocr__image *img, int page, ocr_result *out) {
   tess_thread *t;
   TessBaseAPI *api, *osd;
-  PIX *pix = img->pix, *rotated = NULL;
+  PIX *pix = img->pix, *rotated = NULL, *scaled = NULL;
   float threshold = req->confidence_threshold > 0 ? req->confidence_threshold : 0.5f;
   read_stats st;
   int q = 0, rc;
@@ -665,6 +669,18 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
   if (cancelled(req))
     return ocr__fail(out, ERR_CANCELLED, "cancelled before recognition");
 
+  /* Text far larger than Tesseract needs (600 DPI scans, large photos) is
+   * read from a downscaled copy; boxes are mapped back (recognise). */
+  t0 = ocr__now_ms();
+  img->scale = ocr__text_scale(pix);
+  if (img->scale < 1) {
+    scaled = ocr__scale_pix(pix, img->scale);
+    if (scaled == NULL)
+      return ocr__fail(out, ERR_NOMEM, "no memory to scale the image");
+    pix = scaled;
+  }
+  out->decode_ms += ocr__now_ms() - t0;
+
   /* Read first, as sent: most pages are upright, and a confident reading
    * makes the orientation pass (about a sixth of a page's time) useless.
    * Only a reading that looks wrong asks the detector, which then decides
@@ -673,6 +689,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
   if (rc == 0 && osd != NULL && !reads_upright(out, first, &st)) {
     if (cancelled(req)) {
       TessBaseAPIClear(api);
+      pixDestroy(&scaled);
       return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
     }
     t0 = ocr__now_ms();
@@ -685,6 +702,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
       rotated = pixRotateOrth(pix, q);
       if (rotated == NULL) {
         TessBaseAPIClear(api);
+        pixDestroy(&scaled);
         return ocr__fail(out, ERR_NOMEM, "no memory to rotate the image");
       }
       if (cancelled(req))
@@ -699,5 +717,6 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
    * which would otherwise stay in memory until the thread's next job. */
   TessBaseAPIClear(api);
   pixDestroy(&rotated);
+  pixDestroy(&scaled);
   return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <leptonica/allheaders.h>
+
 #include "ocr.h"
 #include "ocr_internal.h"
 
@@ -20,8 +22,10 @@ int main(int argc, char **argv) {
   double t0;
 
   if (argc < 2) {
-    fprintf(stderr, "usage: %s IMAGE [LANGUAGE [RUNS [ANGLE_CLS]]]\n"
-                    "  (OCR_BENCH_QUIET=1: no text; per-phase times are printed)\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s IMAGE [LANGUAGE [RUNS [ANGLE_CLS]]]\n"
+            "  (OCR_BENCH_QUIET=1: no text; per-phase times are printed)\n",
+            argv[0]);
     return 2;
   }
   image = argv[1];
@@ -45,6 +49,14 @@ int main(int argc, char **argv) {
   rc = ocr__tess_prepare(e, code, 1);
   printf("init osd: %.1f ms (rc %d)\n", ocr__now_ms() - t0, rc);
 
+  {
+    PIX *pix = pixRead(image);
+    double f;
+    t0 = ocr__now_ms();
+    f = ocr__text_scale(pix);
+    printf("text scale %.3f (%.1f ms)\n", f, ocr__now_ms() - t0);
+    pixDestroy(&pix);
+  }
   memset(&req, 0, sizeof(req));
   req.path = image;
   req.language = lang;

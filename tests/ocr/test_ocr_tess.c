@@ -5,6 +5,8 @@
  * the OpenMP limit and concurrent runs from two threads. Tests render
  * their images at start; worker threads are created and joined here. */
 #include <criterion/criterion.h>
+#include <leptonica/allheaders.h>
+#include <math.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -383,4 +385,40 @@ Test(ocr_tess, timings_are_measured_and_change_nothing) {
       cr_assert_float_eq(timed.boxes[i].quad[k], plain.boxes[i].quad[k], 1e-6);
   ocr_result_clear(&plain);
   ocr_result_clear(&timed);
+}
+
+/* Text four times the size Tesseract needs (a 600 DPI scan of small
+ * print) is read from a downscaled copy: the same text as the page at its
+ * plain size, and boxes in the coordinates of the image as sent (four
+ * times the small page's, within a few pixels of the rendering). */
+Test(ocr_tess, large_text_is_read_downscaled_with_boxes_in_original_coordinates) {
+  char p[PATH_MAX];
+  ocr_result small, big;
+  PIX *pix;
+  size_t i;
+
+  render("small.png", "640x480", "DejaVuSans", 24, 20, 40, PAGE);
+  render("big.png", "2560x1920", "DejaVuSans", 96, 80, 160, PAGE);
+  pix = pixRead(otu_join(p, sizeof(p), dir, "big.png"));
+  cr_assert_not_null(pix);
+  cr_assert_lt(ocr__text_scale(pix), 0.7, "the large page is not scaled");
+  pixDestroy(&pix);
+  pix = pixRead(otu_join(p, sizeof(p), dir, "small.png"));
+  cr_assert_eq(ocr__text_scale(pix), 1.0, "a small page is scaled");
+  pixDestroy(&pix);
+
+  cr_assert_eq(run("small.png", "eng", 0, &small), 0, "%s", small.error_message);
+  cr_assert_eq(run("big.png", "eng", 0, &big), 0, "%s", big.error_message);
+  cr_assert_str_eq(big.text, PAGE);
+  cr_assert_str_eq(big.text, small.text);
+  cr_assert_eq(big.width, 2560);
+  cr_assert_eq(big.nboxes, small.nboxes);
+  expect_boxes_inside(&big, 2560, 1920);
+  for (i = 0; i < big.nboxes; i++)
+    for (int k = 0; k < 8; k++)
+      cr_expect(fabsf(big.boxes[i].quad[k] - 4 * small.boxes[i].quad[k]) < 24.0f,
+                "box %zu coordinate %d: %g vs 4 x %g", i, k, (double)big.boxes[i].quad[k],
+                (double)small.boxes[i].quad[k]);
+  ocr_result_clear(&small);
+  ocr_result_clear(&big);
 }

@@ -18,7 +18,7 @@ PKGS=(
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
   libtiff-dev libjpeg-dev libpoppler-cpp-dev libimage-exiftool-perl img2pdf
-  libhttp-parser-dev libcjson-dev python3-httpx
+  libhttp-parser-dev libcjson-dev libcurl4-openssl-dev python3-httpx
   python3-pip python3-setuptools python3-httpx
 )
 

@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 RUN_ARGS   ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan clean
+.PHONY: all deps build build-asan run test test-release test-asan clean package
 
 all: build
 
@@ -26,6 +26,10 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# The Debian package: $(BUILD)/ocrpc_VERSION_ARCH.deb (dist/install.cmake).
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 run: build
 	./$(BUILD)/ocrpc-server $(RUN_ARGS)
@@ -53,6 +57,7 @@ FUZZ_FLAGS   ?=
 FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata fuzz_h1_rest \
                 fuzz_image_header
 FUZZ_TARGETS += fuzz_llm_sse fuzz_llm_json
+FUZZ_TARGETS += fuzz_redis_url
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -g -O1
 

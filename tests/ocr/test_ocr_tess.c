@@ -157,8 +157,19 @@ static void check_turned(int turn) {
   w = turn % 180 ? 480 : 640;
   h = turn % 180 ? 640 : 480;
 
-  cr_assert_eq(run(name, "eng", 1, &r), 0, "%s", r.error_message);
+  {
+    ocr_request req = {
+        .path = name, .language = "eng", .use_angle_cls = 1, .psm = -1, .timings = 1};
+    ocr_result_init(&r);
+    cr_assert_eq(ocr_engine_run(engine, &req, &r), 0, "%s", r.error_message);
+  }
   cr_assert_str_eq(r.text, PAGE, "turned %d", turn);
+  /* An upright page reads confidently as sent: the orientation detector
+   * never runs. A turned one needs it. */
+  if (turn == 0)
+    cr_assert_eq(r.orientation_ms, 0.0, "OSD ran on an upright page");
+  else
+    cr_assert_gt(r.orientation_ms, 0.0, "OSD did not run on a page turned %d", turn);
   cr_assert_eq(r.rotation, (360 - turn) % 360);
   cr_assert_eq(r.width, w);
   cr_assert_eq(r.height, h);

@@ -17,6 +17,7 @@ PKGS=(
   python3-h2 nghttp2-client
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
+  uuid-dev prometheus
 )
 
 "$(dirname "$0")/apt-install.sh" "${PKGS[@]}"

@@ -29,6 +29,8 @@ typedef struct centry {
 
 static const char *const engines[] = {"tesseract", "mock", NULL};
 static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const centry table[] = {
@@ -89,6 +91,10 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files (default: Debian's)"},
+    {"LOG_FORMAT", "--log-format", T_ENUM, OFF(log_format), 0, 0, "text", log_formats,
+     "every log line as text, or as one JSON object: text or json"},
+    {"ACCESS_LOG", "--access-log", T_ENUM, OFF(access_log), 0, 0, "on", on_off,
+     "one log line per call (gRPC and REST), buffered: on or off"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

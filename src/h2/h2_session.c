@@ -415,14 +415,17 @@ int h2_session_ping_outstanding(const h2_session *s) { return s->keepalive_ping;
 
 size_t h2_session_streams(const h2_session *s) { return s->nstreams; }
 
-/* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
+/* nghttp2 copies header arrays on submit, so borrowed names suffice there.
+ * x-request-id differs on every response: indexed, it would push the
+ * headers every response repeats out of the HPACK table. */
 static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     nv[i].name = (uint8_t *)hdrs[i].name;
     nv[i].namelen = hdrs[i].name_len;
     nv[i].value = (uint8_t *)hdrs[i].value;
     nv[i].valuelen = hdrs[i].value_len;
-    nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    nv[i].flags =
+        HDR_IS(&hdrs[i], "x-request-id") ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
   }
 }
 

@@ -4,6 +4,7 @@
  * loop iteration from a check handle (or after FLUSH_EVERY_READS reads),
  * in the order the connections had output, so a burst of responses costs
  * one write. Loop thread. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,11 @@ static void tr_notify_drain(void *conn, int32_t sid) {
   h2_stream_notify_drain(c->h2, sid);
 }
 
+static const char *tr_peer(void *conn) {
+  loop_conn *c = conn;
+  return c->peer;
+}
+
 const rpc_transport loop__transport = {
     .respond = tr_respond,
     .send_data = tr_send_data,
@@ -121,6 +127,7 @@ const rpc_transport loop__transport = {
     .reset = tr_reset,
     .pending = tr_pending,
     .notify_drain = tr_notify_drain,
+    .peer = tr_peer,
 };
 
 /* ---- h2 events up to rpc ---- */
@@ -332,6 +339,27 @@ static void conn_close(loop_conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* "127.0.0.1:40312" or "[::1]:40312", once per connection. */
+static void format_peer(loop_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char ip[48];
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6 &&
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip) == 0) {
+      snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip,
+               ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+      return;
+    }
+    if (ss.ss_family == AF_INET && uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0) {
+      snprintf(c->peer, sizeof c->peer, "%s:%d", ip,
+               ntohs(((struct sockaddr_in *)&ss)->sin_port));
+      return;
+    }
+  }
+  snprintf(c->peer, sizeof c->peer, "unknown");
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
   loop_server *srv = listener->data;
   if (status < 0) {
@@ -353,6 +381,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  format_peer(c);
   if (h2_session_new(&srv->h2, &h2_cbs, c, &c->h2)) {
     log_error("conn %llu: cannot create HTTP/2 session", (unsigned long long)c->id);
     uv_close((uv_handle_t *)&c->tcp, on_closed);

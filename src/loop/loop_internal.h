@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "h2/h2.h"
 #include "loop.h"
 #include "rpc/rpc.h"
@@ -29,6 +30,11 @@ typedef struct loop_server {
   uint64_t next_conn_id;
   int draining;
   int stopping;
+  /* Metrics (loop_metrics.c); the registry is also /metrics' source. */
+  metrics *metrics;
+  metric *m_conns_h2, *m_queue_depth, *m_workers_busy, *m_store_up;
+  struct jobs_store *jobs;
+  uv_timer_t access_timer; /* flushes the access log buffer */
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
 } loop_server;
 
@@ -47,6 +53,7 @@ struct loop_conn {
   int closing;
   int writing;
   int close_after_flush;
+  char peer[64]; /* "address:port", for the access log */
   buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
 };
 
@@ -62,6 +69,18 @@ void loop__shutdown_all(loop_server *srv);
 /* Called once per loop iteration, after output is flushed: ends a drain
  * when no call is left. */
 void loop__after_flush(loop_server *srv);
+
+/* Builds srv->metrics with the loop's families and process_* (no handle:
+ * nothing to close on failure). 0 or ERR_NOMEM. */
+int loop__metrics_init(loop_server *srv);
+
+/* Starts the access log's flush timer handle (closed by
+ * loop__metrics_stop, from stop()). */
+void loop__metrics_start(loop_server *srv);
+
+/* Flushes the access log and closes its timer (the registry stays until
+ * loop_run frees it). */
+void loop__metrics_stop(loop_server *srv);
 
 /* The rpc transport implemented over h2 sessions. */
 extern const rpc_transport loop__transport;

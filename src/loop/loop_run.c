@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/access_log.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
@@ -28,6 +29,7 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
   close_handle((uv_handle_t *)&srv->drain_timer);
+  loop__metrics_stop(srv);
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -88,6 +90,10 @@ int loop_run(const config *cfg) {
   if (uv_loop_init(&loop))
     goto fail_srv;
   srv->loop = &loop;
+  if (loop__metrics_init(srv)) {
+    log_error("cannot set up the metrics: out of memory");
+    goto fail_loop;
+  }
 
   ocr_config oc = {
       .kind = strcmp(cfg->engine, "mock") == 0 ? OCR_KIND_MOCK : OCR_KIND_TESSERACT,
@@ -120,6 +126,12 @@ int loop_run(const config *cfg) {
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
+  srv->jobs = jobs;
+  if (rpc_server_set_metrics(srv->rpc, srv->metrics)) {
+    log_error("cannot set up the metrics: out of memory");
+    rpc_server_free(srv->rpc);
+    goto fail_timers;
+  }
 
   uv_timer_init(&loop, &srv->drain_timer);
   srv->drain_timer.data = srv;
@@ -128,6 +140,7 @@ int loop_run(const config *cfg) {
   srv->sigint.data = srv->sigterm.data = srv;
   uv_signal_start(&srv->sigint, on_signal, SIGINT);
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+  loop__metrics_start(srv);
 
   if (loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
@@ -145,6 +158,7 @@ int loop_run(const config *cfg) {
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);
   jobs = NULL;
+  srv->jobs = NULL;
   loop_timer_close(&timers);
   /* Close anything left (a failed listen) and let cancelled work and close
    * callbacks run to the end. */
@@ -172,6 +186,8 @@ fail_loop:
     status = 1;
   }
 fail_srv:
+  access_log_flush(); /* calls cancelled by the last runs */
+  metrics_free(srv->metrics);
   free(srv);
   return status;
 }

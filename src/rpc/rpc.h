@@ -56,6 +56,9 @@ typedef struct rpc_transport {
   size_t (*pending)(void *conn, int32_t stream_id);
   /* Asks for one rpc_call_drained when the stream's queue empties. */
   void (*notify_drain)(void *conn, int32_t stream_id);
+  /* Optional: the client's "address:port", for the access log (borrowed
+   * while the connection lives). */
+  const char *(*peer)(void *conn);
 } rpc_transport;
 
 /* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
@@ -76,6 +79,17 @@ void rpc_server_set_inline(rpc_server *srv, int on);
 /* Hands the server the job store (borrowed, must outlive the server).
  * Required for batches and GetBatchStatus. */
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);
+
+typedef struct metrics metrics;
+
+/* Registers the server's families in m (borrowed, must outlive the
+ * server): grpc_requests_total{method,status},
+ * grpc_request_duration_seconds{method}, ocr_images_total{language,result},
+ * ocr_recognition_seconds, ocr_queue_wait_seconds,
+ * ocr_result_cache_hits_total, ocr_result_cache_misses_total,
+ * ocr_batches_in_flight. Without a call to this, nothing is counted.
+ * Returns 0 or ERR_NOMEM. */
+int rpc_server_set_metrics(rpc_server *srv, metrics *m);
 
 /* Result cache outcomes since the server started: reads that found a
  * result (hits) and reads that did not (misses, including reads while the
@@ -120,6 +134,10 @@ size_t rpc_server_calls(const rpc_server *srv);
 /* Calls alive that a drain waits for: all but health Watch streams, which
  * never end by themselves. */
 size_t rpc_server_busy(const rpc_server *srv);
+
+/* The status code's name as grpc spells it ("OK", "DEADLINE_EXCEEDED");
+ * "UNKNOWN" outside 0..16. Static storage. */
+const char *rpc_status_name(rpc_status st);
 
 /* Maps an internal ERR_* to the gRPC status clients see. */
 rpc_status rpc_status_from_err(int err);

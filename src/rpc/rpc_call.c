@@ -8,15 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/access_log.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
 
 #define ACCEPT_ENCODING "identity,gzip"
 
-/* The call has its answer: its deadline no longer matters. */
-static void call_done(rpc_call *c) {
+/* The call has its answer: its deadline no longer matters, and it is
+ * counted and logged. */
+static void call_done(rpc_call *c, rpc_status status, const char *msg) {
   c->state = CALL_DONE;
+  rpc__call_account(c, status, msg);
   if (c->deadline) {
     c->srv->timers->stop(c->srv->timers, c->deadline);
     c->deadline = NULL;
@@ -34,6 +37,8 @@ static size_t response_headers(const rpc_call *c, hdr *h) {
     h[n++] = (hdr)HDR_LIT("grpc-encoding", "gzip");
   if (c->request_id[0])
     h[n++] = hdr_make("x-request-id", c->request_id, strlen(c->request_id));
+  else if (c->gen_id[0])
+    h[n++] = hdr_make("x-request-id", c->gen_id, sizeof c->gen_id - 1);
   return n;
 }
 
@@ -47,7 +52,7 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc, const c
       hdr_make("grpc-message", msg, strlen(msg)),
   };
   c->srv->tr->respond(c->conn, c->stream_id, h, 4, 1);
-  call_done(c);
+  call_done(c, grpc, msg);
 }
 
 /* Ends the call with trailers (status, message, extras); Trailers-Only
@@ -69,17 +74,14 @@ static void send_status(rpc_call *c, rpc_status status, const char *msg, const h
     c->srv->tr->send_trailers(c->conn, c->stream_id, h, n);
   else
     c->srv->tr->respond(c->conn, c->stream_id, h, n, 1);
-  call_done(c);
+  call_done(c, status, msg);
 }
 
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
   if (c->state == CALL_DONE)
     return;
   send_status(c, status, msg, NULL, 0);
-  if (c->request_id[0])
-    log_info("request %s: status %d %s", c->request_id, (int)status, msg ? msg : "");
-  else
-    log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
+  log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
 }
 
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
@@ -126,6 +128,7 @@ int rpc__call_send_framed(rpc_call *c, buf *framed) {
     return rc;
   }
   const rpc_transport *tr = c->srv->tr;
+  c->bytes_out += framed->len;
   if (!c->headers_sent) {
     hdr h[8];
     size_t n = response_headers(c, h);
@@ -266,6 +269,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
+  c->t_start_ns = rpc__now_ns();
+  c->queue_ms = c->ocr_ms = -1;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
 
@@ -273,6 +278,11 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
   scan_headers(&r, hdrs, n);
   if (r.request_id && r.request_id->value_len < sizeof c->request_id)
     memcpy(c->request_id, r.request_id->value, r.request_id->value_len);
+  /* An id of our own only for the access log line, which the client can
+   * then find by the echoed header; not recorded in the job store (that
+   * stays for ids the client chose). */
+  if (!c->request_id[0] && access_log_on_)
+    access_log_new_id(c->gen_id);
   if (r.accept_enc && list_has(r.accept_enc, "gzip"))
     c->gzip_out = 1;
   if (refuse_transport(c, &r))
@@ -282,6 +292,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
     return c;
   }
   c->method = rpc__method_find(r.path->value, r.path->value_len, NULL);
+  srv->m.alive[rpc__method_index(c->method)]++;
+  c->alive_counted = 1;
   if (!c->method) {
     refuse_path(c, r.path->value, r.path->value_len);
     return c;
@@ -320,6 +332,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
     }
   }
+  /* Tests and operators see a call with a client-chosen id arrive (the
+   * access log line comes when it ends). */
   if (c->request_id[0])
     log_info("request %s: %.*s", c->request_id, (int)r.path->value_len, r.path->value);
   return c;
@@ -378,6 +392,7 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
+  c->bytes_in += len;
   int rc = rpc_deframe_feed(&c->deframer, data, len, on_message, c);
   if (rc == ERR_MSG_TOO_LARGE && c->state != CALL_DONE) {
     char msg[128];
@@ -411,7 +426,13 @@ void rpc_call_end(rpc_call *c) {
 }
 
 void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
-  (void)h2_error_code;
+  /* Gone without a status: the client cancelled (RST_STREAM) or the
+   * connection went away; counted as gRPC servers do, CANCELLED. */
+  if (!c->accounted)
+    rpc__call_account(c, RPC_CANCELLED,
+                      h2_error_code ? "stream reset by the client" : "connection closed");
+  if (c->alive_counted)
+    c->srv->m.alive[rpc__method_index(c->method)]--;
   detach_work(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);

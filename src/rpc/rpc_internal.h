@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "base/sha256.h"
 #include "base/timer.h"
 #include "jobs/jobs.h"
@@ -39,6 +40,25 @@ typedef struct rpc_md {
 } rpc_md;
 
 typedef struct rpc_watcher rpc_watcher;
+
+/* Entries in the method table; rpc__method_index gives 0..RPC_NMETHODS-1,
+ * and RPC_NMETHODS for an unknown method (NULL). */
+#define RPC_NMETHODS 8
+struct rpc_method;
+size_t rpc__method_index(const struct rpc_method *m);
+/* The :path of method i; "unknown" for RPC_NMETHODS. */
+const char *rpc__method_name(size_t i);
+
+/* The server's metrics (rpc_metrics.c): series looked up once per method
+ * and status, so a call costs two array reads, an add and a bucket search. */
+typedef struct rpc_metrics {
+  metrics *reg; /* NULL: nothing is counted */
+  metric_family *requests, *duration, *images;
+  metric *requests_s[RPC_NMETHODS + 1][17];
+  metric *duration_s[RPC_NMETHODS + 1];
+  metric *recognition, *queue_wait, *cache_hits, *cache_misses, *batches;
+  size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
+} rpc_metrics;
 
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
@@ -72,6 +92,7 @@ struct rpc_server {
   int cache_on;
   uint64_t cache_ttl_ms;
   uint64_t cache_hits, cache_misses;
+  rpc_metrics m;
 };
 
 typedef enum call_state {
@@ -102,6 +123,15 @@ struct rpc_call {
   void (*detach)(void *work);
   /* A paused server stream's resume hook (after notify_drain). */
   void (*drained)(void *work);
+  /* For the metrics and the access log. */
+  uint64_t t_start_ns;
+  uint64_t bytes_in, bytes_out; /* message bytes as framed on the wire */
+  char gen_id[37];              /* generated request id when none came */
+  int accounted;                /* counted and logged (once per call) */
+  int alive_counted;            /* in srv->m.alive[] until close */
+  /* The in-band outcome of an OCR answer (ExtractText), for the log. */
+  const char *ocr_status, *ocr_details; /* static strings; NULL: none */
+  double queue_ms, ocr_ms;              /* < 0: no recognition */
 };
 
 /* Looks a :path up in the method table; NULL if unknown. *service_known
@@ -210,6 +240,19 @@ void rpc__cache_clear(rpc_cached *cd);
 
 /* Describes an OCR result for the job store; strings borrowed from r. */
 void rpc__jobs_result(const ocr_result *r, int32_t index, jobs_result *jr);
+
+/* Records a call's end once: grpc_requests_total, the duration histogram
+ * and the access log line. Called when the status is sent, or at close
+ * for a call that ended without one (CANCELLED). */
+void rpc__call_account(rpc_call *c, rpc_status status, const char *msg);
+
+/* Notes an OCR answer on the call for its access log line. */
+void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms);
+
+/* Counts one image's outcome: ocr_images_total, and when the engine ran
+ * (not a cache hit) ocr_recognition_seconds and ocr_queue_wait_seconds.
+ * queue_ms < 0: the image never reached a worker. */
+void rpc__metrics_image(rpc_server *srv, const ocr_result *r, double queue_ms, int cache_hit);
 
 /* Nanoseconds of the monotonic clock (worker threads too). */
 uint64_t rpc__now_ns(void);

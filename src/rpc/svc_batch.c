@@ -125,6 +125,10 @@ static int send_progress(batch *b, batch_item *it) {
 
 static void complete_item(batch *b, batch_item *it) {
   it->completed = 1;
+  rpc__metrics_image(b->srv, &it->out,
+                     it->t_started_ns ? (double)(it->t_started_ns - it->t_queued_ns) / 1e6
+                                      : -1,
+                     it->cd.state == RPC_CACHE_HIT);
   b->completed++;
   if (it->out.err)
     b->failed++;

@@ -282,6 +282,9 @@ static void extract_done(exec_job *ej, int status) {
       } else {
         rpc__ocr_kv(&job->out, job->srv->engine, queue_ms, &kv);
       }
+      rpc__call_note_ocr(c, &job->out, queue_ms);
+      rpc__metrics_image(job->srv, &job->out, queue_ms,
+                         job->cd && job->cd->state == RPC_CACHE_HIT);
       buf out = BUF_INIT;
       int rc =
           rpc__ocr_response_encode(&job->out, &kv, &out, job->srv->cfg->max_message_bytes);
@@ -405,6 +408,8 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
     in->path = req->public_image_path;
   } else {
     job_free(job);
+    c->ocr_status = "FAILURE";
+    c->ocr_details = err_name(ERR_INVAL);
     reply_invalid(c, "no image: set private_image_path, public_image_path or image_data");
     return;
   }

@@ -47,169 +47,177 @@ void access_log_flush(void) {
   ab.len = 0;
 }
 
-/* ---- formatting into a line buffer ---- */
+/* ---- formatting into a line buffer ----
+ * access_log_write makes room for the worst case first, so the helpers
+ * below write without bounds checks. Strings the server made (names from
+ * tables, the peer, a generated id) are copied as they are; strings a
+ * client chose (its request id, a message quoting its input) are scanned
+ * and quoted or escaped when needed. */
 
-typedef struct line {
-  char *p, *end;
-} line;
+/* The longest a client-chosen value may take (longer ones are cut). */
+#define MAX_VALUE 512
+/* Room for one line: prefix, keys and numbers, and every string value at
+ * its worst (escaped, six bytes per input byte). */
+#define LINE_MAX (LOG_PREFIX_MAX + 512 + 9 * 6 * MAX_VALUE)
+_Static_assert(LINE_MAX < ACCESS_LOG_BUFFER, "a line always fits in an empty buffer");
 
-static void put(line *l, const char *s, size_t n) {
-  if ((size_t)(l->end - l->p) < n) {
-    n = (size_t)(l->end - l->p); /* cut: the caller sized for the worst case */
-  }
-  memcpy(l->p, s, n);
-  l->p += n;
+#define LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+static char *put_str(char *p, const char *s) {
+  size_t n = strnlen(s, MAX_VALUE);
+  memcpy(p, s, n);
+  return p + n;
 }
 
-#define PUT_LIT(l, s) put((l), (s), sizeof(s) - 1)
-
-static void put_u64(line *l, uint64_t v) {
+static char *put_u64(char *p, uint64_t v) {
   char tmp[24];
   size_t n = 0;
   do {
     tmp[n++] = (char)('0' + v % 10);
     v /= 10;
   } while (v);
-  if ((size_t)(l->end - l->p) < n)
-    return;
   while (n)
-    *l->p++ = tmp[--n];
+    *p++ = tmp[--n];
+  return p;
 }
 
 /* Milliseconds with three decimals ("12.345"), from rounded microseconds. */
-static void put_ms(line *l, double ms) {
+static char *put_ms(char *p, double ms) {
   uint64_t us = ms > 0 ? (uint64_t)(ms * 1000.0 + 0.5) : 0;
-  put_u64(l, us / 1000);
-  if (l->end - l->p < 4)
-    return;
+  p = put_u64(p, us / 1000);
   unsigned f = (unsigned)(us % 1000);
-  l->p[0] = '.';
-  l->p[1] = (char)('0' + f / 100);
-  l->p[2] = (char)('0' + f / 10 % 10);
-  l->p[3] = (char)('0' + f % 10);
-  l->p += 4;
+  p[0] = '.';
+  p[1] = (char)('0' + f / 100);
+  p[2] = (char)('0' + f / 10 % 10);
+  p[3] = (char)('0' + f % 10);
+  return p + 4;
 }
-
-/* The longest a value may take in the line (longer ones are cut); values
- * come from clients (request ids, messages). */
-#define MAX_VALUE 512
 
 /* A JSON string, quoted. */
-static void put_json_str(line *l, const char *s) {
-  size_t n = strnlen(s, MAX_VALUE);
-  if ((size_t)(l->end - l->p) < 6 * n + 2)
-    return;
-  *l->p++ = '"';
-  l->p += log_json_escape(l->p, s, n);
-  *l->p++ = '"';
+static char *put_json_str(char *p, const char *s) {
+  *p++ = '"';
+  p += log_json_escape(p, s, strnlen(s, MAX_VALUE));
+  *p++ = '"';
+  return p;
 }
 
-/* A text value: bare when it is a plain token, else quoted and escaped
- * like JSON, so that a line always splits back into its pairs. */
-static void put_text_value(line *l, const char *s) {
-  if (!s) {
-    PUT_LIT(l, "-");
-    return;
-  }
+/* A client-chosen text value: bare when it is a plain token, else quoted
+ * and escaped like JSON, so that a line always splits back into its
+ * key=value pairs. */
+static char *put_text_value(char *p, const char *s) {
   size_t n = strnlen(s, MAX_VALUE);
-  int plain = n > 0;
-  for (size_t i = 0; plain && i < n; i++) {
+  for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f)
-      plain = 0;
+      return put_json_str(p, s);
   }
-  if (plain)
-    put(l, s, n);
+  if (n == 0)
+    return LIT(p, "\"\"");
+  memcpy(p, s, n);
+  return p + n;
+}
+
+/* Text: " key=value" pairs; "-" for what does not apply. */
+static char *format_text(char *p, const access_entry *e) {
+  p = LIT(p, "access protocol=");
+  p = put_str(p, e->protocol);
+  p = LIT(p, " peer=");
+  p = put_str(p, e->peer ? e->peer : "-");
+  p = LIT(p, " method=");
+  p = put_str(p, e->method ? e->method : "-");
+  if (e->route) {
+    p = LIT(p, " route=");
+    p = put_text_value(p, e->route);
+  }
+  p = LIT(p, " status=");
+  if (e->status_name) {
+    p = put_str(p, e->status_name);
+    p = LIT(p, " grpc_code=");
+  }
+  p = put_u64(p, (uint64_t)(e->status < 0 ? 0 : e->status));
+  p = LIT(p, " ocr_status=");
+  p = put_str(p, e->ocr_status ? e->ocr_status : "-");
+  p = LIT(p, " details=");
+  p = put_str(p, e->details ? e->details : "-");
+  p = LIT(p, " queue_ms=");
+  p = e->queue_ms < 0 ? LIT(p, "-") : put_ms(p, e->queue_ms);
+  p = LIT(p, " ocr_ms=");
+  p = e->ocr_ms < 0 ? LIT(p, "-") : put_ms(p, e->ocr_ms);
+  p = LIT(p, " bytes_in=");
+  p = put_u64(p, e->bytes_in);
+  p = LIT(p, " bytes_out=");
+  p = put_u64(p, e->bytes_out);
+  p = LIT(p, " duration_ms=");
+  p = put_ms(p, e->duration_ms);
+  p = LIT(p, " request_id=");
+  if (!e->request_id)
+    p = LIT(p, "-");
+  else if (e->request_id_trusted)
+    p = put_str(p, e->request_id);
   else
-    put_json_str(l, s);
+    p = put_text_value(p, e->request_id);
+  if (e->message) {
+    p = LIT(p, " message=");
+    p = put_json_str(p, e->message);
+  }
+  return p;
 }
 
-/* One " key=value" (text) or ",\"key\":value" (JSON) pair. */
-static void key(line *l, const char *k, size_t klen) {
-  if (log_format_ == LOG_FORMAT_JSON) {
-    PUT_LIT(l, ",\"");
-    put(l, k, klen);
-    PUT_LIT(l, "\":");
-  } else {
-    PUT_LIT(l, " ");
-    put(l, k, klen);
-    PUT_LIT(l, "=");
+/* JSON: what does not apply is left out (the numbers) or null. */
+static char *format_json(char *p, const access_entry *e) {
+  p = LIT(p, "\"msg\":\"access\",\"protocol\":");
+  p = put_json_str(p, e->protocol);
+  p = LIT(p, ",\"peer\":");
+  p = e->peer ? put_json_str(p, e->peer) : LIT(p, "null");
+  p = LIT(p, ",\"method\":");
+  p = e->method ? put_json_str(p, e->method) : LIT(p, "null");
+  if (e->route) {
+    p = LIT(p, ",\"route\":");
+    p = put_json_str(p, e->route);
   }
-}
-#define KEY(l, k) key((l), (k), sizeof(k) - 1)
-
-static void pair_str(line *l, const char *k, size_t klen, const char *v) {
-  if (log_format_ == LOG_FORMAT_JSON) {
-    if (!v)
-      return; /* omitted */
-    key(l, k, klen);
-    put_json_str(l, v);
-    return;
+  p = LIT(p, ",\"status\":");
+  if (e->status_name) {
+    p = put_json_str(p, e->status_name);
+    p = LIT(p, ",\"grpc_code\":");
   }
-  key(l, k, klen);
-  put_text_value(l, v);
-}
-#define PAIR_STR(l, k, v) pair_str((l), (k), sizeof(k) - 1, (v))
-
-static void pair_ms(line *l, const char *k, size_t klen, double ms) {
-  if (ms < 0) {
-    if (log_format_ != LOG_FORMAT_JSON) {
-      key(l, k, klen);
-      PUT_LIT(l, "-");
-    }
-    return;
+  p = put_u64(p, (uint64_t)(e->status < 0 ? 0 : e->status));
+  p = LIT(p, ",\"ocr_status\":");
+  p = e->ocr_status ? put_json_str(p, e->ocr_status) : LIT(p, "null");
+  p = LIT(p, ",\"details\":");
+  p = e->details ? put_json_str(p, e->details) : LIT(p, "null");
+  if (e->queue_ms >= 0) {
+    p = LIT(p, ",\"queue_ms\":");
+    p = put_ms(p, e->queue_ms);
   }
-  key(l, k, klen);
-  put_ms(l, ms);
+  if (e->ocr_ms >= 0) {
+    p = LIT(p, ",\"ocr_ms\":");
+    p = put_ms(p, e->ocr_ms);
+  }
+  p = LIT(p, ",\"bytes_in\":");
+  p = put_u64(p, e->bytes_in);
+  p = LIT(p, ",\"bytes_out\":");
+  p = put_u64(p, e->bytes_out);
+  p = LIT(p, ",\"duration_ms\":");
+  p = put_ms(p, e->duration_ms);
+  p = LIT(p, ",\"request_id\":");
+  p = e->request_id ? put_json_str(p, e->request_id) : LIT(p, "null");
+  p = LIT(p, ",\"message\":");
+  p = e->message ? put_json_str(p, e->message) : LIT(p, "null");
+  return LIT(p, "}");
 }
-#define PAIR_MS(l, k, v) pair_ms((l), (k), sizeof(k) - 1, (v))
 
 void access_log_write(const access_entry *e) {
   int level = e->failed ? LOG_WARN : LOG_INFO;
   if (!access_log_on_ || log_level_ > level)
     return;
-  /* Worst case: the fixed part plus every string value escaped. */
-  const size_t need = LOG_PREFIX_MAX + 512 + 7 * 6 * MAX_VALUE;
-  _Static_assert(LOG_PREFIX_MAX + 512 + 7 * 6 * MAX_VALUE < ACCESS_LOG_BUFFER,
-                 "a line always fits in an empty buffer");
-  if (ACCESS_LOG_BUFFER - ab.len < need)
+  if (ACCESS_LOG_BUFFER - ab.len < LINE_MAX)
     access_log_flush();
   int was_empty = ab.len == 0;
-  line l = {ab.data + ab.len, ab.data + ACCESS_LOG_BUFFER};
-  l.p += log_prefix(level, l.p);
-  int json = log_format_ == LOG_FORMAT_JSON;
-  if (json)
-    PUT_LIT(&l, "\"msg\":\"access\"");
-  else
-    PUT_LIT(&l, "access");
-  PAIR_STR(&l, "protocol", e->protocol);
-  PAIR_STR(&l, "peer", e->peer);
-  PAIR_STR(&l, "method", e->method);
-  if (e->route)
-    PAIR_STR(&l, "route", e->route);
-  if (e->status_name) {
-    PAIR_STR(&l, "status", e->status_name);
-    KEY(&l, "grpc_code");
-  } else {
-    KEY(&l, "status");
-  }
-  put_u64(&l, (uint64_t)(e->status < 0 ? 0 : e->status));
-  PAIR_STR(&l, "ocr_status", e->ocr_status);
-  PAIR_STR(&l, "details", e->details);
-  PAIR_MS(&l, "queue_ms", e->queue_ms);
-  PAIR_MS(&l, "ocr_ms", e->ocr_ms);
-  KEY(&l, "bytes_in");
-  put_u64(&l, e->bytes_in);
-  KEY(&l, "bytes_out");
-  put_u64(&l, e->bytes_out);
-  PAIR_MS(&l, "duration_ms", e->duration_ms);
-  PAIR_STR(&l, "request_id", e->request_id);
-  if (e->message || json)
-    PAIR_STR(&l, "message", e->message);
-  if (json)
-    PUT_LIT(&l, "}");
-  PUT_LIT(&l, "\n");
-  ab.len = (size_t)(l.p - ab.data);
+  char *p = ab.data + ab.len;
+  p += log_prefix(level, p);
+  p = log_format_ == LOG_FORMAT_JSON ? format_json(p, e) : format_text(p, e);
+  *p++ = '\n';
+  ab.len = (size_t)(p - ab.data);
   if (was_empty && ab.arm)
     ab.arm(ab.arm_ud);
 }
@@ -247,12 +255,21 @@ static void rng_seed(void) {
 }
 
 void access_log_new_id(char out[37]) {
+  static const char hex[] = "0123456789abcdef";
   if (!rng_seeded)
     rng_seed();
   uint64_t r[2] = {rng_next(), rng_next()};
-  uuid_t u;
+  uint8_t u[16];
   memcpy(u, r, 16);
   u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
   u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-  uuid_unparse_lower(u, out);
+  /* uuid_unparse_lower's layout, 8-4-4-4-12, without its printf. */
+  char *p = out;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *p++ = '-';
+    *p++ = hex[u[i] >> 4];
+    *p++ = hex[u[i] & 15];
+  }
+  *p = 0;
 }

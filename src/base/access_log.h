@@ -29,6 +29,7 @@ typedef struct access_entry {
   uint64_t bytes_out;      /* response message or body bytes */
   double duration_ms;      /* headers received to status sent */
   const char *request_id;  /* x-request-id, received or generated */
+  int request_id_trusted;  /* generated here: written without scanning */
   int failed;              /* a failure: written at warn */
 } access_entry;
 

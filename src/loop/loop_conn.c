@@ -351,7 +351,8 @@ static void format_peer(loop_conn *c) {
                ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
       return;
     }
-    if (ss.ss_family == AF_INET && uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0) {
+    if (ss.ss_family == AF_INET &&
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0) {
       snprintf(c->peer, sizeof c->peer, "%s:%d", ip,
                ntohs(((struct sockaddr_in *)&ss)->sin_port));
       return;

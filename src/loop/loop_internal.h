@@ -54,7 +54,7 @@ struct loop_conn {
   int writing;
   int close_after_flush;
   char peer[64]; /* "address:port", for the access log */
-  buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
+  buf wbuf;      /* bytes pulled from h2, not yet handed to the socket */
 };
 
 /* Starts listening; logs the bound address. Returns 0 or a uv error. */

@@ -49,20 +49,19 @@ int loop__metrics_init(loop_server *srv) {
     return ERR_NOMEM;
   metrics *m = srv->metrics;
   const char *proto[] = {"protocol"};
-  metric_family *conns =
-      metrics_family(m, METRIC_GAUGE, "ocrpc_connections_open",
-                     "Client connections open now, by protocol (http2, http1).", 1, proto,
-                     NULL, 0);
+  metric_family *conns = metrics_family(
+      m, METRIC_GAUGE, "ocrpc_connections_open",
+      "Client connections open now, by protocol (http2, http1).", 1, proto, NULL, 0);
   srv->m_conns_h2 = metrics_series(conns, (const char *[]){"http2"});
   srv->m_queue_depth = metrics_series(
       metrics_family(m, METRIC_GAUGE, "ocr_queue_depth",
-                     "Jobs submitted to the worker pool and not yet started.", 0, NULL, NULL,
-                     0),
+                     "Jobs submitted to the worker pool and not yet started.", 0, NULL,
+                     NULL, 0),
       NULL);
-  srv->m_workers_busy = metrics_series(
-      metrics_family(m, METRIC_GAUGE, "ocr_workers_busy",
-                     "Worker threads running a job now.", 0, NULL, NULL, 0),
-      NULL);
+  srv->m_workers_busy =
+      metrics_series(metrics_family(m, METRIC_GAUGE, "ocr_workers_busy",
+                                    "Worker threads running a job now.", 0, NULL, NULL, 0),
+                     NULL);
   srv->m_store_up = metrics_series(
       metrics_family(m, METRIC_GAUGE, "ocrpc_job_store_connected",
                      "1 when the job store is usable (always for the in-process store; "

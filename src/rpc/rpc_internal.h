@@ -252,7 +252,8 @@ void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms);
 /* Counts one image's outcome: ocr_images_total, and when the engine ran
  * (not a cache hit) ocr_recognition_seconds and ocr_queue_wait_seconds.
  * queue_ms < 0: the image never reached a worker. */
-void rpc__metrics_image(rpc_server *srv, const ocr_result *r, double queue_ms, int cache_hit);
+void rpc__metrics_image(rpc_server *srv, const ocr_result *r, double queue_ms,
+                        int cache_hit);
 
 /* Nanoseconds of the monotonic clock (worker threads too). */
 uint64_t rpc__now_ns(void);

@@ -11,24 +11,24 @@
 
 /* Seconds from 0.1 ms (a mock call) to 5 minutes (the guide's client
  * timeout), so both the RPC overhead and a long recognition are visible. */
-static const double duration_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                          0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                          1,      2.5,     5,      10,    30,     60,
-                                          120,    300};
+static const double duration_buckets[] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25,   0.5,     1,      2.5,   5,      10,    30,   60,    120,  300};
 #define NBUCKETS (sizeof duration_buckets / sizeof duration_buckets[0])
 
 static void collect(void *ud) {
   rpc_server *srv = ud;
   metric_set(srv->m.cache_hits, (double)srv->cache_hits);
   metric_set(srv->m.cache_misses, (double)srv->cache_misses);
-  size_t batch = rpc__method_index(rpc__method_find(
-      "/ocr.OCRService/ExtractTextBatch", sizeof "/ocr.OCRService/ExtractTextBatch" - 1, NULL));
+  size_t batch = rpc__method_index(
+      rpc__method_find("/ocr.OCRService/ExtractTextBatch",
+                       sizeof "/ocr.OCRService/ExtractTextBatch" - 1, NULL));
   metric_set(srv->m.batches, (double)srv->m.alive[batch]);
 }
 
 static metric *single(metrics *m, metric_type t, const char *name, const char *help) {
-  return metrics_series(metrics_family(m, t, name, help, 0, NULL, duration_buckets, NBUCKETS),
-                        NULL);
+  return metrics_series(
+      metrics_family(m, t, name, help, 0, NULL, duration_buckets, NBUCKETS), NULL);
 }
 
 int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
@@ -38,10 +38,10 @@ int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
   rm->requests = metrics_family(m, METRIC_COUNTER, "grpc_requests_total",
                                 "Total gRPC requests, by method and gRPC status code name.",
                                 2, ms, NULL, 0);
-  rm->duration = metrics_family(
-      m, METRIC_HISTOGRAM, "grpc_request_duration_seconds",
-      "gRPC request duration: request headers received to status sent.", 1, mm,
-      duration_buckets, NBUCKETS);
+  rm->duration =
+      metrics_family(m, METRIC_HISTOGRAM, "grpc_request_duration_seconds",
+                     "gRPC request duration: request headers received to status sent.", 1,
+                     mm, duration_buckets, NBUCKETS);
   rm->images = metrics_family(
       m, METRIC_COUNTER, "ocr_images_total",
       "Images answered (ExtractText and batch items; REST too), by the Tesseract language "
@@ -128,7 +128,10 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg) {
       .bytes_in = c->bytes_in,
       .bytes_out = c->bytes_out,
       .duration_ms = seconds * 1000.0,
-      .request_id = c->request_id[0] ? c->request_id : c->gen_id[0] ? c->gen_id : NULL,
+      .request_id = c->request_id[0] ? c->request_id
+                    : c->gen_id[0]   ? c->gen_id
+                                     : NULL,
+      .request_id_trusted = !c->request_id[0],
       .failed = status != RPC_OK || c->ocr_details != NULL,
   };
   access_log_write(&e);

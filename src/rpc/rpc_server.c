@@ -43,7 +43,9 @@ size_t rpc__method_index(const rpc_method *m) {
   return m ? (size_t)(m - methods) : RPC_NMETHODS;
 }
 
-const char *rpc__method_name(size_t i) { return i < RPC_NMETHODS ? methods[i].path : "unknown"; }
+const char *rpc__method_name(size_t i) {
+  return i < RPC_NMETHODS ? methods[i].path : "unknown";
+}
 
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {
   const char *slash = len > 1 ? memchr(path + 1, '/', len - 1) : NULL;

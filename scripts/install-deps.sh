@@ -11,7 +11,7 @@ PKGS=(
   nanopb libnanopb-dev protobuf-compiler
   libtesseract-dev libleptonica-dev
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor tesseract-ocr-osd
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server libssl-dev
   libcriterion-dev
   python3 python3-grpcio python3-protobuf protobuf-compiler-grpc
   python3-h2 nghttp2-client

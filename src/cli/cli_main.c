@@ -60,7 +60,8 @@ static const char usage[] =
     "  0  success\n"
     "  1  an image failed (OCR status FAILURE, or a file could not be read)\n"
     "  2  usage error\n"
-    "  3  server unreachable or unavailable (connection refused, reset, ...)\n"
+    "  3  server unreachable or unavailable (connection refused, reset, GOAWAY);\n"
+    "     one attempt, never retried: run again later\n"
     "  4  deadline exceeded (--timeout)\n"
     "  5  any other error reported by the server or the protocol\n";
 

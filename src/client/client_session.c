@@ -359,6 +359,11 @@ static void close_status(client_call *c, uint32_t error_code) {
     } else {
       report(c, c->grpc_status, msg, 0);
     }
+  } else if (error_code == NGHTTP2_REFUSED_STREAM && c->s->goaway) {
+    /* nghttp2 closes the streams above the GOAWAY's last stream id with
+     * REFUSED_STREAM: the server never processed them. */
+    report(c, CLIENT_UNAVAILABLE,
+           "the server is going away (GOAWAY); the request was not processed", 1);
   } else if (error_code != NGHTTP2_NO_ERROR) {
     snprintf(msg, sizeof msg, "stream reset by the server (%s)",
              nghttp2_http2_strerror(error_code));
@@ -411,7 +416,9 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame,
       call_free(c);
   } else {
     char msg[128];
-    snprintf(msg, sizeof msg, "request not sent: %s", nghttp2_strerror(lib_error_code));
+    snprintf(msg, sizeof msg, "request not sent: %s",
+             s->goaway ? "the server is going away (GOAWAY)"
+                       : nghttp2_strerror(lib_error_code));
     report(c, CLIENT_UNAVAILABLE, msg, 1); /* frees it when no stream holds it */
   }
   if (!stream_exists)

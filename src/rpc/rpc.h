@@ -91,6 +91,13 @@ typedef struct metrics metrics;
  * Returns 0 or ERR_NOMEM. */
 int rpc_server_set_metrics(rpc_server *srv, metrics *m);
 
+struct app;
+
+/* The recognition path this server runs its calls through (engine,
+ * executor, job store, result cache), for other front doors (REST) to
+ * share. Owned by the server; valid until rpc_server_free. */
+struct app *rpc_server_app(rpc_server *srv);
+
 /* Result cache outcomes since the server started: reads that found a
  * result (hits) and reads that did not (misses, including reads while the
  * store was unreachable). Loop thread. */

@@ -269,7 +269,7 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
-  c->t_start_ns = rpc__now_ns();
+  c->t_start_ns = app_now_ns();
   c->queue_ms = c->ocr_ms = -1;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;

@@ -7,9 +7,9 @@
 #include <pb.h>
 #include <stdint.h>
 
+#include "app/app.h"
 #include "base/buf.h"
 #include "base/metrics.h"
-#include "base/sha256.h"
 #include "base/timer.h"
 #include "jobs/jobs.h"
 #include "ocr.pb.h"
@@ -53,10 +53,10 @@ const char *rpc__method_name(size_t i);
  * and status, so a call costs two array reads, an add and a bucket search. */
 typedef struct rpc_metrics {
   metrics *reg; /* NULL: nothing is counted */
-  metric_family *requests, *duration, *images;
+  metric_family *requests, *duration;
   metric *requests_s[RPC_NMETHODS + 1][17];
   metric *duration_s[RPC_NMETHODS + 1];
-  metric *recognition, *queue_wait, *cache_hits, *cache_misses, *batches;
+  metric *batches;
   size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
 } rpc_metrics;
 
@@ -77,21 +77,15 @@ typedef struct rpc_method {
 
 struct rpc_server {
   const config *cfg;
-  jobs_store *jobs;
-  ocr_engine *engine;
-  exec *ex;
+  /* The recognition path (engine, executor, job store, result cache),
+   * shared with the other front doors through rpc_server_app. */
+  app app;
   const rpc_transport *tr;
-  timer_src *timers;  /* NULL: deadlines are not enforced */
-  int inline_instant; /* run never-blocking engines on the loop thread */
+  timer_src *timers; /* NULL: deadlines are not enforced */
   size_t ncalls;
   int draining;
   rpc_watcher *watchers; /* health Watch streams */
   size_t nwatchers;
-  /* The result cache (config_result_cache_on): on only with a job store,
-   * which holds the entries. */
-  int cache_on;
-  uint64_t cache_ttl_ms;
-  uint64_t cache_hits, cache_misses;
   rpc_metrics m;
 };
 
@@ -196,51 +190,6 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
 /* Adds one metadata entry (key and value borrowed; at most 10 in all). */
 void rpc__kv_add(rpc_kv *kv, const char *key, const char *value);
 
-/* ---- the result cache ----
- * A recognition with the cache on runs in up to four steps: read and hash
- * the image on a worker (rpc__cache_read), look the key up in the job
- * store on the loop, and on a miss recognise the bytes already read on a
- * worker, then store the result (rpc__cache_store). The service owning
- * the job keeps one of these in it. */
-enum { RPC_CACHE_NONE = 0, RPC_CACHE_MISS, RPC_CACHE_HIT };
-
-typedef struct rpc_cached {
-  uint8_t *bytes; /* the file a path named, read by step 1; owned (NULL for
-                     inline images, whose bytes the request holds) */
-  size_t len;
-  char key[2 * SHA256_DIGEST_LEN + 1]; /* hex; set by step 1 on success */
-  void *req;                           /* the pending store read, NULL when none */
-  int state;                           /* RPC_CACHE_*: what the answer says in "cache" */
-  uint64_t queued_ns;                  /* waited for a worker before the last step */
-} rpc_cached;
-
-/* Worker thread. Step 1: reads the image in (ocr_engine_read) and hashes
- * it with the engine, the language code, the threshold as used,
- * use_angle_cls and psm into cd->key. On failure out holds the error
- * ocr_engine_run would have given, and is returned. */
-int rpc__cache_read(ocr_engine *eng, const ocr_request *in, rpc_cached *cd,
-                    ocr_result *out);
-
-/* Loop thread. Before step 3: points in at the bytes step 1 read, so the
- * engine recognises exactly what was hashed (and reads no file again). */
-void rpc__cache_use_bytes(rpc_cached *cd, ocr_request *in);
-
-/* Loop thread. Step 4: stores a successful result under cd->key
- * (failures are never cached). */
-void rpc__cache_store(rpc_server *srv, const rpc_cached *cd, const ocr_result *r);
-
-/* Counts and logs (debug) the outcome of a store read: 1 for a hit whose
- * value unpacked into out, 0 for a miss (not stored, unreadable, or the
- * store unreachable). */
-int rpc__cache_answer(rpc_server *srv, rpc_cached *cd, int err, const uint8_t *data,
-                      size_t len, ocr_result *out);
-
-/* Frees what cd owns. */
-void rpc__cache_clear(rpc_cached *cd);
-
-/* Describes an OCR result for the job store; strings borrowed from r. */
-void rpc__jobs_result(const ocr_result *r, int32_t index, jobs_result *jr);
-
 /* Records a call's end once: grpc_requests_total, the duration histogram
  * and the access log line. Called when the status is sent, or at close
  * for a call that ended without one (CANCELLED). */
@@ -248,15 +197,6 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg);
 
 /* Notes an OCR answer on the call for its access log line. */
 void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms);
-
-/* Counts one image's outcome: ocr_images_total, and when the engine ran
- * (not a cache hit) ocr_recognition_seconds and ocr_queue_wait_seconds.
- * queue_ms < 0: the image never reached a worker. */
-void rpc__metrics_image(rpc_server *srv, const ocr_result *r, double queue_ms,
-                        int cache_hit);
-
-/* Nanoseconds of the monotonic clock (worker threads too). */
-uint64_t rpc__now_ns(void);
 
 /* Services. */
 void rpc__ocr_extract_text(rpc_call *c, void *req);

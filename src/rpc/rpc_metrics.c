@@ -18,8 +18,6 @@ static const double duration_buckets[] = {
 
 static void collect(void *ud) {
   rpc_server *srv = ud;
-  metric_set(srv->m.cache_hits, (double)srv->cache_hits);
-  metric_set(srv->m.cache_misses, (double)srv->cache_misses);
   size_t batch = rpc__method_index(
       rpc__method_find("/ocr.OCRService/ExtractTextBatch",
                        sizeof "/ocr.OCRService/ExtractTextBatch" - 1, NULL));
@@ -33,8 +31,7 @@ static metric *single(metrics *m, metric_type t, const char *name, const char *h
 
 int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
   rpc_metrics *rm = &srv->m;
-  const char *ms[] = {"method", "status"}, *mm[] = {"method"},
-             *lr[] = {"language", "result"};
+  const char *ms[] = {"method", "status"}, *mm[] = {"method"};
   rm->requests = metrics_family(m, METRIC_COUNTER, "grpc_requests_total",
                                 "Total gRPC requests, by method and gRPC status code name.",
                                 2, ms, NULL, 0);
@@ -42,43 +39,13 @@ int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
       metrics_family(m, METRIC_HISTOGRAM, "grpc_request_duration_seconds",
                      "gRPC request duration: request headers received to status sent.", 1,
                      mm, duration_buckets, NBUCKETS);
-  rm->images = metrics_family(
-      m, METRIC_COUNTER, "ocr_images_total",
-      "Images answered (ExtractText and batch items; REST too), by the Tesseract language "
-      "code used and result: success, or the failure's details code.",
-      2, lr, NULL, 0);
-  rm->recognition = single(m, METRIC_HISTOGRAM, "ocr_recognition_seconds",
-                           "Time a worker spent decoding and recognising one image.");
-  rm->queue_wait = single(m, METRIC_HISTOGRAM, "ocr_queue_wait_seconds",
-                          "Time an image waited for a free worker.");
-  rm->cache_hits = single(m, METRIC_COUNTER, "ocr_result_cache_hits_total",
-                          "Result cache lookups that found a stored result.");
-  rm->cache_misses =
-      single(m, METRIC_COUNTER, "ocr_result_cache_misses_total",
-             "Result cache lookups that found none (or the store was unreachable).");
   rm->batches = single(m, METRIC_GAUGE, "ocr_batches_in_flight",
                        "ExtractTextBatch streams open now.");
-  if (!rm->requests || !rm->duration || !rm->images || !rm->recognition ||
-      !rm->queue_wait || !rm->cache_hits || !rm->cache_misses || !rm->batches ||
-      metrics_on_collect(m, collect, srv, NULL))
+  if (!rm->requests || !rm->duration || !rm->batches ||
+      metrics_on_collect(m, collect, srv, NULL) || app_metrics_register(&srv->app, m))
     return ERR_NOMEM;
   rm->reg = m;
   return 0;
-}
-
-void rpc__metrics_image(rpc_server *srv, const ocr_result *r, double queue_ms,
-                        int cache_hit) {
-  rpc_metrics *rm = &srv->m;
-  if (!rm->reg)
-    return;
-  const char *v[] = {r->language[0] ? r->language : "unknown",
-                     r->err ? err_name(r->err) : "success"};
-  metric_inc(metrics_series(rm->images, v));
-  if (cache_hit || queue_ms < 0)
-    return;
-  metric_observe(rm->queue_wait, queue_ms / 1000.0);
-  if (r->err == 0 || r->ocr_ms > 0)
-    metric_observe(rm->recognition, r->ocr_ms / 1000.0);
 }
 
 void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms) {
@@ -94,7 +61,7 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg) {
   c->accounted = 1;
   rpc_server *srv = c->srv;
   rpc_metrics *rm = &srv->m;
-  uint64_t now = rpc__now_ns();
+  uint64_t now = app_now_ns();
   double seconds = (double)(now - c->t_start_ns) / 1e9;
   size_t mi = rpc__method_index(c->method);
   if (rm->reg) {

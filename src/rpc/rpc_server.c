@@ -68,24 +68,25 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_tr
   if (!srv)
     return ERR_NOMEM;
   srv->cfg = cfg;
-  srv->engine = engine;
-  srv->ex = ex;
+  app_init(&srv->app, cfg, engine, ex);
   srv->tr = tr;
-  srv->cache_on = config_result_cache_on(cfg);
-  srv->cache_ttl_ms = cfg->result_cache_ttl_seconds * 1000;
   *out = srv;
   return 0;
 }
 
-void rpc_server_set_inline(rpc_server *srv, int on) { srv->inline_instant = on; }
+void rpc_server_set_inline(rpc_server *srv, int on) { srv->app.inline_instant = on; }
 
-void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->jobs = jobs; }
+void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->app.jobs = jobs; }
+
+struct app *rpc_server_app(rpc_server *srv) {
+  return &srv->app;
+}
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
 
 void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses) {
-  *hits = srv->cache_hits;
-  *misses = srv->cache_misses;
+  *hits = srv->app.cache_hits;
+  *misses = srv->app.cache_misses;
 }
 
 void rpc_server_drain(rpc_server *srv) {

@@ -4,10 +4,8 @@
  * each result is streamed as soon as it is done (completion order) as one
  * OCRBatchProgress. A slow reader pauses the batch: results wait in a
  * bounded queue until the stream drains, and no new image starts while the
- * queue is full. With the result cache on, each image goes through the
- * same steps as ExtractText (rpc__cache_*): read and hash on a worker,
- * look up on the loop, recognise only a miss. Loop thread, except
- * item_work and item_read_work (worker thread). */
+ * queue is full. Each image is one recognition of the app layer (src/app:
+ * read, cache, engine, store), as ExtractText's. Loop thread. */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,22 +21,14 @@
 
 typedef struct batch batch;
 
-/* One image. Ownership: lives in its batch's array; `in` is written by the
- * loop before submitting and only read by the worker, `out` (and cd's
- * bytes and key) is written by the worker and read after item_done. An
- * image counts as in flight (b->inflight) from its submission until
- * item_done, including while it waits for the store between its two
- * trips to a worker (cd.req set). */
+/* One image. Ownership: lives in its batch's array; `r.in` points into
+ * the request. An image counts as in flight (b->inflight) from its
+ * submission until item_done, or until app_recog_cancel says it ended. */
 typedef struct batch_item {
-  exec_job ej; /* first: the executor hands back &ej */
+  app_recog r; /* first: app hands back &r */
   batch *b;
   int32_t index;
   int submitted, completed;
-  ocr_request in;
-  ocr_result out;
-  volatile int cancel;
-  uint64_t t_queued_ns, t_started_ns;
-  rpc_cached cd;
 } batch_item;
 
 /* Freed when both the call has gone (or finished) and no item is in
@@ -58,10 +48,8 @@ struct batch {
 };
 
 static void batch_free(batch *b) {
-  for (int32_t i = 0; i < b->total; i++) {
-    ocr_result_clear(&b->items[i].out);
-    rpc__cache_clear(&b->items[i].cd);
-  }
+  for (int32_t i = 0; i < b->total; i++)
+    app_recog_clear(&b->items[i].r);
   free(b->items);
   free(b->queue);
   pb_release(ocr_OCRBatchRequest_fields, b->req);
@@ -72,7 +60,7 @@ static void batch_free(batch *b) {
 static void make_uuid(char *out, size_t size) {
   uint8_t r[16];
   if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-    uint64_t t = rpc__now_ns();
+    uint64_t t = app_now_ns();
     for (size_t i = 0; i < sizeof r; i++)
       r[i] = (uint8_t)(t >> (i % 8 * 8)) ^ (uint8_t)(i * 37);
   }
@@ -84,28 +72,20 @@ static void make_uuid(char *out, size_t size) {
            r[14], r[15]);
 }
 
-/* Worker thread. */
-static void item_work(exec_job *ej) {
-  batch_item *it = (batch_item *)ej;
-  it->t_started_ns = rpc__now_ns();
-  ocr_engine_run(it->b->srv->engine, &it->in, &it->out);
-}
-
 static void store_result(batch *b, batch_item *it) {
   jobs_result jr;
-  rpc__jobs_result(&it->out, it->index, &jr);
-  jobs_put_result(b->srv->jobs, b->id, &jr, b->completed, b->failed);
+  app_jobs_result(&it->r.out, it->index, &jr);
+  jobs_put_result(b->srv->app.jobs, b->id, &jr, b->completed, b->failed);
 }
 
 static int send_progress(batch *b, batch_item *it) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   rpc_kv kv = {0};
-  double queue_ms =
-      it->t_started_ns ? (double)(it->t_started_ns - it->t_queued_ns) / 1e6 : 0;
-  if (rpc__ocr_response(&it->out, b->srv->engine, queue_ms, &resp, &kv))
+  if (rpc__ocr_response(&it->r.out, b->srv->app.engine, app_recog_queue_ms(&it->r), &resp,
+                        &kv))
     return ERR_NOMEM;
-  if (it->cd.state) {
-    rpc__kv_add(&kv, "cache", it->cd.state == RPC_CACHE_HIT ? "hit" : "miss");
+  if (it->r.cache) {
+    rpc__kv_add(&kv, "cache", it->r.cache == APP_CACHE_HIT ? "hit" : "miss");
     resp.metadata.data_count = (pb_size_t)kv.n;
   }
   b->sent++;
@@ -119,93 +99,37 @@ static int send_progress(batch *b, batch_item *it) {
   p.index = it->index;
   int rc = rpc__call_send(b->call, ocr_OCRBatchProgress_fields, &p);
   free(resp.text_boxes);
-  ocr_result_clear(&it->out); /* sent: the store has its own copy */
+  ocr_result_clear(&it->r.out); /* sent: the store has its own copy */
   return rc;
 }
 
 static void complete_item(batch *b, batch_item *it) {
   it->completed = 1;
-  rpc__metrics_image(b->srv, &it->out,
-                     it->t_started_ns ? (double)(it->t_started_ns - it->t_queued_ns) / 1e6
-                                      : -1,
-                     it->cd.state == RPC_CACHE_HIT);
   b->completed++;
-  if (it->out.err)
+  if (it->r.out.err)
     b->failed++;
   store_result(b, it);
   b->queue[(b->q_head + b->q_len) % b->total] = it->index;
   b->q_len++;
 }
 
-static void item_done(exec_job *ej, int status);
-
-/* Worker thread. Step 1 of a cached recognition. */
-static void item_read_work(exec_job *ej) {
-  batch_item *it = (batch_item *)ej;
-  it->t_started_ns = rpc__now_ns();
-  rpc__cache_read(it->b->srv->engine, &it->in, &it->cd, &it->out);
-}
-
-/* Step 2's answer; may run inside jobs_cache_get. */
-static void item_on_cache(void *arg, int err, const uint8_t *data, size_t len) {
-  batch_item *it = arg;
-  batch *b = it->b;
-  if (rpc__cache_answer(b->srv, &it->cd, err, data, len, &it->out) || !b->call) {
-    item_done(&it->ej, 0);
-    return;
-  }
-  /* Step 3: recognise the bytes step 1 read. Still in flight: item_done
-   * comes from the executor. */
-  ocr_result_init(&it->out);
-  rpc__cache_use_bytes(&it->cd, &it->in);
-  it->ej.work = item_work;
-  it->ej.done = item_done;
-  if (b->srv->ex->submit(b->srv->ex, &it->ej)) {
-    it->out.err = ERR_ENGINE;
-    it->out.error_message = strdup("the server cannot take work now");
-    item_done(&it->ej, 0);
-  }
-}
-
-/* Step 1 is back: a failure is the image's result as without the cache;
- * otherwise step 2 asks the store. */
-static void item_read_done(exec_job *ej, int status) {
-  batch_item *it = (batch_item *)ej;
-  batch *b = it->b;
-  if (!b->call || status || it->out.err) {
-    item_done(ej, status);
-    return;
-  }
-  /* The store may answer inside jobs_cache_get, and the batch may then
-   * finish and be freed: the handle is kept only when the answer is still
-   * to come. */
-  void *req = jobs_cache_get(b->srv->jobs, it->cd.key, item_on_cache, it);
-  if (req)
-    it->cd.req = req;
-}
+static void item_done(app_recog *r, int status);
 
 static void submit_item(batch *b, batch_item *it) {
   it->submitted = 1;
-  it->t_queued_ns = rpc__now_ns();
-  if (!it->in.path && !it->in.data_len) {
-    it->out.err = ERR_INVAL;
-    it->out.error_message = strdup("no image: set private_path, public_path or data");
+  if (!it->r.in.path && !it->r.in.data_len) {
+    it->r.out.err = ERR_INVAL;
+    it->r.out.error_message = strdup("no image: set private_path, public_path or data");
+    app_metrics_image(&b->srv->app, &it->r.out, -1);
     complete_item(b, it);
     return;
   }
-  if (b->srv->cache_on && b->srv->jobs) {
-    it->ej.work = item_read_work;
-    it->ej.done = item_read_done;
-  } else {
-    it->ej.work = item_work;
-    it->ej.done = item_done;
-  }
-  /* Counted before submitting: an executor may finish the item inside. */
+  /* Counted before starting: the recognition may end inside. */
   b->inflight++;
-  if (b->srv->ex->submit(b->srv->ex, &it->ej)) {
+  if (app_recog_start(&b->srv->app, &it->r, 0, item_done)) {
     b->inflight--;
-    it->out.err = ERR_ENGINE;
-    it->out.error_message = strdup("the server cannot take work now");
+    it->r.out.err = ERR_ENGINE;
+    it->r.out.error_message = strdup("the server cannot take work now");
     complete_item(b, it);
   }
 }
@@ -213,7 +137,7 @@ static void submit_item(batch *b, batch_item *it) {
 static void finish(batch *b) {
   b->finished = 1;
   jobs_state st = b->total > 0 && b->failed == b->total ? JOBS_FAILURE : JOBS_SUCCESS;
-  jobs_finish(b->srv->jobs, b->id, st, b->completed, b->failed);
+  jobs_finish(b->srv->app.jobs, b->id, st, b->completed, b->failed);
   rpc_call *c = b->call;
   c->work = NULL;
   b->call = NULL;
@@ -274,8 +198,8 @@ static void pump(batch *b) {
   }
 }
 
-static void item_done(exec_job *ej, int status) {
-  batch_item *it = (batch_item *)ej;
+static void item_done(app_recog *r, int status) {
+  batch_item *it = (batch_item *)r;
   batch *b = it->b;
   b->inflight--;
   if (!b->call) {
@@ -284,10 +208,12 @@ static void item_done(exec_job *ej, int status) {
     return;
   }
   if (status == ERR_CANCELLED) {
-    it->out.err = ERR_CANCELLED;
+    it->r.out.err = ERR_CANCELLED;
+  } else if (status) { /* a later step could not be queued */
+    ocr_result_clear(&it->r.out);
+    it->r.out.err = ERR_ENGINE;
+    it->r.out.error_message = strdup("the server cannot take work now");
   }
-  if (status == 0)
-    rpc__cache_store(b->srv, &it->cd, &it->out); /* misses that succeeded */
   complete_item(b, it);
   pump(b);
 }
@@ -301,22 +227,14 @@ static void batch_detach(void *work) {
   b->call = NULL;
   if (!b->finished) {
     b->finished = 1;
-    jobs_finish(b->srv->jobs, b->id, JOBS_CANCELLED, b->completed, b->failed);
+    jobs_finish(b->srv->app.jobs, b->id, JOBS_CANCELLED, b->completed, b->failed);
   }
   for (int32_t i = 0; i < b->next; i++) {
     batch_item *it = &b->items[i];
-    if (it->submitted && !it->completed) {
-      it->cancel = 1;
-      if (it->cd.req) {
-        /* Waiting for the store, not for a worker: no done callback will
-         * come for it, so it stops being in flight here. */
-        jobs_cache_cancel(b->srv->jobs, it->cd.req);
-        it->cd.req = NULL;
-        b->inflight--;
-      } else {
-        b->srv->ex->cancel(b->srv->ex, &it->ej);
-      }
-    }
+    /* One waiting for the store ends here: no done callback will come
+     * for it, so it stops being in flight. */
+    if (it->submitted && !it->completed && app_recog_cancel(&it->r))
+      b->inflight--;
   }
   if (b->inflight == 0)
     batch_free(b);
@@ -352,24 +270,23 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   for (int32_t i = 0; i < total; i++) {
     batch_item *it = &b->items[i];
     const ocr_ImagePath *ip = &req->image_paths[i];
+    app_recog_init(&it->r);
     it->b = b;
     it->index = i;
-    ocr_result_init(&it->out);
+    ocr_request *in = &it->r.in;
     if (ip->data && ip->data->size > 0) {
-      it->in.data = ip->data->bytes;
-      it->in.data_len = ip->data->size;
+      in->data = ip->data->bytes;
+      in->data_len = ip->data->size;
     } else if (ip->private_path && *ip->private_path) {
-      it->in.path = ip->private_path;
+      in->path = ip->private_path;
     } else if (ip->public_path && *ip->public_path) {
-      it->in.path = ip->public_path;
+      in->path = ip->public_path;
     }
-    it->in.language = req->language;
-    it->in.confidence_threshold = req->confidence_threshold;
-    it->in.use_angle_cls = req->use_angle_cls;
-    it->in.psm = -1;
-    it->in.cancel = &it->cancel;
+    in->language = req->language;
+    in->confidence_threshold = req->confidence_threshold;
+    in->use_angle_cls = req->use_angle_cls;
   }
-  jobs_create(srv->jobs, b->id, total);
+  jobs_create(srv->app.jobs, b->id, total);
   c->work = b;
   c->detach = batch_detach;
   c->drained = batch_drained;

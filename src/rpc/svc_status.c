@@ -82,7 +82,7 @@ static void on_batch(void *arg, int err, const jobs_batch *jb) {
 
 static void status_detach(void *work) {
   status_req *sr = work;
-  jobs_get_cancel(sr->call->srv->jobs, sr->store_req);
+  jobs_get_cancel(sr->call->srv->app.jobs, sr->store_req);
   free(sr);
 }
 
@@ -99,7 +99,7 @@ void rpc__ocr_batch_status(rpc_call *c, void *reqp) {
     c->work = sr;
     c->detach = status_detach;
     /* An in-process store answers inside this call: sr is gone then. */
-    void *h = jobs_get(c->srv->jobs, req->batch_id, on_batch, sr);
+    void *h = jobs_get(c->srv->app.jobs, req->batch_id, on_batch, sr);
     if (h && c->work == sr)
       sr->store_req = h;
   }

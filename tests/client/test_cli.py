@@ -9,13 +9,17 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server import SANITIZER_MARKERS, Server  # noqa: E402
+from server import SANITIZER_MARKERS, STOP_TIMEOUT, Server  # noqa: E402
 
 CONVERT = "/usr/bin/convert"
 TEXTS = ("QUICK BROWN FOX", "LAZY DOG SLEEPS")
@@ -167,8 +171,117 @@ class CLI(unittest.TestCase):
         h = subprocess.run([os.environ["OCRPC_CLI_BIN"], "--help"],
                            capture_output=True, text=True)
         self.assertEqual(h.returncode, 0)
-        for s in ("OCRPC_TARGET", "Exit status", "deadline exceeded"):
+        for s in ("OCRPC_TARGET", "Exit status", "deadline exceeded",
+                  "never retried"):
             self.assertIn(s, h.stdout)
+
+
+class Disconnects(unittest.TestCase):
+    """What the CLI does when the connection fails: one attempt, never a
+    retry; the call ends UNAVAILABLE and the exit status is 3 with the
+    reason on stderr (refused: CLI.test_connection_refused)."""
+
+    def ocrpc(self, target, *args):
+        p = subprocess.run([os.environ["OCRPC_CLI_BIN"], "--server", target]
+                           + list(args), capture_output=True, text=True,
+                           timeout=300)
+        for marker in SANITIZER_MARKERS:
+            self.assertNotIn(marker, p.stderr)
+        return p
+
+    def peer_that_hangs_up(self, reset):
+        """A TCP listener that reads the client's first bytes (so the CLI
+        has sent its request) and then closes: with RST when reset, else
+        with FIN. Returns (target, thread)."""
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(120)
+
+        def serve():
+            try:
+                conn, _ = ls.accept()
+                with conn:
+                    conn.settimeout(120)
+                    got = b""
+                    while len(got) < 24:  # the HTTP/2 client preface
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        got += chunk
+                    if reset:  # SO_LINGER 0: close() sends RST
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
+            finally:
+                ls.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        return "127.0.0.1:%d" % ls.getsockname()[1], t
+
+    def test_connection_reset_exits_3(self):
+        target, t = self.peer_that_hangs_up(reset=True)
+        p = self.ocrpc(target, "health")
+        t.join(120)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("unavailable", p.stderr)
+        self.assertIn("reset", p.stderr)
+        self.assertIn(target, p.stderr)
+
+    def test_connection_closed_exits_3(self):
+        target, t = self.peer_that_hangs_up(reset=False)
+        p = self.ocrpc(target, "health")
+        t.join(120)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertRegex(p.stderr, "closed|reset")
+        self.assertIn(target, p.stderr)
+
+    def test_goaway_of_a_draining_server_lets_the_batch_finish(self):
+        # SIGTERM makes the server send GOAWAY and drain: the batch in
+        # flight (the server's last stream id covers it) runs to its end.
+        d = tempfile.mkdtemp(prefix="ocrpc-cli-drain-")
+        server = None
+        try:
+            # Three dense pages, one worker: each recognition takes a good
+            # share of a second of CPU, so the batch is still running when
+            # the SIGTERM follows its first result.
+            pngs = []
+            for i in range(3):
+                pngs.append(os.path.join(d, "p%d.png" % i))
+                args = []
+                for k in range(12):
+                    args += ["-annotate", "+20+%d" % (70 + 90 * k),
+                             "%s LINE %d" % (TEXTS[(i + k) % 2], k)]
+                subprocess.run([CONVERT, "-size", "1800x1200", "xc:white",
+                                "-font", "DejaVu-Sans", "-pointsize", "40",
+                                "-fill", "black"] + args + [pngs[-1]],
+                               check=True)
+            server = Server(engine="tesseract", workers=1, image_root=d)
+            cli = subprocess.Popen(
+                [os.environ["OCRPC_CLI_BIN"], "--server", server.target,
+                 "--language", "english", "batch", "--json"] + pngs,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                first = cli.stdout.readline()   # the first result: in flight
+                if first:
+                    server.proc.send_signal(signal.SIGTERM)
+                rest, err = cli.communicate(timeout=300)
+                self.assertTrue(first, err)
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.wait()
+            lines = [json.loads(l) for l in (first + rest).splitlines() if l]
+            self.assertEqual(cli.returncode, 0, err)
+            self.assertEqual(sorted(l["index"] for l in lines), list(range(3)))
+            server.proc.wait(STOP_TIMEOUT)  # it exits by itself once drained
+            server.stop()  # checks status 0 and the sanitizer markers
+            self.assertRegex(server.stderr(), r"draining [1-9]\d* calls")
+            server = None
+        finally:
+            if server is not None and server.proc.poll() is None:
+                server.proc.kill()
+                server.proc.wait()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -399,6 +399,72 @@ Test(session, reset_by_server_is_unavailable) {
   cr_assert(strstr(r.msg, "reset"), "%s", r.msg);
 }
 
+/* GOAWAY (graceful shutdown, RFC 9113 section 6.8): calls the server took
+ * (ids up to the last stream id) finish normally; the connection takes no
+ * new call; a call the server did not take ends UNAVAILABLE, saying why. */
+Test(session, goaway_lets_taken_calls_finish_and_refuses_new_ones) {
+  result r[2] = {0};
+  S.answer = ANSWER_NONE;
+  cr_assert_eq(start(&r[0], 0, CLIENT_CALL_UNARY, NULL), 0);
+  pump();
+  cr_assert_eq(S.nst, 1);
+  cr_assert_eq(h2_session_goaway(S.h2, H2_NO_ERROR, NULL), 0);
+  pump();
+  cr_assert_not(client__session_usable(cs));
+  cr_assert_eq(start(&r[1], 0, CLIENT_CALL_UNARY, NULL), ERR_UNAVAILABLE);
+  cr_assert_not(r[0].done);
+  S.answer = ANSWER_OK;
+  pump();
+  cr_assert(r[0].done);
+  cr_assert_eq(r[0].code, CLIENT_OK);
+  cr_assert_eq(r[0].nmsg, 1);
+}
+
+Test(session, goaway_before_the_request_is_unavailable) {
+  result r = {0};
+  cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
+  /* The server says GOAWAY (last stream id 0) before it reads anything. */
+  cr_assert_eq(h2_session_goaway(S.h2, H2_NO_ERROR, NULL), 0);
+  const uint8_t *p;
+  ssize_t n;
+  while ((n = h2_session_pull(S.h2, &p)) > 0)
+    cr_assert_eq(client__session_feed(cs, p, (size_t)n), 0);
+  pump();
+  cr_assert(r.done);
+  cr_assert_eq(r.code, CLIENT_UNAVAILABLE);
+  cr_assert(r.local);
+  cr_assert(strstr(r.msg, "GOAWAY"), "%s", r.msg);
+  cr_assert_eq(S.nst, 0, "the server saw a request it had refused");
+}
+
+Test(session, goaway_crossing_the_request_is_unavailable) {
+  result r = {0};
+  pump(); /* prefaces and SETTINGS */
+  cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
+  /* The request is on the wire when the server's GOAWAY (last stream id
+   * 0) arrives: nghttp2 closes the stream with REFUSED_STREAM. */
+  const uint8_t *p;
+  ssize_t n;
+  uint8_t held[4096];
+  size_t nheld = 0;
+  while ((n = client__session_pull(cs, &p)) > 0) {
+    cr_assert_leq(nheld + (size_t)n, sizeof held);
+    memcpy(held + nheld, p, (size_t)n);
+    nheld += (size_t)n;
+  }
+  cr_assert_gt(nheld, 0);
+  cr_assert_eq(h2_session_goaway(S.h2, H2_NO_ERROR, NULL), 0);
+  while ((n = h2_session_pull(S.h2, &p)) > 0)
+    cr_assert_eq(client__session_feed(cs, p, (size_t)n), 0);
+  cr_assert(r.done);
+  cr_assert_eq(r.code, CLIENT_UNAVAILABLE);
+  cr_assert(strstr(r.msg, "GOAWAY"), "%s", r.msg);
+  cr_assert(strstr(r.msg, "not processed"), "%s", r.msg);
+  cr_assert_eq(h2_session_feed(S.h2, held, nheld), 0);
+  pump();
+  cr_assert_eq(S.nst, 0, "the server took a request after its GOAWAY");
+}
+
 Test(session, http_503_maps_to_unavailable) {
   result r = {0};
   S.answer = ANSWER_HTTP_503;

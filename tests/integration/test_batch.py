@@ -158,7 +158,7 @@ class BatchTest(unittest.TestCase):
         # The server learns of the cancel asynchronously: poll, bounded.
         st = poll_until(lambda: stub.GetBatchStatus(
             ocr_pb2.BatchStatusRequest(batch_id="cancel-30"), timeout=TIMEOUT),
-            lambda s: s.state == "CANCELLED", timeout=30)
+            lambda s: s.state == "CANCELLED", timeout=TIMEOUT)
         self.assertLess(st.processed_images, 30)
         r = stub.ExtractText(ocr_pb2.OCRRequest(private_image_path="small.png",
                                                 language="english"), timeout=TIMEOUT)

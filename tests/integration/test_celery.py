@@ -6,8 +6,11 @@ Celery worker process (prefork pool, concurrency 4).
 - 50 OCR tasks on images rendered at test time (5 texts x 10 files) all
   return their image's text;
 - the ocrpc-server is SIGKILLed in the middle of a second wave of 50 tasks
-  and restarted on the same port: the tasks retry (gRPC client backoff, then
-  Celery retries) and all 50 return the right text;
+  and restarted on the same port after an OUTAGE longer than the tasks'
+  whole Celery retry budget (and by then grpcio's default reconnect backoff
+  would have grown past it too): the client's retry waits for the
+  reconnection (wait_for_ready, bounded by OCR_GRPC_TIMEOUT) and all 50
+  return the right text;
 - a missing image fails its task at once with the server's NOT_FOUND;
 - OCRStage in-process: USE_GRPC=false says the REST endpoint is not
   available yet; UNAVAILABLE becomes RetryableError; NOT_FOUND is final.
@@ -46,6 +49,12 @@ COPIES = 10
 START_TIMEOUT = 60.0
 WAVE_TIMEOUT = 240.0   # whole wave, including the server's restart
 POLL = 0.05            # polling interval of bounded waits
+# The worker's retry settings (see the env in setUpClass): a task's Celery
+# retries span at most 0.5 + 1 s of countdowns, plus under 1 s of client
+# backoff sleeps per run. The outage lasts longer than all of it: the
+# tasks survive it only because a client retry waits for the reconnection.
+TASK_MAX_RETRIES, TASK_RETRY_BASE, TASK_RETRY_MAX = 2, 0.5, 1.0
+OUTAGE = 8.0
 
 
 def free_port():
@@ -146,9 +155,9 @@ class CeleryWorker(unittest.TestCase):
             "OCR_GRPC_TIMEOUT": "60",
             "OCR_GRPC_MAX_ATTEMPTS": "4",
             "OCR_GRPC_MAX_BACKOFF": "1",
-            "OCR_TASK_MAX_RETRIES": "8",
-            "OCR_TASK_RETRY_BASE": "0.5",
-            "OCR_TASK_RETRY_MAX": "4",
+            "OCR_TASK_MAX_RETRIES": str(TASK_MAX_RETRIES),
+            "OCR_TASK_RETRY_BASE": str(TASK_RETRY_BASE),
+            "OCR_TASK_RETRY_MAX": str(TASK_RETRY_MAX),
         })
         cls.worker_log_path = os.path.join(cls.tmp, "worker.log")
         cls.worker_log = open(cls.worker_log_path, "wb")
@@ -257,6 +266,18 @@ class CeleryWorker(unittest.TestCase):
                         "the whole wave finished before the kill: the kill "
                         "was not in the middle of the wave")
 
+        # The outage: at least OUTAGE seconds (a scenario length, not a
+        # synchronisation) and until a task has hit the dead server.
+        budget = sum(min(TASK_RETRY_MAX, TASK_RETRY_BASE * 2 ** r)
+                     for r in range(TASK_MAX_RETRIES))
+        self.assertGreater(OUTAGE, budget + (TASK_MAX_RETRIES + 1) * 1.0)
+        outage_end = time.monotonic() + OUTAGE
+        wait_until(lambda: self.worker_alive()
+                   and time.monotonic() >= outage_end
+                   and "attempt 1 failed: UNAVAILABLE" in self.worker_text(),
+                   WAVE_TIMEOUT, "a task to meet the dead server",
+                   self.worker_text)
+
         self.server = type(self).server = self.new_server()
         self.server.start()
         self.assertEqual(self.server.port, self.grpc_port)
@@ -269,6 +290,8 @@ class CeleryWorker(unittest.TestCase):
         # by the worker's retry hook), rather than failing.
         self.assertRegex(log, r"gRPC ExtractText attempt \d+ failed: "
                               r"UNAVAILABLE")
+        # No client gave up: the retries waited for the server.
+        self.assertNotIn("giving up", log)
 
     def test_3_missing_image_fails_at_once(self):
         r = self.app.send_task(TASK, args=["no/such.png", "english"])
@@ -310,7 +333,7 @@ class OCRStageInProcess(unittest.TestCase):
         from ocrpc_client import OcrClient
         from ocr_worker.stage import OCRStage, PipelineContext, RetryableError
         with OcrClient("127.0.0.1:%d" % free_port(), max_attempts=2,
-                       initial_backoff=0.01,
+                       initial_backoff=0.01, timeout=0.2,
                        options=[("grpc.enable_http_proxy", 0)]) as c:
             with self.assertRaises(RetryableError) as cm:
                 OCRStage(use_grpc=True, client=c).execute(

@@ -20,7 +20,7 @@ common_pb2 = S.common
 SUCCESS = common_pb2.STATUS_SUCCESS
 FAILURE = common_pb2.STATUS_FAILURE
 
-CALL_TIMEOUT = 60  # seconds, per RPC
+CALL_TIMEOUT = 120  # seconds, per RPC: a ceiling only a hang reaches
 MAX_PIXELS = 1500000
 
 EN_PNG = ("en.png", "Invoice number 4711")

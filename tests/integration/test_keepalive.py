@@ -120,11 +120,15 @@ class KeepaliveTest(unittest.TestCase):
                     break
 
     def test_silent_peer_is_disconnected(self):
-        server = self.start("--keepalive-time-ms", "200", "--keepalive-timeout-ms", "200")
+        # The answering peer below must ACK each ping within the timeout:
+        # 5 s, so that a test process descheduled on a loaded machine is
+        # not taken for a dead peer (200 ms was). The silent peer is then
+        # dropped about 5 s after the first ping: waited for, bounded.
+        server = self.start("--keepalive-time-ms", "200", "--keepalive-timeout-ms", "5000")
         silent = RawClient(server, ack_pings=False)
         self.addCleanup(silent.close)
         saw_ping = False
-        for ev in silent.events(time.monotonic() + 30):
+        for ev in silent.events(time.monotonic() + 60):
             if isinstance(ev, h2.events.PingReceived):
                 saw_ping = True
             if ev is None:
@@ -134,7 +138,7 @@ class KeepaliveTest(unittest.TestCase):
         live = RawClient(server, ack_pings=True)
         self.addCleanup(live.close)
         pings = 0
-        for ev in live.events(time.monotonic() + 30):
+        for ev in live.events(time.monotonic() + 60):
             self.assertIsNotNone(ev, "a peer answering pings was disconnected")
             if isinstance(ev, h2.events.PingReceived):
                 pings += 1

@@ -28,7 +28,7 @@
 
 /* Upper bounds so that a broken store fails the test instead of hanging
  * it; no assertion depends on how fast anything happens. */
-#define WAIT_MS 20000
+#define WAIT_MS 60000 /* a ceiling only a hang reaches (loaded machine, ASan) */
 
 /* ---- redis-server processes ---------------------------------------------- */
 
@@ -519,8 +519,10 @@ Test(jobs_redis, unanswered_command_times_out) {
   char url[128];
   snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
   jobs_redis_env env = env_for(0);
-  env.command_timeout_ms = 300;
-  env.connect_timeout_ms = 300;
+  /* Long enough that a redis-server slowed by a loaded machine is not
+   * taken for a stopped one (the SIGSTOP below makes the timeout fire). */
+  env.command_timeout_ms = 2000;
+  env.connect_timeout_ms = 2000;
   open_store(url, env);
   wait_event(JOBS_REDIS_CONNECTED, 1);
 

@@ -104,8 +104,8 @@ static void use_slow_store(void) {
 
 static void setup(void) {
   rpc_env_init(&env, 1);
-  env.srv->cache_on = 1;
-  env.srv->cache_ttl_ms = 3600 * 1000;
+  env.srv->app.cache_on = 1;
+  env.srv->app.cache_ttl_ms = 3600 * 1000;
   env.cfg.batch_parallelism = 2;
   snprintf(img_path, sizeof img_path, "/tmp/ocrpc-cache-test-%d.png", (int)getpid());
   FILE *f = fopen(img_path, "wb");
@@ -248,12 +248,12 @@ Test(svc_cache, failures_are_answered_as_without_the_cache_and_never_stored) {
   stats(0, 0);
 
   /* A result with an error is never stored, whatever the caller says. */
-  rpc_cached cd = {.state = RPC_CACHE_MISS};
-  snprintf(cd.key, sizeof cd.key, "%064d", 7);
-  ocr_result bad;
-  ocr_result_init(&bad);
-  bad.err = ERR_DECODE;
-  rpc__cache_store(env.srv, &cd, &bad);
+  app_recog bad;
+  app_recog_init(&bad);
+  bad.cache = APP_CACHE_MISS;
+  snprintf(bad._key, sizeof bad._key, "%064d", 7);
+  bad.out.err = ERR_DECODE;
+  app__cache_store(&env.srv->app, &bad);
   cr_assert_eq(jobs_memory_cache_count(env.jobs), 0);
 }
 
@@ -329,7 +329,7 @@ Test(svc_cache, unreachable_store_is_a_miss) {
 }
 
 Test(svc_cache, cache_off_takes_one_worker_trip_and_says_nothing) {
-  env.srv->cache_on = 0;
+  env.srv->app.cache_on = 0;
   rpc_call *c = extract(1, 1, NULL);
   exec_queue_drain(&env.q);
   cr_assert_eq(env.q.ran, 1);

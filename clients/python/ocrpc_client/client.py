@@ -8,6 +8,16 @@ guide's retry policy: calls that fail with ``UNAVAILABLE`` or
 up to ``max_attempts`` attempts in all; every other failure is raised at once
 as a typed :class:`~ocrpc_client.errors.OcrError`.
 
+Reconnects: after a refused or lost connection grpcio's channel waits out a
+reconnect backoff of its own, during which calls fail at once without
+touching the network. Two things keep the retries from being spent there:
+the channel's reconnect backoff is bounded by the client's own
+(``initial_backoff`` .. ``max_backoff``), and every retry is sent with
+``wait_for_ready``, so it waits (within its ``timeout``) for the channel's
+next connection instead of failing on the stale error. A server that comes
+back is therefore reached by the first retry after it listens, at most one
+reconnect interval (``max_backoff``, +20 % jitter) after it started.
+
 The client is thread-safe (one channel, shared by every thread); create it
 after ``fork()``, never before (gRPC channels do not survive a fork).
 """
@@ -49,6 +59,24 @@ RetryEvent = collections.namedtuple("RetryEvent",
                                     "method attempt error delay")
 
 
+def _channel_failing(channel):
+    """Whether ``channel`` is in TRANSIENT_FAILURE now, i.e. its last
+    connection attempt failed (asked without starting a connection): True
+    or False, or None when this grpcio cannot say.
+
+    grpcio's public API only offers ``subscribe()``, whose polling thread
+    races ``close()`` (it then raises "Cannot monitor channel state: Channel
+    closed!" on its own thread), so the channel is asked directly.
+    """
+    try:
+        from grpc import _common
+        state = channel._channel.check_connectivity_state(False)
+        return (_common.CYGRPC_CONNECTIVITY_STATE_TO_CHANNEL_CONNECTIVITY[
+            state] is grpc.ChannelConnectivity.TRANSIENT_FAILURE)
+    except Exception:  # another grpcio, or a channel of another kind
+        return None
+
+
 def _path_str(p):
     return os.fsdecode(p) if isinstance(p, os.PathLike) else p
 
@@ -61,7 +89,10 @@ class OcrClient:
         timeout: default deadline of *one attempt*, in seconds (the guide's
             300 s). A call therefore takes at most about
             ``max_attempts * timeout`` plus the backoff sleeps, which are
-            each at most ``max_backoff``.
+            each at most ``max_backoff``. It also bounds how long a retry
+            waits for the channel to reconnect: against a server that stays
+            down, the first attempt fails at once and each retry after
+            ``timeout`` seconds (raised as ``OcrUnavailable``).
         max_attempts: attempts in all (first call included) for calls that
             fail with ``UNAVAILABLE`` or ``DEADLINE_EXCEEDED``; ``1``
             disables retries.
@@ -70,8 +101,9 @@ class OcrClient:
             actual sleep is uniform in ``[0, bound]`` ("full jitter").
             These bounds also set the channel's own reconnect backoff
             (``grpc.initial_reconnect_backoff_ms`` /
-            ``grpc.max_reconnect_backoff_ms``), so that a retry can reach a
-            server that came back.
+            ``grpc.max_reconnect_backoff_ms``; grpcio's defaults are 1 s
+            growing to 120 s), so that a server that came back is
+            reconnected to within ``max_backoff`` (+20 % jitter).
         max_backoff: cap of the backoff bound, in seconds.
         options: extra gRPC channel options, a list of ``(key, value)``;
             they override the defaults with the same key.
@@ -146,9 +178,22 @@ class OcrClient:
     def _sleep_for(self, attempt):
         return self._random.uniform(0.0, self.backoff_bound(attempt))
 
-    def _failed_attempt(self, method, attempt, rpc_error):
-        """Map the error, report it, and return (typed_error, delay|None)."""
-        err = errors.from_rpc_error(rpc_error, attempts=attempt)
+    def _failed_attempt(self, method, attempt, rpc_error, waited=False):
+        """Map the error, report it, and return (typed_error, delay|None).
+
+        ``waited``: the attempt was sent with ``wait_for_ready``. Such an
+        attempt that ran out of time while the channel's connection attempts
+        still fail waited for a server that never came back: it is reported
+        as UNAVAILABLE (what it means to the caller), not as
+        DEADLINE_EXCEEDED."""
+        if (waited and rpc_error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                and _channel_failing(self._channel)):
+            msg = ("no connection to %s within the attempt's deadline "
+                   "(server down or unreachable)" % self.target)
+            err = errors.OcrUnavailable(msg, details=msg, attempts=attempt,
+                                        rpc_error=rpc_error)
+        else:
+            err = errors.from_rpc_error(rpc_error, attempts=attempt)
         delay = None
         if err.retryable and attempt < self.max_attempts:
             delay = self._sleep_for(attempt)
@@ -161,10 +206,14 @@ class OcrClient:
         attempt = 0
         while True:
             attempt += 1
+            # The first attempt fails fast (nothing listening: UNAVAILABLE at
+            # once); retries wait for the channel's reconnection.
             try:
-                return fn(request, timeout=timeout, metadata=metadata)
+                return fn(request, timeout=timeout, metadata=metadata,
+                          wait_for_ready=attempt > 1)
             except grpc.RpcError as e:
-                err, delay = self._failed_attempt(method, attempt, e)
+                err, delay = self._failed_attempt(method, attempt, e,
+                                                  attempt > 1)
                 if delay is None:
                     raise err from e
             time.sleep(delay)
@@ -287,14 +336,15 @@ class OcrClient:
         while True:
             attempt += 1
             call = self._stub.ExtractTextBatch(req, timeout=timeout,
-                                               metadata=metadata)
+                                               metadata=metadata,
+                                               wait_for_ready=attempt > 1)
             try:
                 first = next(call)
             except StopIteration:
                 return
             except grpc.RpcError as e:
                 err, delay = self._failed_attempt("ExtractTextBatch",
-                                                  attempt, e)
+                                                  attempt, e, attempt > 1)
                 if delay is None:
                     raise err from e
                 time.sleep(delay)

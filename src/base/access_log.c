@@ -84,7 +84,10 @@ static char *put_u64(char *p, uint64_t v) {
 /* Milliseconds with three decimals ("12.345"), from rounded microseconds. */
 static char *put_ms(char *p, double ms) {
   uint64_t us = ms > 0 ? (uint64_t)(ms * 1000.0 + 0.5) : 0;
-  p = put_u64(p, us / 1000);
+  if (us < 1000)
+    *p++ = '0'; /* the usual case on a fast path: no division loop */
+  else
+    p = put_u64(p, us / 1000);
   unsigned f = (unsigned)(us % 1000);
   p[0] = '.';
   p[1] = (char)('0' + f / 100);

@@ -34,6 +34,9 @@ typedef struct app {
    * is counted. */
   struct metric_family *m_images;
   struct metric *m_recognition, *m_queue_wait, *m_cache_hits, *m_cache_misses;
+  struct metric *m_last_image; /* the last ocr_images_total series used */
+  int m_last_err;
+  char m_last_lang[64];
 } app;
 
 struct metrics;

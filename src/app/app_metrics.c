@@ -4,6 +4,9 @@
  * engine (measured on the worker, handed back inside the result), and the
  * result cache's hits and misses (read from the app's own counters at
  * scrape time). Loop thread. */
+#include <stdio.h>
+#include <string.h>
+
 #include "app.h"
 #include "base/err.h"
 #include "base/metrics.h"
@@ -51,9 +54,16 @@ int app_metrics_register(app *a, metrics *m) {
 void app_metrics_image(app *a, const ocr_result *r, double queue_ms) {
   if (!a->m_images)
     return;
-  const char *v[] = {r->language[0] ? r->language : "unknown",
-                     r->err ? err_name(r->err) : "success"};
-  metric_inc(metrics_series(a->m_images, v));
+  /* Most images repeat the last one's language and result: one compare
+   * instead of a search through the family's series. */
+  const char *lang = r->language[0] ? r->language : "unknown";
+  if (!a->m_last_image || a->m_last_err != r->err || strcmp(a->m_last_lang, lang) != 0) {
+    const char *v[] = {lang, r->err ? err_name(r->err) : "success"};
+    a->m_last_image = metrics_series(a->m_images, v);
+    a->m_last_err = r->err;
+    snprintf(a->m_last_lang, sizeof a->m_last_lang, "%s", lang);
+  }
+  metric_inc(a->m_last_image);
   if (queue_ms < 0)
     return;
   metric_observe(a->m_queue_wait, queue_ms / 1000.0);

@@ -77,21 +77,18 @@ size_t log_prefix(int level, char *out) {
   put2(p, ms);
   p += 2;
   *p++ = 'Z';
-  const char *ln = level_names[level & 3];
-  size_t ll = strlen(ln);
+  /* The level part, padded for text ("info  "), or JSON's next key. */
+  static const char *const text_levels[] = {" debug ", " info  ", " warn  ", " error "};
+  static const char *const json_levels[] = {
+      "\",\"level\":\"debug\",", "\",\"level\":\"info\",", "\",\"level\":\"warn\",",
+      "\",\"level\":\"error\","};
   if (log_format_ == LOG_FORMAT_JSON) {
-    memcpy(p, "\",\"level\":\"", 11);
-    p += 11;
-    memcpy(p, ln, ll);
-    p += ll;
-    memcpy(p, "\",", 2);
-    p += 2;
+    size_t n = strlen(json_levels[level & 3]);
+    memcpy(p, json_levels[level & 3], n);
+    p += n;
   } else {
-    *p++ = ' ';
-    memcpy(p, ln, ll);
-    p += ll;
-    for (size_t i = ll; i < 6; i++) /* "info  ", "warn  ", "error " */
-      *p++ = ' ';
+    memcpy(p, text_levels[level & 3], 7);
+    p += 7;
   }
   return (size_t)(p - out);
 }

@@ -37,6 +37,10 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  char http_port[8];               /* "8000", "0" or "off" */
+  int http_port_num;               /* the same as a number; -1: off */
+  uint64_t http_header_timeout_ms; /* slowloris: whole header block */
+  uint64_t http_idle_timeout_ms;   /* keep-alive idle, or a stalled body */
   char log_format[8];              /* "text" or "json" */
   char access_log[8];              /* "on" or "off" */
 } config;

@@ -169,9 +169,7 @@ def main():
     ocrpc = Proc([server, "--engine", "mock", "--host", "127.0.0.1", "--port", "0",
                   "--http-port", "0", "--access-log", "off", "--image-root", work])
     grpc_port = int(ocrpc.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-    http_port = int(ocrpc.wait_for(r"(?:HTTP|http|REST|rest)\S* listening on "
-                                   r"127\.0\.0\.1:(\d+)|listening on 127\.0\.0\.1:(\d+) "
-                                   r"\((?:HTTP|http|REST)").group(1) or 0)
+    http_port = int(ocrpc.wait_for(r"REST over HTTP/1\.1 at 127\.0\.0\.1:(\d+)").group(1))
     fport = free_port()
     fastapi = Proc(["/usr/bin/python3", os.path.join(HERE, "peers", "fastapi", "server.py"),
                     "--port", str(fport)])

@@ -58,9 +58,14 @@ void access_log_write(const access_entry *e);
  * timer and before exit. */
 void access_log_flush(void);
 
-/* Fills out (37 bytes) with a new random UUID (version 4) for a request
- * without x-request-id: libuuid seeds a generator once per process, so
- * the hot path makes no system call. Loop thread. */
-void access_log_new_id(char out[37]);
+/* Length of a generated request id. */
+#define ACCESS_LOG_ID_LEN 22
+
+/* Fills out (ACCESS_LOG_ID_LEN + 1 bytes) with a new request id for a
+ * request without x-request-id: a random UUID (version 4, RFC 4122
+ * variant) written in base64url without padding, e.g.
+ * "3q2-7wEjRWeJq83vASNFZw". libuuid seeds a generator once per process,
+ * so the hot path makes no system call. Loop thread. */
+void access_log_new_id(char out[ACCESS_LOG_ID_LEN + 1]);
 
 #endif

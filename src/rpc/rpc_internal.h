@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "app/app.h"
+#include "base/access_log.h"
 #include "base/buf.h"
 #include "base/metrics.h"
 #include "base/timer.h"
@@ -123,7 +124,7 @@ struct rpc_call {
   /* For the metrics and the access log. */
   uint64_t t_start_ns;
   uint64_t bytes_in, bytes_out; /* message bytes as framed on the wire */
-  char gen_id[37];              /* generated request id when none came */
+  char gen_id[ACCESS_LOG_ID_LEN + 1]; /* generated request id when none came */
   int accounted;                /* counted and logged (once per call) */
   int alive_counted;            /* in srv->m.alive[] until close */
   /* The in-band outcome of an OCR answer (ExtractText), for the log. */

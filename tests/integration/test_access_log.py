@@ -33,7 +33,14 @@ ocr_pb2 = S.ocr
 CALL_TIMEOUT = 60
 WAIT = 30  # ceiling for a buffered line to appear; a hang reaches it
 EXTRACT = "/ocr.OCRService/ExtractText"
-UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+# A version 4 UUID in base64url without padding (22 characters).
+GEN_ID = r"[A-Za-z0-9_-]{22}"
+
+
+def uuid_of(gen_id):
+    import base64
+    import uuid
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(gen_id + "=="))
 
 work = None
 png = None
@@ -160,7 +167,9 @@ class TextFormat(unittest.TestCase):
         _, call = self.stub.ExtractText.with_call(req, timeout=CALL_TIMEOUT)
         ids = [v for k, v in call.initial_metadata() if k == "x-request-id"]
         self.assertEqual(len(ids), 1, call.initial_metadata())
-        self.assertRegex(ids[0], "^%s$" % UUID4)
+        self.assertRegex(ids[0], "^%s$" % GEN_ID)
+        u = uuid_of(ids[0])
+        self.assertEqual((u.version, u.variant), (4, "specified in RFC 4122"))
         _, f = access_line(self.srv, ids[0])
         self.assertEqual(f["details"], "NOT_FOUND")
 

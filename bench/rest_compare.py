@@ -9,10 +9,10 @@ ocrpc, gRPC on ocrpc, and REST on the guide's FastAPI server
   latency histogram and checks every status.
 - gRPC: ocrpc-bench (every answer decoded and checked), ExtractText with
   the same path, c connections x 1 stream.
-- Bytes per call: what the server process read and wrote on its sockets
-  over the run (/proc/PID/io rchar and wchar deltas, access logs off)
-  divided by the calls: headers and framing included, the real cost on the
-  wire.
+- Bytes per call: a separate short run of each client (one connection,
+  200 calls) through a counting TCP relay: request plus response bytes on
+  the wire, HTTP headers and HTTP/2 framing included (the connection's own
+  setup, amortised over the 200 calls, too).
 - Rounds interleave the three (A B C, C B A, ...); figures are medians.
   The load generator runs on core 0 and each server on core 1 (taskset),
   as in bench/compare.sh.
@@ -64,13 +64,52 @@ def free_port():
         return s.getsockname()[1]
 
 
-def io_bytes(pid):
-    d = {}
-    with open("/proc/%d/io" % pid) as f:
-        for line in f:
-            k, v = line.split(":")
-            d[k] = int(v)
-    return d["rchar"] + d["wchar"]
+class Relay:
+    """A TCP relay on a free loopback port to target_port, counting the
+    bytes that pass in each direction."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(128)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            for a, b, up in ((c, s, True), (s, c, False)):
+                threading.Thread(target=self._pipe, args=(a, b, up), daemon=True).start()
+
+    def _pipe(self, a, b, up):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                with self.lock:
+                    if up:
+                        self.up += len(d)
+                    else:
+                        self.down += len(d)
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.ls.close()
 
 
 class Proc:
@@ -126,7 +165,7 @@ def wait_http(port, path="/healthy"):
 
 def run_wrk(port, conns, duration, lua):
     out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", "-c%d" % conns,
-                          "-d%ds" % duration, "--timeout", "10s", "-s", lua,
+                          "-d%s" % duration, "--timeout", "10s", "-s", lua,
                           "http://127.0.0.1:%d/ocr/extract" % port],
                          capture_output=True, text=True, check=True).stdout
     m = re.search(r"RESULT requests=(\d+) errors=(\d+) non200=(\d+) duration_us=(\d+) "
@@ -138,10 +177,11 @@ def run_wrk(port, conns, duration, lua):
             "p50": p50 / 1000, "p95": p95 / 1000, "p99": p99 / 1000}
 
 
-def run_grpc(bench, port, conns, duration):
+def run_grpc(bench, port, conns, duration=None, requests=None):
+    load = ["-n", str(requests)] if requests else ["-d", "%ss" % duration]
     out = subprocess.run(["taskset", "-c", "0", bench, "-s", "127.0.0.1:%d" % port,
-                          "-c", str(conns), "-m", "1", "-d", "%ds" % duration,
-                          "--path", "bench.png", "--json", "--no-progress"],
+                          "-c", str(conns), "-m", "1"] + load +
+                         ["--path", "bench.png", "--json", "--no-progress"],
                          capture_output=True, text=True)
     try:
         j = json.loads(out.stdout.strip().splitlines()[-1])
@@ -176,44 +216,54 @@ def main():
     try:
         wait_http(http_port)
         wait_http(fport)
+        dur = "%ds" % args.duration
         targets = [
-            ("REST on ocrpc", ocrpc.p.pid, lambda c: run_wrk(http_port, c, args.duration, lua)),
+            ("REST on ocrpc", ocrpc.p.pid, lambda c: run_wrk(http_port, c, dur, lua)),
             ("gRPC on ocrpc", ocrpc.p.pid, lambda c: run_grpc(bench, grpc_port, c,
                                                               args.duration)),
-            ("REST on FastAPI", fastapi.p.pid, lambda c: run_wrk(fport, c, args.duration,
-                                                                 lua)),
+            ("REST on FastAPI", fastapi.p.pid, lambda c: run_wrk(fport, c, dur, lua)),
         ]
         res = {}
         load0 = os.getloadavg()
         for conns in (1, 64):
             for r in range(args.rounds):
                 order = targets if r % 2 == 0 else targets[::-1]
-                for name, pid, fn in order:
-                    # The server process id behind taskset: taskset execs.
-                    b0 = io_bytes(pid)
+                for name, _, fn in order:
                     x = fn(conns)
-                    x["bytes"] = (io_bytes(pid) - b0) / max(x["requests"], 1)
                     res.setdefault((conns, name), []).append(x)
                     print("c=%d round %d %-16s %9.0f req/s p50 %.3f p95 %.3f p99 %.3f ms, "
-                          "%.0f B/call, %d errors" % (conns, r + 1, name, x["rps"], x["p50"],
-                                                      x["p95"], x["p99"], x["bytes"],
-                                                      x["errors"]), file=sys.stderr)
+                          "%d errors" % (conns, r + 1, name, x["rps"], x["p50"], x["p95"],
+                                         x["p99"], x["errors"]), file=sys.stderr)
         load1 = os.getloadavg()
+        # Bytes per call, through the counting relay.
+        per_call = {}
+        for name, port in (("REST on ocrpc", http_port), ("gRPC on ocrpc", grpc_port),
+                           ("REST on FastAPI", fport)):
+            relay = Relay(port)
+            if name.startswith("gRPC"):
+                n = run_grpc(bench, relay.port, 1, requests=200)["requests"]
+            else:
+                n = run_wrk(relay.port, 1, "1s", lua)["requests"]
+            time.sleep(0.2)  # the relay threads account the last bytes
+            with relay.lock:
+                per_call[name] = ((relay.up + relay.down) / n, relay.up / n, relay.down / n)
+            relay.close()
     finally:
         ocrpc.stop()
         fastapi.stop()
 
     med = lambda xs, k: statistics.median(x[k] for x in xs)
-    lines = ["| c | server | req/s | p50 ms | p95 ms | p99 ms | bytes/call | "
+    lines = ["| c | server | req/s | p50 ms | p95 ms | p99 ms | bytes/call (req + resp) | "
              "req/s × FastAPI | p99 × FastAPI | errors |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for conns in (1, 64):
         ref = res[(conns, "REST on FastAPI")]
         for name, _, _ in targets:
             xs = res[(conns, name)]
-            lines.append("| %d | %s | %s | %.3f | %.3f | %.3f | %.0f | %s | %s | %d |" % (
+            b = per_call[name]
+            lines.append("| %d | %s | %s | %.3f | %.3f | %.3f | %.0f (%.0f + %.0f) | %s | %s | %d |" % (
                 conns, name, "{:,.0f}".format(med(xs, "rps")), med(xs, "p50"),
-                med(xs, "p95"), med(xs, "p99"), med(xs, "bytes"),
+                med(xs, "p95"), med(xs, "p99"), b[0], b[1], b[2],
                 "" if name.endswith("FastAPI") else "%.1f×" % (med(xs, "rps") /
                                                                 med(ref, "rps")),
                 "" if name.endswith("FastAPI") else "%.3f×" % (med(xs, "p99") /

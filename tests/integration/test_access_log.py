@@ -174,6 +174,83 @@ class TextFormat(unittest.TestCase):
         self.assertEqual(f["details"], "NOT_FOUND")
 
 
+class Rest(unittest.TestCase):
+    """REST calls get the same line: protocol http, method and route, the
+    HTTP status, the in-band outcome of /ocr/extract."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = H.Server()
+        cls.srv.start()
+        with open(png, "rb") as f, open(cls.srv.path("line.png"), "wb") as g:
+            g.write(f.read())
+        cls.base = cls.srv.http_base()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def post(self, body, rid=None):
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(self.base + "/ocr/extract", data=body, method="POST")
+        req.add_header("Content-Type", "application/json")
+        if rid:
+            req.add_header("x-request-id", rid)
+        try:
+            with urllib.request.urlopen(req, timeout=CALL_TIMEOUT) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def test_success_and_failures(self):
+        body = json.dumps({"private_image_path": "line.png",
+                           "language": "english"}).encode()
+        st, hd, out = self.post(body, "rest-ok-1")
+        self.assertEqual(st, 200, out)
+        self.assertEqual(hd["x-request-id"], "rest-ok-1")
+        md = json.loads(out)["metadata"]
+        line, f = access_line(self.srv, "rest-ok-1")
+        self.assertRegex(line, r"Z info  access ")
+        self.assertEqual((f["protocol"], f["method"], f["route"], f["status"]),
+                         ("http", "POST", "/ocr/extract", "200"))
+        self.assertRegex(f["peer"], r"^127\.0\.0\.1:\d+$")
+        self.assertEqual((f["ocr_status"], f["details"]), ("SUCCESS", "-"))
+        self.assertEqual((f["queue_ms"], f["ocr_ms"]), (md["queue_ms"], md["ocr_ms"]))
+        self.assertEqual(int(f["bytes_in"]), len(body))
+        self.assertEqual(int(f["bytes_out"]), len(out))
+        self.assertNotIn("grpc_code", f)
+
+        body = json.dumps({"private_image_path": "missing.png"}).encode()
+        st, _, out = self.post(body, "rest-nf-1")
+        self.assertEqual(st, 404, out)
+        line, f = access_line(self.srv, "rest-nf-1")
+        self.assertRegex(line, r"Z warn  access ")
+        self.assertEqual((f["status"], f["ocr_status"], f["details"]),
+                         ("404", "FAILURE", "NOT_FOUND"))
+
+        st, _, out = self.post(b"{not json", "rest-bad-1")
+        self.assertEqual(st, 400, out)
+        line, f = access_line(self.srv, "rest-bad-1")
+        self.assertRegex(line, r"Z warn  access ")
+        self.assertEqual((f["status"], f["ocr_status"], f["details"]),
+                         ("400", "FAILURE", "INVALID_JSON"))
+
+    def test_unknown_route_and_generated_id(self):
+        import urllib.error
+        import urllib.request
+        try:
+            urllib.request.urlopen(self.base + "/no/such/thing", timeout=CALL_TIMEOUT)
+            self.fail("an unknown path answered 2xx")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 404)
+            rid = e.headers["x-request-id"]
+        self.assertRegex(rid, "^%s$" % GEN_ID)
+        line, f = access_line(self.srv, rid)
+        self.assertEqual((f["method"], f["route"], f["status"]), ("GET", "unknown", "404"))
+        self.assertRegex(line, r"Z warn  access ")
+
+
 class JsonFormat(unittest.TestCase):
     def test_every_line_is_json(self):
         srv = H.Server("--log-format", "json")

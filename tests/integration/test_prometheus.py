@@ -17,7 +17,6 @@ depend on Tesseract."""
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -38,7 +37,6 @@ PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 CALL_TIMEOUT = 60
 WAIT = 120  # ceiling for Prometheus to start and scrape
-HTTP_RE = re.compile(r"REST over HTTP/1\.1 at 127\.0\.0\.1:(\d+)")
 
 # Families README.md documents; each must have HELP and TYPE.
 FAMILIES = {
@@ -186,18 +184,10 @@ class Prometheus:
 class Metrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = H.Server("--http-port", "0", engine="mock")
+        cls.srv = H.Server(engine="mock")  # the harness adds --http-port 0
         cls.srv.start()
-        m = None
-        end = time.monotonic() + WAIT
-        while not m and time.monotonic() < end:
-            m = HTTP_RE.search(cls.srv.stderr_text())
-            if not m:
-                time.sleep(0.05)
-        if not m:
-            raise AssertionError("no REST listener line:\n" + cls.srv.stderr_text())
-        cls.http_port = int(m.group(1))
-        cls.base = "http://127.0.0.1:%d" % cls.http_port
+        cls.base = cls.srv.http_base()
+        cls.http_port = cls.srv.http_port
         cls.make_calls()
 
     @classmethod

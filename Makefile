@@ -96,3 +96,10 @@ bench-peers: bench-deps
 bench-compare:
 	./bench/compare.sh $(COMPARE_ARGS)
 # --- end benchmark peers
+
+# --- REST vs gRPC vs the guide's FastAPI server (bench/rest_compare.py;
+# wrk, python3-fastapi, python3-uvicorn from install-bench-deps.sh).
+.PHONY: bench-rest
+bench-rest: build
+	/usr/bin/python3 bench/rest_compare.py --build $(BUILD)
+# --- end REST comparison

@@ -263,7 +263,8 @@ void access_log_new_id(char out[ACCESS_LOG_ID_LEN + 1]) {
    * the 36 of the hex form; the id is sent back in every response
    * without one, where each character costs HPACK work (bench/RESULTS.md,
    * "metrics and access log"). */
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char b64[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   if (!rng_seeded)
     rng_seed();
   uint64_t r[2] = {rng_next(), rng_next()};

@@ -403,7 +403,6 @@ static void format_peer(loop_conn *c) {
   snprintf(c->peer, sizeof c->peer, "unknown");
 }
 
-
 /* The connection speaks HTTP/2: the session starts and our SETTINGS go
  * out first; then what was read so far is fed to it. */
 static void h2_start(loop_conn *c, const uint8_t *data, size_t len) {

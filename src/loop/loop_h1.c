@@ -35,8 +35,8 @@ static int tr_respond(void *conn, int status, const hdr *hdrs, size_t n,
 
 /* What an answer says in-band, for its access log line; merged, since an
  * OCR failure notes its times and then its details code. */
-static void tr_note(void *conn, const char *ocr_status, const char *details, double queue_ms,
-                    double ocr_ms) {
+static void tr_note(void *conn, const char *ocr_status, const char *details,
+                    double queue_ms, double ocr_ms) {
   loop_conn *c = conn;
   if (ocr_status)
     c->req.ocr_status = ocr_status;

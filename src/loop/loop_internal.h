@@ -83,7 +83,7 @@ struct loop_conn {
     const char *ocr_status, *details;
     double queue_ms, ocr_ms;
   } req;
-  buf wbuf;      /* bytes pulled from h2, not yet handed to the socket */
+  buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
 };
 
 /* ---- shared by loop_conn.c and loop_h1.c ---- */

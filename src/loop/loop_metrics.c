@@ -118,8 +118,9 @@ int loop__metrics_init(loop_server *srv) {
                      0, NULL, NULL, 0),
       NULL);
   if (!srv->m_conns_h2 || !srv->m_conns_h1 || !srv->m_http_requests ||
-      !srv->m_http_duration || !srv->m_queue_depth || !srv->m_workers_busy || !srv->m_store_up ||
-      metrics_on_collect(m, collect, srv, NULL) || metrics_process_register(m))
+      !srv->m_http_duration || !srv->m_queue_depth || !srv->m_workers_busy ||
+      !srv->m_store_up || metrics_on_collect(m, collect, srv, NULL) ||
+      metrics_process_register(m))
     return ERR_NOMEM;
   return 0;
 }

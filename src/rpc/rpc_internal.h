@@ -123,10 +123,10 @@ struct rpc_call {
   void (*drained)(void *work);
   /* For the metrics and the access log. */
   uint64_t t_start_ns;
-  uint64_t bytes_in, bytes_out; /* message bytes as framed on the wire */
+  uint64_t bytes_in, bytes_out;       /* message bytes as framed on the wire */
   char gen_id[ACCESS_LOG_ID_LEN + 1]; /* generated request id when none came */
-  int accounted;                /* counted and logged (once per call) */
-  int alive_counted;            /* in srv->m.alive[] until close */
+  int accounted;                      /* counted and logged (once per call) */
+  int alive_counted;                  /* in srv->m.alive[] until close */
   /* The in-band outcome of an OCR answer (ExtractText), for the log. */
   const char *ocr_status, *ocr_details; /* static strings; NULL: none */
   double queue_ms, ocr_ms;              /* < 0: no recognition */

@@ -58,6 +58,7 @@ FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata fuzz_h1_re
                 fuzz_image_header
 FUZZ_TARGETS += fuzz_llm_sse fuzz_llm_json
 FUZZ_TARGETS += fuzz_redis_url
+FUZZ_TARGETS += fuzz_pb_limits
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -g -O1
 

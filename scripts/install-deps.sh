@@ -22,6 +22,7 @@ PKGS=(
   help2man dpkg-dev systemd nginx-light redis-sentinel
   python3-pip python3-setuptools python3-httpx
   uuid-dev prometheus
+  libssl-dev openssl curl
 )
 
 "$(dirname "$0")/apt-install.sh" "${PKGS[@]}"

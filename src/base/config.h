@@ -55,6 +55,16 @@ typedef struct config {
   uint64_t http_idle_timeout_ms;   /* keep-alive idle, or a stalled body */
   char log_format[8];              /* "text" or "json" */
   char access_log[8];              /* "on" or "off" */
+  uint64_t max_batch_images;       /* entries of one ExtractTextBatch */
+  uint64_t handshake_timeout_ms;   /* preface + SETTINGS within this */
+  int max_connections;             /* open at once; more are closed */
+  uint64_t job_store_max_batches;  /* in-process store bounds (0: none) */
+  uint64_t job_store_max_bytes;
+  int max_queued_jobs;      /* waiting for a worker; 0: 4 per worker */
+  char shed_by_deadline[8]; /* "on" or "off" */
+  char tls_cert[1024];      /* PEM chain; "" (with tls_key ""): plaintext */
+  char tls_key[1024];       /* PEM private key */
+  char tls_client_ca[1024]; /* PEM CAs for client certificates: mutual TLS */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,
@@ -69,6 +79,12 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
  * Redis URL (a cache only pays across retries that may land on another
  * server, which a shared store gives). */
 int config_result_cache_on(const config *cfg);
+
+/* 1 when the image root is the working directory and host is not a
+ * loopback address (the defaults: worth a warning at start); the resolved
+ * root is then copied to root (rootsize bytes). 0 otherwise, or when a
+ * path cannot be resolved. */
+int config_workdir_exposed(const config *cfg, char *root, size_t rootsize);
 
 /* Prints the settings table (--help) to out. */
 void config_usage(FILE *out, const char *prog);

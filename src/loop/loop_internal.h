@@ -14,6 +14,8 @@
 #include "rpc/rpc.h"
 
 typedef struct loop_conn loop_conn;
+struct ssl_ctx_st;
+struct loop_tls;
 
 typedef struct loop_server {
   uv_loop_t *loop;
@@ -23,7 +25,8 @@ typedef struct loop_server {
   int http_listening;
   uv_check_t flush_check; /* writes what the iteration produced, once */
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
+  struct ssl_ctx_st *tls_ctx; /* NULL: plaintext; replaced on SIGHUP */
   uv_timer_t drain_timer;
   rpc_server *rpc;
   struct llm_service *llm; /* llm.LLMService; freed by stop() */
@@ -35,6 +38,8 @@ typedef struct loop_server {
   loop_conn *dirty_tail;
   int reads_unflushed; /* reads since the dirty list was last written */
   uint64_t next_conn_id;
+  int nconns;        /* open connections, for --max-connections */
+  int conns_refused; /* refusing now: logged once per episode */
   int draining;
   int stopping;
   /* Metrics (loop_metrics.c); the registry is also /metrics' source. */
@@ -86,7 +91,9 @@ struct loop_conn {
     const char *ocr_status, *details;
     double queue_ms, ocr_ms;
   } req;
-  buf wbuf; /* bytes pulled from h2, not yet handed to the socket */
+  int handshake_done;   /* preface + SETTINGS received; keepalive runs after */
+  buf wbuf;             /* bytes pulled from h2, not yet handed to the socket */
+  struct loop_tls *tls; /* NULL: plaintext */
 };
 
 /* ---- shared by loop_conn.c and loop_h1.c ---- */

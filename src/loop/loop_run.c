@@ -3,6 +3,7 @@
  * runs the loop until SIGINT/SIGTERM, then closes every handle, lets the
  * work in flight come back (cancelled), and frees everything so that
  * uv_loop_close succeeds. Loop thread. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "loop_tls.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
 #include "loop_curl.h"
@@ -39,6 +41,7 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->flush_idle);
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
+  close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->drain_timer);
   loop__metrics_stop(srv);
 }
@@ -79,6 +82,24 @@ static void on_signal(uv_signal_t *h, int signum) {
   loop__shutdown_all(srv);
   uv_timer_start(&srv->drain_timer, on_drain_timeout,
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
+}
+
+/* SIGHUP: certificate and key (and client CA) read again into a new
+ * context for new connections; open ones keep theirs, so none drops. A
+ * bad file keeps the previous context. */
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)signum;
+  loop_server *srv = h->data;
+  if (!srv->tls_ctx)
+    return;
+  SSL_CTX *ctx = loop__tls_ctx_new(srv->cfg);
+  if (!ctx) {
+    log_error("SIGHUP: TLS files not reloaded; the previous certificate stays in use");
+    return;
+  }
+  loop__tls_ctx_free(srv->tls_ctx);
+  srv->tls_ctx = ctx;
+  log_info("SIGHUP: TLS certificate %s reloaded", srv->cfg->tls_cert);
 }
 
 /* Reads the first line of the API key file into key (the key itself is
@@ -142,6 +163,19 @@ static void on_walk_close(uv_handle_t *h, void *arg) {
   close_handle(h);
 }
 
+/* The defaults serve the working directory to every interface: fine on a
+ * laptop, not on a host with other files and other users. Said once, at
+ * start, with the way out. */
+static void warn_exposed_workdir(const config *cfg) {
+  char root[PATH_MAX];
+  if (!config_workdir_exposed(cfg, root, sizeof root))
+    return;
+  log_warn("the image root is the working directory (%s) and --host %s is not loopback: "
+           "any client that reaches this port can read any image under it; set "
+           "--image-root to a directory of images only (README: Running it in production)",
+           root, cfg->host);
+}
+
 int loop_run(const config *cfg) {
   int status = 1;
   loop_pool_size(cfg->workers);
@@ -188,6 +222,8 @@ int loop_run(const config *cfg) {
   if (cfg->redis_url[0] ? loop_redis_jobs_new(cfg, &loop, &jobs)
                         : jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
+  if (!cfg->redis_url[0])
+    jobs_memory_set_limits(jobs, cfg->job_store_max_batches, cfg->job_store_max_bytes);
 
   exec ex;
   timer_src timers;
@@ -228,12 +264,23 @@ int loop_run(const config *cfg) {
   srv->sigint.data = srv->sigterm.data = srv;
   uv_signal_start(&srv->sigint, on_signal, SIGINT);
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+  uv_signal_init(&loop, &srv->sighup);
+  srv->sighup.data = srv;
+  uv_signal_start(&srv->sighup, on_sighup, SIGHUP);
+  int tls_ok = 1;
+  if (cfg->tls_cert[0]) {
+    tls_ok = (srv->tls_ctx = loop__tls_ctx_new(cfg)) != NULL;
+    if (tls_ok)
+      log_info("TLS on: TLS 1.2+, ALPN h2%s",
+               cfg->tls_client_ca[0] ? ", client certificates required" : "");
+  }
   loop__metrics_start(srv);
 
-  if (loop__listen(srv) == 0) {
+  if (tls_ok && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
+    warn_exposed_workdir(cfg);
     if (config_result_cache_on(cfg))
       log_info("result cache on: %s store, entries kept %llu s",
                cfg->redis_url[0] ? "Redis" : "in-process",
@@ -260,6 +307,7 @@ int loop_run(const config *cfg) {
   }
   rest_server_free(srv->rest);
   rpc_server_free(srv->rpc);
+  loop__tls_ctx_free(srv->tls_ctx);
   if (0) {
   fail_timers:
     loop_timer_close(&timers);

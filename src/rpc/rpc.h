@@ -59,6 +59,9 @@ typedef struct rpc_transport {
   /* Optional: the client's "address:port", for the access log (borrowed
    * while the connection lives). */
   const char *(*peer)(void *conn);
+  /* Optional: stops (paused != 0) or restarts the client's sending on the
+   * stream, through HTTP/2 flow control. */
+  void (*pause_read)(void *conn, int32_t stream_id, int paused);
 } rpc_transport;
 
 /* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
@@ -126,6 +129,12 @@ void rpc_server_free(rpc_server *srv);
  * (the caller then resets the stream). */
 rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
                          size_t n);
+
+/* Like rpc_call_start for a request whose header block passed the header
+ * list limit (`hdrs`: the fields that fit): answers RESOURCE_EXHAUSTED at
+ * once. Returns NULL only when out of memory. */
+rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_id,
+                                   const hdr *hdrs, size_t n);
 
 /* Request body bytes (borrowed). Returns 0; errors are answered on the
  * stream, never returned. */

@@ -23,6 +23,17 @@ int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
 
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
+/* Counts the occurrences of length-delimited field `field` in protobuf
+ * wire bytes, or with sub != 0 the occurrences of field `sub` inside each
+ * of them (map entries). Stops once the count passes `stop`. Returns the
+ * count, or -1 when the bytes are not well-formed (pb_decode then says
+ * why). */
+ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t sub,
+                      size_t stop);
+
+/* Entries one ExtractText request may put in its `options` map. */
+#define RPC_MAX_OPTIONS 64
+
 /* Inflates a gzip (or zlib) message into out, failing with
  * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PARSE when the bytes
  * are not a complete stream. */
@@ -63,6 +74,7 @@ typedef struct rpc_metrics {
 
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+#define RPC_M_ADMIT 4          /* runs recognitions: refused when the queue is full */
 #define RPC_M_CLIENT_STREAM                                                                \
   2 /* handler runs per request message; on_end at                                         \
        the client's half-close */
@@ -74,6 +86,10 @@ typedef struct rpc_method {
   size_t req_size;
   rpc_unary_fn handler;        /* takes ownership of req (pb_release + free) */
   void (*on_end)(rpc_call *c); /* RPC_M_CLIENT_STREAM only */
+  /* Before decoding: refuses a request whose repeated fields pass the
+   * method's limits (what decoding them would cost), answering the call.
+   * NULL: no repeated field to bound. Returns 0 or ERR_MSG_TOO_LARGE. */
+  int (*check)(rpc_call *c, const uint8_t *data, size_t len);
 } rpc_method;
 
 struct rpc_server {
@@ -92,6 +108,7 @@ struct rpc_server {
    * second batch with the same batch_id is refused. */
   void *running_batches;
   rpc_metrics m;
+  uint64_t shed; /* calls refused by admission control */
 };
 
 typedef enum call_state {
@@ -116,6 +133,7 @@ struct rpc_call {
   rpc_md *md;           /* custom metadata (not pseudo, not grpc-*) */
   size_t nmd;
   timer *deadline;
+  uint64_t deadline_ns; /* rpc__now_ns() when it passes; 0: none */
   /* The service's work in flight for this call, detached on close or
    * when the deadline passes. */
   void *work;
@@ -131,7 +149,16 @@ struct rpc_call {
   /* The in-band outcome of an OCR answer (ExtractText), for the log. */
   const char *ocr_status, *ocr_details; /* static strings; NULL: none */
   double queue_ms, ocr_ms;              /* < 0: no recognition */
+  /* Client streams: request bytes held back, unread, while the responses
+   * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
+   * the client's flow-control window is shut meanwhile. */
+  buf held;
+  int end_held; /* the client half-closed behind the held bytes */
 };
+
+/* A client-streaming call stops reading requests while more than this of
+ * its responses waits to be written. */
+#define RPC_STREAM_HIGH_WATER (256 * 1024)
 
 /* Looks a :path up in the method table; NULL if unknown. *service_known
  * says whether the service part exists (for the error message). */

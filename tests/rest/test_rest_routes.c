@@ -52,7 +52,7 @@ static int no_cancel(exec *ex, exec_job *j) {
   (void)j;
   return ERR_INVAL;
 }
-static exec ex = {run_now, no_cancel, NULL};
+static exec ex = {run_now, no_cancel, NULL, 0, 0};
 
 static config cfg;
 static ocr_engine *engine;

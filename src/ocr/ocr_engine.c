@@ -152,6 +152,18 @@ static int load_image(const ocr_engine *e, const ocr_request *req, ocr__image *i
   return ocr__image_from_file(real, e->max_pixels, img, out);
 }
 
+int ocr_psm_parse(const char *v) {
+  char *end;
+  long n;
+
+  if (v == NULL)
+    return -1;
+  n = strtol(v, &end, 10);
+  if (end == v || *end != '\0' || n < 0 || n > 1000)
+    return OCR_PSM_INVALID;
+  return (int)n;
+}
+
 /* Worker thread. The checks ocr_engine_run makes before touching the
  * image, in its order: cancel flag, option ranges, language name,
  * installed data. Out-of-range options are refused rather than ignored:

@@ -20,6 +20,7 @@ typedef struct extract_work {
   int *answered_now; /* set while app_recog_start runs */
   uint8_t *image;    /* raw body or decoded base64 */
   char *path, *language;
+  int no_cache; /* options/query cache=off: bypass the result cache */
 } extract_work;
 
 static void work_free(extract_work *x) {
@@ -141,13 +142,6 @@ static char *dup_str(const char *s) {
   return d;
 }
 
-/* options["psm"] as the gRPC front door reads it: 0..13, else automatic. */
-static int psm_of(const char *v) {
-  char *end;
-  long n = strtol(v, &end, 10);
-  return end != v && *end == 0 && n >= 0 && n <= 13 ? (int)n : -1;
-}
-
 /* Reads the JSON body into x. Returns 0, or answers (400/422) and
  * returns -1. */
 static int read_json(rest_server *rs, void *conn, const rest_request *req,
@@ -197,11 +191,20 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
     if (!cJSON_IsObject(f)) {
       bad = "options must be an object of strings";
     } else {
+      /* psm as the gRPC front door reads it (ocr_psm_parse): a bad value
+       * is refused by the engine, naming options.psm. */
       cJSON *psm = cJSON_GetObjectItemCaseSensitive(f, "psm");
+      cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
       if (cJSON_IsString(psm))
-        in->psm = psm_of(psm->valuestring);
-      else if (cJSON_IsNumber(psm) && psm->valuedouble >= 0 && psm->valuedouble <= 13)
-        in->psm = (int)psm->valuedouble;
+        in->psm = ocr_psm_parse(psm->valuestring);
+      else if (cJSON_IsNumber(psm))
+        in->psm = psm->valuedouble >= 0 && psm->valuedouble <= 1000 &&
+                          psm->valuedouble == (double)(int)psm->valuedouble
+                      ? (int)psm->valuedouble
+                      : OCR_PSM_INVALID;
+      else if (psm && !cJSON_IsNull(psm))
+        in->psm = OCR_PSM_INVALID;
+      x->no_cache = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
     }
   }
   if (!bad && b64) {
@@ -299,7 +302,9 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
       else
         bad = "use_angle_cls must be true or false";
     } else if (strcmp(kv, "psm") == 0) {
-      in->psm = psm_of(v);
+      in->psm = ocr_psm_parse(v);
+    } else if (strcmp(kv, "cache") == 0) {
+      x->no_cache = strcmp(v, "off") == 0;
     }
   }
   free(q);
@@ -350,7 +355,8 @@ rest_work *rest__extract(rest_server *rs, void *conn, const rest_request *req) {
   int now = 0;
   x->answered_now = &now;
   rs->busy++;
-  if (app_recog_start(rs->app, &x->r, APP_RECOG_INLINE, on_done)) {
+  if (app_recog_start(rs->app, &x->r,
+                      APP_RECOG_INLINE | (x->no_cache ? APP_RECOG_NO_CACHE : 0), on_done)) {
     rs->busy--;
     work_free(x);
     rest__error(rs, conn, 503, "UNAVAILABLE", "the server cannot take work now",

@@ -25,6 +25,8 @@ typedef struct loop_server {
   uv_signal_t sigint, sigterm;
   uv_timer_t drain_timer;
   rpc_server *rpc;
+  struct llm_service *llm; /* llm.LLMService; freed by stop() */
+  struct loop_curl *curl;  /* the LLM backend's HTTP (NULL without LLM_BASE_URL) */
   rest_server *rest;
   h2_settings h2;
   loop_conn *conns; /* every open connection */

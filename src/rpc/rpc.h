@@ -68,6 +68,13 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_tr
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers);
 
 typedef struct jobs_store jobs_store;
+struct llm_service;
+
+/* Hands the server the analysis service behind llm.LLMService (borrowed,
+ * must outlive the server; its health changes are passed on to health
+ * Watch streams). Without one, the service's methods answer
+ * UNIMPLEMENTED and its health is NOT_SERVING. */
+void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm);
 
 /* With on != 0, ExtractText runs an engine that never blocks (the mock)
  * on the loop thread instead of through the executor. Off by default. */

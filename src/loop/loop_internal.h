@@ -49,8 +49,9 @@ struct loop_conn {
   uint8_t sniffed[24]; /* first bytes while still undecided */
   size_t nsniffed;
   h1_session *h1;
-  rest_work *rest_work; /* the h1 request being answered, if async */
-  int h1_timer_phase;   /* the h1_phase the idle timer was started for */
+  rest_work *rest_work;  /* the h1 request being answered, if async */
+  int h1_timer_phase;    /* the h1_phase the idle timer was started for */
+  uint64_t h1_timer_req; /* and the request it was started in */
   int reading;
   uv_timer_t keepalive; /* ping every keepalive_time, then wait for the ack */
   uv_timer_t idle;      /* runs while the connection has no stream */

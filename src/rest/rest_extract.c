@@ -18,9 +18,9 @@ typedef struct extract_work {
   app_recog r; /* first: app hands back &r */
   rest_work w;
   int *answered_now; /* set while app_recog_start runs */
+  int cache_off;     /* options["cache"] == "off": no lookup, no store */
   uint8_t *image;    /* raw body or decoded base64 */
   char *path, *language;
-  int no_cache; /* options/query cache=off: bypass the result cache */
 } extract_work;
 
 static void work_free(extract_work *x) {
@@ -204,7 +204,7 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
                       : OCR_PSM_INVALID;
       else if (psm && !cJSON_IsNull(psm))
         in->psm = OCR_PSM_INVALID;
-      x->no_cache = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
+      x->cache_off = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
     }
   }
   if (!bad && b64) {
@@ -277,11 +277,13 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
   in->data_len = req->body_len;
   char *save = NULL;
   for (char *kv = strtok_r(q, "&", &save); kv && !bad; kv = strtok_r(NULL, "&", &save)) {
+    /* "key" alone: its value is the empty string at the key's end
+     * (writable: url_decode writes its terminator). */
     char *v = strchr(kv, '=');
     if (v)
       *v++ = 0;
     else
-      v = (char *)"";
+      v = kv + strlen(kv);
     url_decode(kv);
     url_decode(v);
     char *end;
@@ -304,7 +306,7 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
     } else if (strcmp(kv, "psm") == 0) {
       in->psm = ocr_psm_parse(v);
     } else if (strcmp(kv, "cache") == 0) {
-      x->no_cache = strcmp(v, "off") == 0;
+      x->cache_off = strcmp(v, "off") == 0;
     }
   }
   free(q);
@@ -355,8 +357,8 @@ rest_work *rest__extract(rest_server *rs, void *conn, const rest_request *req) {
   int now = 0;
   x->answered_now = &now;
   rs->busy++;
-  if (app_recog_start(rs->app, &x->r,
-                      APP_RECOG_INLINE | (x->no_cache ? APP_RECOG_NO_CACHE : 0), on_done)) {
+  int flags = APP_RECOG_INLINE | (x->cache_off ? APP_RECOG_NO_CACHE : 0);
+  if (app_recog_start(rs->app, &x->r, flags, on_done)) {
     rs->busy--;
     work_free(x);
     rest__error(rs, conn, 503, "UNAVAILABLE", "the server cannot take work now",

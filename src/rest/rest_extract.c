@@ -156,15 +156,6 @@ static char *dup_str(const char *s) {
   return d;
 }
 
-/* options["psm"] as the gRPC front door reads it (rpc_options.c): a
- * value that does not parse is passed on as invalid, so that the engine
- * refuses it with INVALID_ARGUMENT rather than it being dropped. */
-static int psm_of(const char *v) {
-  char *end;
-  long n = strtol(v, &end, 10);
-  return end != v && *end == 0 && n >= 0 && n <= 1000 ? (int)n : OCR_PSM_INVALID;
-}
-
 /* Reads the JSON body into x. Returns 0, or answers (400/422) and
  * returns -1. */
 static int read_json(rest_server *rs, void *conn, const rest_request *req,
@@ -214,15 +205,19 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
     if (!cJSON_IsObject(f)) {
       bad = "options must be an object of strings";
     } else {
+      /* psm as the gRPC front door reads it (ocr_psm_parse): a bad value
+       * is refused by the engine, naming options.psm. */
       cJSON *psm = cJSON_GetObjectItemCaseSensitive(f, "psm");
+      cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
       if (cJSON_IsString(psm))
-        in->psm = psm_of(psm->valuestring);
+        in->psm = ocr_psm_parse(psm->valuestring);
       else if (cJSON_IsNumber(psm))
-        in->psm = psm->valuedouble >= 0 && psm->valuedouble <= 1000 ? (int)psm->valuedouble
-                                                                    : OCR_PSM_INVALID;
+        in->psm = psm->valuedouble >= 0 && psm->valuedouble <= 1000 &&
+                          psm->valuedouble == (double)(int)psm->valuedouble
+                      ? (int)psm->valuedouble
+                      : OCR_PSM_INVALID;
       else if (psm && !cJSON_IsNull(psm))
         in->psm = OCR_PSM_INVALID;
-      cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
       x->cache_off = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
       cJSON *pdf_text = cJSON_GetObjectItemCaseSensitive(f, "pdf_text");
       in->pdf_text = cJSON_IsString(pdf_text) && strcmp(pdf_text->valuestring, "use") == 0;
@@ -325,7 +320,7 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
       else
         bad = "use_angle_cls must be true or false";
     } else if (strcmp(kv, "psm") == 0) {
-      in->psm = psm_of(v);
+      in->psm = ocr_psm_parse(v);
     } else if (strcmp(kv, "cache") == 0) {
       x->cache_off = strcmp(v, "off") == 0;
     }

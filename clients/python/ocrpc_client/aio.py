@@ -10,7 +10,8 @@ exponential backoff and full jitter, up to ``max_attempts`` attempts, each
 retry sent with ``wait_for_ready`` so that it waits (within its
 ``timeout``) for the channel's next connection to a server that came back;
 a retry that ran out of time while the channel still could not connect is
-reported as ``OcrUnavailable``. Batches are async iterators.
+reported as ``OcrUnavailable``. Batches and ``analyze_stream`` token
+streams are async iterators.
 
 Create it inside the event loop that uses it (``grpc.aio`` channels belong
 to one loop), and close it with ``await client.close()`` or
@@ -226,6 +227,10 @@ class AsyncOcrClient:
                     raise err from e
         finally:
             call.cancel()  # no-op once the call has ended
+
+    # llm.LLMService: await analyze() and async for ... in analyze_stream()
+    # (ocrpc_client/aio_analysis.py).
+    from .aio_analysis import analyze, analyze_stream  # noqa: E402
 
     async def health(self, service_name="OCRService", timeout=None):
         """``CheckHealth``: the ``HealthCheckResponse``; retried like

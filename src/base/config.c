@@ -29,6 +29,7 @@ typedef struct centry {
 
 static const char *const engines[] = {"tesseract", "mock", NULL};
 static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const centry table[] = {
@@ -89,6 +90,11 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files (default: Debian's)"},
+    {"AUTH_TOKEN_FILE", "--auth-token-file", T_STR, OFF(auth_token_file), 0, 0, "", NULL,
+     "file of bearer tokens, one per line (reloaded on SIGHUP): every call but health "
+     "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
+    {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
+     on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

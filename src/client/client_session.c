@@ -49,6 +49,7 @@ struct client_call {
 struct client_session {
   nghttp2_session *ng;
   char *authority;
+  char *authorization; /* NULL: none */
   uint64_t max_recv;
   uint32_t window;
   timer_src *timers;
@@ -166,9 +167,15 @@ static int submit(client_session *s, client_call *c) {
       NV("te", "trailers", 8),
       NV("user-agent", "ocrpc-client/0.1.0", 18),
       NV("grpc-timeout", tmo, tmo_len),
+      NV("authorization", s->authorization,
+         s->authorization ? strlen(s->authorization) : 0),
   };
 #undef NV
-  size_t n = sizeof nva / sizeof nva[0] - (c->timeout_ms ? 0 : 1);
+  size_t n = sizeof nva / sizeof nva[0] - 2;
+  if (c->timeout_ms)
+    nva[n++] = nva[sizeof nva / sizeof nva[0] - 2];
+  if (s->authorization)
+    nva[n++] = nva[sizeof nva / sizeof nva[0] - 1];
   nghttp2_data_provider dp;
   dp.source.ptr = c;
   dp.read_callback = read_body;
@@ -434,6 +441,8 @@ int client__session_new(const client_session_cfg *cfg, client_session **out) {
   s->authority = strdup(cfg->authority);
   if (!s->authority)
     goto fail_authority;
+  if (cfg->authorization && !(s->authorization = strdup(cfg->authorization)))
+    goto fail_callbacks;
   s->window = cfg->window ? cfg->window : DEFAULT_WINDOW;
   if (s->window > NGHTTP2_MAX_WINDOW_SIZE)
     s->window = NGHTTP2_MAX_WINDOW_SIZE;
@@ -478,6 +487,7 @@ int client__session_new(const client_session_cfg *cfg, client_session **out) {
 fail_settings:
   nghttp2_session_del(s->ng);
 fail_callbacks:
+  free(s->authorization);
   free(s->authority);
 fail_authority:
   free(s);
@@ -509,6 +519,7 @@ void client__session_free(client_session *s, int code, const char *msg) {
     return;
   client__session_fail(s, code, msg);
   nghttp2_session_del(s->ng);
+  free(s->authorization);
   free(s->authority);
   free(s);
 }

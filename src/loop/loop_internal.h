@@ -19,6 +19,8 @@ typedef struct loop_server {
   uv_check_t flush_check; /* writes what the iteration produced, once */
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
   uv_signal_t sigint, sigterm;
+  uv_signal_t sighup;       /* reloads the auth tokens (loop_auth.c) */
+  struct auth_tokens *auth; /* --auth-token-file; NULL: none */
   uv_timer_t drain_timer;
   rpc_server *rpc;
   h2_settings h2;
@@ -65,5 +67,10 @@ void loop__after_flush(loop_server *srv);
 
 /* The rpc transport implemented over h2 sessions. */
 extern const rpc_transport loop__transport;
+
+/* loop_auth.c: initialises the SIGHUP handle and, with --auth-token-file,
+ * loads the tokens, hands them to srv->rpc and starts the reload on
+ * SIGHUP. 0, or -1 (logged) when the file cannot be used. */
+int loop__auth_start(loop_server *srv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
@@ -27,6 +28,7 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->flush_idle);
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
+  close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->drain_timer);
 }
 
@@ -129,7 +131,7 @@ int loop_run(const config *cfg) {
   uv_signal_start(&srv->sigint, on_signal, SIGINT);
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 
-  if (loop__listen(srv) == 0) {
+  if (loop__auth_start(srv) == 0 && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
@@ -172,6 +174,7 @@ fail_loop:
     status = 1;
   }
 fail_srv:
+  auth_tokens_free(srv->auth);
   free(srv);
   return status;
 }

@@ -43,8 +43,10 @@ typedef struct rpc_watcher rpc_watcher;
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
 #define RPC_M_CLIENT_STREAM                                                                \
-  2 /* handler runs per request message; on_end at                                         \
-       the client's half-close */
+  2                        /* handler runs per request message; on_end at                  \
+                              the client's half-close */
+#define RPC_M_NO_AUTH 4    /* health: answered without a token */
+#define RPC_M_REFLECTION 8 /* needs the token unless --auth-reflection off */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
@@ -66,6 +68,7 @@ struct rpc_server {
   int draining;
   rpc_watcher *watchers; /* health Watch streams */
   size_t nwatchers;
+  const struct auth_tokens *auth; /* NULL: no token needed */
 };
 
 typedef enum call_state {

@@ -11,26 +11,27 @@
 static const rpc_method methods[] = {
     {"/ocr.OCRService/ExtractText", 0, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
      rpc__ocr_extract_text, NULL},
-    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
-     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL},
+    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
+     ocr_HealthCheckRequest_fields, sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health,
+     NULL},
     {"/ocr.OCRService/ExtractTextBatch", 0, ocr_OCRBatchRequest_fields,
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
      sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL},
-    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
+    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_check, NULL},
-    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING,
+    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_watch, NULL},
     {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
      rpc__reflection_end},
     /* v1alpha: the same messages on the wire, still what many clients ask. */
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
      rpc__reflection_end},
@@ -72,6 +73,10 @@ struct app *rpc_server_app(rpc_server *srv) {
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
+
+void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens) {
+  srv->auth = tokens;
+}
 
 void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses) {
   *hits = srv->app.cache_hits;

@@ -7,4 +7,5 @@ set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 "$here/../../scripts/install-node-deps.sh"
 cd "$here"
-exec node --test --test-concurrency=1 test/behaviour.test.js test/shutdown.test.js
+exec node --test --test-concurrency=1 test/behaviour.test.js test/shutdown.test.js \
+  test/auth.test.js

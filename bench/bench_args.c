@@ -37,6 +37,9 @@ static const char usage[] =
     "                          the --list entries, or 4)\n"
     "      --timeout D         per-call deadline (default 30s)\n"
     "      --allow-failure     an OCR answer with status FAILURE is not an error\n"
+    "      --use-cache         let the server answer from its result cache\n"
+    "                          (default: requests carry options{cache: off}, so\n"
+    "                          every call is recognised)\n"
     "      --json              print the result as one JSON object\n"
     "      --no-progress       no per-second progress line on a TTY\n"
     "  -h, --help              this text\n"
@@ -181,6 +184,8 @@ int bench_args_parse(int argc, char **argv, const char *env_target, bench_opts *
         return fail(err, errlen, "--timeout: \"%s\" is not a duration", v);
     } else if (!strcmp(a, "--allow-failure")) {
       o->allow_failure = 1;
+    } else if (!strcmp(a, "--use-cache")) {
+      o->use_cache = 1;
     } else if (!strcmp(a, "--json")) {
       o->json = 1;
     } else if (!strcmp(a, "--no-progress")) {

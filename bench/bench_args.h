@@ -27,6 +27,7 @@ typedef struct bench_opts {
   int batch_size;      /* images per ExtractTextBatch request */
   uint64_t timeout_ms; /* per call */
   int allow_failure;
+  int use_cache; /* --use-cache: requests may be answered from the result cache */
   int json;
   int progress; /* -1: when stdout is a TTY; 0 off */
 } bench_opts;

@@ -7,6 +7,7 @@
  * the last one ends. Open loop (--rate): call i is due at start + i/rate
  * and its latency counts from then, however late a free slot sends it
  * (no coordinated omission). */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <math.h>
 #include <pb_decode.h>
@@ -37,6 +38,11 @@ typedef struct shared {
   size_t nbodies;
   const char *path;            /* the method's :path */
   atomic_uint_fast64_t issued; /* calls started, for -n */
+  /* Set by the first answer saying the image is not there (NOT_FOUND,
+   * FORBIDDEN_PATH): every call would fail the same way, so the run stops
+   * at once instead of measuring thousands of failures. */
+  atomic_int abort_run;
+  char abort_msg[300]; /* written once, by whoever set abort_run */
   uint64_t start_ns;
   struct worker *workers;
 } shared;
@@ -77,10 +83,48 @@ struct worker {
   bench_hist hist;
   uint64_t errors[E_COUNT];
   char first_msg[E_COUNT][200];           /* the first message of each error kind */
+  uint64_t cache_hits, cache_misses;      /* metadata "cache" of the answers */
   atomic_uint_fast64_t done_ok, done_err; /* read by the progress line */
 };
 
 static int start_call(slot *sl, uint64_t due_ns);
+
+/* The metadata entry {"cache": "hit"} / {"cache": "miss"} as encoded in a
+ * common.Metadata map (key 1, value 2): found on the wire without decoding
+ * the answer. */
+static const uint8_t CACHE_HIT[] = {0x0a, 5,    'c', 'a', 'c', 'h',
+                                    'e',  0x12, 3,   'h', 'i', 't'};
+static const uint8_t CACHE_MISS[] = {0x0a, 5, 'c', 'a', 'c', 'h', 'e',
+                                     0x12, 4, 'm', 'i', 's', 's'};
+
+static void count_cache(worker *w, const uint8_t *data, size_t len) {
+  if (memmem(data, len, CACHE_HIT, sizeof CACHE_HIT))
+    w->cache_hits++;
+  else if (memmem(data, len, CACHE_MISS, sizeof CACHE_MISS))
+    w->cache_misses++;
+}
+
+/* The first OCR failure's details and message, for the report; a missing
+ * image stops the run. Only the first failure is decoded. */
+static void note_failure(worker *w, const ocr_OCRResponse *r) {
+  const char *details = r->has_error && r->error.details ? r->error.details : "";
+  const char *msg = r->has_error && r->error.message ? r->error.message : "";
+  if (!w->first_msg[E_OCR_FAILURE][0])
+    snprintf(w->first_msg[E_OCR_FAILURE], sizeof w->first_msg[E_OCR_FAILURE], "%s: %s",
+             details, msg);
+  if (!strcmp(details, "NOT_FOUND") || !strcmp(details, "FORBIDDEN_PATH")) {
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&w->sh->abort_run, &expected, 1))
+      snprintf(w->sh->abort_msg, sizeof w->sh->abort_msg, "%s: %s", details, msg);
+  }
+}
+
+static void decode_failure(worker *w, const uint8_t *data, size_t len) {
+  ocr_OCRResponse r;
+  if (client_pb_decode(data, len, ocr_OCRResponse_fields, &r) == 0)
+    note_failure(w, &r);
+  pb_release(ocr_OCRResponse_fields, &r);
+}
 
 static int method_check(worker *w, slot *sl, const uint8_t *data, size_t len) {
   const bench_opts *o = w->sh->o;
@@ -95,6 +139,10 @@ static int method_check(worker *w, slot *sl, const uint8_t *data, size_t len) {
       rc = E_DECODE;
     else if (status != common_Status_STATUS_SUCCESS && !o->allow_failure)
       rc = E_OCR_FAILURE;
+    if (rc == 0)
+      count_cache(w, data, len);
+    else if (rc == E_OCR_FAILURE && (!w->errors[rc] || !w->first_msg[rc][0]))
+      decode_failure(w, data, len);
     break;
   }
   case BENCH_HEALTH:
@@ -107,8 +155,21 @@ static int method_check(worker *w, slot *sl, const uint8_t *data, size_t len) {
     if (client_pb_decode(data, len, ocr_OCRBatchProgress_fields, &r))
       rc = E_DECODE;
     else if (r.has_current_result &&
-             r.current_result.status != common_Status_STATUS_SUCCESS && !o->allow_failure)
+             r.current_result.status != common_Status_STATUS_SUCCESS && !o->allow_failure) {
       rc = E_OCR_FAILURE;
+      note_failure(w, &r.current_result);
+    } else if (r.has_current_result) {
+      for (pb_size_t i = 0;
+           r.current_result.has_metadata && i < r.current_result.metadata.data_count; i++) {
+        const common_Metadata_DataEntry *e = &r.current_result.metadata.data[i];
+        if (e->key && e->value && !strcmp(e->key, "cache")) {
+          if (!strcmp(e->value, "hit"))
+            w->cache_hits++;
+          else
+            w->cache_misses++;
+        }
+      }
+    }
     pb_release(ocr_OCRBatchProgress_fields, &r);
     break;
   }
@@ -146,7 +207,7 @@ static void on_done(void *ud, const client_status *st) {
     bench_hist_record(&w->hist, now - sl->start_ns);
     atomic_fetch_add_explicit(&w->done_ok, 1, memory_order_relaxed);
   } else {
-    if (!w->errors[e])
+    if (!w->errors[e] && !w->first_msg[e][0])
       snprintf(w->first_msg[e], sizeof w->first_msg[e], "%s", st->message);
     w->errors[e]++;
     atomic_fetch_add_explicit(&w->done_err, 1, memory_order_relaxed);
@@ -175,6 +236,8 @@ static int take_request(worker *w) {
 static int start_call(slot *sl, uint64_t due_ns) {
   worker *w = sl->w;
   shared *sh = w->sh;
+  if (!w->stopping && atomic_load_explicit(&sh->abort_run, memory_order_relaxed))
+    w->stopping = 1;
   if (w->stopping || !take_request(w))
     return -1;
   if (!client_conn_usable(sl->conn))
@@ -359,6 +422,10 @@ static int read_list(const char *file, item **items, size_t *n) {
 }
 
 static int build_requests(const bench_opts *o, shared *sh) {
+  /* Unless --use-cache: the server's result cache (on with Redis) would
+   * answer every repeat of the same image without recognising it. */
+  static common_Metadata_DataEntry off = {.key = (char *)"cache", .value = (char *)"off"};
+  common_Metadata cache_off = {.data = &off, .data_count = 1};
   item *items = NULL;
   size_t nitems = 0;
   int rc = -1;
@@ -388,6 +455,10 @@ static int build_requests(const bench_opts *o, shared *sh) {
       r.image_data = items[i].data;
       r.language = (char *)o->language;
       r.use_angle_cls = o->angle;
+      if (!o->use_cache) {
+        r.has_options = true;
+        r.options = cache_off;
+      }
       if (client_pb_frame(&sh->bodies[i], ocr_OCRRequest_fields, &r))
         goto done;
     }
@@ -412,6 +483,11 @@ static int build_requests(const bench_opts *o, shared *sh) {
     }
     r.language = (char *)o->language;
     r.use_angle_cls = o->angle;
+    r.completion_order = true; /* nothing is held back: the server's own pace */
+    if (!o->use_cache) {
+      r.has_options = true;
+      r.options = cache_off;
+    }
     int e = client_pb_frame(&sh->bodies[0], ocr_OCRBatchRequest_fields, &r);
     free(r.image_paths);
     if (e)
@@ -454,7 +530,8 @@ static void json_string(FILE *f, const char *s) {
 }
 
 static void report(const bench_opts *o, const bench_hist *h, const uint64_t *errors,
-                   char (*first_msg)[200], double secs) {
+                   char (*first_msg)[200], double secs, uint64_t hits, uint64_t misses) {
+  double hit_pct = hits + misses ? 100.0 * (double)hits / (double)(hits + misses) : 0;
   uint64_t nerr = 0;
   for (int e = 0; e < E_COUNT; e++)
     nerr += errors[e];
@@ -484,7 +561,8 @@ static void report(const bench_opts *o, const bench_hist *h, const uint64_t *err
            MS(h->n ? h->min : 0), bench_hist_mean(h) / 1e6);
     for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++)
       printf(",\"%s\":%.3f", pnames[i], MS(bench_hist_percentile(h, pcts[i])));
-    printf(",\"max\":%.3f}}\n", MS(h->max));
+    printf(",\"max\":%.3f},\"cache_hits\":%llu,\"cache_misses\":%llu}\n", MS(h->max),
+           (unsigned long long)hits, (unsigned long long)misses);
     return;
   }
   printf("ocrpc-bench: %s on %s, %d connection%s x %d stream%s, %s, %.2f s\n",
@@ -503,6 +581,10 @@ static void report(const bench_opts *o, const bench_hist *h, const uint64_t *err
              MS(bench_hist_percentile(h, pcts[i])));
     printf("  max %.3f\n", MS(h->max));
   }
+  if (hits + misses)
+    printf(
+        "  cache        %llu hits, %llu misses (%.1f %% answered from the result cache)\n",
+        (unsigned long long)hits, (unsigned long long)misses, hit_pct);
   for (int e = 0; e < E_COUNT; e++)
     if (errors[e])
       printf("  errors       %-20s %llu%s%s%s\n", error_name(e),
@@ -573,6 +655,7 @@ int main(int argc, char **argv) {
   uint64_t errors[E_COUNT] = {0};
   static char first_msg[E_COUNT][200];
   uint64_t end_ns = sh.start_ns;
+  uint64_t hits = 0, misses = 0;
   for (int t = 0; t < o.threads; t++) {
     worker *w = &ws[t];
     pthread_join(w->thread, NULL);
@@ -582,6 +665,8 @@ int main(int argc, char **argv) {
         memcpy(first_msg[e], w->first_msg[e], sizeof first_msg[e]);
       errors[e] += w->errors[e];
     }
+    hits += w->cache_hits;
+    misses += w->cache_misses;
     if (w->last_done_ns > end_ns)
       end_ns = w->last_done_ns;
     client_loop_free(w->loop);
@@ -590,7 +675,18 @@ int main(int argc, char **argv) {
   }
   if (o.progress)
     printf("\r\033[K");
-  report(&o, &total, errors, first_msg, (double)(end_ns - sh.start_ns) / 1e9);
+  if (atomic_load(&sh.abort_run)) {
+    fprintf(stderr,
+            "ocrpc-bench: stopped: the server cannot find the image (%s); check --path / "
+            "--list against the server's --image-root\n",
+            sh.abort_msg);
+    for (size_t i = 0; i < sh.nbodies; i++)
+      buf_free(&sh.bodies[i]);
+    free(sh.bodies);
+    free(ws);
+    return 2;
+  }
+  report(&o, &total, errors, first_msg, (double)(end_ns - sh.start_ns) / 1e9, hits, misses);
   uint64_t nerr = 0;
   for (int e = 0; e < E_COUNT; e++)
     nerr += errors[e];

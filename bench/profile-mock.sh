@@ -19,7 +19,7 @@ printf '\x00\x00\x00\x00\x14\x12\x09bench.png\x1a\x07english' > "$work/req.grpc"
 
 count() {  # count REQUESTS -> prints the server's total instructions
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$server" --host 127.0.0.1 --port 0 --engine mock --image-root /tmp \
+    "$server" --host 127.0.0.1 --port 0 --http-port off --engine mock --image-root /tmp \
     2> "$work/server.log" &
   pid=$!
   port=

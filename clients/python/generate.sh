@@ -12,6 +12,8 @@
 # the stubs import as ocrpc_client._gen.* without touching sys.path, and the
 # module name protoc hard-codes for the message classes ('ocr_pb2') becomes
 # __name__, so that messages pickle (Celery's prefork pool pickles them).
+# The files are added to a private descriptor pool (_gen/_pool.py), so the
+# package can share a process with the fleet's own stubs of the guide.
 #
 # Run it after any change to protos/*.proto and keep the output in the tree.
 set -euo pipefail
@@ -33,8 +35,25 @@ for f in "$out"/*_pb2.py "$out"/*_pb2_grpc.py; do
   sed -i -E \
     -e 's/^import ([A-Za-z0-9_]+_pb2) as /from . import \1 as /' \
     -e "s/(BuildTopDescriptorsAndMessages\(DESCRIPTOR, )'[A-Za-z0-9_]+_pb2', /\1__name__, /" \
+    -e 's/^DESCRIPTOR = _descriptor_pool\.Default\(\)\.AddSerializedFile\(/DESCRIPTOR = _POOL.AddSerializedFile(/' \
+    -e 's/^(_sym_db = _symbol_database\.Default\(\))$/\1\nfrom ._pool import POOL as _POOL/' \
     "$f"
 done
+
+# The stubs' files go into a descriptor pool of their own, not protobuf's
+# default one: a worker that also imports stubs generated from the guide's
+# files (same file names common.proto/ocr.proto, same message names, fewer
+# fields) would otherwise fail with "A file with this name is already in
+# the pool", whichever it imports first.
+if [ ! -f "$out/_pool.py" ]; then
+  cat > "$out/_pool.py" <<'PY'
+# SPDX-License-Identifier: MIT
+"""The private descriptor pool of ocrpc_client's stubs (see generate.sh)."""
+from google.protobuf import descriptor_pool
+
+POOL = descriptor_pool.DescriptorPool()
+PY
+fi
 
 if [ ! -f "$out/__init__.py" ]; then
   cat > "$out/__init__.py" <<'PY'

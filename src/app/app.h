@@ -79,7 +79,8 @@ void app_recog_init(app_recog *r);
 void app_recog_clear(app_recog *r);
 
 /* app_recog_start flags. */
-#define APP_RECOG_INLINE 1 /* may run an instant engine (mock) right here */
+#define APP_RECOG_INLINE 1   /* may run an instant engine (mock) right here */
+#define APP_RECOG_NO_CACHE 2 /* bypass the result cache: no lookup, no store */
 
 /* Starts the recognition: with the cache on, read and hash on a worker,
  * ask the store on the loop, recognise only a miss; else one trip to a

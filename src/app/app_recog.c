@@ -193,7 +193,7 @@ int app_recog_start(app *a, app_recog *r, int flags, app_recog_cb done) {
   r->_app = a;
   r->_done = done;
   r->_t_queued_ns = app_now_ns();
-  if (a->cache_on && a->jobs) {
+  if (a->cache_on && a->jobs && !(flags & APP_RECOG_NO_CACHE)) {
     r->_ej.work = read_work;
     r->_ej.done = read_done;
   } else {

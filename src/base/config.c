@@ -48,7 +48,7 @@ static const centry table[] = {
     {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
      "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
     {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes), 16,
-     INT32_MAX, "67108864", NULL, "largest request or response message"},
+     INT32_MAX, "104857600", NULL, "largest request or response message"},
     {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,
      "debug, info, warn or error"},
     {"OCR_MAX_PIXELS", "--max-pixels", T_U64, OFF(max_pixels), 1, INT64_MAX, "100000000",
@@ -95,6 +95,15 @@ static const centry table[] = {
      "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
     {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
      on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
+    {"HTTP_PORT", "--http-port", T_STR, OFF(http_port), 0, 0, "8000", NULL,
+     "HTTP/1.1 port for REST and health (0 picks a free port and logs it; off: none; "
+     "the gRPC port answers HTTP/1.1 too)"},
+    {"HTTP_HEADER_TIMEOUT_MS", "--http-header-timeout-ms", T_U64,
+     OFF(http_header_timeout_ms), 100, INT32_MAX, "10000", NULL,
+     "close an HTTP/1.1 connection whose request headers take longer than this"},
+    {"HTTP_IDLE_TIMEOUT_MS", "--http-idle-timeout-ms", T_U64, OFF(http_idle_timeout_ms),
+     100, INT32_MAX, "60000", NULL,
+     "close an idle HTTP/1.1 keep-alive connection (or a stalled body) after this"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 
@@ -176,6 +185,24 @@ void config_usage(FILE *out, const char *prog) {
   fprintf(out, "  %-26s %-24s %s\n", "--help", "", "print this and exit");
 }
 
+/* HTTP_PORT is a port number or "off": the table has no such type. */
+static int check_http_port(config *cfg, char *err, size_t errsize) {
+  if (strcmp(cfg->http_port, "off") == 0) {
+    cfg->http_port_num = -1;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  long n = strtol(cfg->http_port, &end, 10);
+  if (errno || end == cfg->http_port || *end || n < 0 || n > 65535) {
+    snprintf(err, errsize, "--http-port: '%s' is not a port from 0 to 65535 or 'off'",
+             cfg->http_port);
+    return ERR_CONFIG;
+  }
+  cfg->http_port_num = (int)n;
+  return 0;
+}
+
 int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char *err,
                 size_t errsize) {
   memset(cfg, 0, sizeof *cfg);
@@ -221,5 +248,5 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
     if (set_value(cfg, e, v, "flag", err, errsize))
       return ERR_CONFIG;
   }
-  return 0;
+  return check_http_port(cfg, err, errsize);
 }

@@ -39,6 +39,10 @@ typedef struct config {
   char tessdata_dir[1024];         /* "": Tesseract's default */
   char auth_token_file[4096];      /* "": no token needed */
   char auth_reflection[4];         /* "on": reflection needs the token; "off" */
+  char http_port[8];               /* "8000", "0" or "off" */
+  int http_port_num;               /* the same as a number; -1: off */
+  uint64_t http_header_timeout_ms; /* slowloris: whole header block */
+  uint64_t http_idle_timeout_ms;   /* keep-alive idle, or a stalled body */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

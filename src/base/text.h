@@ -6,6 +6,8 @@
 #define OCRPC_BASE_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* The value of hexadecimal digit c (either case), or -1. */
 int text_hex_digit(char c);
@@ -16,5 +18,9 @@ int text_hex_digit(char c);
  * *value NULL. */
 const char *text_split_flag(const char *arg, char *name, size_t namelen,
                             const char **value);
+
+/* Decodes base64 (standard alphabet, padded or not) into out (at least
+ * len*3/4+3 bytes). Returns the decoded length, or -1 on bad input. */
+ssize_t text_base64_decode(const char *in, size_t len, uint8_t *out);
 
 #endif

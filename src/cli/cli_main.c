@@ -48,7 +48,8 @@ static const char usage[] =
     "                          localhost:50051)\n"
     "      --timeout D         deadline per call, e.g. 30s, 500ms, 2m\n"
     "                          (default: none)\n"
-    "      --language L        OCR language (korean, english, kor+eng, ...)\n"
+    "      --language L        OCR language (korean, english, kor+eng, ...;\n"
+    "                          default: the server's, korean unless configured)\n"
     "      --angle             detect orientation (use_angle_cls)\n"
     "      --path              extract: the argument is a server-side path\n"
     "      --server-paths      batch: the arguments are server-side paths\n"
@@ -60,7 +61,8 @@ static const char usage[] =
     "\n"
     "Exit status:\n"
     "  0  success\n"
-    "  1  an image failed (OCR status FAILURE, or a file could not be read)\n"
+    "  1  an image failed (OCR status FAILURE, or a file could not be read\n"
+    "     or is empty)\n"
     "  2  usage error\n"
     "  3  server unreachable or unavailable (connection refused, reset, GOAWAY);\n"
     "     one attempt, never retried: run again later\n"
@@ -191,6 +193,43 @@ static void print_ocr_failure(const char *name, const ocr_OCRResponse *resp) {
   fputc('\n', stderr);
 }
 
+/* Reads an image file for the request. An empty file is refused here:
+ * proto3 cannot tell empty bytes from no image, so the server would only
+ * say "no image in the request". 0 or the exit status (message printed). */
+static int read_image(const char *name, pb_bytes_array_t **data) {
+  int rc = client_pb_read_file(name, FILE_LIMIT, data);
+  if (rc) {
+    fprintf(stderr, "ocrpc: %s: %s\n", name,
+            rc == ERR_NOT_FOUND ? "no such file" : err_text(rc));
+    return EXIT_IMAGE;
+  }
+  if ((*data)->size == 0) {
+    fprintf(stderr, "ocrpc: %s: empty file (0 bytes), not an image\n", name);
+    free(*data);
+    *data = NULL;
+    return EXIT_IMAGE;
+  }
+  return 0;
+}
+
+/* A success without a line of text is easy to get (the server's default
+ * language is Korean): say so on stderr, with the language the server
+ * used, rather than print an empty line without a word. */
+static void warn_if_empty(const char *name, const ocr_OCRResponse *resp) {
+  if (resp->text && *resp->text)
+    return;
+  const char *lang = "?";
+  for (pb_size_t i = 0; resp->has_metadata && i < resp->metadata.data_count; i++) {
+    const common_Metadata_DataEntry *e = &resp->metadata.data[i];
+    if (e->key && e->value && !strcmp(e->key, "language"))
+      lang = e->value;
+  }
+  fprintf(stderr,
+          "ocrpc: %s: no text recognised (language %s); if the image is in another "
+          "language, pass --language (e.g. --language english)\n",
+          name, lang);
+}
+
 static void print_text(const char *text) {
   if (!text)
     text = "";
@@ -211,12 +250,9 @@ static int cmd_extract(cli *o) {
   if (o->path_mode) {
     req.public_image_path = (char *)arg;
   } else {
-    int rc = client_pb_read_file(arg, FILE_LIMIT, &data);
-    if (rc) {
-      fprintf(stderr, "ocrpc: %s: %s\n", arg,
-              rc == ERR_NOT_FOUND ? "no such file" : err_text(rc));
-      return EXIT_IMAGE;
-    }
+    int rc = read_image(arg, &data);
+    if (rc)
+      return rc;
     req.image_data = data;
   }
   req.language = (char *)o->language;
@@ -249,6 +285,7 @@ static int cmd_extract(cli *o) {
     if (x.resp.status == common_Status_STATUS_SUCCESS) {
       if (!o->json)
         print_text(x.resp.text);
+      warn_if_empty(arg, &x.resp);
       ex = EXIT_OK;
     } else {
       print_ocr_failure(arg, &x.resp);
@@ -316,6 +353,7 @@ static int batch_msg(run *r, const uint8_t *data, size_t len) {
         printf("==> %s <==\n", name);
         print_text(p.current_result.text);
       }
+      warn_if_empty(name, &p.current_result);
     } else {
       b->failed++;
       print_ocr_failure(name, &p.current_result);
@@ -347,10 +385,7 @@ static int cmd_batch(cli *o) {
     if (o->path_mode) {
       ip->public_path = o->args[i];
     } else {
-      int rc = client_pb_read_file(o->args[i], FILE_LIMIT, &ip->data);
-      if (rc) {
-        fprintf(stderr, "ocrpc: %s: %s\n", o->args[i],
-                rc == ERR_NOT_FOUND ? "no such file" : err_text(rc));
+      if (read_image(o->args[i], &ip->data)) {
         local_failed++;
         continue;
       }
@@ -363,6 +398,9 @@ static int cmd_batch(cli *o) {
     req.language = (char *)o->language;
     req.use_angle_cls = o->angle;
     req.batch_id = (char *)o->batch_id;
+    /* Results are printed under their file's name (index), so the first
+     * finished comes first. */
+    req.completion_order = true;
     buf body = BUF_INIT;
     int rc = client_pb_frame(&body, ocr_OCRBatchRequest_fields, &req);
     for (pb_size_t i = 0; i < req.image_paths_count; i++)

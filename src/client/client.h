@@ -82,7 +82,7 @@ typedef struct client_conn_opts {
    * 16 MiB, so large responses are not throttled by round trips. */
   uint32_t window;
   /* Largest response message accepted (RESOURCE_EXHAUSTED beyond it); 0
-   * means 64 MiB. */
+   * means 100 MiB (the guide's limit). */
   uint64_t max_recv_message;
   /* The `authorization` header of every call ("Bearer TOKEN"), or NULL for
    * none. Copied. */

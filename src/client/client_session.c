@@ -15,7 +15,7 @@
 #include "client_internal.h"
 
 #define DEFAULT_WINDOW (16u << 20)
-#define DEFAULT_MAX_RECV ((uint64_t)64 << 20)
+#define DEFAULT_MAX_RECV ((uint64_t)100 << 20) /* the guide's 100 MB */
 #define MSG_MAX 1024 /* decoded grpc-message and local messages */
 
 struct client_call {

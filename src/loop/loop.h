@@ -43,6 +43,10 @@ void loop_redis_env_init(struct jobs_redis_env *env, uv_loop_t *loop);
  * Returns 0, ERR_CONFIG (malformed URL) or ERR_NOMEM; the reason is logged.
  * Free it (jobs_free) before the loop's last run. Loop thread. */
 int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **out);
+/* 1 while the Redis job store is connected, 0 while it is not (or not
+ * connected yet). ud is unused (the probe shape /readyz takes). Loop
+ * thread. */
+int loop_redis_up(void *ud);
 /* ---- end ocrpc-redis ---- */
 
 /* Runs the server with cfg until SIGINT or SIGTERM, then closes every

@@ -22,6 +22,7 @@ static void on_sighup(uv_signal_t *h, int signum) {
   /* The rpc layer reads the set only when a call starts: the old one can
    * go at once. */
   rpc_server_set_auth(srv->rpc, fresh);
+  rest_server_set_auth(srv->rest, fresh);
   auth_tokens_free(srv->auth);
   srv->auth = fresh;
   log_info("SIGHUP: auth: %zu tokens reloaded from %s", auth_tokens_count(fresh),
@@ -39,6 +40,7 @@ int loop__auth_start(loop_server *srv) {
     return -1;
   }
   rpc_server_set_auth(srv->rpc, srv->auth);
+  rest_server_set_auth(srv->rest, srv->auth);
   uv_signal_start(&srv->sighup, on_sighup, SIGHUP);
   log_info("auth: %zu tokens from %s; health open, reflection %s",
            auth_tokens_count(srv->auth), srv->cfg->auth_token_file,

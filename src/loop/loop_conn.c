@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* TCP connections: accept, read into the h2 session, write what it
- * produces, close. Output is gathered per connection and written once per
- * loop iteration from a check handle (or after FLUSH_EVERY_READS reads),
- * in the order the connections had output, so a burst of responses costs
- * one write. Loop thread. */
+/* TCP connections: accept, sniff the first bytes on the gRPC port (the
+ * HTTP/2 client preface, else HTTP/1.1: loop_h1.c), read into the h2
+ * session, write what it produces, close. Output is gathered per connection and written
+ * once per loop iteration from a check handle (or after FLUSH_EVERY_READS reads), in the
+ * order the connections had output, so a burst of responses costs one write. Loop thread.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ static void conn_close(loop_conn *c);
 static void conn_flush(loop_conn *c);
 
 static void on_idle(uv_idle_t *h) { (void)h; }
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void sniff(loop_conn *c, const uint8_t *data, size_t len);
 
 static void mark_dirty(loop_conn *c) {
   if (c->is_dirty || c->closing)
@@ -224,7 +228,10 @@ static void conn_flush(loop_conn *c) {
   for (;;) {
     const uint8_t *data;
     ssize_t n = 0;
-    while (c->wbuf.len < WRITE_HIGH_WATER && (n = h2_session_pull(c->h2, &data)) > 0) {
+    if (c->proto == CONN_H1 && loop__h1_pull(c))
+      return;
+    while (c->proto == CONN_H2 && c->wbuf.len < WRITE_HIGH_WATER &&
+           (n = h2_session_pull(c->h2, &data)) > 0) {
       if (buf_append(&c->wbuf, data, (size_t)n)) {
         conn_close(c);
         return;
@@ -237,7 +244,9 @@ static void conn_flush(loop_conn *c) {
       return;
     }
     if (c->wbuf.len == 0) {
-      if (c->close_after_flush || !h2_session_alive(c->h2))
+      if (c->proto == CONN_H1)
+        loop__h1_after_write(c);
+      else if (c->close_after_flush || (c->h2 && !h2_session_alive(c->h2)))
         conn_close(c);
       return;
     }
@@ -284,11 +293,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   loop_conn *c = s->data;
   if (nread == 0 || c->closing)
     return;
+  if (nread == UV_EOF && c->proto == CONN_H1) {
+    loop__h1_read(c, NULL, 0, 1); /* answer what was asked, then close */
+    return;
+  }
   if (nread < 0) {
     if (nread != UV_EOF)
       log_debug("conn %llu: read failed: %s", (unsigned long long)c->id,
                 uv_strerror((int)nread));
     conn_close(c);
+    return;
+  }
+  if (c->proto == CONN_H1) {
+    loop__h1_read(c, (const uint8_t *)b->base, (size_t)nread, 0);
+    return;
+  }
+  if (c->proto == CONN_SNIFF) {
+    sniff(c, (const uint8_t *)b->base, (size_t)nread);
     return;
   }
   if (h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread)) {
@@ -316,6 +337,25 @@ static void conn_close(loop_conn *c) {
     return;
   c->closing = 1;
   loop_server *srv = c->srv;
+  if (c->is_dirty) {
+    /* Marked again while being flushed (an HTTP/1.1 answer queued by
+     * pipelined input): off the list before its memory goes. */
+    loop_conn **pp = &srv->dirty, *prev = NULL;
+    while (*pp && *pp != c) {
+      prev = *pp;
+      pp = &(*pp)->dirty_next;
+    }
+    /* Not found: it is on the list flush_dirty is walking now, which
+     * skips closing connections and ends before the memory is freed. */
+    if (*pp) {
+      *pp = c->dirty_next;
+      if (srv->dirty_tail == c)
+        srv->dirty_tail = prev;
+      if (!srv->dirty)
+        uv_idle_stop(&srv->flush_idle);
+      c->is_dirty = 0;
+    }
+  }
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -326,13 +366,76 @@ static void conn_close(loop_conn *c) {
    * connection that is going away. */
   h2_session_free(c->h2);
   c->h2 = NULL;
+  if (c->proto == CONN_H1)
+    loop__h1_close(c);
   log_debug("conn %llu: closed", (unsigned long long)c->id);
   uv_close((uv_handle_t *)&c->keepalive, on_closed);
   uv_close((uv_handle_t *)&c->idle, on_closed);
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-static void on_connection(uv_stream_t *listener, int status) {
+/* The connection speaks HTTP/2: the session starts and our SETTINGS go
+ * out first; then what was read so far is fed to it. */
+static void h2_start(loop_conn *c, const uint8_t *data, size_t len) {
+  loop_server *srv = c->srv;
+  c->proto = CONN_H2;
+  if (h2_session_new(&srv->h2, &h2_cbs, c, &c->h2)) {
+    log_error("conn %llu: cannot create HTTP/2 session", (unsigned long long)c->id);
+    conn_close(c);
+    return;
+  }
+  uv_timer_stop(&c->idle);
+  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->keepalive_time_ms, 0);
+  idle_start(c);
+  mark_dirty(c);
+  if (len && h2_session_feed(c->h2, data, len)) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->close_after_flush = 1;
+  }
+}
+
+/* gRPC port: the first bytes decide. An HTTP/2 client opens with the
+ * fixed 24-byte preface (RFC 9113 section 3.4); no HTTP/1.1 request line
+ * starts with it, so the first byte that differs makes the connection
+ * HTTP/1.1, and only a preface still incomplete waits for more. */
+static void sniff(loop_conn *c, const uint8_t *data, size_t len) {
+  static const char preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  size_t take =
+      len < sizeof c->sniffed - c->nsniffed ? len : sizeof c->sniffed - c->nsniffed;
+  memcpy(c->sniffed + c->nsniffed, data, take);
+  size_t have = c->nsniffed + take;
+  int match = memcmp(c->sniffed, preface, have) == 0;
+  if (match && have < sizeof preface) {
+    c->nsniffed = have;
+    return;
+  }
+  /* Decided: hand over the bytes kept and the rest of this read. */
+  uint8_t first[24];
+  memcpy(first, c->sniffed, c->nsniffed);
+  size_t nfirst = c->nsniffed;
+  c->nsniffed = 0;
+  if (match) {
+    h2_start(c, first, nfirst);
+    if (!c->closing && c->proto == CONN_H2 && !c->close_after_flush &&
+        h2_session_feed(c->h2, data, len)) {
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->close_after_flush = 1;
+    }
+    return;
+  }
+  loop__h1_start(c, first, nfirst);
+  if (!c->closing)
+    loop__h1_read(c, data, len, 0);
+}
+
+static void on_sniff_timeout(uv_timer_t *t) {
+  loop_conn *c = t->data;
+  log_debug("conn %llu: sent no request within %llu ms: closing", (unsigned long long)c->id,
+            (unsigned long long)c->srv->cfg->http_header_timeout_ms);
+  conn_close(c);
+}
+
+static void accept_conn(uv_stream_t *listener, int status, int http_only) {
   loop_server *srv = listener->data;
   if (status < 0) {
     log_warn("accept failed: %s", uv_strerror(status));
@@ -353,29 +456,52 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  if (h2_session_new(&srv->h2, &h2_cbs, c, &c->h2)) {
-    log_error("conn %llu: cannot create HTTP/2 session", (unsigned long long)c->id);
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
-    return;
-  }
   uv_timer_init(srv->loop, &c->keepalive);
   uv_timer_init(srv->loop, &c->idle);
   c->keepalive.data = c->idle.data = c;
   c->handles = 3;
-  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->keepalive_time_ms, 0);
-  idle_start(c);
   c->next = srv->conns;
   if (srv->conns)
     srv->conns->prev = c;
   srv->conns = c;
+  c->reading = 1;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  mark_dirty(c); /* our SETTINGS go out first */
+  if (http_only) {
+    loop__h1_start(c, NULL, 0);
+  } else {
+    /* Until the first bytes come, the header timeout applies. */
+    uv_timer_start(&c->idle, on_sniff_timeout, srv->cfg->http_header_timeout_ms, 0);
+  }
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  accept_conn(listener, status, 0);
+}
+
+static void on_http_connection(uv_stream_t *listener, int status) {
+  accept_conn(listener, status, 1);
+}
+
+void loop__mark_dirty(loop_conn *c) { mark_dirty(c); }
+void loop__conn_close(loop_conn *c) { conn_close(c); }
+void loop__conn_flush(loop_conn *c) { conn_flush(c); }
+
+void loop__read_start(loop_conn *c) {
+  c->reading = 1;
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 void loop__shutdown_all(loop_server *srv) {
-  for (loop_conn *c = srv->conns; c; c = c->next) {
-    h2_session_shutdown(c->h2);
-    mark_dirty(c);
+  for (loop_conn *c = srv->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->proto == CONN_H2) {
+      h2_session_shutdown(c->h2);
+      mark_dirty(c);
+    } else if (c->proto == CONN_H1) {
+      loop__h1_shutdown(c);
+    } else {
+      conn_close(c); /* no request yet */
+    }
   }
 }
 
@@ -392,38 +518,48 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
   return UV_EINVAL;
 }
 
-int loop__listen(loop_server *srv) {
-  uv_tcp_init(srv->loop, &srv->listener);
-  srv->listener.data = srv;
-  uv_check_init(srv->loop, &srv->flush_check);
-  srv->flush_check.data = srv;
-  uv_check_start(&srv->flush_check, on_flush_check);
-  uv_idle_init(srv->loop, &srv->flush_idle);
+/* Binds and listens on host:port; logs the bound address with `what`. */
+static int listen_on(loop_server *srv, uv_tcp_t *l, int port, uv_connection_cb cb,
+                     const char *what) {
+  uv_tcp_init(srv->loop, l);
+  l->data = srv;
   struct sockaddr_storage ss;
-  int rc = resolve(srv->cfg->host, srv->cfg->port, &ss);
+  int rc = resolve(srv->cfg->host, port, &ss);
   if (rc) {
     log_error("--host %s is not an IPv4 or IPv6 address", srv->cfg->host);
     return rc;
   }
-  if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0)) ||
-      (rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection))) {
-    log_error("cannot listen on %s:%d: %s", srv->cfg->host, srv->cfg->port,
-              uv_strerror(rc));
+  if ((rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0)) ||
+      (rc = uv_listen((uv_stream_t *)l, 1024, cb))) {
+    log_error("cannot listen on %s:%d: %s", srv->cfg->host, port, uv_strerror(rc));
     return rc;
   }
   struct sockaddr_storage bound;
   int len = sizeof bound;
-  uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+  uv_tcp_getsockname(l, (struct sockaddr *)&bound, &len);
   char ip[64];
-  int port;
   if (bound.ss_family == AF_INET6) {
     uv_ip6_name((struct sockaddr_in6 *)&bound, ip, sizeof ip);
-    port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-    log_info("listening on [%s]:%d", ip, port);
+    log_info(what, "[", ip, "]", ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
   } else {
     uv_ip4_name((struct sockaddr_in *)&bound, ip, sizeof ip);
-    port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-    log_info("listening on %s:%d", ip, port);
+    log_info(what, "", ip, "", ntohs(((struct sockaddr_in *)&bound)->sin_port));
   }
   return 0;
+}
+
+int loop__listen(loop_server *srv) {
+  uv_check_init(srv->loop, &srv->flush_check);
+  srv->flush_check.data = srv;
+  uv_check_start(&srv->flush_check, on_flush_check);
+  uv_idle_init(srv->loop, &srv->flush_idle);
+  /* Test harnesses read the port from the first line ("listening on"):
+   * the HTTP line says "at" so that it never matches theirs. */
+  int rc = listen_on(srv, &srv->listener, srv->cfg->port, on_connection,
+                     "listening on %s%s%s:%d (gRPC and HTTP/1.1)");
+  if (rc || srv->cfg->http_port_num < 0)
+    return rc;
+  srv->http_listening = 1;
+  return listen_on(srv, &srv->http_listener, srv->cfg->http_port_num, on_http_connection,
+                   "REST over HTTP/1.1 at %s%s%s:%d");
 }

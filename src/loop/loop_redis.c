@@ -108,9 +108,21 @@ int loop_redis_attach(void *loop, struct redisAsyncContext *ac) {
   return 0;
 }
 
+/* Whether Redis answered last (for /readyz): one store per process. */
+static int redis_up;
+
+int loop_redis_up(void *ud) {
+  (void)ud;
+  return redis_up;
+}
+
 /* One line per state change, never per command. */
 static void on_event(void *ud, jobs_redis_event ev, const char *detail) {
   (void)ud;
+  if (ev == JOBS_REDIS_CONNECTED || ev == JOBS_REDIS_RECONNECTED)
+    redis_up = 1;
+  else if (ev == JOBS_REDIS_UNREACHABLE || ev == JOBS_REDIS_LOST)
+    redis_up = 0;
   switch (ev) {
   case JOBS_REDIS_CONNECTED:
     log_info("redis: connected (%s)", detail);

@@ -23,6 +23,8 @@ static void stop(loop_server *srv) {
     return;
   srv->stopping = 1;
   close_handle((uv_handle_t *)&srv->listener);
+  if (srv->http_listening)
+    close_handle((uv_handle_t *)&srv->http_listener);
   loop__close_all(srv);
   close_handle((uv_handle_t *)&srv->flush_check);
   close_handle((uv_handle_t *)&srv->flush_idle);
@@ -35,12 +37,13 @@ static void stop(loop_server *srv) {
 static void on_drain_timeout(uv_timer_t *t) {
   loop_server *srv = t->data;
   log_warn("drain deadline passed with %zu calls in flight: stopping them",
-           rpc_server_busy(srv->rpc));
+           rpc_server_busy(srv->rpc) + rest_server_busy(srv->rest));
   stop(srv);
 }
 
 void loop__after_flush(loop_server *srv) {
-  if (srv->draining && !srv->stopping && rpc_server_busy(srv->rpc) == 0) {
+  if (srv->draining && !srv->stopping && rpc_server_busy(srv->rpc) == 0 &&
+      rest_server_busy(srv->rest) == 0 && loop__h1_busy(srv) == 0) {
     log_info("drained: every call finished");
     stop(srv);
   }
@@ -60,7 +63,10 @@ static void on_signal(uv_signal_t *h, int signum) {
   log_info("signal %d: draining %zu calls (up to %d s; signal again to stop now)", signum,
            rpc_server_busy(srv->rpc), srv->cfg->drain_seconds);
   close_handle((uv_handle_t *)&srv->listener);
+  if (srv->http_listening)
+    close_handle((uv_handle_t *)&srv->http_listener);
   rpc_server_drain(srv->rpc);
+  rest_server_drain(srv->rest);
   loop__shutdown_all(srv);
   uv_timer_start(&srv->drain_timer, on_drain_timeout,
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
@@ -122,6 +128,12 @@ int loop_run(const config *cfg) {
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
+  if (rest_server_new(cfg, rpc_server_app(srv->rpc), &loop__rest_transport, &srv->rest)) {
+    rpc_server_free(srv->rpc);
+    goto fail_timers;
+  }
+  if (cfg->redis_url[0])
+    rest_server_set_store_probe(srv->rest, loop_redis_up, NULL);
 
   uv_timer_init(&loop, &srv->drain_timer);
   srv->drain_timer.data = srv;
@@ -158,6 +170,7 @@ int loop_run(const config *cfg) {
     log_info("result cache: %llu hits, %llu misses", (unsigned long long)hits,
              (unsigned long long)misses);
   }
+  rest_server_free(srv->rest);
   rpc_server_free(srv->rpc);
   if (0) {
   fail_timers:

@@ -33,6 +33,9 @@ typedef struct ocr_config {
 
 typedef struct ocr_engine ocr_engine;
 
+/* ocr_request.psm for an options["psm"] that is not an integer. */
+#define OCR_PSM_INVALID (-2)
+
 /* What one recognition reads. All pointers are owned by the caller (the
  * job) and must stay valid until ocr_engine_run returns. */
 typedef struct ocr_request {
@@ -45,11 +48,14 @@ typedef struct ocr_request {
   /* "korean", "english", Tesseract codes ("kor", "eng", "kor+eng");
    * NULL or "" means the engine's default language. */
   const char *language;
-  /* 0..1; boxes below it are dropped. <= 0 means the default 0.5. */
+  /* 0..1; boxes below it are dropped. 0 means the default 0.5; outside
+   * 0..1 (or NaN) the request fails with ERR_INVAL naming the field. */
   float confidence_threshold;
   /* Detect orientation and rotate upright before recognition. */
   int use_angle_cls;
-  /* Page segmentation mode override (options["psm"]); -1 = automatic. */
+  /* Page segmentation mode override (options["psm"]): 1..13, or -1 =
+   * automatic. Anything else (OCR_PSM_INVALID for a value that is not an
+   * integer) fails with ERR_INVAL naming options.psm. */
   int psm;
   /* Raised by the loop thread when the caller has gone (cancel, deadline);
    * read by the recognition's progress monitor. May be NULL. */
@@ -69,7 +75,8 @@ typedef struct ocr_result {
   int err;             /* 0, or ERR_NOT_FOUND, ERR_FORBIDDEN_PATH,
                           ERR_DECODE, ERR_TOO_LARGE, ERR_LANGUAGE,
                           ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM; also
-                          ERR_INVAL (no image given, psm not 1..13) and
+                          ERR_INVAL (no image given, psm not 1..13,
+                          confidence_threshold not 0..1) and
                           ERR_IO (the file could not be read) */
   char *error_message; /* owned; human-readable, set when err != 0 */
   char *text;          /* owned; lines joined by '\n', no trailing '\n' */

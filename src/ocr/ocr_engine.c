@@ -153,10 +153,22 @@ static int load_image(const ocr_engine *e, const ocr_request *req, ocr__image *i
 }
 
 /* Worker thread. The checks ocr_engine_run makes before touching the
- * image, in its order: cancel flag, language name, installed data. */
+ * image, in its order: cancel flag, option ranges, language name,
+ * installed data. Out-of-range options are refused rather than ignored:
+ * a threshold of 5 would drop every line and still "succeed". */
 static int pick_language(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   if (req->cancel != NULL && *req->cancel != 0)
     return ocr__fail(out, ERR_CANCELLED, "cancelled before start");
+  if (!(req->confidence_threshold >= 0.0f && req->confidence_threshold <= 1.0f))
+    return ocr__fail(out, ERR_INVAL,
+                     "confidence_threshold must be between 0 and 1 (got %g)",
+                     (double)req->confidence_threshold);
+  if (req->psm == 0)
+    return ocr__fail(out, ERR_INVAL,
+                     "options.psm 0 (orientation detection only) recognises no text: "
+                     "use 1 to 13");
+  if (req->psm != -1 && (req->psm < 1 || req->psm > 13))
+    return ocr__fail(out, ERR_INVAL, "options.psm must be an integer from 1 to 13");
   if (req->language == NULL || req->language[0] == '\0')
     snprintf(out->language, sizeof(out->language), "%s", e->default_language);
   else if (ocr_language_code(req->language, out->language, sizeof(out->language)) != 0)

@@ -69,6 +69,9 @@ struct rpc_server {
   rpc_watcher *watchers; /* health Watch streams */
   size_t nwatchers;
   const struct auth_tokens *auth; /* NULL: no token needed */
+  /* Batches of this server still running (svc_batch.c's list), so that a
+   * second batch with the same batch_id is refused. */
+  void *running_batches;
 };
 
 typedef enum call_state {
@@ -172,6 +175,8 @@ void rpc__reflection_info(rpc_call *c, void *req);
 void rpc__reflection_end(rpc_call *c);
 void rpc__health_check(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
+/* grpc.health.v1 serving status of a service name ("" is the server). */
+int rpc__service_status(const rpc_server *srv, const char *name);
 /* Tells every Watch stream whose status changed. */
 void rpc__health_changed(rpc_server *srv);
 

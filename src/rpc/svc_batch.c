@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* ocr.OCRService/ExtractTextBatch: the images of a batch run in parallel
  * on the worker pool, at most `parallelism` of them unsent at a time, and
- * each result is streamed as soon as it is done (completion order) as one
- * OCRBatchProgress. A slow reader pauses the batch: results wait in a
- * bounded queue until the stream drains, and no new image starts while the
- * queue is full. Each image is one recognition of the app layer (src/app:
- * read, cache, engine, store), as ExtractText's. Loop thread. */
+ * each result is streamed as one OCRBatchProgress in input order (a result
+ * waits in the reorder buffer, rpc_reorder.h, until its predecessors are
+ * sent), or as soon as it is done when the request sets completion_order.
+ * A slow reader pauses the batch: results wait (bounded by the window)
+ * until the stream drains, and no new image starts meanwhile. Each image
+ * is one recognition of the app layer (src/app: read, cache, engine,
+ * store), as ExtractText's. Batch ids still running are refused
+ * (ALREADY_EXISTS). Loop thread. */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
+#include "rpc_options.h"
+#include "rpc_reorder.h"
 
 /* Stop sending once this much is queued on the stream and unwritten. */
 #define BATCH_HIGH_WATER (256u * 1024u)
@@ -40,18 +45,52 @@ struct batch {
   char id[80];
   int32_t total, next, inflight, completed, failed, sent;
   int32_t parallelism;
+  int cache_off; /* options{cache: off} */
   batch_item *items;
-  int32_t *queue; /* ring of finished, unsent item indexes */
-  int32_t q_head, q_len;
+  rpc_reorder order; /* finished, unsent items and which one goes next */
   int finished, paused;
-  int pumping, repump; /* see pump() */
+  int pumping, repump;        /* see pump() */
+  batch *run_prev, *run_next; /* srv->running_batches while running */
+  int running;
 };
 
+/* Batch ids are unique among the batches running on this server: a
+ * second batch under the id of one still running would overwrite its
+ * record (and its results) in the job store. */
+static batch *find_running(rpc_server *srv, const char *id) {
+  for (batch *b = srv->running_batches; b; b = b->run_next)
+    if (strcmp(b->id, id) == 0)
+      return b;
+  return NULL;
+}
+
+static void set_running(batch *b) {
+  b->running = 1;
+  b->run_next = b->srv->running_batches;
+  if (b->run_next)
+    b->run_next->run_prev = b;
+  b->srv->running_batches = b;
+}
+
+static void clear_running(batch *b) {
+  if (!b->running)
+    return;
+  b->running = 0;
+  if (b->run_prev)
+    b->run_prev->run_next = b->run_next;
+  else
+    b->srv->running_batches = b->run_next;
+  if (b->run_next)
+    b->run_next->run_prev = b->run_prev;
+  b->run_prev = b->run_next = NULL;
+}
+
 static void batch_free(batch *b) {
+  clear_running(b);
   for (int32_t i = 0; i < b->total; i++)
     app_recog_clear(&b->items[i].r);
   free(b->items);
-  free(b->queue);
+  rpc_reorder_free(&b->order);
   pb_release(ocr_OCRBatchRequest_fields, b->req);
   free(b->req);
   free(b);
@@ -109,8 +148,7 @@ static void complete_item(batch *b, batch_item *it) {
   if (it->r.out.err)
     b->failed++;
   store_result(b, it);
-  b->queue[(b->q_head + b->q_len) % b->total] = it->index;
-  b->q_len++;
+  rpc_reorder_push(&b->order, it->index);
 }
 
 static void item_done(app_recog *r, int status);
@@ -125,7 +163,8 @@ static void submit_item(batch *b, batch_item *it) {
   }
   /* Counted before starting: the recognition may end inside. */
   b->inflight++;
-  if (app_recog_start(&b->srv->app, &it->r, 0, item_done)) {
+  if (app_recog_start(&b->srv->app, &it->r, b->cache_off ? APP_RECOG_NO_CACHE : 0,
+                      item_done)) {
     b->inflight--;
     it->r.out.err = ERR_ENGINE;
     it->r.out.error_message = strdup("the server cannot take work now");
@@ -135,6 +174,7 @@ static void submit_item(batch *b, batch_item *it) {
 
 static void finish(batch *b) {
   b->finished = 1;
+  clear_running(b);
   jobs_state st = b->total > 0 && b->failed == b->total ? JOBS_FAILURE : JOBS_SUCCESS;
   jobs_finish(b->srv->app.jobs, b->id, st, b->completed, b->failed);
   rpc_call *c = b->call;
@@ -163,34 +203,37 @@ static void pump(batch *b) {
   rpc_call *c = b->call;
   for (;;) {
     b->repump = 0;
-    while (b->q_len > 0 && tr->pending(c->conn, c->stream_id) < BATCH_HIGH_WATER) {
-      batch_item *it = &b->items[b->queue[b->q_head]];
-      b->q_head = (b->q_head + 1) % b->total;
-      b->q_len--;
-      if (send_progress(b, it)) {
+    int32_t ready;
+    while ((ready = rpc_reorder_peek(&b->order)) >= 0 &&
+           tr->pending(c->conn, c->stream_id) < BATCH_HIGH_WATER) {
+      rpc_reorder_pop(&b->order);
+      if (send_progress(b, &b->items[ready])) {
         b->pumping = 0;
         return; /* the call failed and will be closed */
       }
     }
-    b->paused = b->q_len > 0;
+    /* Paused only for the reader: results held back for a predecessor
+     * still running wait for that one, not for the stream. */
+    b->paused = ready >= 0;
     if (b->paused) {
       b->pumping = 0;
       tr->notify_drain(c->conn, c->stream_id);
       return;
     }
     int started = 0;
-    while (b->next < b->total && b->inflight + b->q_len < b->parallelism) {
+    while (b->next < b->total &&
+           b->inflight + rpc_reorder_held(&b->order) < b->parallelism) {
       submit_item(b, &b->items[b->next++]);
       started = 1;
     }
-    if (b->completed == b->total && b->q_len == 0) {
+    if (b->completed == b->total && rpc_reorder_held(&b->order) == 0) {
       b->pumping = 0;
       finish(b);
       return;
     }
     /* Items that failed before reaching a worker, or finished inside
      * submit, are ready now: go round again. */
-    if (!b->repump && (!started || b->q_len == 0)) {
+    if (!b->repump && (!started || rpc_reorder_peek(&b->order) < 0)) {
       b->pumping = 0;
       return;
     }
@@ -224,6 +267,7 @@ static void batch_drained(void *work) { pump(work); }
 static void batch_detach(void *work) {
   batch *b = work;
   b->call = NULL;
+  clear_running(b);
   if (!b->finished) {
     b->finished = 1;
     jobs_finish(b->srv->app.jobs, b->id, JOBS_CANCELLED, b->completed, b->failed);
@@ -244,10 +288,11 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   rpc_server *srv = c->srv;
   batch *b = calloc(1, sizeof *b);
   int32_t total = (int32_t)req->image_paths_count;
-  if (!b || (total && (!(b->items = calloc((size_t)total, sizeof *b->items)) ||
-                       !(b->queue = calloc((size_t)total, sizeof *b->queue))))) {
+  if (!b || (total && !(b->items = calloc((size_t)total, sizeof *b->items))) ||
+      rpc_reorder_init(&b->order, total, !req->completion_order)) {
     if (b) {
       free(b->items);
+      rpc_reorder_free(&b->order);
       free(b);
     }
     pb_release(ocr_OCRBatchRequest_fields, req);
@@ -259,12 +304,26 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   b->srv = srv;
   b->call = c;
   b->total = total;
+  b->cache_off = rpc_option_cache_off(&req->options, req->has_options);
   b->parallelism =
       srv->cfg->batch_parallelism > 0 ? srv->cfg->batch_parallelism : srv->cfg->workers;
   if (req->batch_id && *req->batch_id)
     snprintf(b->id, sizeof b->id, "%.79s", req->batch_id);
   else
     make_uuid(b->id, sizeof b->id);
+  if (find_running(srv, b->id)) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "batch_id \"%s\" is still running: wait for it to end or use another id",
+             b->id);
+    rpc_reorder_free(&b->order);
+    free(b->items);
+    free(b);
+    pb_release(ocr_OCRBatchRequest_fields, req);
+    free(req);
+    rpc__call_fail(c, RPC_ALREADY_EXISTS, msg);
+    return;
+  }
 
   for (int32_t i = 0; i < total; i++) {
     batch_item *it = &b->items[i];
@@ -284,8 +343,10 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     in->language = req->language;
     in->confidence_threshold = req->confidence_threshold;
     in->use_angle_cls = req->use_angle_cls;
+    in->psm = rpc_option_psm(&req->options, req->has_options);
   }
   jobs_create(srv->app.jobs, b->id, total);
+  set_running(b);
   c->work = b;
   c->detach = batch_detach;
   c->drained = batch_drained;

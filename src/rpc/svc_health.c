@@ -19,7 +19,7 @@ struct rpc_watcher {
   rpc_watcher *prev, *next;
 };
 
-static int service_status(const rpc_server *srv, const char *name) {
+int rpc__service_status(const rpc_server *srv, const char *name) {
   int serving = srv->draining ? grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING
                               : grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING;
   if (!name || !*name || strcmp(name, "ocr.OCRService") == 0 ||
@@ -33,7 +33,7 @@ static int service_status(const rpc_server *srv, const char *name) {
 
 void rpc__health_check(rpc_call *c, void *reqp) {
   grpc_health_v1_HealthCheckRequest *req = reqp;
-  int st = service_status(c->srv, req->service);
+  int st = rpc__service_status(c->srv, req->service);
   pb_release(grpc_health_v1_HealthCheckRequest_fields, req);
   free(req);
   if (st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN) {
@@ -82,7 +82,7 @@ void rpc__health_watch(rpc_call *c, void *reqp) {
     srv->nwatchers++;
     c->work = w;
     c->detach = watch_detach;
-    send_status(w, service_status(srv, w->service));
+    send_status(w, rpc__service_status(srv, w->service));
   }
   pb_release(grpc_health_v1_HealthCheckRequest_fields, req);
   free(req);
@@ -90,7 +90,7 @@ void rpc__health_watch(rpc_call *c, void *reqp) {
 
 void rpc__health_changed(rpc_server *srv) {
   for (rpc_watcher *w = srv->watchers; w; w = w->next) {
-    int st = service_status(srv, w->service);
+    int st = rpc__service_status(srv, w->service);
     if (st != w->last)
       send_status(w, st);
   }

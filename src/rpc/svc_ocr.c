@@ -12,7 +12,9 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "health.pb.h"
 #include "rpc_internal.h"
+#include "rpc_options.h"
 
 /* Ownership: created by the handler on the loop thread; `r.in` points
  * into `req`; freed in extract_done, the one place, whether or not the
@@ -184,21 +186,6 @@ static void extract_detach(void *work) {
     extract_done(&job->r, ERR_CANCELLED);
 }
 
-static int option_int(const ocr_OCRRequest *req, const char *key, int def) {
-  if (!req->has_options)
-    return def;
-  for (pb_size_t i = 0; i < req->options.data_count; i++) {
-    const common_Metadata_DataEntry *e = &req->options.data[i];
-    if (e->key && e->value && strcmp(e->key, key) == 0) {
-      char *end;
-      long v = strtol(e->value, &end, 10);
-      if (end != e->value && *end == 0 && v >= 0 && v <= 13)
-        return (int)v;
-    }
-  }
-  return def;
-}
-
 static void reply_invalid(rpc_call *c, const char *message) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   resp.status = common_Status_STATUS_FAILURE;
@@ -237,7 +224,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   in->language = req->language;
   in->confidence_threshold = req->confidence_threshold;
   in->use_angle_cls = req->use_angle_cls;
-  in->psm = option_int(req, "psm", -1);
+  in->psm = rpc_option_psm(&req->options, req->has_options);
 
   job->call = c;
   if (c->request_id[0] && c->srv->app.jobs) {
@@ -248,18 +235,42 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
    * app_recog_start, and extract_done then detaches it. */
   c->work = job;
   c->detach = extract_detach;
-  if (app_recog_start(&c->srv->app, &job->r, APP_RECOG_INLINE, extract_done)) {
+  int flags = APP_RECOG_INLINE;
+  if (rpc_option_cache_off(&req->options, req->has_options))
+    flags |= APP_RECOG_NO_CACHE;
+  if (app_recog_start(&c->srv->app, &job->r, flags, extract_done)) {
     c->work = NULL;
     job_free(job);
     rpc__call_fail(c, RPC_UNAVAILABLE, "the server cannot take work now");
   }
 }
 
+/* The guide's CheckHealth answers from grpc.health.v1's state, so the two
+ * agree (during a drain, for llm.LLMService). The guide's short names
+ * ("OCRService", "LLMService") are its package-qualified ones; a name
+ * grpc.health.v1 does not know gets the whole server's state, as the
+ * guide's servicer, which ignores the name, would. */
+static int check_health_status(const rpc_server *srv, const char *name) {
+  char full[80];
+  if (name && (strcmp(name, "OCRService") == 0 || strcmp(name, "LLMService") == 0)) {
+    snprintf(full, sizeof full, "%s.%s", name[0] == 'O' ? "ocr" : "llm", name);
+    name = full;
+  }
+  int st = rpc__service_status(srv, name ? name : "");
+  if (st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN)
+    st = rpc__service_status(srv, "");
+  return st == grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING
+             ? common_Status_STATUS_SUCCESS
+             : common_Status_STATUS_FAILURE;
+}
+
 void rpc__ocr_check_health(rpc_call *c, void *reqp) {
+  ocr_HealthCheckRequest *hreq = reqp;
+  int status = check_health_status(c->srv, hreq->service_name);
   pb_release(ocr_HealthCheckRequest_fields, reqp);
   free(reqp);
   ocr_HealthCheckResponse resp = ocr_HealthCheckResponse_init_zero;
-  resp.status = common_Status_STATUS_SUCCESS;
+  resp.status = (common_Status)status;
   resp.engine_type = (char *)ocr_engine_name(c->srv->app.engine);
   resp.model_loaded = true;
   resp.version = (char *)OCRPC_VERSION;

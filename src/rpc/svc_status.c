@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ocr.OCRService/GetBatchStatus: the job store's view of a batch, for
- * workers that poll instead of (or after losing) the progress stream. The
- * store may answer later (Redis): the pending read is dropped if the call
- * goes first. Loop thread. */
+/* ocr.OCRService/GetBatchStatus: the job store's view of a batch (results
+ * by image index), for workers that poll instead of (or after losing) the
+ * progress stream. The store may answer later (Redis): the pending read is
+ * dropped if the call goes first. Loop thread. */
 #include <pb_decode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,14 @@ static common_Status wire_status(jobs_state st) {
   default:
     return common_Status_STATUS_FAILURE; /* FAILURE and CANCELLED */
   }
+}
+
+/* Results are listed by image index whatever order the store kept them in
+ * (the in-process store appends them as they finish). */
+static int by_index(const void *a, const void *b) {
+  int32_t x = ((const ocr_BatchImageResult *)a)->index;
+  int32_t y = ((const ocr_BatchImageResult *)b)->index;
+  return (x > y) - (x < y);
 }
 
 static void on_batch(void *arg, int err, const jobs_batch *jb) {
@@ -73,6 +81,7 @@ static void on_batch(void *arg, int err, const jobs_batch *jb) {
         rs[i].error.details = (char *)r->error_details;
       }
     }
+    qsort(rs, jb->nresults, sizeof *rs, by_index);
     resp.results = rs;
     resp.results_count = (pb_size_t)jb->nresults;
   }

@@ -43,7 +43,7 @@ Test(config, defaults) {
   cr_assert_eq(cfg.workers, cores > 0 ? (int)cores : 1);
   cr_assert_str_eq(cfg.language, "korean");
   cr_assert_str_eq(cfg.redis_url, "");
-  cr_assert_eq(cfg.max_message_bytes, 64u * 1024 * 1024);
+  cr_assert_eq(cfg.max_message_bytes, 100u * 1024 * 1024);
   cr_assert_eq(cfg.log_level, LOG_INFO);
   cr_assert_eq(cfg.max_pixels, 100000000u);
   cr_assert_eq(cfg.max_concurrent_streams, 256);

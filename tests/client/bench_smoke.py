@@ -2,7 +2,9 @@
 """Smoke test of ocrpc-bench against the real server with the mock engine:
 one second of load over 2 connections x 4 streams, --json. Checks that
 every call succeeded, that some ran, and that the histogram is sane
-(p50 <= p99 <= max). No timing thresholds."""
+(p50 <= p99 <= max). Also: the result cache is bypassed unless
+--use-cache, whose hit share is reported; a missing image stops the run at
+once; the first OCR failure's details are printed. No timing thresholds."""
 
 import json
 import os
@@ -21,8 +23,9 @@ class BenchSmoke(unittest.TestCase):
     def tearDown(self):
         self.server.stop()
 
-    def run_bench(self, *args):
-        argv = [os.environ["OCRPC_BENCH_BIN"], "-s", self.server.target] + list(args)
+    def run_bench(self, *args, server=None):
+        argv = [os.environ["OCRPC_BENCH_BIN"], "-s",
+                (server or self.server).target] + list(args)
         p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         for marker in SANITIZER_MARKERS:
             self.assertNotIn(marker, p.stderr)
@@ -88,6 +91,49 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(r["ok"], 0)
         self.assertGreater(r["errors_by_status"]["UNAVAILABLE"], 0)
         self.assertTrue(port)
+
+    def other_server(self, **kw):
+        srv = Server(**kw)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def png(self):
+        path = os.path.join(self.server.image_root, "tiny.png")
+        subprocess.run(["/usr/bin/convert", "-size", "40x20", "xc:white", path],
+                       check=True)
+        return path
+
+    def test_result_cache_bypassed_by_default_and_hit_share_reported(self):
+        srv = self.other_server(extra=("--result-cache", "on"))
+        img = self.png()
+        p = self.run_bench("-n", "20", "--file", img, "--json", server=srv)
+        r = self.check_report(p, "ExtractText")
+        self.assertEqual((r["cache_hits"], r["cache_misses"]), (0, 0))
+        p = self.run_bench("-n", "20", "--file", img, "--use-cache", "--json",
+                           server=srv)
+        r = self.check_report(p, "ExtractText")
+        # The first bypassing run stored nothing: one miss, then hits.
+        self.assertEqual((r["cache_hits"], r["cache_misses"]), (19, 1))
+        p = self.run_bench("-n", "5", "--file", img, "--use-cache", server=srv)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("5 hits, 0 misses (100.0 % answered from the result cache)",
+                      p.stdout)
+
+    def test_missing_image_stops_the_run(self):
+        srv = self.other_server(engine="tesseract")
+        p = self.run_bench("-n", "100000", "-c", "2", "-m", "4", "--path",
+                           "no-such.png", server=srv)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("cannot find the image (NOT_FOUND: no-such.png", p.stderr)
+
+    def test_first_ocr_failure_details_are_printed(self):
+        srv = self.other_server(engine="tesseract")
+        bad = os.path.join(self.server.image_root, "bad.png")
+        with open(bad, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\nnot an image")
+        p = self.run_bench("-n", "3", "--file", bad, server=srv)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"OCR_FAILURE +3 \(first: DECODE_ERROR: ")
 
 
 if __name__ == "__main__":

@@ -22,14 +22,14 @@ STOP_TIMEOUT = 30
 
 
 class Server:
-    def __init__(self, engine="mock", workers=2, image_root=None):
+    def __init__(self, engine="mock", workers=2, image_root=None, extra=()):
         binary = os.environ.get("OCRPC_SERVER_BIN")
         if not binary or not os.access(binary, os.X_OK):
             raise RuntimeError("OCRPC_SERVER_BIN must name the ocrpc-server binary")
         self.image_root = image_root or tempfile.mkdtemp(prefix="ocrpc-client-root-")
-        self.argv = [binary, "--host", "127.0.0.1", "--port", "0",
+        self.argv = [binary, "--host", "127.0.0.1", "--port", "0", "--http-port", "off",
                      "--engine", engine, "--workers", str(workers),
-                     "--image-root", self.image_root]
+                     "--image-root", self.image_root] + list(extra)
         self.lines = []
         self.port = None
         self._lock = threading.Lock()

@@ -120,6 +120,27 @@ class CLI(unittest.TestCase):
         self.assertEqual(r["batchId"], "cli-batch-1")
         self.assertEqual(r["totalImages"], 2)
         self.assertEqual(len(r["results"]), 2)
+        self.assertEqual([x.get("index", 0) for x in r["results"]], [0, 1])
+
+    def test_empty_file_is_refused_locally(self):
+        empty = os.path.join(self.dir, "empty.png")
+        open(empty, "wb").close()
+        p = self.ocrpc("extract", empty)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("empty.png: empty file (0 bytes)", p.stderr)
+        self.assertNotIn("no image", p.stderr)
+        p = self.ocrpc("batch", empty, self.png[0])
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("empty file", p.stderr)
+        self.assertHasText(p.stdout, TEXTS[0])
+
+    def test_nothing_recognised_is_said_on_stderr(self):
+        blank = os.path.join(self.dir, "blank.png")
+        subprocess.run([CONVERT, "-size", "300x100", "xc:white", blank], check=True)
+        p = self.ocrpc("extract", blank)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("blank.png: no text recognised (language eng)", p.stderr)
+        self.assertIn("--language", p.stderr)
 
     def test_batch_json_lines(self):
         p = self.ocrpc("batch", "--json", *self.png)

@@ -354,6 +354,42 @@ def metadata_seeds():
     }
 
 
+def h1_seeds():
+    """HTTP/1.1 bytes for fuzz_h1_rest: every route, both body kinds."""
+    import base64
+    import json
+
+    def post(path, body, ctype="application/json", extra=b""):
+        return (b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n%s"
+                b"Content-Length: %d\r\n\r\n" % (path, ctype.encode(), extra,
+                                                  len(body)) + body)
+    js = json.dumps({"private_image_path": "a.png", "language": "english",
+                     "confidence_threshold": 0.4, "use_angle_cls": True,
+                     "options": {"psm": "6"}}).encode()
+    b64 = json.dumps({"image_base64": base64.b64encode(TINY_PNG).decode()}).encode()
+    chunked = (b"POST /ocr/extract HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+               b"Content-Type: application/json\r\n\r\n" +
+               b"".join(b"%x\r\n%s\r\n" % (len(b64[i:i + 16]), b64[i:i + 16])
+                        for i in range(0, len(b64), 16)) + b"0\r\n\r\n")
+    return {
+        "healthz": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "health_pipelined": b"GET /healthy HTTP/1.1\r\n\r\nGET /readyz HTTP/1.1\r\n\r\n"
+                            b"HEAD /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "extract_json": post(b"/ocr/extract", js),
+        "extract_base64": post(b"/ocr/extract", b64),
+        "extract_raw": post(b"/ocr/extract?language=kor%2Beng&use_angle_cls=true&psm=3",
+                            TINY_PNG, "image/png"),
+        "extract_chunked": chunked,
+        "extract_expect": post(b"/ocr/extract", js, extra=b"Expect: 100-continue\r\n"),
+        "extract_bad_json": post(b"/ocr/extract", b'{"private_image_path": [1, {'),
+        "extract_wrong_types": post(b"/ocr/extract", b'{"language": 5, "options": []}'),
+        "batch_status": b"GET /v1/batches/abc-123 HTTP/1.1\r\n\r\n",
+        "wrong_method": b"DELETE /ocr/extract HTTP/1.1\r\n\r\n",
+        "connection_close": b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n"
+                            b"GET /healthz HTTP/1.1\r\n\r\n",
+    }
+
+
 def write(root, target, seeds):
     d = os.path.join(root, target)
     os.makedirs(d, exist_ok=True)
@@ -371,6 +407,7 @@ def main():
     write(root, "fuzz_deframe", deframe_seeds())
     write(root, "fuzz_pb_decode", pb_seeds())
     write(root, "fuzz_metadata", metadata_seeds())
+    write(root, "fuzz_h1_rest", h1_seeds())
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "60"))
 STOP_TIMEOUT = float(os.environ.get("OCRPC_STOP_TIMEOUT", "30"))
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+HTTP_LISTEN_RE = re.compile(r"REST over HTTP/1\.1 at (\S+):(\d+)")
 
 _STUB_MODULES = ("common_pb2", "ocr_pb2", "llm_pb2",
                  "common_pb2_grpc", "ocr_pb2_grpc", "llm_pb2_grpc")
@@ -159,6 +160,8 @@ class Server:
         self._lines = []
         self._lock = threading.Lock()
         self._changed = threading.Event()
+        self._http_seen = threading.Event()
+        self.http_port = None
         self._eof = False
         self._reader = None
         self._channels = []
@@ -172,7 +175,10 @@ class Server:
             if self._own_root:
                 self.image_root = os.path.realpath(
                     tempfile.mkdtemp(prefix="ocrpc-root-"))
+            # --http-port 0: the REST listener on a free port too (the
+            # default, 8000, would collide between parallel tests).
             self.argv = [binary, "--host", "127.0.0.1", "--port", "0",
+                         "--http-port", "0",
                          "--image-root", self.image_root,
                          "--workers", str(self.workers),
                          "--engine", self.engine,
@@ -200,6 +206,11 @@ class Server:
                     if m:
                         self.host, self.port = m.group(1), int(m.group(2))
                         self._changed.set()
+                if self.http_port is None:
+                    m = HTTP_LISTEN_RE.search(line)
+                    if m:
+                        self.http_port = int(m.group(2))
+                        self._http_seen.set()
         with self._lock:
             self._eof = True
         self._changed.set()
@@ -223,6 +234,14 @@ class Server:
     def stderr_text(self):
         with self._lock:
             return "".join(self._lines)
+
+    def http_base(self):
+        """http://127.0.0.1:PORT of the REST listener (--http-port 0),
+        once the server has logged it."""
+        if not self._http_seen.wait(STARTUP_TIMEOUT):
+            raise AssertionError("server did not log its HTTP port\n"
+                                 + self.stderr_text())
+        return "http://127.0.0.1:%d" % self.http_port
 
     @property
     def address(self):

@@ -244,6 +244,34 @@ class Auth(unittest.TestCase):
             self.assertIn(want, p.stderr)
             self.assertNotIn("listening", p.stderr)
 
+    def test_rest_routes_need_the_token_but_health(self):
+        # The gRPC port answers HTTP/1.1 too (REST front door).
+        import http.client
+
+        def req(method, path, token=None, body=None):
+            c = http.client.HTTPConnection("127.0.0.1", self.server.port,
+                                           timeout=WAIT)
+            try:
+                h = {"content-type": "application/json"}
+                if token:
+                    h["authorization"] = "Bearer " + token
+                c.request(method, path, body=body, headers=h)
+                r = c.getresponse()
+                return r.status, r.getheader("www-authenticate"), r.read()
+            finally:
+                c.close()
+        for path, method, body in (("/ocr/extract", "POST", b"{}"),
+                                   ("/v1/batches/nope", "GET", None)):
+            for tok in (None, "wrong"):
+                st, challenge, out = req(method, path, tok, body)
+                self.assertEqual(st, 401, out)
+                self.assertEqual(challenge, "Bearer")
+                self.assertIn(b"missing or invalid token", out)
+            st, _, out = req(method, path, TOKENS[0], body)
+            self.assertNotEqual(st, 401, out)
+        for path in ("/healthz", "/healthy", "/readyz"):
+            self.assertEqual(req("GET", path)[0], 200, path)
+
     def test_z_no_token_in_the_log(self):
         # Runs last (name): every call of this class went through this
         # server, at debug level.

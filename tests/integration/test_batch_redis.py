@@ -377,6 +377,7 @@ class BadUrl(unittest.TestCase):
         root = H.tempdir("ocrpc-redis-bad-")
         r = subprocess.run(
             [H.server_binary(), "--host", "127.0.0.1", "--port", "0",
+             "--http-port", "off",
              "--image-root", root, "--engine", "mock",
              "--redis-url", "redis://127.0.0.1:notaport"],
             stdin=subprocess.DEVNULL, capture_output=True, text=True,

@@ -12,8 +12,8 @@ Celery worker process (prefork pool, concurrency 4).
   reconnection (wait_for_ready, bounded by OCR_GRPC_TIMEOUT) and all 50
   return the right text;
 - a missing image fails its task at once with the server's NOT_FOUND;
-- OCRStage in-process: USE_GRPC=false says the REST endpoint is not
-  available yet; UNAVAILABLE becomes RetryableError; NOT_FOUND is final.
+- OCRStage in-process: UNAVAILABLE becomes RetryableError; NOT_FOUND is
+  final (the REST path and the canary: test_celery_fleet).
 
 Every wait is bounded; synchronisation is by polling (Redis PING, Celery
 control ping, task states), never by fixed sleeps.
@@ -308,26 +308,6 @@ class CeleryWorker(unittest.TestCase):
 
 class OCRStageInProcess(unittest.TestCase):
     """OCRStage's mode switch and error classification, without Celery."""
-
-    def test_rest_mode_is_not_available_yet(self):
-        from ocr_worker.stage import (OCRStage, PipelineContext,
-                                      RestEndpointUnavailable)
-        old = os.environ.get("USE_GRPC")
-        os.environ["USE_GRPC"] = "false"
-        try:
-            stage = OCRStage()
-        finally:
-            if old is None:
-                del os.environ["USE_GRPC"]
-            else:
-                os.environ["USE_GRPC"] = old
-        self.assertFalse(stage.use_grpc)
-        with self.assertRaises(NotImplementedError) as cm:
-            stage.execute(PipelineContext(input_file_path="a.png"))
-        self.assertIsInstance(cm.exception, RestEndpointUnavailable)
-        self.assertIn("REST endpoint", str(cm.exception))
-        self.assertIn("not serve yet", str(cm.exception))
-        self.assertIn("USE_GRPC=true", str(cm.exception))
 
     def test_unavailable_is_retryable(self):
         from ocrpc_client import OcrClient

@@ -4,8 +4,8 @@ ocrpc-server: extraction by path and by bytes, typed errors, the batch
 stream, health, batch status, the retry policy, and that the committed
 generated stubs equal what clients/python/generate.sh produces from protos/.
 
-Runs in its own process (CTest): ocrpc_client registers common.proto /
-ocr.proto in protobuf's default pool, like harness.load_stubs would.
+Runs in its own process (CTest). ocrpc_client's stubs live in a descriptor
+pool of their own (test_guide_coexist imports them beside the guide's).
 """
 
 import filecmp

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* ocr.OCRService/ExtractTextBatch and GetBatchStatus over the fake
  * transport, the mock engine and the hand-drained executor: images run at
- * most `parallelism` at a time, progress streams in completion order with
- * processed_images 1..N, a slow reader pauses the batch until the stream
+ * most `parallelism` at a time, progress streams in input order (or in
+ * completion order on request) with processed_images 1..N, a batch_id
+ * still running is refused, a slow reader pauses the batch until the stream
  * drains, per-image failures are results, and a closed call cancels the
  * queued images and leaves CANCELLED in the job store. */
 #include <criterion/criterion.h>
@@ -30,7 +31,8 @@ TestSuite(svc_batch, .init = setup, .fini = teardown);
 
 /* Starts a batch of n images; image i is a path unless i is in `empty`
  * (an ImagePath with nothing in it). */
-static rpc_call *start_batch(int32_t id, int n, const char *batch_id, int empty) {
+static rpc_call *start_batch_order(int32_t id, int n, const char *batch_id, int empty,
+                                   int completion_order) {
   ocr_ImagePath paths[32];
   cr_assert_leq(n, 32);
   memset(paths, 0, sizeof paths);
@@ -40,6 +42,7 @@ static rpc_call *start_batch(int32_t id, int n, const char *batch_id, int empty)
   req.image_paths = paths;
   req.image_paths_count = (pb_size_t)n;
   req.batch_id = (char *)batch_id;
+  req.completion_order = completion_order;
   rpc_call *c = start_call(&env, id, BATCH, NULL, 0);
   buf wire = BUF_INIT;
   frame_pb(&wire, ocr_OCRBatchRequest_fields, &req);
@@ -47,6 +50,23 @@ static rpc_call *start_batch(int32_t id, int n, const char *batch_id, int empty)
   buf_free(&wire);
   rpc_call_end(c);
   return c;
+}
+
+static rpc_call *start_batch(int32_t id, int n, const char *batch_id, int empty) {
+  return start_batch_order(id, n, batch_id, empty, 0);
+}
+
+/* Runs the k-th queued job alone (work, then done), out of queue order. */
+static void run_queued(size_t k) {
+  cr_assert_lt(k, env.q.n);
+  exec_job *j = env.q.jobs[k];
+  memmove(&env.q.jobs[k], &env.q.jobs[k + 1], (env.q.n - k - 1) * sizeof env.q.jobs[0]);
+  memmove(&env.q.cancelled[k], &env.q.cancelled[k + 1],
+          (env.q.n - k - 1) * sizeof env.q.cancelled[0]);
+  env.q.n--;
+  env.q.ran++;
+  j->work(j);
+  j->done(j, 0);
 }
 
 /* Decodes every progress message sent on the stream into out[]. */
@@ -86,7 +106,7 @@ static void expect_stream(int32_t id, int total, int failed_index) {
   for (size_t i = 0; i < n; i++) {
     cr_assert_eq(p[i].total_images, total);
     cr_assert_eq(p[i].processed_images, (int)i + 1, "processed strictly 1..N");
-    cr_assert(p[i].index >= 0 && p[i].index < total);
+    cr_assert_eq(p[i].index, (int)i, "input order by default");
     cr_assert_eq(seen[p[i].index]++, 0, "index %d twice", p[i].index);
     cr_assert(p[i].has_current_result);
     if (p[i].index == failed_index) {
@@ -192,5 +212,110 @@ Test(svc_batch, server_makes_a_uuid_when_the_client_gives_no_id) {
   cr_assert_eq(strlen(p[0].batch_id), 36);
   cr_assert_eq(p[0].batch_id[14], '4', "version 4 UUID: %s", p[0].batch_id);
   release_all(p, 1);
+  close_call(&env, c, 1, 0);
+}
+
+Test(svc_batch, input_order_holds_a_result_until_its_predecessors_are_sent) {
+  ocr_OCRBatchProgress p[8];
+  rpc_call *c = start_batch(1, 4, "b-order", -1);
+  cr_assert_eq(env.q.n, 2);
+  run_queued(1); /* image 1 finishes before image 0 */
+  cr_assert_eq(progress(1, p, 8), 0, "image 1 waits for image 0");
+  cr_assert_eq(env.q.n, 1, "a held result counts against the window");
+  run_queued(0);
+  size_t n = progress(1, p, 8);
+  cr_assert_eq(n, 2);
+  cr_assert(p[0].index == 0 && p[1].index == 1);
+  cr_assert(p[0].processed_images == 1 && p[1].processed_images == 2);
+  release_all(p, n);
+  cr_assert_eq(env.q.n, 2, "the window refilled");
+  exec_queue_drain(&env.q);
+  expect_stream(1, 4, -1);
+  close_call(&env, c, 1, 0);
+}
+
+Test(svc_batch, completion_order_streams_each_result_when_it_is_done) {
+  ocr_OCRBatchProgress p[8];
+  rpc_call *c = start_batch_order(1, 3, "b-fast", -1, 1);
+  run_queued(1);
+  size_t n = progress(1, p, 8);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(p[0].index, 1);
+  cr_assert_eq(p[0].processed_images, 1);
+  release_all(p, n);
+  exec_queue_drain(&env.q);
+  n = progress(1, p, 8);
+  cr_assert_eq(n, 3);
+  cr_assert_float_eq(p[2].progress_percentage, 100.0f, 1e-4);
+  release_all(p, n);
+  close_call(&env, c, 1, 0);
+
+  /* The job store lists the results by index all the same. */
+  ocr_BatchStatusResponse st;
+  batch_status(3, "b-fast", &st);
+  cr_assert_eq(st.results_count, 3);
+  for (pb_size_t i = 0; i < st.results_count; i++)
+    cr_assert_eq(st.results[i].index, (int32_t)i);
+  pb_release(ocr_BatchStatusResponse_fields, &st);
+}
+
+Test(svc_batch, batch_id_still_running_is_already_exists_and_reusable_after) {
+  rpc_call *c = start_batch(1, 3, "run-7", -1);
+  rpc_call *d = start_batch(3, 1, "run-7", -1);
+  fake_stream *s = fake_stream_get(&env.conn, 3);
+  cr_assert_eq(stream_grpc_status(s), RPC_ALREADY_EXISTS);
+  char msg[256];
+  cr_assert(strstr(stream_grpc_message(s, msg, sizeof msg), "run-7"), "%s", msg);
+  close_call(&env, d, 3, 0);
+  exec_queue_drain(&env.q);
+  expect_stream(1, 3, -1);
+  close_call(&env, c, 1, 0);
+
+  /* Finished: the id may be used again, and the record is the new batch. */
+  c = start_batch(5, 2, "run-7", -1);
+  exec_queue_drain(&env.q);
+  expect_stream(5, 2, -1);
+  close_call(&env, c, 5, 0);
+  ocr_BatchStatusResponse st;
+  batch_status(7, "run-7", &st);
+  cr_assert_eq(st.total_images, 2);
+  pb_release(ocr_BatchStatusResponse_fields, &st);
+
+  /* A cancelled batch frees its id too. */
+  c = start_batch(9, 4, "run-8", -1);
+  close_call(&env, c, 9, 8 /* CANCEL */);
+  exec_queue_drain(&env.q);
+  c = start_batch(11, 1, "run-8", -1);
+  exec_queue_drain(&env.q);
+  expect_stream(11, 1, -1);
+  close_call(&env, c, 11, 0);
+}
+
+Test(svc_batch, out_of_range_psm_fails_every_image_naming_the_field) {
+  common_Metadata_DataEntry e = {.key = (char *)"psm", .value = (char *)"99"};
+  ocr_ImagePath paths[2] = {{.private_path = (char *)"a.png"},
+                            {.private_path = (char *)"b.png"}};
+  ocr_OCRBatchRequest req = ocr_OCRBatchRequest_init_zero;
+  req.image_paths = paths;
+  req.image_paths_count = 2;
+  req.has_options = true;
+  req.options.data = &e;
+  req.options.data_count = 1;
+  rpc_call *c = start_call(&env, 1, BATCH, NULL, 0);
+  buf wire = BUF_INIT;
+  frame_pb(&wire, ocr_OCRBatchRequest_fields, &req);
+  rpc_call_data(c, wire.data, wire.len);
+  buf_free(&wire);
+  rpc_call_end(c);
+  exec_queue_drain(&env.q);
+  ocr_OCRBatchProgress p[4];
+  size_t n = progress(1, p, 4);
+  cr_assert_eq(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(p[i].current_result.status, common_Status_STATUS_FAILURE);
+    cr_assert_str_eq(p[i].current_result.error.details, "INVALID_ARGUMENT");
+    cr_assert(strstr(p[i].current_result.error.message, "options.psm"));
+  }
+  release_all(p, n);
   close_call(&env, c, 1, 0);
 }

@@ -130,8 +130,15 @@ static pb_bytes_array_t *bytes_of(const uint8_t *d, size_t n) {
 }
 
 /* ExtractText of the test image: inline bytes, or its path. */
-static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
+static rpc_call *extract_opt(int32_t id, int inline_bytes, const char *language,
+                             int cache_off) {
+  common_Metadata_DataEntry off = {.key = (char *)"cache", .value = (char *)"off"};
   ocr_OCRRequest req = ocr_OCRRequest_init_zero;
+  if (cache_off) {
+    req.has_options = true;
+    req.options.data = &off;
+    req.options.data_count = 1;
+  }
   pb_bytes_array_t *img = NULL;
   if (inline_bytes)
     req.image_data = img = bytes_of(png, sizeof png);
@@ -146,6 +153,10 @@ static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
   free(img);
   rpc_call_end(c);
   return c;
+}
+
+static rpc_call *extract(int32_t id, int inline_bytes, const char *language) {
+  return extract_opt(id, inline_bytes, language, 0);
 }
 
 /* The answer on stream id: success, mock text, the cache outcome. */
@@ -340,6 +351,23 @@ Test(svc_cache, cache_off_takes_one_worker_trip_and_says_nothing) {
   close_call(&env, c, 1, 0);
   cr_assert_eq(jobs_memory_cache_count(env.jobs), 0);
   stats(0, 0);
+}
+
+Test(svc_cache, request_option_cache_off_bypasses_lookup_and_store) {
+  rpc_call *c = extract(1, 1, NULL);
+  exec_queue_drain(&env.q);
+  close_call(&env, c, 1, 0);
+  stats(0, 1);
+  c = extract_opt(3, 1, NULL, 1);
+  exec_queue_drain(&env.q);
+  cr_assert_eq(env.q.ran, 3, "recognised again, one worker trip");
+  ocr_OCRResponse r = ocr_OCRResponse_init_zero;
+  stream_decode_one(fake_stream_get(&env.conn, 3), ocr_OCRResponse_fields, &r);
+  cr_assert_eq(r.status, common_Status_STATUS_SUCCESS);
+  cr_assert_null(ocr_response_meta(&r, "cache"));
+  pb_release(ocr_OCRResponse_fields, &r);
+  close_call(&env, c, 3, 0);
+  stats(0, 1);
 }
 
 /* ---- batches ---- */

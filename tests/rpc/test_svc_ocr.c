@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/version.h"
+#include "health.pb.h"
 #include "ocr.pb.h"
 #include "rpc_internal.h"
 #include "rpc_test_util.h"
@@ -233,4 +234,72 @@ Test(svc_ocr, extract_text_with_a_run_at_once_executor) {
   cr_assert_null(c->work, "the call still points at the job freed in its done callback");
   close_call(&env, c, 1, 0);
   cr_assert_eq(env.conn.late_writes, 0);
+}
+
+/* Out-of-range options are in-band INVALID_ARGUMENT answers naming the
+ * field, not silently ignored. */
+static void expect_invalid_option(int32_t id, const char *psm, float threshold,
+                                  const char *field) {
+  common_Metadata_DataEntry e = {.key = (char *)"psm", .value = (char *)psm};
+  ocr_OCRRequest req = ocr_OCRRequest_init_zero;
+  req.public_image_path = "page.png";
+  req.confidence_threshold = threshold;
+  if (psm) {
+    req.has_options = true;
+    req.options.data = &e;
+    req.options.data_count = 1;
+  }
+  rpc_call *c = extract(id, &req);
+  exec_queue_drain(&env.q);
+  ocr_OCRResponse r = ocr_OCRResponse_init_zero;
+  expect_ok_response(id, &r);
+  cr_assert_eq(r.status, common_Status_STATUS_FAILURE);
+  cr_assert_str_eq(r.error.details, "INVALID_ARGUMENT");
+  cr_assert(strstr(r.error.message, field), "%s", r.error.message);
+  pb_release(ocr_OCRResponse_fields, &r);
+  close_call(&env, c, id, 0);
+}
+
+Test(svc_ocr, out_of_range_options_are_invalid_argument_naming_the_field) {
+  expect_invalid_option(1, "99", 0, "options.psm");
+  expect_invalid_option(3, "six", 0, "options.psm");
+  expect_invalid_option(5, "0", 0, "options.psm");
+  expect_invalid_option(7, NULL, 5.0f, "confidence_threshold");
+  expect_invalid_option(9, NULL, -0.5f, "confidence_threshold");
+}
+
+static int check_health(int32_t id, const char *name) {
+  ocr_HealthCheckRequest req = {.service_name = (char *)name};
+  rpc_call *c = start_call(&env, id, HEALTH, NULL, 0);
+  buf wire = BUF_INIT;
+  frame_pb(&wire, ocr_HealthCheckRequest_fields, &req);
+  rpc_call_data(c, wire.data, wire.len);
+  buf_free(&wire);
+  rpc_call_end(c);
+  ocr_HealthCheckResponse r = ocr_HealthCheckResponse_init_zero;
+  stream_decode_one(fake_stream_get(&env.conn, id), ocr_HealthCheckResponse_fields, &r);
+  int st = r.status;
+  pb_release(ocr_HealthCheckResponse_fields, &r);
+  close_call(&env, c, id, 0);
+  return st;
+}
+
+static int expected(const char *health_name) {
+  return rpc__service_status(env.srv, health_name) ==
+                 grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING
+             ? common_Status_STATUS_SUCCESS
+             : common_Status_STATUS_FAILURE;
+}
+
+Test(svc_ocr, check_health_agrees_with_grpc_health_v1) {
+  cr_assert_eq(check_health(1, ""), common_Status_STATUS_SUCCESS);
+  cr_assert_eq(check_health(3, "OCRService"), expected("ocr.OCRService"));
+  cr_assert_eq(check_health(5, "ocr.OCRService"), expected("ocr.OCRService"));
+  cr_assert_eq(check_health(7, "llm.LLMService"), expected("llm.LLMService"));
+  cr_assert_eq(check_health(9, "LLMService"), expected("llm.LLMService"));
+  cr_assert_eq(check_health(11, "no.Such"), expected(""));
+  env.srv->draining = 1;
+  cr_assert_eq(check_health(13, ""), common_Status_STATUS_FAILURE);
+  cr_assert_eq(check_health(15, "OCRService"), common_Status_STATUS_FAILURE);
+  env.srv->draining = 0;
 }

@@ -30,7 +30,7 @@ import time
 
 import grpc
 
-from . import errors
+from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
 
 __all__ = ["OcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB"]
@@ -75,10 +75,6 @@ def _channel_failing(channel):
             state] is grpc.ChannelConnectivity.TRANSIENT_FAILURE)
     except Exception:  # another grpcio, or a channel of another kind
         return None
-
-
-def _path_str(p):
-    return os.fsdecode(p) if isinstance(p, os.PathLike) else p
 
 
 class OcrClient:
@@ -266,22 +262,13 @@ class OcrClient:
                 ``DECODE_ERROR``, ...), if ``raise_on_failure``.
             OcrUnavailable, OcrDeadlineExceeded: after ``max_attempts``.
             OcrRpcError subclasses: any other gRPC status, at once.
-            ValueError: not exactly one of path and image_data.
+            ValueError: not exactly one of path and image_data, or
+                image_data empty (refused here: the server cannot tell
+                empty bytes from no image).
         """
-        if (path is None) == (image_data is None):
-            raise ValueError("give exactly one of path and image_data")
-        req = ocr_pb2.OCRRequest(use_angle_cls=bool(use_angle_cls))
-        if path is not None:
-            req.private_image_path = _path_str(path)
-        else:
-            req.image_data = bytes(image_data)
-        if language is not None:
-            req.language = language
-        if confidence_threshold is not None:
-            req.confidence_threshold = float(confidence_threshold)
-        if options:
-            for k, v in options.items():
-                req.options.data[str(k)] = str(v)
+        req = _requests.extract_request(path, image_data, language,
+                                        confidence_threshold, use_angle_cls,
+                                        options)
         resp = self._call_unary("ExtractText", self._stub.ExtractText, req,
                                 timeout, self._metadata(request_id))
         if raise_on_failure and resp.status != common_pb2.STATUS_SUCCESS:
@@ -290,12 +277,15 @@ class OcrClient:
 
     def extract_batch(self, images, language=None, batch_id=None,
                       timeout=None, confidence_threshold=None,
-                      use_angle_cls=False, request_id=None):
+                      use_angle_cls=False, request_id=None, options=None,
+                      completion_order=True):
         """Recognise several images (``ExtractTextBatch``), streaming.
 
         Yields one ``ocr_pb2.OCRBatchProgress`` per image as it completes
-        (completion order: ``index`` says which input image
-        ``current_result`` belongs to; ``processed_images`` counts 1..N).
+        (``completion_order``, the default here: ``index`` says which input
+        image ``current_result`` belongs to; ``processed_images`` counts
+        1..N). With ``completion_order=False`` the server sends them in
+        input order, as clients built from the guide's ``.proto`` expect.
         A failed image comes as a progress message whose
         ``current_result.status`` is ``STATUS_FAILURE``; it does not raise.
 
@@ -315,29 +305,19 @@ class OcrClient:
             batch_id: client-chosen id (the server makes a UUID when
                 empty); usable with :meth:`batch_status`.
             timeout: deadline of the whole stream (default: the client's).
-            confidence_threshold, use_angle_cls, request_id: as in
-                :meth:`extract`.
+            confidence_threshold, use_angle_cls, request_id, options: as
+                in :meth:`extract` (``options`` apply to every image).
+            completion_order: see above.
+
+        Raises (at the call, before anything is sent):
+            TypeError: an image of another type; ValueError: empty bytes.
 
         Closing the iterator early (``close()`` or dropping it) cancels the
         call.
         """
-        req = ocr_pb2.OCRBatchRequest(use_angle_cls=bool(use_angle_cls))
-        for img in images:
-            if isinstance(img, ocr_pb2.ImagePath):
-                req.image_paths.append(img)
-            elif isinstance(img, (bytes, bytearray, memoryview)):
-                req.image_paths.add(data=bytes(img))
-            elif isinstance(img, (str, os.PathLike)):
-                req.image_paths.add(private_path=_path_str(img))
-            else:
-                raise TypeError("image must be a path, bytes or ImagePath, "
-                                "not %s" % type(img).__name__)
-        if language is not None:
-            req.language = language
-        if batch_id is not None:
-            req.batch_id = batch_id
-        if confidence_threshold is not None:
-            req.confidence_threshold = float(confidence_threshold)
+        req = _requests.batch_request(images, language, batch_id,
+                                      confidence_threshold, use_angle_cls,
+                                      options, completion_order)
         return self._stream(req, self.timeout if timeout is None else timeout,
                             self._metadata(request_id))
 

@@ -32,14 +32,18 @@ def ocr_image(self, path, language=None):
     up to ``OCR_TASK_MAX_RETRIES`` times after :func:`retry_countdown`. The
     time a task spends waiting is therefore bounded by the sum of the
     countdowns (at most ``OCR_TASK_MAX_RETRIES * OCR_TASK_RETRY_MAX``) plus,
-    per run, the client's sleeps and deadlines. Other failures (in-band
-    ``STATUS_FAILURE`` such as NOT_FOUND, other gRPC codes, ``USE_GRPC=false``)
-    fail the task at once.
+    per run, the client's sleeps and deadlines. Over REST, timeouts, network
+    errors and 503 are retried by Celery the same way. Other failures
+    (in-band ``STATUS_FAILURE`` such as NOT_FOUND, other gRPC codes, HTTP
+    4xx) fail the task at once.
+
+    Path: ``GRPC_CANARY_PERCENT`` (per task, keyed on the task id) or
+    ``USE_GRPC``; see :mod:`ocr_worker.stage`.
     """
     ctx = PipelineContext(input_file_path=path, language=language,
                           request_id=self.request.id)
     try:
-        OCRStage().execute(ctx)
+        OCRStage(task_id=self.request.id).execute(ctx)
     except RetryableError as e:
         countdown = retry_countdown(self.request.retries)
         logger.warning("%s: %s; Celery retry %d/%d in %.1fs", path, e,

@@ -77,7 +77,7 @@ class Server extends EventEmitter {
 
   async start() {
     this.root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ocrpc-node-root-')));
-    this.argv = ['--host', '127.0.0.1', '--port', '0', '--image-root', this.root,
+    this.argv = ['--host', '127.0.0.1', '--port', '0', '--http-port', 'off', '--image-root', this.root,
       '--workers', String(this.workers), '--engine', 'tesseract', '--log-level', 'info',
       ...this.extraArgs];
     this.proc = spawn(serverBinary(), this.argv, { stdio: ['ignore', 'ignore', 'pipe'] });

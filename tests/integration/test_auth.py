@@ -162,6 +162,21 @@ class Auth(unittest.TestCase):
             else:
                 os.environ["OCRPC_TOKEN"] = old
 
+    def test_asyncio_client_token(self):
+        import asyncio
+        from ocrpc_client import AsyncOcrClient
+
+        async def go():
+            async with AsyncOcrClient(self.server.address, options=NO_PROXY,
+                                      token=TOKENS[0]) as c:
+                r = await c.extract(image_data=b"x")
+                self.assertEqual(r.status, common_pb2.STATUS_SUCCESS)
+            async with AsyncOcrClient(self.server.address, options=NO_PROXY,
+                                      token="nope") as c:
+                with self.assertRaises(OcrUnauthenticated):
+                    await c.extract(image_data=b"x")
+        asyncio.run(go())
+
     def test_python_client_does_not_retry_a_refused_token(self):
         events = []
         with OcrClient(self.server.address, options=NO_PROXY,

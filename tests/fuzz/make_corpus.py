@@ -390,6 +390,18 @@ def h1_seeds():
     }
 
 
+def auth_seeds():
+    """fuzz_auth: even first byte, an authorization value (the target's
+    tokens are tok-alpha and tok-bravo-2); odd, a token file."""
+    return {
+        "valid": b"\x00Bearer tok-alpha",
+        "spaces": b"\x00bearer   tok-bravo-2",
+        "basic": b"\x00Basic tok-alpha",
+        "file": b"\x01# c\n\n a \r\nb\n",
+        "empty_file": b"\x01\n\n",
+    }
+
+
 def write(root, target, seeds):
     d = os.path.join(root, target)
     os.makedirs(d, exist_ok=True)
@@ -408,6 +420,7 @@ def main():
     write(root, "fuzz_pb_decode", pb_seeds())
     write(root, "fuzz_metadata", metadata_seeds())
     write(root, "fuzz_h1_rest", h1_seeds())
+    write(root, "fuzz_auth", auth_seeds())
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata fuzz_h1_rest fuzz_auth
+FUZZ_TARGETS += fuzz_llm_sse fuzz_llm_json
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -g -O1
 

@@ -17,7 +17,7 @@ PKGS=(
   python3-h2 nghttp2-client
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
-  libhttp-parser-dev libcjson-dev python3-httpx
+  libhttp-parser-dev libcjson-dev libcurl4-openssl-dev python3-httpx
   python3-pip python3-setuptools python3-httpx
 )
 

@@ -30,6 +30,7 @@ typedef struct centry {
 static const char *const engines[] = {"tesseract", "mock", NULL};
 static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
+static const char *const llm_engines[] = {"auto", "rules", "openai", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const centry table[] = {
@@ -95,6 +96,22 @@ static const centry table[] = {
      "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
     {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
      on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
+    {"LLM_ENGINE", "--llm-engine", T_ENUM, OFF(llm_engine), 0, 0, "auto", llm_engines,
+     "llm.LLMService engine: rules, openai, or auto (openai when LLM_BASE_URL is set)"},
+    {"LLM_BASE_URL", "--llm-base-url", T_STR, OFF(llm_base_url), 0, 0, "", NULL,
+     "OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1"},
+    {"LLM_MODEL", "--llm-model", T_STR, OFF(llm_model), 0, 0, "", NULL,
+     "model name sent to the backend"},
+    {"LLM_API_KEY", "--llm-api-key", T_STR, OFF(llm_api_key), 0, 0, "", NULL,
+     "bearer token for the backend (never logged)"},
+    {"LLM_API_KEY_FILE", "--llm-api-key-file", T_STR, OFF(llm_api_key_file), 0, 0, "", NULL,
+     "file holding the bearer token (first line)"},
+    {"LLM_TIMEOUT_MS", "--llm-timeout-ms", T_U64, OFF(llm_timeout_ms), 1, INT32_MAX, "120000",
+     NULL, "longest backend request, whole or streamed"},
+    {"LLM_MAX_CONCURRENT", "--llm-max-concurrent", T_INT, OFF(llm_max_concurrent), 1, 100000,
+     "16", NULL, "backend requests in flight; more callers wait in a queue"},
+    {"LLM_MAX_QUEUED", "--llm-max-queued", T_INT, OFF(llm_max_queued), 0, 1000000, "64", NULL,
+     "callers waiting for the backend; beyond this: UNAVAILABLE"},
     {"HTTP_PORT", "--http-port", T_STR, OFF(http_port), 0, 0, "8000", NULL,
      "HTTP/1.1 port for REST and health (0 picks a free port and logs it; off: none; "
      "the gRPC port answers HTTP/1.1 too)"},

@@ -39,6 +39,15 @@ typedef struct config {
   char tessdata_dir[1024];         /* "": Tesseract's default */
   char auth_token_file[4096];      /* "": no token needed */
   char auth_reflection[4];         /* "on": reflection needs the token; "off" */
+  /* llm.LLMService */
+  char llm_engine[8]; /* "auto" (openai with a base URL, else rules), "rules", "openai" */
+  char llm_base_url[1024];
+  char llm_model[256];
+  char llm_api_key[1024]; /* never logged or echoed */
+  char llm_api_key_file[1024];
+  uint64_t llm_timeout_ms;
+  int llm_max_concurrent;
+  int llm_max_queued;
   char http_port[8];               /* "8000", "0" or "off" */
   int http_port_num;               /* the same as a number; -1: off */
   uint64_t http_header_timeout_ms; /* slowloris: whole header block */

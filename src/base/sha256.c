@@ -24,7 +24,8 @@ void sha256_init(sha256_ctx *c) {
 }
 
 void sha256_update(sha256_ctx *c, const void *data, size_t len) {
-  if (len > 0) check(EVP_DigestUpdate(c->_md, data, len) == 1, "EVP_DigestUpdate");
+  if (len > 0)
+    check(EVP_DigestUpdate(c->_md, data, len) == 1, "EVP_DigestUpdate");
 }
 
 void sha256_final(sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]) {

@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/text.h"
+#include "cli_analyze.h"
 #include "cli_json.h"
 #include "client.h"
 #include "client_pb.h"
@@ -42,6 +43,9 @@ static const char usage[] =
     "                          terminal, and the batch id at the end\n"
     "  health                  the server's CheckHealth answer\n"
     "  status BATCH_ID         a batch's state and results (GetBatchStatus)\n"
+    "  analyze [FILE|-]        analyze text (a file, else stdin) with llm.LLMService;\n"
+    "                          tokens are printed as they arrive\n"
+    "  analyze --image IMG     OCR an image first, then analyze its text\n"
     "\n"
     "Options:\n"
     "  -s, --server HOST:PORT  server (default: $OCRPC_TARGET, else\n"
@@ -57,6 +61,11 @@ static const char usage[] =
     "      --json              print responses as JSON (batch: one line each)\n"
     "      --token T           bearer token for a server started with\n"
     "                          --auth-token-file (default: $OCRPC_TOKEN)\n"
+    "      --prompt P          analyze: the instruction (default: the server's)\n"
+    "      --engine E          analyze: rules or openai (default: the server's)\n"
+    "      --model M, --temperature T, --max-tokens N\n"
+    "                          analyze: passed to the openai engine\n"
+    "      --whole             analyze: one AnalyzeText answer with its entities\n"
     "  -h, --help              this text\n"
     "\n"
     "Exit status:\n"
@@ -78,6 +87,7 @@ typedef struct cli {
   const char *batch_id;
   int json;
   const char *token; /* --token / $OCRPC_TOKEN; NULL: none */
+  cli_analyze_opts an; /* analyze's own options */
   const char *cmd;
   char **args;
   int nargs;
@@ -624,6 +634,26 @@ int main(int argc, char **argv) {
         return usage_error("--token: 1 to 4096 characters without blanks");
       }
       o.token = v;
+    } else if (!strcmp(a, "--prompt")) {
+      VALUE();
+      o.an.prompt = v;
+    } else if (!strcmp(a, "--engine")) {
+      VALUE();
+      o.an.engine = v;
+    } else if (!strcmp(a, "--model")) {
+      VALUE();
+      o.an.model = v;
+    } else if (!strcmp(a, "--temperature")) {
+      VALUE();
+      o.an.temperature = v;
+    } else if (!strcmp(a, "--max-tokens")) {
+      VALUE();
+      o.an.max_tokens = v;
+    } else if (!strcmp(a, "--image")) {
+      VALUE();
+      o.an.image = v;
+    } else if (!strcmp(a, "--whole")) {
+      o.an.whole = 1;
     } else {
       free(args);
       return usage_error("unknown option %s", a);
@@ -645,7 +675,13 @@ int main(int argc, char **argv) {
     ex = cmd_health(&o);
   else if (!strcmp(o.cmd, "status"))
     ex = cmd_status(&o);
-  else
+  else if (!strcmp(o.cmd, "analyze")) {
+    o.an.target = o.target;
+    o.an.timeout_ms = o.timeout_ms;
+    o.an.language = o.language;
+    o.an.file = o.nargs ? o.args[0] : NULL;
+    ex = o.nargs > 1 ? usage_error("analyze takes at most one FILE") : cli_analyze(&o.an);
+  } else
     ex = usage_error("unknown command \"%s\"", o.cmd);
   free(args);
   fflush(stdout);

@@ -99,6 +99,10 @@ int h1_session_pull(h1_session *s, buf *out);
 
 h1_phase h1_session_phase(const h1_session *s);
 
+/* Requests begun on this connection so far (a new one restarts the
+ * caller's header timer even when the phase looks unchanged). */
+uint64_t h1_session_requests(const h1_session *s);
+
 /* 1 when input is kept that has not been parsed yet (call feed with
  * len 0 once nothing waits for an answer). */
 int h1_session_has_input(const h1_session *s);

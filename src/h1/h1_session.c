@@ -43,6 +43,7 @@ struct h1_session {
   h1_request req;
   int keep_alive, is_head, eof, close, dead, draining;
   int fail_status; /* set by a callback that stops the parser */
+  uint64_t nrequests;
 };
 
 const char *h1_reason(int status) {
@@ -113,6 +114,7 @@ static int on_message_begin(http_parser *p) {
   h1_session *s = p->data;
   reset_request(s);
   s->phase = H1_HEADERS;
+  s->nrequests++;
   return 0;
 }
 
@@ -409,6 +411,8 @@ int h1_session_pull(h1_session *s, buf *out) {
 }
 
 h1_phase h1_session_phase(const h1_session *s) { return s->phase; }
+
+uint64_t h1_session_requests(const h1_session *s) { return s->nrequests; }
 
 int h1_session_has_input(const h1_session *s) { return s->in.len > 0 && !s->dead; }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The process around the layers: the TCP listener, connections that move
- * bytes between sockets and h2 sessions, the work-queue executor, and
- * signals. The only module that includes uv.h. Loop thread. */
+/* The process around the layers: the TCP listeners (gRPC, HTTP), connections
+ * that move bytes between sockets and h2 or h1 sessions, the work-queue
+ * executor, and signals. The only module that includes uv.h. Loop
+ * thread. */
 #ifndef OCRPC_LOOP_H
 #define OCRPC_LOOP_H
 

@@ -63,10 +63,13 @@ static void update_timer(loop_conn *c, int read_now) {
   if (c->closing)
     return;
   h1_phase ph = h1_session_phase(c->h1);
+  uint64_t req = h1_session_requests(c->h1);
   const config *cfg = c->srv->cfg;
-  if ((int)ph == c->h1_timer_phase && !((ph == H1_BODY || ph == H1_IDLE) && read_now))
+  if ((int)ph == c->h1_timer_phase && req == c->h1_timer_req &&
+      !((ph == H1_BODY || ph == H1_IDLE) && read_now))
     return;
   c->h1_timer_phase = (int)ph;
+  c->h1_timer_req = req;
   switch (ph) {
   case H1_IDLE:
   case H1_BODY:

@@ -27,6 +27,8 @@ typedef struct loop_server {
   struct auth_tokens *auth; /* --auth-token-file; NULL: none */
   uv_timer_t drain_timer;
   rpc_server *rpc;
+  struct llm_service *llm; /* llm.LLMService; freed by stop() */
+  struct loop_curl *curl;  /* the LLM backend's HTTP (NULL without LLM_BASE_URL) */
   rest_server *rest;
   h2_settings h2;
   loop_conn *conns; /* every open connection */
@@ -49,8 +51,9 @@ struct loop_conn {
   uint8_t sniffed[24]; /* first bytes while still undecided */
   size_t nsniffed;
   h1_session *h1;
-  rest_work *rest_work; /* the h1 request being answered, if async */
-  int h1_timer_phase;   /* the h1_phase the idle timer was started for */
+  rest_work *rest_work;  /* the h1 request being answered, if async */
+  int h1_timer_phase;    /* the h1_phase the idle timer was started for */
+  uint64_t h1_timer_req; /* and the request it was started in */
   int reading;
   uv_timer_t keepalive; /* ping every keepalive_time, then wait for the ack */
   uv_timer_t idle;      /* runs while the connection has no stream */

@@ -3,6 +3,7 @@
  * runs the loop until SIGINT/SIGTERM, then closes every handle, lets the
  * work in flight come back (cancelled), and frees everything so that
  * uv_loop_close succeeds. Loop thread. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "loop_internal.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
+#include "loop_curl.h"
 
 static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h))
@@ -26,6 +28,13 @@ static void stop(loop_server *srv) {
   if (srv->http_listening)
     close_handle((uv_handle_t *)&srv->http_listener);
   loop__close_all(srv);
+  /* Every call is closed: the LLM calls were cancelled with them. */
+  if (srv->rpc)
+    rpc_server_set_llm(srv->rpc, NULL);
+  llm_service_free(srv->llm);
+  srv->llm = NULL;
+  loop_curl_close(srv->curl);
+  srv->curl = NULL;
   close_handle((uv_handle_t *)&srv->flush_check);
   close_handle((uv_handle_t *)&srv->flush_idle);
   close_handle((uv_handle_t *)&srv->sigint);
@@ -70,6 +79,62 @@ static void on_signal(uv_signal_t *h, int signum) {
   loop__shutdown_all(srv);
   uv_timer_start(&srv->drain_timer, on_drain_timeout,
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
+}
+
+/* Reads the first line of the API key file into key (the key itself is
+ * never logged). 0, or 1 with the reason logged. */
+static int read_key_file(const char *path, char *key, size_t size) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    log_error("LLM_API_KEY_FILE %s: cannot open", path);
+    return 1;
+  }
+  if (!fgets(key, (int)size, f))
+    key[0] = 0;
+  fclose(f);
+  key[strcspn(key, "\r\n")] = 0;
+  return 0;
+}
+
+/* The analysis service: the rules engine, plus the openai engine over
+ * libcurl when a base URL is set. 0, or 1 with the reason logged. */
+static int start_llm(loop_server *srv, timer_src *timers) {
+  const config *cfg = srv->cfg;
+  char key[1024];
+  snprintf(key, sizeof key, "%s", cfg->llm_api_key);
+  if (cfg->llm_api_key_file[0] && read_key_file(cfg->llm_api_key_file, key, sizeof key))
+    return 1;
+  if (cfg->llm_base_url[0] && loop_curl_new(srv->loop, &srv->curl)) {
+    log_error("cannot initialise libcurl for LLM_BASE_URL");
+    return 1;
+  }
+  llm_service_config lc = {
+      .engine = strcmp(cfg->llm_engine, "auto") ? cfg->llm_engine : "",
+      .base_url = cfg->llm_base_url,
+      .model = cfg->llm_model,
+      .api_key = key,
+      .timeout_ms = cfg->llm_timeout_ms,
+      .max_concurrent = cfg->llm_max_concurrent,
+      .max_queued = cfg->llm_max_queued,
+  };
+  char err[256];
+  int rc = llm_service_new(&lc, srv->curl ? loop_curl_http(srv->curl) : NULL, timers,
+                           &srv->llm, err, sizeof err);
+  memset(key, 0, sizeof key);
+  if (rc) {
+    log_error("llm: %s", rc == ERR_CONFIG ? err : err_text(rc));
+    return 1;
+  }
+  rpc_server_set_llm(srv->rpc, srv->llm);
+  if (cfg->llm_base_url[0])
+    log_info(
+        "llm: engine %s, backend %s, model %s, %d in flight, %d waiting, timeout %llu ms",
+        llm_service_default_engine(srv->llm), cfg->llm_base_url,
+        cfg->llm_model[0] ? cfg->llm_model : "(backend default)", cfg->llm_max_concurrent,
+        cfg->llm_max_queued, (unsigned long long)cfg->llm_timeout_ms);
+  else
+    log_info("llm: engine rules");
+  return 0;
 }
 
 static void on_walk_close(uv_handle_t *h, void *arg) {
@@ -134,6 +199,13 @@ int loop_run(const config *cfg) {
   }
   if (cfg->redis_url[0])
     rest_server_set_store_probe(srv->rest, loop_redis_up, NULL);
+  if (start_llm(srv, &timers)) {
+    loop_curl_close(srv->curl); /* its close callback runs in fail_jobs */
+    srv->curl = NULL;
+    rest_server_free(srv->rest);
+    rpc_server_free(srv->rpc);
+    goto fail_timers;
+  }
 
   uv_timer_init(&loop, &srv->drain_timer);
   srv->drain_timer.data = srv;

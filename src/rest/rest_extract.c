@@ -18,6 +18,7 @@ typedef struct extract_work {
   app_recog r; /* first: app hands back &r */
   rest_work w;
   int *answered_now; /* set while app_recog_start runs */
+  int cache_off;     /* options["cache"] == "off": no lookup, no store */
   uint8_t *image;    /* raw body or decoded base64 */
   char *path, *language;
 } extract_work;
@@ -141,11 +142,13 @@ static char *dup_str(const char *s) {
   return d;
 }
 
-/* options["psm"] as the gRPC front door reads it: 0..13, else automatic. */
+/* options["psm"] as the gRPC front door reads it (rpc_options.c): a
+ * value that does not parse is passed on as invalid, so that the engine
+ * refuses it with INVALID_ARGUMENT rather than it being dropped. */
 static int psm_of(const char *v) {
   char *end;
   long n = strtol(v, &end, 10);
-  return end != v && *end == 0 && n >= 0 && n <= 13 ? (int)n : -1;
+  return end != v && *end == 0 && n >= 0 && n <= 1000 ? (int)n : OCR_PSM_INVALID;
 }
 
 /* Reads the JSON body into x. Returns 0, or answers (400/422) and
@@ -200,8 +203,13 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
       cJSON *psm = cJSON_GetObjectItemCaseSensitive(f, "psm");
       if (cJSON_IsString(psm))
         in->psm = psm_of(psm->valuestring);
-      else if (cJSON_IsNumber(psm) && psm->valuedouble >= 0 && psm->valuedouble <= 13)
-        in->psm = (int)psm->valuedouble;
+      else if (cJSON_IsNumber(psm))
+        in->psm = psm->valuedouble >= 0 && psm->valuedouble <= 1000 ? (int)psm->valuedouble
+                                                                    : OCR_PSM_INVALID;
+      else if (psm && !cJSON_IsNull(psm))
+        in->psm = OCR_PSM_INVALID;
+      cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
+      x->cache_off = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
     }
   }
   if (!bad && b64) {
@@ -274,11 +282,13 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
   in->data_len = req->body_len;
   char *save = NULL;
   for (char *kv = strtok_r(q, "&", &save); kv && !bad; kv = strtok_r(NULL, "&", &save)) {
+    /* "key" alone: its value is the empty string at the key's end
+     * (writable: url_decode writes its terminator). */
     char *v = strchr(kv, '=');
     if (v)
       *v++ = 0;
     else
-      v = (char *)"";
+      v = kv + strlen(kv);
     url_decode(kv);
     url_decode(v);
     char *end;
@@ -300,6 +310,8 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
         bad = "use_angle_cls must be true or false";
     } else if (strcmp(kv, "psm") == 0) {
       in->psm = psm_of(v);
+    } else if (strcmp(kv, "cache") == 0) {
+      x->cache_off = strcmp(v, "off") == 0;
     }
   }
   free(q);
@@ -350,7 +362,8 @@ rest_work *rest__extract(rest_server *rs, void *conn, const rest_request *req) {
   int now = 0;
   x->answered_now = &now;
   rs->busy++;
-  if (app_recog_start(rs->app, &x->r, APP_RECOG_INLINE, on_done)) {
+  int flags = APP_RECOG_INLINE | (x->cache_off ? APP_RECOG_NO_CACHE : 0);
+  if (app_recog_start(rs->app, &x->r, flags, on_done)) {
     rs->busy--;
     work_free(x);
     rest__error(rs, conn, 503, "UNAVAILABLE", "the server cannot take work now",

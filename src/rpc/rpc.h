@@ -78,6 +78,13 @@ struct auth_tokens;
 void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens);
 
 typedef struct jobs_store jobs_store;
+struct llm_service;
+
+/* Hands the server the analysis service behind llm.LLMService (borrowed,
+ * must outlive the server; its health changes are passed on to health
+ * Watch streams). Without one, the service's methods answer
+ * UNIMPLEMENTED and its health is NOT_SERVING. */
+void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm);
 
 /* With on != 0, ExtractText runs an engine that never blocks (the mock)
  * on the loop thread instead of through the executor. Off by default. */

@@ -59,6 +59,7 @@ typedef struct rpc_method {
 
 struct rpc_server {
   const config *cfg;
+  struct llm_service *llm; /* NULL: llm.LLMService not configured */
   /* The recognition path (engine, executor, job store, result cache),
    * shared with the other front doors through rpc_server_app. */
   app app;
@@ -174,6 +175,8 @@ void rpc__ocr_batch_status(rpc_call *c, void *req);
 void rpc__reflection_info(rpc_call *c, void *req);
 void rpc__reflection_end(rpc_call *c);
 void rpc__health_check(rpc_call *c, void *req);
+void rpc__llm_analyze(rpc_call *c, void *req);
+void rpc__llm_analyze_stream(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
 /* grpc.health.v1 serving status of a service name ("" is the server). */
 int rpc__service_status(const rpc_server *srv, const char *name);

@@ -5,6 +5,8 @@
 
 #include "base/err.h"
 #include "health.pb.h"
+#include "llm.pb.h"
+#include "llm/llm_backend.h"
 #include "reflection.pb.h"
 #include "rpc_internal.h"
 
@@ -18,6 +20,10 @@ static const rpc_method methods[] = {
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
      sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL},
+    {"/llm.LLMService/AnalyzeText", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
+     rpc__llm_analyze, NULL},
+    {"/llm.LLMService/AnalyzeTextStream", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
+     rpc__llm_analyze_stream, NULL},
     {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_check, NULL},
@@ -70,6 +76,14 @@ void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs) { srv->app.jobs = jo
 
 struct app *rpc_server_app(rpc_server *srv) {
   return &srv->app;
+}
+
+static void on_llm_health(void *arg) { rpc__health_changed(arg); }
+
+void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
+  srv->llm = llm;
+  if (llm)
+    llm_service_on_health(llm, on_llm_health, srv);
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }

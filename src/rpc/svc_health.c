@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "health.pb.h"
+#include "llm/llm_backend.h"
 #include "rpc_internal.h"
 
 /* One Watch stream; linked into the server's watcher list until its call
@@ -25,9 +26,11 @@ int rpc__service_status(const rpc_server *srv, const char *name) {
   if (!name || !*name || strcmp(name, "ocr.OCRService") == 0 ||
       strcmp(name, "grpc.health.v1.Health") == 0)
     return serving;
-  /* Part of the contract, but this server does not implement it. */
+  /* SERVING with the rules engine, and with openai while the backend
+   * answers. */
   if (strcmp(name, "llm.LLMService") == 0)
-    return grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
+    return srv->llm && llm_service_serving(srv->llm) ? serving
+           : grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
   return grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN;
 }
 

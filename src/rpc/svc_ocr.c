@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "health.pb.h"
+#include "llm/llm_backend.h"
 #include "rpc_internal.h"
 #include "rpc_options.h"
 
@@ -267,12 +268,20 @@ static int check_health_status(const rpc_server *srv, const char *name) {
 void rpc__ocr_check_health(rpc_call *c, void *reqp) {
   ocr_HealthCheckRequest *hreq = reqp;
   int status = check_health_status(c->srv, hreq->service_name);
-  pb_release(ocr_HealthCheckRequest_fields, reqp);
-  free(reqp);
   ocr_HealthCheckResponse resp = ocr_HealthCheckResponse_init_zero;
   resp.status = (common_Status)status;
   resp.engine_type = (char *)ocr_engine_name(c->srv->app.engine);
   resp.model_loaded = true;
   resp.version = (char *)OCRPC_VERSION;
+  /* service_name "llm.LLMService" (or "LLMService"): the analysis
+   * service's engine, and whether it can answer. */
+  const char *name = hreq->service_name ? hreq->service_name : "";
+  if (!strcmp(name, "llm.LLMService") || !strcmp(name, "LLMService")) {
+    resp.engine_type =
+        (char *)(c->srv->llm ? llm_service_default_engine(c->srv->llm) : "none");
+    resp.model_loaded = status == common_Status_STATUS_SUCCESS;
+  }
   rpc__call_reply(c, ocr_HealthCheckResponse_fields, &resp);
+  pb_release(ocr_HealthCheckRequest_fields, reqp);
+  free(reqp);
 }

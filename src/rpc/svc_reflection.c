@@ -15,10 +15,10 @@
 #include "rpc_internal.h"
 #include "rpc_reflection_data.h"
 
-/* The services this server answers (LLMService is in the contract's files
- * but not served, so it is not listed). */
+/* The services this server answers. */
 static const char *const served[] = {
     "ocr.OCRService",
+    "llm.LLMService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",

@@ -371,7 +371,8 @@ def h1_seeds():
                b"Content-Type: application/json\r\n\r\n" +
                b"".join(b"%x\r\n%s\r\n" % (len(b64[i:i + 16]), b64[i:i + 16])
                         for i in range(0, len(b64), 16)) + b"0\r\n\r\n")
-    return {
+    # The first byte picks the read size: byte % 64 + 1.
+    seeds = {
         "healthz": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
         "health_pipelined": b"GET /healthy HTTP/1.1\r\n\r\nGET /readyz HTTP/1.1\r\n\r\n"
                             b"HEAD /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
@@ -388,6 +389,10 @@ def h1_seeds():
         "connection_close": b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n"
                             b"GET /healthz HTTP/1.1\r\n\r\n",
     }
+    out = {k: b"\x3f" + v for k, v in seeds.items()}  # 64-byte reads
+    out["extract_json_bytewise"] = b"\x00" + seeds["extract_json"]
+    out["extract_chunked_split7"] = b"\x06" + seeds["extract_chunked"]
+    return out
 
 
 def auth_seeds():

@@ -30,7 +30,7 @@ V1ALPHA = (importlib.import_module("reflection_v1alpha_pb2"),
 sys.path.remove(_gen)
 shutil.rmtree(_gen)
 
-SERVED = {"ocr.OCRService", "grpc.health.v1.Health",
+SERVED = {"ocr.OCRService", "llm.LLMService", "grpc.health.v1.Health",
           "grpc.reflection.v1.ServerReflection",
           "grpc.reflection.v1alpha.ServerReflection"}
 

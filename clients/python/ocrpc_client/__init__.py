@@ -33,7 +33,8 @@ from .client import DEFAULT_OPTIONS, MB, OcrClient, RetryEvent  # noqa: F401
 from .aio import AsyncOcrClient  # noqa: F401
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
+from .analysis import LlmFailed  # noqa: F401  (llm.LLMService)
 
 __all__ = ["OcrClient", "AsyncOcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB",
-           "common_pb2", "ocr_pb2", "ocr_pb2_grpc"] + list(_errors_all)
+           "common_pb2", "ocr_pb2", "ocr_pb2_grpc", "LlmFailed"] + list(_errors_all)
 __version__ = "0.2.0"

@@ -358,6 +358,9 @@ class OcrClient:
         finally:
             call.cancel()  # no-op once the call has ended
 
+    # llm.LLMService: analyze() and analyze_stream() (ocrpc_client/analysis.py)
+    from .analysis import analyze, analyze_stream  # noqa: E402
+
     def health(self, service_name="OCRService", timeout=None):
         """``CheckHealth``: returns ``ocr_pb2.HealthCheckResponse``
         (``status``, ``engine_type``, ``model_loaded``, ``version``).

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Token streaming through ocrpc against reading the backend directly and
+against the guide's design (a Python grpc.aio servicer calling the backend
+with httpx), all on the OpenAI-compatible test backend
+(tests/integration/llm_backend.py) streaming at full speed ("fast-N").
+
+For each target, in interleaved rounds, a Python client streams N tokens
+and records the time to the first token and tokens per second; the report
+gives medians (and the spread) per target.
+
+    bench/llm_stream.py build/ocrpc-server [--tokens 2000] [--rounds 15]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BACKEND = os.path.join(REPO, "tests", "integration", "llm_backend.py")
+
+
+def gen_stubs(out):
+    subprocess.run(["protoc", "-I", os.path.join(REPO, "protos"), "--python_out=" + out,
+                    "--grpc_python_out=" + out,
+                    "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+                    "common.proto", "llm.proto"], check=True)
+
+
+# ---- the guide's design: grpc.aio servicer + httpx ------------------------
+def run_peer(port_file, backend_url, stubs):
+    sys.path.insert(0, stubs)
+    import grpc
+    import httpx
+    import llm_pb2
+    import llm_pb2_grpc
+
+    class Servicer(llm_pb2_grpc.LLMServiceServicer):
+        def __init__(self):
+            self.http = httpx.AsyncClient(timeout=None)
+
+        async def AnalyzeTextStream(self, request, context):
+            body = {"model": request.options.data.get("model", "json"),
+                    "messages": [{"role": "user", "content": request.text}],
+                    "stream": True}
+            async with self.http.stream("POST", backend_url + "/chat/completions",
+                                        json=body) as r:
+                async for line in r.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = json.loads(data)
+                    ch = chunk.get("choices") or []
+                    tok = ch[0].get("delta", {}).get("content") if ch else None
+                    if tok:
+                        yield llm_pb2.LLMStreamResponse(token=tok)
+            yield llm_pb2.LLMStreamResponse(is_complete=True)
+
+    async def main():
+        server = grpc.aio.server()
+        llm_pb2_grpc.add_LLMServiceServicer_to_server(Servicer(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        with open(port_file, "w") as f:
+            f.write(str(port))
+        await server.wait_for_termination()
+
+    asyncio.run(main())
+
+
+# ---- clients ----------------------------------------------------------------
+def grpc_round(stub, llm_pb2, common_pb2, n):
+    req = llm_pb2.LLMRequest(text="bench", options=common_pb2.Metadata(
+        data={"model": "fast-%d" % n, "engine": "openai"}))
+    t0 = time.perf_counter()
+    first = None
+    count = 0
+    for m in stub.AnalyzeTextStream(req, timeout=120):
+        if m.token:
+            if first is None:
+                first = time.perf_counter()
+            count += 1
+    t1 = time.perf_counter()
+    assert count == n, (count, n)
+    return first - t0, count / (t1 - t0)
+
+
+def direct_round(client, url, n):
+    body = {"model": "fast-%d" % n, "messages": [{"role": "user", "content": "bench"}],
+            "stream": True}
+    t0 = time.perf_counter()
+    first = None
+    count = 0
+    with client.stream("POST", url + "/chat/completions", json=body) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            ch = json.loads(data).get("choices") or []
+            if ch and ch[0].get("delta", {}).get("content"):
+                if first is None:
+                    first = time.perf_counter()
+                count += 1
+    t1 = time.perf_counter()
+    assert count == n, (count, n)
+    return first - t0, count / (t1 - t0)
+
+
+def wait_line(proc, pattern, what):
+    for line in iter(proc.stderr.readline if pattern.startswith("listening") else
+                     proc.stdout.readline, b""):
+        m = re.search(pattern, line.decode())
+        if m:
+            return m
+    raise RuntimeError("%s did not start" % what)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("server")
+    ap.add_argument("--tokens", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--peer", nargs=3, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.peer:
+        return run_peer(*a.peer)
+
+    import grpc
+    import httpx
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    tmp = tempfile.mkdtemp(prefix="ocrpc-llm-bench-")
+    procs = []
+    try:
+        gen_stubs(tmp)
+        sys.path.insert(0, tmp)
+        import common_pb2
+        import llm_pb2
+        import llm_pb2_grpc
+        be = subprocess.Popen(["/usr/bin/python3", BACKEND], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=env)
+        procs.append(be)
+        port = int(wait_line(be, r"^port (\d+)", "backend").group(1))
+        url = "http://127.0.0.1:%d/v1" % port
+        srv = subprocess.Popen([a.server, "--host", "127.0.0.1", "--port", "0",
+                                "--engine", "mock", "--workers", "1", "--http-port", "off",
+                                "--llm-base-url", url], stderr=subprocess.PIPE, env=env)
+        procs.append(srv)
+        sport = int(wait_line(srv, r"listening on \S+:(\d+)", "ocrpc-server").group(1))
+        pfile = os.path.join(tmp, "peer.port")
+        peer = subprocess.Popen(["/usr/bin/python3", os.path.abspath(__file__), a.server,
+                                 "--peer", pfile, url, tmp], env=env)
+        procs.append(peer)
+        t_end = time.monotonic() + 60
+        while not os.path.exists(pfile) or not open(pfile).read():
+            if time.monotonic() > t_end or peer.poll() is not None:
+                raise RuntimeError("the grpc.aio peer did not start")
+            time.sleep(0.05)
+        pport = int(open(pfile).read())
+        opts = [("grpc.enable_http_proxy", 0)]
+        ocrpc = llm_pb2_grpc.LLMServiceStub(grpc.insecure_channel("127.0.0.1:%d" % sport,
+                                                                  options=opts))
+        aio = llm_pb2_grpc.LLMServiceStub(grpc.insecure_channel("127.0.0.1:%d" % pport,
+                                                                options=opts))
+        http = httpx.Client(timeout=None)
+        targets = {
+            "direct (httpx → backend)": lambda: direct_round(http, url, a.tokens),
+            "ocrpc (grpcio → ocrpc → backend)":
+                lambda: grpc_round(ocrpc, llm_pb2, common_pb2, a.tokens),
+            "guide (grpcio → grpc.aio+httpx → backend)":
+                lambda: grpc_round(aio, llm_pb2, common_pb2, a.tokens),
+        }
+        for f in targets.values():  # warm-up: connections, caches
+            f()
+        res = {k: [] for k in targets}
+        for _ in range(a.rounds):
+            for k, f in targets.items():
+                res[k].append(f())
+        print("%d tokens per stream, %d interleaved rounds, medians (min-max)\n"
+              % (a.tokens, a.rounds))
+        print("| target | time to first token (ms) | tokens/s | tokens/s ÷ direct |")
+        print("|---|---|---|---|")
+        d_rate = statistics.median(r for _, r in res["direct (httpx → backend)"])
+        for k, v in res.items():
+            ttft = sorted(t * 1000 for t, _ in v)
+            rate = sorted(r for _, r in v)
+            print("| %s | %.2f (%.2f–%.2f) | %.0f (%.0f–%.0f) | %.2f |"
+                  % (k, statistics.median(ttft), ttft[0], ttft[-1], statistics.median(rate),
+                     rate[0], rate[-1], statistics.median(rate) / d_rate))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                if p.stdin:
+                    p.stdin.close()
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* app_recog, the recognition path both front doors share: one trip to a
+ * worker without the cache, read/lookup/recognise/store with it, hits
+ * answered from the store, cancellation while queued, and an executor
+ * that refuses work. Mock engine, in-process store, hand-run executors. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "base/err.h"
+#include "ocr/ocr_internal.h"
+
+static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,
+                              0,    13,  'I', 'H', 'D',  'R',  0,    0,    0x01, 0x41,
+                              0,    0,   0,   45,  8,    0,    0,    0,    0,    0,
+                              0,    0,   0,   0,   0,    0,    0,    0,    0,    0};
+
+/* An executor that queues; run_all runs (or cancels) what is queued. */
+static exec_job *queue[8];
+static int cancelled[8];
+static size_t nq;
+static int refuse;
+
+static int q_submit(exec *ex, exec_job *j) {
+  (void)ex;
+  if (refuse)
+    return ERR_UNAVAILABLE;
+  cancelled[nq] = 0;
+  queue[nq++] = j;
+  return 0;
+}
+
+static int q_cancel(exec *ex, exec_job *j) {
+  (void)ex;
+  for (size_t i = 0; i < nq; i++)
+    if (queue[i] == j && !cancelled[i]) {
+      cancelled[i] = 1;
+      return 0;
+    }
+  return ERR_INVAL;
+}
+
+static void run_all(void) {
+  while (nq) {
+    exec_job *j = queue[0];
+    int c = cancelled[0];
+    memmove(queue, queue + 1, (nq - 1) * sizeof queue[0]);
+    memmove(cancelled, cancelled + 1, (nq - 1) * sizeof cancelled[0]);
+    nq--;
+    if (!c)
+      j->work(j);
+    j->done(j, c ? ERR_CANCELLED : 0);
+  }
+}
+
+static exec ex = {q_submit, q_cancel, NULL};
+static config cfg;
+static ocr_engine *engine;
+static jobs_store *jobs;
+static app a;
+static int ndone, last_status;
+
+static void on_done(app_recog *r, int status) {
+  (void)r;
+  ndone++;
+  last_status = status;
+}
+
+static void setup(void) {
+  char *args[] = {"t", "--engine=mock", "--image-root=/tmp", NULL};
+  char *env[] = {NULL};
+  char err[128];
+  cr_assert_eq(config_load(&cfg, 3, args, env, stderr, err, sizeof err), 0);
+  ocr_config oc = {.kind = OCR_KIND_MOCK, .image_root = "/tmp", .default_language = "eng"};
+  cr_assert_eq(ocr_engine_new(&oc, &engine), 0);
+  ocr__image_quiet();
+  cr_assert_eq(jobs_memory_new(3600 * 1000, &jobs), 0);
+  app_init(&a, &cfg, engine, &ex);
+  a.jobs = jobs;
+  nq = 0;
+  refuse = 0;
+  ndone = 0;
+  last_status = -1;
+}
+
+static void teardown(void) {
+  jobs_free(jobs);
+  ocr_engine_free(engine);
+}
+
+TestSuite(app, .init = setup, .fini = teardown);
+
+static void prepare(app_recog *r) {
+  app_recog_init(r);
+  r->in.data = png;
+  r->in.data_len = sizeof png;
+}
+
+Test(app, without_the_cache_one_worker_trip) {
+  app_recog r;
+  prepare(&r);
+  cr_assert_eq(app_recog_start(&a, &r, 0, on_done), 0);
+  cr_assert_eq(nq, 1);
+  run_all();
+  cr_assert_eq(ndone, 1);
+  cr_assert_eq(last_status, 0);
+  cr_assert_eq(r.out.err, 0);
+  cr_assert_not_null(r.out.text);
+  cr_assert_eq(r.cache, APP_CACHE_NONE);
+  cr_assert_geq(app_recog_queue_ms(&r), 0);
+  app_recog_clear(&r);
+}
+
+Test(app, inline_runs_an_instant_engine_at_once) {
+  a.inline_instant = 1;
+  app_recog r;
+  prepare(&r);
+  cr_assert_eq(app_recog_start(&a, &r, APP_RECOG_INLINE, on_done), 0);
+  cr_assert_eq(nq, 0, "no trip to a worker");
+  cr_assert_eq(ndone, 1);
+  app_recog_clear(&r);
+}
+
+Test(app, cache_miss_then_hit) {
+  a.cache_on = 1;
+  a.cache_ttl_ms = 60000;
+  app_recog r;
+  prepare(&r);
+  cr_assert_eq(app_recog_start(&a, &r, 0, on_done), 0);
+  run_all(); /* read and hash, look up (a miss), recognise */
+  cr_assert_eq(ndone, 1);
+  cr_assert_eq(r.cache, APP_CACHE_MISS);
+  cr_assert_eq(jobs_memory_cache_count(jobs), 1, "the fresh result was stored");
+  char *text = strdup(r.out.text);
+  app_recog_clear(&r);
+
+  prepare(&r);
+  cr_assert_eq(app_recog_start(&a, &r, 0, on_done), 0);
+  run_all();
+  cr_assert_eq(ndone, 2);
+  cr_assert_eq(r.cache, APP_CACHE_HIT);
+  cr_assert_str_eq(r.out.text, text);
+  cr_assert_eq(a.cache_hits, 1);
+  cr_assert_eq(a.cache_misses, 1);
+  free(text);
+  app_recog_clear(&r);
+}
+
+Test(app, failures_are_never_cached) {
+  a.cache_on = 1;
+  app_recog r;
+  prepare(&r);
+  r.in.data = NULL;
+  r.in.data_len = 0;
+  r.in.path = "ocrpc-app-test-no-such-file.png";
+  cr_assert_eq(app_recog_start(&a, &r, 0, on_done), 0);
+  run_all();
+  cr_assert_eq(last_status, 0);
+  cr_assert_eq(r.out.err, ERR_NOT_FOUND);
+  cr_assert_eq(jobs_memory_cache_count(jobs), 0);
+  app_recog_clear(&r);
+}
+
+Test(app, cancel_while_queued) {
+  app_recog r;
+  prepare(&r);
+  cr_assert_eq(app_recog_start(&a, &r, 0, on_done), 0);
+  cr_assert_eq(app_recog_cancel(&r), 0, "done still comes");
+  run_all();
+  cr_assert_eq(ndone, 1);
+  cr_assert_eq(last_status, ERR_CANCELLED);
+  app_recog_clear(&r);
+}
+
+Test(app, refused_by_the_executor) {
+  refuse = 1;
+  app_recog r;
+  prepare(&r);
+  cr_assert_eq(app_recog_start(&a, &r, 0, on_done), ERR_UNAVAILABLE);
+  cr_assert_eq(ndone, 0, "no callback for work never queued");
+  app_recog_clear(&r);
+}

@@ -86,7 +86,7 @@ typedef struct cli {
   int path_mode; /* extract --path / batch --server-paths */
   const char *batch_id;
   int json;
-  const char *token; /* --token / $OCRPC_TOKEN; NULL: none */
+  const char *token;   /* --token / $OCRPC_TOKEN; NULL: none */
   cli_analyze_opts an; /* analyze's own options */
   const char *cmd;
   char **args;

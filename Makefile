@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 RUN_ARGS   ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan clean
+.PHONY: all deps build build-asan run test test-release test-asan clean package
 
 all: build
 
@@ -26,6 +26,10 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# The Debian package: $(BUILD)/ocrpc_VERSION_ARCH.deb (dist/install.cmake).
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 run: build
 	./$(BUILD)/ocrpc-server $(RUN_ARGS)
@@ -50,8 +54,10 @@ clean:
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata fuzz_h1_rest fuzz_auth
+FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata fuzz_h1_rest \
+                fuzz_image_header fuzz_auth
 FUZZ_TARGETS += fuzz_llm_sse fuzz_llm_json
+FUZZ_TARGETS += fuzz_redis_url
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -g -O1
 
@@ -60,7 +66,7 @@ FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recove
 $(FUZZ_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE= \
 	      -DOCRPC_FUZZ=ON -DOCRPC_TESTS=OFF -DOCRPC_WERROR=ON \
-	      -DCMAKE_C_FLAGS='$(FUZZ_CFLAGS)'
+	      -DCMAKE_C_FLAGS='$(FUZZ_CFLAGS)' -DCMAKE_CXX_FLAGS='$(FUZZ_CFLAGS)'
 
 fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)

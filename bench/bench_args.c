@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/text.h"
+#include "base/version.h"
 #include "client.h"
 
 static const char usage[] =
@@ -43,6 +44,7 @@ static const char usage[] =
     "      --json              print the result as one JSON object\n"
     "      --no-progress       no per-second progress line on a TTY\n"
     "  -h, --help              this text\n"
+    "      --version           print the version and exit\n"
     "\n"
     "Exit status: 0 no errors, 1 some calls failed, 2 usage error,\n"
     "3 no call succeeded.\n";
@@ -118,6 +120,9 @@ int bench_args_parse(int argc, char **argv, const char *env_target, bench_opts *
     long n;
     if (FLAG("-h", "--help")) {
       fputs(usage, help);
+      return 1;
+    } else if (!strcmp(a, "--version")) {
+      fprintf(help, "ocrpc-bench %s\n", OCRPC_VERSION);
       return 1;
     } else if (FLAG("-s", "--server")) {
       VALUE();

@@ -33,7 +33,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* Parses argv into o (defaults first; `env_target` is $OCRPC_TARGET or
- * NULL). Returns 0; 1 when --help was printed to `help`; -1 with a
+ * NULL). Returns 0; 1 when --help or --version was printed to `help`; -1 with a
  * message in err for a usage error. argv strings are borrowed. */
 int bench_args_parse(int argc, char **argv, const char *env_target, bench_opts *o,
                      FILE *help, char *err, size_t errlen);

@@ -17,7 +17,9 @@ PKGS=(
   python3-h2 nghttp2-client
   python3-celery python3-redis
   imagemagick fonts-dejavu-core fonts-nanum
+  libtiff-dev libjpeg-dev libpoppler-cpp-dev libimage-exiftool-perl img2pdf
   libhttp-parser-dev libcjson-dev libcurl4-openssl-dev python3-httpx
+  help2man dpkg-dev systemd nginx-light redis-sentinel
   python3-pip python3-setuptools python3-httpx
 )
 

@@ -82,10 +82,11 @@ int app__cache_read(ocr_engine *eng, app_recog *r) {
   char suffix[256];
   int n = snprintf(suffix, sizeof suffix,
                    "\n"
-                   "ocrpc-cache-1 engine=%s/%s lang=%s threshold=%.9g angle=%d psm=%d "
-                   "bytes=%zu",
+                   "ocrpc-cache-2 engine=%s/%s lang=%s threshold=%.9g angle=%d psm=%d "
+                   "pdf_text=%d bytes=%zu",
                    ocr_engine_name(eng), ocr_engine_version(eng), out->language,
-                   (double)threshold, in->use_angle_cls ? 1 : 0, in->psm, len);
+                   (double)threshold, in->use_angle_cls ? 1 : 0, in->psm,
+                   in->pdf_text ? 1 : 0, len);
   sha256_ctx h;
   uint8_t digest[SHA256_DIGEST_LEN];
   sha256_init(&h);

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "base/version.h"
 
 typedef enum { T_STR, T_INT, T_U64, T_ENUM, T_LEVEL } ctype;
 
@@ -43,11 +44,12 @@ static const centry table[] = {
     {"OCR_IMAGE_ROOT", "--image-root", T_STR, OFF(image_root), 0, 0, ".", NULL,
      "directory request paths resolve inside and may not leave"},
     {"OCR_WORKERS", "--workers", T_INT, OFF(workers), 1, 1024, NULL, NULL,
-     "OCR worker threads (default: number of cores)"},
+     "OCR worker threads"},
     {"OCR_DEFAULT_LANGUAGE", "--language", T_STR, OFF(language), 0, 0, "korean", NULL,
      "language when a request names none"},
     {"REDIS_URL", "--redis-url", T_STR, OFF(redis_url), 0, 0, "", NULL,
-     "redis://[:password@]host:port/db or unix:///path; unset: in-process job store"},
+     "redis://[:password@]host:port/db, redis+sentinel://host:port,host:port/mastername "
+     "or unix:///path; unset: in-process job store"},
     {"GRPC_MAX_MESSAGE_BYTES", "--max-message-bytes", T_U64, OFF(max_message_bytes), 16,
      INT32_MAX, "104857600", NULL, "largest request or response message"},
     {"LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0, "info", NULL,
@@ -96,6 +98,15 @@ static const centry table[] = {
      "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
     {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
      on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
+     "directory of the *.traineddata files"},
+    {"OCR_JOB_LEASE_SECONDS", "--job-lease-seconds", T_INT, OFF(job_lease_seconds), 1, 3600,
+     "15", NULL,
+     "Redis store: a running batch whose server renewed nothing for this long "
+     "reads as ABANDONED"},
+    {"OCR_MAX_PAGES", "--max-pages", T_INT, OFF(max_pages), 1, 10000, "100", NULL,
+     "pages of one multi-page TIFF or PDF; documents with more are refused"},
+    {"OCR_PDF_DPI", "--pdf-dpi", T_INT, OFF(pdf_dpi), 36, 1200, "300", NULL,
+     "resolution PDF pages are rendered at for recognition"},
     {"LLM_ENGINE", "--llm-engine", T_ENUM, OFF(llm_engine), 0, 0, "auto", llm_engines,
      "llm.LLMService engine: rules, openai, or auto (openai when LLM_BASE_URL is set)"},
     {"LLM_BASE_URL", "--llm-base-url", T_STR, OFF(llm_base_url), 0, 0, "", NULL,
@@ -189,17 +200,46 @@ int config_result_cache_on(const config *cfg) {
          (strcmp(cfg->result_cache, "auto") == 0 && cfg->redis_url[0] != 0);
 }
 
+/* Defaults whose text (or absence: computed) would not tell a reader what
+ * they mean, as --help shows them instead. */
+static const struct {
+  const char *flag, *shown;
+} shown_defaults[] = {
+    {"--workers", "cores"},
+    {"--batch-parallelism", "0 (workers)"},
+    {"--tessdata-dir", "Debian's"},
+};
+
+static const char *shown_default(const centry *e) {
+  for (size_t i = 0; i < sizeof shown_defaults / sizeof shown_defaults[0]; i++)
+    if (strcmp(shown_defaults[i].flag, e->flag) == 0)
+      return shown_defaults[i].shown;
+  return e->def && *e->def ? e->def : "unset";
+}
+
+/* Two lines per setting: flag, variable and default in aligned columns
+ * (widths from the table, so a long name never breaks them), then the
+ * meaning, indented; help2man turns each entry into a man page item. */
 void config_usage(FILE *out, const char *prog) {
-  fprintf(out,
-          "usage: %s [flags]\n\nEach setting is an environment variable and a "
-          "flag; the flag wins.\n\n",
-          prog);
+  (void)prog; /* the installed name, not the path it was run by (man page) */
+  int wflag = (int)strlen("--version"), wenv = 0;
+  for (size_t i = 0; i < NENTRIES; i++) {
+    if ((int)strlen(table[i].flag) > wflag)
+      wflag = (int)strlen(table[i].flag);
+    if ((int)strlen(table[i].env) > wenv)
+      wenv = (int)strlen(table[i].env);
+  }
+  fprintf(out, "usage: ocrpc-server [flags]\n\n"
+               "Serves OCR over gRPC (ocr.OCRService, grpc.health.v1, reflection).\n"
+               "Each setting is an environment variable and a flag (--flag VALUE or\n"
+               "--flag=VALUE); the flag wins.\n\nSettings:\n");
   for (size_t i = 0; i < NENTRIES; i++) {
     const centry *e = &table[i];
-    fprintf(out, "  %-26s %-24s %s (default: %s)\n", e->flag, e->env, e->help,
-            e->def ? (*e->def ? e->def : "unset") : "number of cores");
+    fprintf(out, "  %-*s  %-*s  default: %s\n        %s\n", wflag, e->flag, wenv, e->env,
+            shown_default(e), e->help);
   }
-  fprintf(out, "  %-26s %-24s %s\n", "--help", "", "print this and exit");
+  fprintf(out, "\nOther flags:\n  %-*s  print this and exit\n", wflag, "--help");
+  fprintf(out, "  %-*s  print the version and exit\n", wflag, "--version");
 }
 
 /* HTTP_PORT is a port number or "off": the table has no such type. */
@@ -241,6 +281,10 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
     const char *arg = argv[a];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       config_usage(out, argv[0]);
+      return 1;
+    }
+    if (strcmp(arg, "--version") == 0) {
+      fprintf(out, "ocrpc-server %s\n", OCRPC_VERSION);
       return 1;
     }
     const char *eq = strchr(arg, '=');

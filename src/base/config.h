@@ -39,6 +39,9 @@ typedef struct config {
   char tessdata_dir[1024];         /* "": Tesseract's default */
   char auth_token_file[4096];      /* "": no token needed */
   char auth_reflection[4];         /* "on": reflection needs the token; "off" */
+  int job_lease_seconds;           /* Redis store: batch lease (see jobs.h) */
+  int max_pages;                   /* pages of one TIFF or PDF */
+  int pdf_dpi;                     /* PDF rendering resolution */
   /* llm.LLMService */
   char llm_engine[8]; /* "auto" (openai with a base URL, else rules), "rules", "openai" */
   char llm_base_url[1024];
@@ -55,7 +58,8 @@ typedef struct config {
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,
- * like environ), then argv. Returns 0; 1 when --help was printed to out;
+ * like environ), then argv. Returns 0; 1 when --help or --version was printed
+ * to out;
  * ERR_CONFIG with a one-line message in err (size errsize) naming the
  * setting for an unknown flag, a missing or bad value. */
 int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char *err,

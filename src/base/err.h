@@ -21,7 +21,10 @@
   X(PARSE, "PARSE_ERROR", "message does not parse")                                        \
   X(UNIMPLEMENTED, "UNIMPLEMENTED", "not implemented")                                     \
   X(UNAVAILABLE, "UNAVAILABLE", "unavailable")                                             \
-  X(CONFIG, "CONFIG_ERROR", "bad configuration")
+  X(CONFIG, "CONFIG_ERROR", "bad configuration")                                           \
+  X(UNSUPPORTED_FORMAT, "UNSUPPORTED_FORMAT", "valid image in an unsupported encoding")    \
+  X(PDF, "PDF_ERROR", "PDF could not be read")                                             \
+  X(PDF_ENCRYPTED, "PDF_ENCRYPTED", "PDF is password-protected")
 
 enum {
   ERR_OK = 0,

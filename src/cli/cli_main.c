@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/text.h"
+#include "base/version.h"
 #include "cli_analyze.h"
 #include "cli_json.h"
 #include "client.h"
@@ -49,7 +51,11 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -s, --server HOST:PORT  server (default: $OCRPC_TARGET, else\n"
-    "                          localhost:50051)\n"
+    "                          localhost:50051); several, comma-separated,\n"
+    "                          are used round robin: a call that finds its\n"
+    "                          server down (UNAVAILABLE before any answer)\n"
+    "                          goes to the next; a DNS name with several\n"
+    "                          addresses is tried address by address\n"
     "      --timeout D         deadline per call, e.g. 30s, 500ms, 2m\n"
     "                          (default: none)\n"
     "      --language L        OCR language (korean, english, kor+eng, ...;\n"
@@ -67,6 +73,7 @@ static const char usage[] =
     "                          analyze: passed to the openai engine\n"
     "      --whole             analyze: one AnalyzeText answer with its entities\n"
     "  -h, --help              this text\n"
+    "      --version           print the version and exit\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -78,8 +85,13 @@ static const char usage[] =
     "  4  deadline exceeded (--timeout)\n"
     "  5  any other error reported by the server or the protocol\n";
 
+#define MAX_TARGETS 64
+
 typedef struct cli {
-  const char *target;
+  const char *target; /* as given: one host:port, or several, comma-separated */
+  char *targets[MAX_TARGETS];
+  int ntargets;
+  int first_target; /* where this run starts in targets (round robin) */
   uint64_t timeout_ms;
   const char *language;
   int angle;
@@ -96,6 +108,7 @@ typedef struct cli {
 /* One call's outcome. */
 typedef struct run {
   cli *o;
+  const char *target; /* the one the last attempt went to */
   client_conn *conn;
   int code;
   char message[1024];
@@ -121,11 +134,32 @@ static void on_done(void *ud, const client_status *st) {
   client_conn_close(r->conn);
 }
 
-/* Runs one call to completion. Returns 0 when it ran (outcome in r), or
+static int call_one(cli *o, run *r, const char *target, const char *path, const buf *body,
+                    int unary);
+
+/* Runs one call to completion. With several targets, the call goes to the
+ * next one (round robin from a start that differs per run) while it ends
+ * UNAVAILABLE before any response message: a node that is down or
+ * draining never saw it. Returns 0 when it ran (outcome in r), or
  * EXIT_USAGE / EXIT_SERVER when it could not start. */
 static int call(cli *o, run *r, const char *path, const buf *body, int unary) {
+  int rc = 0;
+  for (int i = 0; i < o->ntargets; i++) {
+    r->nmessages = 0;
+    r->message[0] = 0;
+    r->local = 0;
+    rc = call_one(o, r, o->targets[(o->first_target + i) % o->ntargets], path, body, unary);
+    if (rc || r->code != CLIENT_UNAVAILABLE || r->nmessages > 0)
+      break;
+  }
+  return rc;
+}
+
+static int call_one(cli *o, run *r, const char *target, const char *path, const buf *body,
+                    int unary) {
   client_loop *loop;
   r->o = o;
+  r->target = target;
   r->code = CLIENT_UNKNOWN;
   if (client_loop_new(&loop)) {
     fprintf(stderr, "ocrpc: out of memory\n");
@@ -137,9 +171,9 @@ static int call(cli *o, run *r, const char *path, const buf *body, int unary) {
     snprintf(authz, sizeof authz, "Bearer %s", o->token);
     copts.authorization = authz;
   }
-  int rc = client_conn_new(loop, o->target, &copts, &r->conn);
+  int rc = client_conn_new(loop, target, &copts, &r->conn);
   if (rc) {
-    fprintf(stderr, "ocrpc: bad server address \"%s\" (want host:port)\n", o->target);
+    fprintf(stderr, "ocrpc: bad server address \"%s\" (want host:port)\n", target);
     client_loop_free(loop);
     return EXIT_USAGE;
   }
@@ -162,7 +196,7 @@ static int call_failed(const run *r) {
   const char *m = r->message[0] ? r->message : "(no message)";
   switch (r->code) {
   case CLIENT_UNAVAILABLE:
-    fprintf(stderr, "ocrpc: server %s unavailable: %s\n", r->o->target, m);
+    fprintf(stderr, "ocrpc: server %s unavailable: %s\n", r->target, m);
     return EXIT_UNAVAILABLE;
   case CLIENT_DEADLINE_EXCEEDED:
     fprintf(stderr, "ocrpc: deadline exceeded (--timeout): %s\n", m);
@@ -604,6 +638,10 @@ int main(int argc, char **argv) {
       fputs(usage, stdout);
       free(args);
       return EXIT_OK;
+    } else if (!strcmp(a, "--version")) {
+      printf("ocrpc %s\n", OCRPC_VERSION);
+      free(args);
+      return EXIT_OK;
     } else if (!strcmp(a, "-s") || !strcmp(a, "--server")) {
       VALUE();
       o.target = v;
@@ -661,12 +699,31 @@ int main(int argc, char **argv) {
 #undef VALUE
   }
   o.args = args;
+  char *targets = strdup(o.target);
+  if (!targets) {
+    free(args);
+    return EXIT_SERVER;
+  }
+  int bad_target = 0;
   char host[256], port[16];
+  for (char *save = NULL, *t = strtok_r(targets, ",", &save); t;
+       t = strtok_r(NULL, ",", &save)) {
+    if (o.ntargets == MAX_TARGETS ||
+        client_target_parse(t, host, sizeof host, port, sizeof port))
+      bad_target = 1;
+    else
+      o.targets[o.ntargets++] = t;
+  }
+  /* Successive runs (a shell loop, a pool of workers) start on different
+   * targets, so that the load spreads. */
+  if (o.ntargets)
+    o.first_target =
+        (int)(((unsigned)getpid() ^ (unsigned)time(NULL)) % (unsigned)o.ntargets);
   int ex;
   if (!o.cmd)
     ex = usage_error("no command given");
-  else if (client_target_parse(o.target, host, sizeof host, port, sizeof port))
-    ex = usage_error("bad server address \"%s\" (want host:port)", o.target);
+  else if (bad_target || o.ntargets == 0)
+    ex = usage_error("bad server address \"%s\" (want host:port[,host:port...])", o.target);
   else if (!strcmp(o.cmd, "extract"))
     ex = cmd_extract(&o);
   else if (!strcmp(o.cmd, "batch"))
@@ -684,6 +741,7 @@ int main(int argc, char **argv) {
   } else
     ex = usage_error("unknown command \"%s\"", o.cmd);
   free(args);
+  free(targets);
   fflush(stdout);
   return ex;
 }

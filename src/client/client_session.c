@@ -12,11 +12,14 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/version.h"
 #include "client_internal.h"
+
+#define USER_AGENT "ocrpc-client/" OCRPC_VERSION
 
 #define DEFAULT_WINDOW (16u << 20)
 #define DEFAULT_MAX_RECV ((uint64_t)100 << 20) /* the guide's 100 MB */
-#define MSG_MAX 1024 /* decoded grpc-message and local messages */
+#define MSG_MAX 1024                           /* decoded grpc-message and local messages */
 
 struct client_call {
   client_session *s;
@@ -165,7 +168,7 @@ static int submit(client_session *s, client_call *c) {
       NV(":authority", s->authority, strlen(s->authority)),
       NV("content-type", "application/grpc", 16),
       NV("te", "trailers", 8),
-      NV("user-agent", "ocrpc-client/0.1.0", 18),
+      NV("user-agent", USER_AGENT, sizeof USER_AGENT - 1),
       NV("grpc-timeout", tmo, tmo_len),
       NV("authorization", s->authorization,
          s->authorization ? strlen(s->authorization) : 0),

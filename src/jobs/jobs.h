@@ -16,10 +16,15 @@ typedef enum jobs_state {
   JOBS_IN_PROGRESS,
   JOBS_SUCCESS,
   JOBS_FAILURE,
-  JOBS_CANCELLED
+  JOBS_CANCELLED,
+  /* Read only, never written: PENDING or IN_PROGRESS in Redis, but the
+   * server running it stopped renewing its lease (killed, or cut off from
+   * Redis for longer than the lease), so it will never finish. */
+  JOBS_ABANDONED
 } jobs_state;
 
-/* "PENDING", "IN_PROGRESS", "SUCCESS", "FAILURE", "CANCELLED". */
+/* "PENDING", "IN_PROGRESS", "SUCCESS", "FAILURE", "CANCELLED",
+ * "ABANDONED". */
 const char *jobs_state_name(jobs_state st);
 /* The inverse; -1 if unknown. */
 int jobs_state_parse(const char *name);
@@ -150,7 +155,8 @@ size_t jobs_memory_cache_count(const jobs_store *s);
 /* ---- ocrpc-redis: the Redis store (jobs_redis.c) ---- */
 /* Keys, each with a TTL of ttl_ms refreshed on every write:
  *   ocrpc:batch:ID          hash: status, total, processed, failed,
- *                           created_at, updated_at (Unix ms)
+ *                           created_at, updated_at (Unix ms), lease_until
+ *                           (Unix ms, see below)
  *   ocrpc:batch:ID:results  hash: image index -> JSON result object
  *   ocrpc:cache:HEX         string: a cached OCR result (ocr_result_pack),
  *                           SET ... PX with the TTL cache_put is given
@@ -158,7 +164,23 @@ size_t jobs_memory_cache_count(const jobs_store *s);
  * dropped when full) and replayed in order after a reconnect. Reads go to
  * Redis; while it is unreachable they fail at once with ERR_UNAVAILABLE.
  * Cache writes are not queued: sent at once when connected, dropped while
- * Redis is down. */
+ * Redis is down.
+ * Leases: while this store has a batch created and not finished, it sets
+ * the batch's lease_until to now + lease_ms every lease_ms / 3 (at once
+ * after a create and after a reconnect; only on a hash that exists, never
+ * queued). A read of a PENDING or IN_PROGRESS batch whose lease_until has
+ * passed (on the reader's clock) answers JOBS_ABANDONED: its server died.
+ * Servers sharing a Redis need clocks within a fraction of lease_ms.
+ * Sentinel (redis+sentinel://): before every connection the store asks the
+ * sentinels in turn for the master (SENTINEL get-master-addr-by-name) and
+ * checks ROLE; a write answered READONLY (a demoted master) stays queued
+ * and the store reconnects through the sentinels.
+ * Redis that lost data: the store keeps the acknowledged writes of every
+ * running batch and of batches finished in the last 15 minutes (64 MiB at
+ * most, the oldest finished ones dropped first). When it reconnects to a
+ * Redis whose run_id changed (a restart) or to another master (a
+ * failover), it queues them again ahead of the unacknowledged writes and
+ * reports JOBS_REDIS_REWRITE, so no batch in that window is lost. */
 
 #include "base/timer.h"
 
@@ -166,12 +188,13 @@ struct redisAsyncContext;
 
 /* Connection state changes, reported once each (not per command). */
 typedef enum jobs_redis_event {
-  JOBS_REDIS_CONNECTED,   /* first connection ready (after AUTH, SELECT) */
-  JOBS_REDIS_UNREACHABLE, /* cannot connect; retrying (once until connected) */
-  JOBS_REDIS_LOST,        /* a ready connection went away; writes buffered */
-  JOBS_REDIS_RECONNECTED, /* ready again; buffered writes are being replayed */
-  JOBS_REDIS_OVERFLOW,    /* buffer full, oldest writes dropped (once per outage) */
-  JOBS_REDIS_WRITE_FAILED /* Redis refused a write (once per connection) */
+  JOBS_REDIS_CONNECTED,    /* first connection ready (after AUTH, SELECT) */
+  JOBS_REDIS_UNREACHABLE,  /* cannot connect; retrying (once until connected) */
+  JOBS_REDIS_LOST,         /* a ready connection went away; writes buffered */
+  JOBS_REDIS_RECONNECTED,  /* ready again; buffered writes are being replayed */
+  JOBS_REDIS_OVERFLOW,     /* buffer full, oldest writes dropped (once per outage) */
+  JOBS_REDIS_WRITE_FAILED, /* Redis refused a write (once per connection) */
+  JOBS_REDIS_REWRITE       /* Redis lost data (restart, failover): batches written again */
 } jobs_redis_event;
 
 /* What the store needs from the loop; copied by jobs_redis_new. */
@@ -190,9 +213,15 @@ typedef struct jobs_redis_env {
   uint64_t command_timeout_ms;             /* no reply for this long: connection dead */
   uint64_t backoff_min_ms, backoff_max_ms; /* reconnect delay, doubling */
   size_t max_pending;                      /* writes buffered before dropping the oldest */
+  uint64_t lease_ms;                       /* batch lease; 0 means 15000 */
+  /* Journals of finished batches kept this long / all journals at most
+   * this big; 0 means 15 minutes / 64 MiB. */
+  uint64_t journal_window_ms;
+  size_t journal_max_bytes;
 } jobs_redis_env;
 
-/* Builds a Redis store for url (redis://[:password@]host:port/db or
+/* Builds a Redis store for url (redis://[:password@]host:port/db,
+ * redis+sentinel://[:password@]host:port,host:port/mastername[/db] or
  * unix:///path) and starts connecting; an unreachable Redis is not an
  * error (the store keeps trying). Returns 0, ERR_CONFIG for a malformed
  * url (with a one-line reason in err, errsize bytes) or ERR_NOMEM. Loop
@@ -207,6 +236,8 @@ typedef struct jobs_redis_stats {
   uint64_t failed;   /* writes Redis answered with an error */
   uint64_t attempts; /* connection attempts */
   uint64_t connects; /* connections that became ready */
+  uint64_t leases;   /* lease renewals sent (one per batch each time) */
+  uint64_t rewrites; /* times the journals were written again */
 } jobs_redis_stats;
 
 /* Counters of a store made by jobs_redis_new (not another kind). */

@@ -23,16 +23,18 @@
 #define CACHE_PREFIX "ocrpc:cache:"
 #define MAX_CMDS 8
 
-enum { S_DOWN, S_CONNECTING, S_HANDSHAKE, S_READY };
+enum { S_DOWN, S_DISCOVER, S_CONNECTING, S_HANDSHAKE, S_READY };
 
 /* One write: a MULTI ... EXEC transaction, formatted once as RESP and kept
  * until the EXEC reply arrives, so it can be sent again on a new
  * connection. */
+typedef struct journal journal;
 typedef struct wcmd wcmd;
 struct wcmd {
   wcmd *next;
-  int sent;  /* sent on the current connection, reply not yet read */
-  int ncmds; /* commands, the last being EXEC */
+  journal *j; /* the batch's journal, which takes it once acknowledged */
+  int sent;   /* sent on the current connection, reply not yet read */
+  int ncmds;  /* commands, the last being EXEC */
   size_t lens[MAX_CMDS];
   size_t size;
   char data[]; /* the commands back to back */
@@ -47,6 +49,17 @@ struct active {
   active *next;
   int32_t total;
   int64_t created_ms;
+  char id[];
+};
+
+/* The acknowledged writes of one batch, in order: replaying them rebuilds
+ * the batch's hashes exactly (the first is the create, which deletes). */
+struct journal {
+  journal *next;
+  int64_t finished_ms; /* 0 while running */
+  int queued;          /* its writes still in the queue (which point here) */
+  wcmd *head, *tail;
+  size_t bytes;
   char id[];
 };
 
@@ -70,7 +83,7 @@ struct redis_store {
   redisAsyncContext *ac; /* NULL while down */
   int state;
   int hs_left; /* handshake replies still expected */
-  timer *connect_timer, *retry_timer, *watchdog;
+  timer *connect_timer, *retry_timer, *watchdog, *lease_timer;
   uint64_t backoff_ms;
   int down_reported;     /* UNREACHABLE or LOST reported since the last ready */
   int overflow_reported; /* since the last ready */
@@ -89,10 +102,19 @@ struct redis_store {
   size_t pending;
   active *active;
   jobs_redis_stats stats;
+
+  journal *journals; /* newest first */
+  size_t journal_bytes;
+  /* Who answered last: a different run_id (Redis restarted) or master
+   * (failover) may have lost acknowledged writes. */
+  char run_id[48], new_run_id[48];
+  char master[300];
+  int sentinel_i; /* the sentinel to ask next */
 };
 
 static void connect_now(redis_store *s);
 static void conn_gone(redis_store *s, const char *why);
+static void renew_leases(redis_store *s, const char *only_id);
 
 static int64_t wall_ms(void) {
   struct timespec ts;
@@ -106,7 +128,14 @@ static void report(redis_store *s, jobs_redis_event ev, const char *detail) {
 }
 
 static const char *where(redis_store *s, char *tmp, size_t n) {
-  if (s->url.is_unix)
+  if (s->url.sentinel && s->state == S_DISCOVER)
+    snprintf(tmp, n, "sentinel %.150s:%d (master %.100s)",
+             s->url.sentinels[s->sentinel_i].host, s->url.sentinels[s->sentinel_i].port,
+             s->url.master_name);
+  else if (s->url.sentinel)
+    snprintf(tmp, n, "%.150s:%d (master %.100s)", s->url.host, s->url.port,
+             s->url.master_name);
+  else if (s->url.is_unix)
     snprintf(tmp, n, "unix:%s", s->url.path);
   else
     snprintf(tmp, n, "%s:%d", s->url.host, s->url.port);
@@ -226,6 +255,8 @@ static void schedule_retry(redis_store *s) {
  * unsent again, and the next attempt is scheduled. */
 static void conn_gone(redis_store *s, const char *why) {
   int was_ready = s->state == S_READY;
+  if (s->url.sentinel && s->state == S_DISCOVER)
+    s->sentinel_i = (s->sentinel_i + 1) % s->url.nsentinels;
   s->state = S_DOWN;
   stop_timer(s, &s->connect_timer);
   stop_timer(s, &s->watchdog);
@@ -250,8 +281,18 @@ static void conn_gone(redis_store *s, const char *why) {
 
 static void send_write(redis_store *s, wcmd *w);
 
+static void rewrite_journals(redis_store *s, const char *why);
+
 static void become_ready(redis_store *s) {
   char tmp[300], detail[400];
+  char master[300];
+  snprintf(master, sizeof master, "%s:%d", s->url.host, s->url.port);
+  if (s->master[0] && strcmp(s->master, master) != 0)
+    rewrite_journals(s, "the master changed");
+  else if (s->run_id[0] && strcmp(s->run_id, s->new_run_id) != 0)
+    rewrite_journals(s, "Redis restarted (run_id changed)");
+  snprintf(s->run_id, sizeof s->run_id, "%s", s->new_run_id);
+  snprintf(s->master, sizeof s->master, "%s", master);
   stop_timer(s, &s->connect_timer);
   s->state = S_READY;
   s->backoff_ms = s->env.backoff_min_ms;
@@ -263,6 +304,9 @@ static void become_ready(redis_store *s) {
   s->down_reported = 0;
   for (wcmd *w = s->head; w && ready(s); w = w->next)
     send_write(s, w);
+  /* Leases may have run out during the outage: renew them behind the
+   * replayed writes, which recreate any hash Redis lost. */
+  renew_leases(s, NULL);
 }
 
 static void on_handshake(redisAsyncContext *ac, void *r, void *priv) {
@@ -282,6 +326,74 @@ static void on_handshake(redisAsyncContext *ac, void *r, void *priv) {
     become_ready(s);
 }
 
+/* Replaces the connection by nothing and schedules the next attempt; for
+ * use inside a reply callback of ac (hiredis frees it on return). */
+static void drop_conn(redis_store *s, redisAsyncContext *ac, const char *why) {
+  s->ac = NULL;
+  conn_gone(s, why);
+  redisAsyncFree(ac);
+}
+
+/* Sentinel mode: a replica (an old master that came back demoted) takes
+ * no writes; ask the sentinels again. */
+static void on_role(redisAsyncContext *ac, void *r, void *priv) {
+  redis_store *s = priv;
+  redisReply *reply = r;
+  if (!reply || ac != s->ac || s->state != S_HANDSHAKE)
+    return;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+      reply->element[0]->type != REDIS_REPLY_STRING ||
+      strcmp(reply->element[0]->str, "master") != 0) {
+    drop_conn(s, ac, "not a master (ROLE): asking the sentinels again");
+    return;
+  }
+  on_handshake(ac, r, priv);
+}
+
+/* INFO server: the run_id, which changes at every restart of Redis. */
+static void on_info(redisAsyncContext *ac, void *r, void *priv) {
+  redis_store *s = priv;
+  redisReply *reply = r;
+  if (!reply || ac != s->ac || s->state != S_HANDSHAKE)
+    return;
+  s->new_run_id[0] = 0;
+  if (reply->type == REDIS_REPLY_STRING) { /* RESP2: INFO is a bulk string */
+    const char *p = strstr(reply->str, "run_id:");
+    if (p) {
+      p += 7;
+      size_t n = strcspn(p, "\r\n");
+      if (n >= sizeof s->new_run_id)
+        n = sizeof s->new_run_id - 1;
+      memcpy(s->new_run_id, p, n);
+      s->new_run_id[n] = 0;
+    }
+  }
+  on_handshake(ac, r, priv);
+}
+
+static void connect_to(redis_store *s, const char *host, int port, int state);
+
+/* The sentinel's answer: [ip, port] of the master, or nil. */
+static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *priv) {
+  redis_store *s = priv;
+  redisReply *reply = r;
+  if (!reply || ac != s->ac || s->state != S_DISCOVER)
+    return;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[0]->type != REDIS_REPLY_STRING ||
+      reply->element[1]->type != REDIS_REPLY_STRING ||
+      reply->element[0]->len >= sizeof s->url.host) {
+    drop_conn(s, ac, "the sentinel knows no such master");
+    return;
+  }
+  memcpy(s->url.host, reply->element[0]->str, reply->element[0]->len + 1);
+  s->url.port = atoi(reply->element[1]->str);
+  s->ac = NULL;
+  redisAsyncFree(ac); /* freed on return; its disconnect is ignored */
+  stop_timer(s, &s->connect_timer);
+  connect_to(s, s->url.host, s->url.port, S_CONNECTING);
+}
+
 static void on_connect(const redisAsyncContext *cac, int status) {
   redis_store *s = cac->data;
   if (cac != s->ac)
@@ -292,6 +404,11 @@ static void on_connect(const redisAsyncContext *cac, int status) {
     return;
   }
   redisAsyncContext *ac = s->ac;
+  if (s->state == S_DISCOVER) {
+    redisAsyncCommand(ac, on_sentinel_reply, s, "SENTINEL get-master-addr-by-name %s",
+                      s->url.master_name);
+    return;
+  }
   s->state = S_HANDSHAKE;
   s->hs_left = 0;
   if (s->url.has_password) {
@@ -305,6 +422,12 @@ static void on_connect(const redisAsyncContext *cac, int status) {
     redisAsyncCommand(ac, on_handshake, s, "SELECT %d", s->url.db);
     s->hs_left++;
   }
+  if (s->url.sentinel) {
+    redisAsyncCommand(ac, on_role, s, "ROLE");
+    s->hs_left++;
+  }
+  redisAsyncCommand(ac, on_info, s, "INFO server");
+  s->hs_left++;
   /* PING proves the server speaks Redis and answers before any write is
    * trusted to this connection. */
   redisAsyncCommand(ac, on_handshake, s, "PING");
@@ -333,10 +456,20 @@ static void on_connect_timeout(void *arg) {
     redisAsyncFree(ac);
 }
 
+/* Sentinel mode asks a sentinel for the master first, every time: after a
+ * failover the old address is the wrong one. */
 static void connect_now(redis_store *s) {
   s->stats.attempts++;
-  redisAsyncContext *ac = s->url.is_unix ? redisAsyncConnectUnix(s->url.path)
-                                         : redisAsyncConnect(s->url.host, s->url.port);
+  if (s->url.sentinel)
+    connect_to(s, s->url.sentinels[s->sentinel_i].host,
+               s->url.sentinels[s->sentinel_i].port, S_DISCOVER);
+  else
+    connect_to(s, s->url.host, s->url.port, S_CONNECTING);
+}
+
+static void connect_to(redis_store *s, const char *host, int port, int state) {
+  redisAsyncContext *ac =
+      s->url.is_unix ? redisAsyncConnectUnix(s->url.path) : redisAsyncConnect(host, port);
   if (!ac) {
     conn_gone(s, "out of memory");
     return;
@@ -359,9 +492,113 @@ static void connect_now(redis_store *s) {
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
   s->ac = ac;
-  s->state = S_CONNECTING;
+  s->state = state;
   s->connect_timer =
       s->env.timers.start(&s->env.timers, s->env.connect_timeout_ms, on_connect_timeout, s);
+}
+
+/* ---- journals -------------------------------------------------------------- */
+
+static journal *journal_find(redis_store *s, const char *id) {
+  for (journal *j = s->journals; j; j = j->next)
+    if (strcmp(j->id, id) == 0)
+      return j;
+  return NULL;
+}
+
+static void journal_clear(redis_store *s, journal *j) {
+  while (j->head) {
+    wcmd *w = j->head;
+    j->head = w->next;
+    free(w);
+  }
+  j->tail = NULL;
+  s->journal_bytes -= j->bytes;
+  j->bytes = 0;
+}
+
+/* An acknowledged write: kept in its batch's journal, or freed. */
+static void journal_take(redis_store *s, wcmd *w) {
+  journal *j = w->j;
+  if (!j) {
+    free(w);
+    return;
+  }
+  j->queued--;
+  w->next = NULL;
+  w->sent = 0;
+  if (j->tail)
+    j->tail->next = w;
+  else
+    j->head = w;
+  j->tail = w;
+  j->bytes += w->size;
+  s->journal_bytes += w->size;
+}
+
+/* Forgets finished batches past the window, then the oldest finished ones
+ * while over the byte bound. Running batches, and batches with writes
+ * still queued, are always kept. */
+static void journal_prune(redis_store *s) {
+  int64_t now = wall_ms();
+  for (;;) {
+    journal **victim = NULL;
+    for (journal **p = &s->journals; *p; p = &(*p)->next) {
+      journal *j = *p;
+      if (!j->finished_ms || j->queued)
+        continue;
+      if (now - j->finished_ms > (int64_t)s->env.journal_window_ms) {
+        victim = p;
+        break;
+      }
+      if (s->journal_bytes > s->env.journal_max_bytes)
+        victim = p; /* the last such one is the oldest */
+    }
+    if (!victim)
+      return;
+    journal *j = *victim;
+    *victim = j->next;
+    journal_clear(s, j);
+    free(j);
+  }
+}
+
+/* Queues a copy of every acknowledged write of every batch in the
+ * journals ahead of the writes not yet acknowledged (which are newer), so
+ * that a Redis that lost them gets each batch's current state back. */
+static void rewrite_journals(redis_store *s, const char *why) {
+  wcmd *head = NULL, *tail = NULL;
+  size_t n = 0, batches = 0;
+  for (journal *j = s->journals; j; j = j->next) {
+    batches += j->head != NULL;
+    for (wcmd *w = j->head; w; w = w->next) {
+      wcmd *c = malloc(sizeof *c + w->size);
+      if (!c)
+        break; /* out of memory: a partial rewrite beats none */
+      memcpy(c, w, sizeof *c + w->size);
+      c->next = NULL;
+      c->j = NULL;
+      c->sent = 0;
+      if (tail)
+        tail->next = c;
+      else
+        head = c;
+      tail = c;
+      n++;
+    }
+  }
+  if (!n)
+    return;
+  tail->next = s->head;
+  s->head = head;
+  if (!s->tail)
+    s->tail = tail;
+  s->pending += n;
+  s->stats.rewrites++;
+  char detail[256];
+  snprintf(detail, sizeof detail, "%s: writing %zu batches again (%zu writes)", why,
+           batches, n);
+  report(s, JOBS_REDIS_REWRITE, detail);
 }
 
 /* ---- writes -------------------------------------------------------------- */
@@ -372,6 +609,13 @@ static void on_write_reply(redisAsyncContext *ac, void *r, void *priv) {
   if (!reply || ac != s->ac)
     return; /* connection lost: the write stays queued and is sent again */
   got_reply(s);
+  if (s->url.sentinel && reply->type == REDIS_REPLY_ERROR &&
+      (strncmp(reply->str, "READONLY", 8) == 0 ||
+       strncmp(reply->str, "EXECABORT", 9) == 0)) {
+    /* A master demoted under us: the write stays queued for the new one. */
+    drop_conn(s, ac, "the master became a replica");
+    return;
+  }
   if (s->acks_to_skip) {
     s->acks_to_skip--;
   } else if (s->head && s->head->sent) {
@@ -380,7 +624,7 @@ static void on_write_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (!s->head)
       s->tail = NULL;
     s->pending--;
-    free(w);
+    journal_take(s, w);
   }
   int failed = reply->type != REDIS_REPLY_ARRAY;
   for (size_t i = 0; !failed && i < reply->elements; i++)
@@ -408,7 +652,7 @@ static void send_write(redis_store *s, wcmd *w) {
 
 /* Queues the transaction in bd (MULTI already first, EXEC added here) and
  * sends it when connected. */
-static int enqueue(redis_store *s, builder *bd) {
+static int enqueue(redis_store *s, builder *bd, journal *j) {
   add1(bd, "EXEC");
   if (bd->nomem) {
     buf_free(&bd->b);
@@ -420,6 +664,9 @@ static int enqueue(redis_store *s, builder *bd) {
     return ERR_NOMEM;
   }
   w->next = NULL;
+  w->j = j;
+  if (j)
+    j->queued++;
   w->sent = 0;
   w->ncmds = bd->n;
   memcpy(w->lens, bd->lens, sizeof w->lens);
@@ -434,6 +681,8 @@ static int enqueue(redis_store *s, builder *bd) {
     s->pending--;
     if (old->sent)
       s->acks_to_skip++;
+    if (old->j)
+      old->j->queued--;
     free(old);
     s->stats.dropped++;
     if (!s->overflow_reported) {
@@ -517,6 +766,17 @@ static int redis_create(jobs_store *js, const char *id, int32_t total) {
   }
   a->total = total;
   a->created_ms = now;
+  journal *j = journal_find(s, id);
+  if (!j) {
+    j = calloc(1, sizeof *j + strlen(id) + 1);
+    if (!j)
+      return ERR_NOMEM;
+    strcpy(j->id, id);
+    j->next = s->journals;
+    s->journals = j;
+  }
+  journal_clear(s, j); /* a reused id starts afresh */
+  j->finished_ms = 0;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
   builder bd = {BUF_INIT, 0, {0}, !k || !rk};
   add1(&bd, "MULTI");
@@ -528,7 +788,10 @@ static int redis_create(jobs_store *js, const char *id, int32_t total) {
   add_expire(s, &bd, rk);
   free(k);
   free(rk);
-  return enqueue(s, &bd);
+  int rc = enqueue(s, &bd, j);
+  if (rc == 0)
+    renew_leases(s, id);
+  return rc;
 }
 
 static int redis_put_result(jobs_store *js, const char *id, const jobs_result *r,
@@ -552,7 +815,7 @@ static int redis_put_result(jobs_store *js, const char *id, const jobs_result *r
   buf_free(&json);
   free(k);
   free(rk);
-  return enqueue(s, &bd);
+  return enqueue(s, &bd, journal_find(s, id));
 }
 
 static int redis_finish(jobs_store *js, const char *id, jobs_state st, int32_t processed,
@@ -567,7 +830,57 @@ static int redis_finish(jobs_store *js, const char *id, jobs_state st, int32_t p
   free(k);
   free(rk);
   drop_active(s, id);
-  return enqueue(s, &bd);
+  journal *j = journal_find(s, id);
+  if (j)
+    j->finished_ms = wall_ms();
+  int rc = enqueue(s, &bd, j);
+  journal_prune(s);
+  return rc;
+}
+
+/* ---- leases --------------------------------------------------------------- */
+
+/* Sets lease_until on a batch hash that exists: a lease alone must never
+ * create a hash without status and total (after Redis lost the batch, the
+ * queued writes recreate it). */
+static const char lease_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "redis.call('HSET', KEYS[1], 'lease_until', ARGV[1]) end return 0";
+
+static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv) {
+  redis_store *s = priv;
+  if (r && ac == s->ac)
+    got_reply(s);
+}
+
+/* Renews the lease of every active batch (only_id NULL) or of one. Sent
+ * at once, never queued: a lease replayed after an outage would be stale,
+ * and the next renewal follows within lease_ms / 3 anyway. */
+static void renew_leases(redis_store *s, const char *only_id) {
+  if (!ready(s))
+    return;
+  char until[24];
+  snprintf(until, sizeof until, "%" PRId64, wall_ms() + (int64_t)s->env.lease_ms);
+  for (active *a = s->active; a && ready(s); a = a->next) {
+    if (only_id && strcmp(a->id, only_id) != 0)
+      continue;
+    char *k = key_of(a->id, 0);
+    if (!k)
+      return;
+    const char *argv[] = {"EVAL", lease_script, "1", k, until};
+    redisAsyncCommandArgv(s->ac, on_lease_reply, s, 5, argv, NULL);
+    expect_reply(s);
+    s->stats.leases++;
+    free(k);
+  }
+}
+
+static void on_lease_timer(void *arg) {
+  redis_store *s = arg;
+  uint64_t period = s->env.lease_ms / 3 ? s->env.lease_ms / 3 : 1;
+  s->lease_timer = s->env.timers.start(&s->env.timers, period, on_lease_timer, s);
+  renew_leases(s, NULL);
+  journal_prune(s);
 }
 
 /* ---- reads --------------------------------------------------------------- */
@@ -597,6 +910,7 @@ static void answer(get_req *req, const redisReply *reply) {
     return;
   }
   jobs_batch b = {.id = req->id, .state = JOBS_PENDING};
+  int64_t lease_until = 0;
   for (size_t i = 0; i + 1 < h->elements; i += 2) {
     const redisReply *k = h->element[i], *v = h->element[i + 1];
     if (k->type != REDIS_REPLY_STRING)
@@ -614,8 +928,14 @@ static void answer(get_req *req, const redisReply *reply) {
       b.created_ms = field_num(v);
     } else if (strcmp(k->str, "updated_at") == 0) {
       b.updated_ms = field_num(v);
+    } else if (strcmp(k->str, "lease_until") == 0) {
+      lease_until = field_num(v);
     }
   }
+  /* No lease (a batch of a server without leases) counts as alive. */
+  if ((b.state == JOBS_PENDING || b.state == JOBS_IN_PROGRESS) && lease_until > 0 &&
+      lease_until < wall_ms())
+    b.state = JOBS_ABANDONED;
   jobs_result *results = NULL;
   size_t n = 0;
   if (rs->elements >= 2) {
@@ -796,6 +1116,7 @@ static void redis_free(jobs_store *js) {
   stop_timer(s, &s->connect_timer);
   stop_timer(s, &s->retry_timer);
   stop_timer(s, &s->watchdog);
+  stop_timer(s, &s->lease_timer);
   redisAsyncContext *ac = s->ac;
   if (ac) {
     if (ready(s)) {
@@ -821,6 +1142,12 @@ static void redis_free(jobs_store *js) {
     active *a = s->active;
     s->active = a->next;
     free(a);
+  }
+  while (s->journals) {
+    journal *j = s->journals;
+    s->journals = j->next;
+    journal_clear(s, j);
+    free(j);
   }
   free(s);
 }
@@ -864,12 +1191,22 @@ int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
     s->env.backoff_max_ms = s->env.backoff_min_ms;
   if (!s->env.max_pending)
     s->env.max_pending = 10000;
+  if (!s->env.lease_ms)
+    s->env.lease_ms = 15000;
+  /* What the store keeps of each batch it wrote, to write it again when
+   * Redis comes back without it (jobs.h: "Redis that lost data"). */
+  if (!s->env.journal_window_ms)
+    s->env.journal_window_ms = 15 * 60 * 1000;
+  if (!s->env.journal_max_bytes)
+    s->env.journal_max_bytes = (size_t)64 << 20;
   s->url = u;
   /* A TTL of 0 would make PEXPIRE delete the keys at once. */
   s->ttl_ms = ttl_ms ? ttl_ms : 1;
   s->backoff_ms = s->env.backoff_min_ms;
   s->state = S_DOWN;
   connect_now(s);
+  s->lease_timer = s->env.timers.start(
+      &s->env.timers, s->env.lease_ms / 3 ? s->env.lease_ms / 3 : 1, on_lease_timer, s);
   *out = &s->base;
   return 0;
 }

@@ -11,6 +11,8 @@
 #include "base/buf.h"
 #include "jobs.h"
 
+#define JOBS_REDIS_MAX_SENTINELS 8
+
 /* A parsed REDIS_URL. Strings are NUL-terminated and owned by the struct. */
 typedef struct jobs__redis_url {
   int is_unix;        /* unix:///path */
@@ -21,11 +23,23 @@ typedef struct jobs__redis_url {
   char password[256]; /* empty: no AUTH */
   int has_password;
   int db; /* SELECT db when not 0 */
+  /* redis+sentinel://: host and port above are the master's, filled in by
+   * asking the sentinels; the URL names the sentinels and the master. */
+  int sentinel;
+  char master_name[128];
+  int nsentinels;
+  struct {
+    char host[256];
+    int port; /* default 26379 */
+  } sentinels[JOBS_REDIS_MAX_SENTINELS];
 } jobs__redis_url;
 
 /* Parses `redis://[[user]:password@]host[:port][/db]` (host may be an
- * [IPv6] literal; user and password are percent-decoded) and
- * `unix:///path[?db=N]`. Returns 0, or ERR_CONFIG with a one-line reason in
+ * [IPv6] literal; user and password are percent-decoded),
+ * `unix:///path[?db=N]` and
+ * `redis+sentinel://[[user]:password@]host[:port],host[:port].../mastername[/db]`
+ * (up to JOBS_REDIS_MAX_SENTINELS sentinels, port 26379 by default; the
+ * password is the master's). Returns 0, or ERR_CONFIG with a one-line reason in
  * err (errsize bytes, always NUL-terminated when errsize > 0). */
 int jobs__redis_url_parse(const char *url, jobs__redis_url *out, char *err, size_t errsize);
 

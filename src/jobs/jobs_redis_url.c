@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* REDIS_URL parsing: redis://[[user]:password@]host[:port][/db] and
+/* REDIS_URL parsing: redis://[[user]:password@]host[:port][/db],
+ * redis+sentinel://[[user]:password@]host:port,.../mastername[/db] and
  * unix:///path[?db=N]. A malformed URL is a configuration error reported
  * at start, with the part that is wrong, never a silent default. Runs once
  * on the loop thread when the store is built; pure function. */
@@ -87,44 +88,10 @@ static int parse_unix(const char *url, const char *rest, jobs__redis_url *u, cha
   return 0;
 }
 
-int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t errsize) {
-  memset(u, 0, sizeof *u);
-  if (errsize)
-    err[0] = 0;
-  u->port = 6379;
-  if (!url || !*url)
-    return fail(err, errsize, "REDIS_URL is empty");
-  for (const char *c = url; *c; c++)
-    if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-      return fail(err, errsize, "REDIS_URL contains a space or control character");
-  if (strncmp(url, "unix://", 7) == 0)
-    return parse_unix(url, url + 7, u, err, errsize);
-  if (strncmp(url, "redis://", 8) != 0)
-    return fail(err, errsize,
-                "REDIS_URL %s: expected redis://[:password@]host:port/db or unix:///path",
-                url);
-  const char *p = url + 8;
-  const char *slash = strchr(p, '/');
-  const char *auth_end = NULL;
-  /* The userinfo ends at the last '@' before the path: passwords may hold
-   * an '@' even unencoded. */
-  for (const char *c = p; *c && c != slash; c++)
-    if (*c == '@')
-      auth_end = c;
-  if (auth_end) {
-    const char *colon = memchr(p, ':', (size_t)(auth_end - p));
-    if (!colon)
-      return fail(err, errsize,
-                  "REDIS_URL: userinfo must be [user]:password@ (a colon is missing)");
-    if (pct_decode(p, (size_t)(colon - p), u->user, sizeof u->user))
-      return fail(err, errsize, "REDIS_URL: bad user name (length or %% escape)");
-    if (pct_decode(colon + 1, (size_t)(auth_end - colon - 1), u->password,
-                   sizeof u->password))
-      return fail(err, errsize, "REDIS_URL: bad password (length or %% escape)");
-    u->has_password = 1;
-    p = auth_end + 1;
-  }
-  const char *hp_end = slash ? slash : p + strlen(p);
+/* host[:port] in [p, end) into host and *port (left as is when absent);
+ * host may be an [IPv6] literal. */
+static int parse_hostport(const char *url, const char *p, const char *hp_end, char *hostout,
+                          size_t hostsize, int *portout, char *err, size_t errsize) {
   const char *host = p, *host_end, *port = NULL;
   if (*p == '[') {
     host = p + 1;
@@ -146,7 +113,7 @@ int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t
   size_t hlen = (size_t)(host_end - host);
   if (hlen == 0)
     return fail(err, errsize, "REDIS_URL %s: the host is missing", url);
-  if (hlen >= sizeof u->host)
+  if (hlen >= hostsize)
     return fail(err, errsize, "REDIS_URL %s: host name too long", url);
   for (size_t i = 0; i < hlen; i++) {
     char c = host[i];
@@ -155,13 +122,99 @@ int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t
         (c == ':' && *p != '['))
       return fail(err, errsize, "REDIS_URL %s: bad character in the host", url);
   }
-  memcpy(u->host, host, hlen);
-  u->host[hlen] = 0;
+  memcpy(hostout, host, hlen);
+  hostout[hlen] = 0;
   if (port) {
     long v = parse_uint(port, (size_t)(hp_end - port), 1, 65535);
     if (v < 0)
       return fail(err, errsize, "REDIS_URL %s: the port must be a number in 1..65535", url);
-    u->port = (int)v;
+    *portout = (int)v;
+  }
+  return 0;
+}
+
+int jobs__redis_url_parse(const char *url, jobs__redis_url *u, char *err, size_t errsize) {
+  memset(u, 0, sizeof *u);
+  if (errsize)
+    err[0] = 0;
+  u->port = 6379;
+  if (!url || !*url)
+    return fail(err, errsize, "REDIS_URL is empty");
+  for (const char *c = url; *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+      return fail(err, errsize, "REDIS_URL contains a space or control character");
+  if (strncmp(url, "unix://", 7) == 0)
+    return parse_unix(url, url + 7, u, err, errsize);
+  int sentinel = strncmp(url, "redis+sentinel://", 17) == 0;
+  if (!sentinel && strncmp(url, "redis://", 8) != 0)
+    return fail(err, errsize,
+                "REDIS_URL %s: expected redis://[:password@]host:port/db, "
+                "redis+sentinel://host:port,host:port/mastername or unix:///path",
+                url);
+  const char *p = url + (sentinel ? 17 : 8);
+  const char *slash = strchr(p, '/');
+  const char *auth_end = NULL;
+  /* The userinfo ends at the last '@' before the path: passwords may hold
+   * an '@' even unencoded. */
+  for (const char *c = p; *c && c != slash; c++)
+    if (*c == '@')
+      auth_end = c;
+  if (auth_end) {
+    const char *colon = memchr(p, ':', (size_t)(auth_end - p));
+    if (!colon)
+      return fail(err, errsize,
+                  "REDIS_URL: userinfo must be [user]:password@ (a colon is missing)");
+    if (pct_decode(p, (size_t)(colon - p), u->user, sizeof u->user))
+      return fail(err, errsize, "REDIS_URL: bad user name (length or %% escape)");
+    if (pct_decode(colon + 1, (size_t)(auth_end - colon - 1), u->password,
+                   sizeof u->password))
+      return fail(err, errsize, "REDIS_URL: bad password (length or %% escape)");
+    u->has_password = 1;
+    p = auth_end + 1;
+  }
+  const char *hp_end = slash ? slash : p + strlen(p);
+  if (sentinel) {
+    if (!slash || !slash[1])
+      return fail(err, errsize, "REDIS_URL %s: the master name is missing (/mastername)",
+                  url);
+    const char *h = p;
+    for (;;) {
+      const char *comma = memchr(h, ',', (size_t)(hp_end - h));
+      const char *e = comma ? comma : hp_end;
+      if (e == h)
+        return fail(err, errsize, "REDIS_URL %s: an empty sentinel address", url);
+      if (u->nsentinels == JOBS_REDIS_MAX_SENTINELS)
+        return fail(err, errsize, "REDIS_URL %s: more than %d sentinels", url,
+                    JOBS_REDIS_MAX_SENTINELS);
+      u->sentinels[u->nsentinels].port = 26379;
+      int rc = parse_hostport(url, h, e, u->sentinels[u->nsentinels].host,
+                              sizeof u->sentinels[0].host,
+                              &u->sentinels[u->nsentinels].port, err, errsize);
+      if (rc)
+        return rc;
+      u->nsentinels++;
+      if (!comma)
+        break;
+      h = comma + 1;
+    }
+    const char *name = slash + 1, *name_end = strchr(name, '/');
+    size_t nlen = name_end ? (size_t)(name_end - name) : strlen(name);
+    if (nlen == 0 || nlen >= sizeof u->master_name)
+      return fail(err, errsize, "REDIS_URL %s: bad master name", url);
+    for (size_t i = 0; i < nlen; i++)
+      if (name[i] == '%' || name[i] == '?')
+        return fail(err, errsize, "REDIS_URL %s: bad character in the master name", url);
+    memcpy(u->master_name, name, nlen);
+    u->master_name[nlen] = 0;
+    u->sentinel = 1;
+    /* The master's address comes from the sentinels. */
+    snprintf(u->host, sizeof u->host, "%s", u->sentinels[0].host);
+    slash = name_end;
+  } else {
+    int rc =
+        parse_hostport(url, p, hp_end, u->host, sizeof u->host, &u->port, err, errsize);
+    if (rc)
+      return rc;
   }
   if (slash && slash[1]) {
     long db = parse_uint(slash + 1, strlen(slash + 1), 0, 1000000);

@@ -4,8 +4,8 @@
 
 #include "jobs.h"
 
-static const char *const names[] = {"PENDING", "IN_PROGRESS", "SUCCESS", "FAILURE",
-                                    "CANCELLED"};
+static const char *const names[] = {"PENDING", "IN_PROGRESS", "SUCCESS",
+                                    "FAILURE", "CANCELLED",   "ABANDONED"};
 
 const char *jobs_state_name(jobs_state st) {
   return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "UNKNOWN";

@@ -142,6 +142,9 @@ static void on_event(void *ud, jobs_redis_event ev, const char *detail) {
   case JOBS_REDIS_WRITE_FAILED:
     log_warn("redis: a job status write failed: %s", detail);
     break;
+  case JOBS_REDIS_REWRITE:
+    log_warn("redis: %s", detail);
+    break;
   }
 }
 
@@ -202,6 +205,7 @@ int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **
   jobs_redis_env env;
   char err[512];
   loop_redis_env_init(&env, loop);
+  env.lease_ms = (uint64_t)cfg->job_lease_seconds * 1000;
   int rc = jobs_redis_new(cfg->redis_url, cfg->job_ttl_seconds * 1000, &env, out, err,
                           sizeof err);
   if (rc == ERR_CONFIG)

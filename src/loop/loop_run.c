@@ -168,6 +168,8 @@ int loop_run(const config *cfg) {
       .default_language = cfg->language,
       .max_pixels = cfg->max_pixels,
       .tessdata_dir = cfg->tessdata_dir,
+      .max_pages = cfg->max_pages,
+      .pdf_dpi = cfg->pdf_dpi,
   };
   ocr_engine *engine = NULL;
   int rc = ocr_engine_new(&oc, &engine);

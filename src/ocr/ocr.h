@@ -26,7 +26,17 @@ typedef struct ocr_config {
   uint64_t max_pixels;
   /* Tessdata directory; NULL for Tesseract's default. */
   const char *tessdata_dir;
+  /* Pages of one multi-page TIFF or PDF recognised at most; a document
+   * with more is refused (ERR_TOO_LARGE) before any page is decoded. 0
+   * means OCR_DEFAULT_MAX_PAGES. */
+  int max_pages;
+  /* Resolution PDF pages are rendered at, in dots per inch; 0 means
+   * OCR_DEFAULT_PDF_DPI. */
+  int pdf_dpi;
 } ocr_config;
+
+#define OCR_DEFAULT_MAX_PAGES 100
+#define OCR_DEFAULT_PDF_DPI 300
 
 /* Pixel limit used when ocr_config.max_pixels is 0 (about 10000 x 10000). */
 #define OCR_DEFAULT_MAX_PIXELS ((uint64_t)100000000)
@@ -60,6 +70,9 @@ typedef struct ocr_request {
   /* Raised by the loop thread when the caller has gone (cancel, deadline);
    * read by the recognition's progress monitor. May be NULL. */
   const volatile int *cancel;
+  /* PDF pages that carry a text layer are answered from it instead of by
+   * OCR (options["pdf_text"]="use"); 0 = OCR every page. */
+  int pdf_text;
 } ocr_request;
 
 /* One text line. */
@@ -69,11 +82,16 @@ typedef struct ocr_box {
   /* Quadrilateral x1,y1,...,x4,y4, clockwise from top-left, in the
    * coordinates of the image as sent (before any rotation). */
   float quad[8];
+  int page; /* 1-based page (TIFF, PDF) the line is on; 1 for images */
 } ocr_box;
 
 typedef struct ocr_result {
   int err;             /* 0, or ERR_NOT_FOUND, ERR_FORBIDDEN_PATH,
-                          ERR_DECODE, ERR_TOO_LARGE, ERR_LANGUAGE,
+                          ERR_DECODE, ERR_TOO_LARGE (pixels, sides or
+                          pages over the limits), ERR_UNSUPPORTED_FORMAT
+                          (a valid encoding this server cannot decode:
+                          tiled TIFF, RLE BMP, ...), ERR_PDF (broken PDF),
+                          ERR_PDF_ENCRYPTED, ERR_LANGUAGE,
                           ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM; also
                           ERR_INVAL (no image given, psm not 1..13,
                           confidence_threshold not 0..1) and
@@ -83,10 +101,13 @@ typedef struct ocr_result {
   float confidence;    /* 0..1, mean over the kept boxes (0 if none) */
   ocr_box *boxes;      /* owned array of nboxes */
   size_t nboxes;
-  int width, height; /* of the image as sent */
+  int width, height; /* of the image (first page) as sent; PDF: as rendered */
   char language[64]; /* the Tesseract language code used, e.g. "kor" */
   int rotation;      /* degrees applied by orientation detection: 0/90/180/270
                         (clockwise turn that made the page upright) */
+  int pages;         /* pages recognised (multi-page TIFF, PDF); 1 for images */
+  int orientation;   /* EXIF Orientation applied before recognition (JPEG),
+                        1..8; 1 when the pixels were used as stored */
   double ocr_ms;     /* time spent decoding + recognising */
 } ocr_result;
 

@@ -38,6 +38,8 @@ int ocr_engine_new(const ocr_config *cfg, ocr_engine **out) {
     return ERR_NOMEM;
   e->kind = cfg->kind;
   e->max_pixels = cfg->max_pixels != 0 ? cfg->max_pixels : OCR_DEFAULT_MAX_PIXELS;
+  e->max_pages = cfg->max_pages > 0 ? cfg->max_pages : OCR_DEFAULT_MAX_PAGES;
+  e->pdf_dpi = cfg->pdf_dpi > 0 ? cfg->pdf_dpi : OCR_DEFAULT_PDF_DPI;
 
   root = cfg->image_root != NULL && cfg->image_root[0] != '\0' ? cfg->image_root : ".";
   if (realpath(root, e->image_root) == NULL || stat(e->image_root, &st) != 0 ||
@@ -135,23 +137,6 @@ static int resolve(const ocr_engine *e, const ocr_request *req, char *real,
   return 0;
 }
 
-/* Worker thread. Loads the image named or carried by req into img. */
-static int load_image(const ocr_engine *e, const ocr_request *req, ocr__image *img,
-                      ocr_result *out) {
-  char real[PATH_MAX];
-  int rc;
-
-  if (req->data_len > 0) {
-    if (req->data == NULL)
-      return ocr__fail(out, ERR_INVAL, "image data is NULL");
-    return ocr__image_from_bytes(req->data, req->data_len, e->max_pixels, img, out);
-  }
-  rc = resolve(e, req, real, out);
-  if (rc != 0)
-    return rc;
-  return ocr__image_from_file(real, e->max_pixels, img, out);
-}
-
 /* Worker thread. The checks ocr_engine_run makes before touching the
  * image, in its order: cancel flag, option ranges, language name,
  * installed data. Out-of-range options are refused rather than ignored:
@@ -199,9 +184,56 @@ int ocr_engine_read(ocr_engine *e, const ocr_request *req, uint8_t **data, size_
   return ocr__file_read(real, e->max_pixels, data, len, out);
 }
 
+static int cancelled(const ocr_request *req) {
+  return req->cancel != NULL && *req->cancel != 0;
+}
+
+/* Worker thread. Every page of an opened document, in order, with the
+ * cancel flag (raised by the loop thread on cancel or deadline) checked
+ * before each phase this code controls: decoding a page, answering it
+ * from a PDF text layer, recognising it. Tesseract itself checks it
+ * between its own phases through the progress monitor. */
+static int run_pages(ocr_engine *e, const ocr_request *req, ocr__doc *doc,
+                     ocr_result *out) {
+  int i, rc = 0;
+
+  for (i = 0; i < doc->pages; i++) {
+    ocr__image img;
+
+    if (cancelled(req))
+      return ocr__fail(out, ERR_CANCELLED, "cancelled before page %d", i + 1);
+    if (req->pdf_text && doc->pdf != NULL) {
+      int found = 0;
+
+      rc = ocr__pdf_page_text(e, doc, i, &found, out);
+      if (rc != 0)
+        return rc;
+      if (found)
+        continue;
+    }
+    rc = ocr__doc_page(e, doc, i, &img, out);
+    if (rc != 0)
+      return rc;
+    if (i == 0)
+      out->orientation = img.orientation;
+    if (cancelled(req)) {
+      ocr__image_release(&img);
+      return ocr__fail(out, ERR_CANCELLED, "cancelled after decoding page %d", i + 1);
+    }
+    rc = ocr__tess_run(e, req, out->language, &img, i + 1, out);
+    ocr__image_release(&img);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* Worker thread. */
 int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
-  ocr__image img = {0};
+  ocr__doc doc;
+  uint8_t *file = NULL;
+  const uint8_t *data = req != NULL ? req->data : NULL;
+  size_t len = req != NULL ? req->data_len : 0;
   double t0 = ocr__now_ms();
   int rc;
 
@@ -210,6 +242,8 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   rc = pick_language(e, req, out);
   if (rc != 0)
     return rc;
+  out->pages = 1;
+  out->orientation = 1;
 
   if (e->kind == OCR_KIND_MOCK) {
     rc = mock_run(req, out);
@@ -217,11 +251,30 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     return rc;
   }
 
-  rc = load_image(e, req, &img, out);
-  if (rc == 0) {
-    rc = ocr__tess_run(e, req, out->language, &img, out);
-    ocr__image_release(&img);
+  if (req->data_len == 0) {
+    char real[PATH_MAX];
+
+    rc = resolve(e, req, real, out);
+    if (rc == 0)
+      rc = ocr__file_read(real, e->max_pixels, &file, &len, out);
+    if (rc != 0) {
+      out->ocr_ms = ocr__now_ms() - t0;
+      return rc;
+    }
+    data = file;
+  } else if (req->data == NULL) {
+    return ocr__fail(out, ERR_INVAL, "image data is NULL");
   }
+  memset(&doc, 0, sizeof(doc));
+  rc = ocr__doc_open(e, data, len, &doc, out);
+  if (rc == 0) {
+    out->pages = doc.pages;
+    rc = run_pages(e, req, &doc, out);
+  }
+  ocr__doc_close(&doc);
+  free(file);
+  if (rc == 0 && ocr__result_finish(out) != 0)
+    rc = ocr__fail(out, ERR_NOMEM, "no memory for the text");
   out->ocr_ms = ocr__now_ms() - t0;
   return rc;
 }

@@ -22,6 +22,8 @@ struct ocr_engine {
   char tessdata[PATH_MAX];   /* directory holding <lang>.traineddata */
   char default_language[64]; /* Tesseract code, already mapped */
   uint64_t max_pixels;
+  int max_pages; /* pages of one TIFF or PDF recognised at most */
+  int pdf_dpi;   /* resolution PDF pages are rendered at */
 };
 
 /* A decoded image ready for Tesseract: 8 bpp grey or 32 bpp RGB without
@@ -29,8 +31,119 @@ struct ocr_engine {
  * this header stays free of third-party includes. */
 typedef struct ocr__image {
   void *pix;
-  int width, height; /* of the image as sent */
+  int width, height; /* of the image (page) as sent */
+  /* How pix was derived from the pixels as sent, so that boxes map back:
+   * first the EXIF orientation (1..8, 1 = as stored) was applied, then
+   * pad white pixels were added on every side. */
+  int orientation;
+  int pad;
 } ocr__image;
+
+/* ocr_header.c */
+
+typedef enum ocr__format {
+  OCR__FMT_UNKNOWN = 0,
+  OCR__FMT_PNG,
+  OCR__FMT_JPEG,
+  OCR__FMT_GIF,
+  OCR__FMT_BMP,
+  OCR__FMT_TIFF,
+  OCR__FMT_WEBP,
+  OCR__FMT_JP2,
+  OCR__FMT_PNM,
+  OCR__FMT_PDF
+} ocr__format;
+
+/* What a format's own header says, read without decoding. */
+typedef struct ocr__header {
+  ocr__format format;
+  int width, height; /* first page (GIF: logical screen); 0 for PDF */
+  int max_w, max_h;  /* the largest size any decoder would allocate */
+  int max_side;      /* the longest side of any page or frame */
+  /* GIF: pixels of every frame together (giflib decodes them all at
+   * once); else 0. */
+  uint64_t frame_pixels;
+  int pages;       /* TIFF: pages counted, at most page_cap + 1; else 1 */
+  int orientation; /* JPEG EXIF Orientation 1..8; 0 when absent */
+  /* Static text naming a valid encoding this server cannot decode
+   * ("tiled TIFF", "RLE8-compressed BMP"), NULL otherwise. */
+  const char *unsupported;
+} ocr__header;
+
+/* Reads the header of image bytes: PNG, JPEG (with EXIF orientation),
+ * GIF (every frame descriptor), BMP, WebP (VP8, VP8L, VP8X), JPEG 2000
+ * (JP2 ihdr or codestream SIZ), PNM/PAM, TIFF (every page up to
+ * page_cap + 1) and PDF (format only). Never allocates, never reads past
+ * d + n. Returns 0 with *h filled, or ERR_DECODE (unknown format or a
+ * header cut short). Any thread. */
+int ocr__header_read(const uint8_t *d, size_t n, int page_cap, ocr__header *h);
+
+/* A document being recognised: image bytes, their header and, for a PDF,
+ * poppler's document. */
+typedef struct ocr__doc {
+  const uint8_t *data; /* borrowed */
+  size_t len;
+  ocr__header hdr;
+  int pages; /* pages to recognise */
+  void *pdf; /* ocr_pdf.cc's document, or NULL */
+} ocr__doc;
+
+/* ocr_image.c */
+
+/* Worker thread. Reads the header of data (borrowed until
+ * ocr__doc_close) and checks every limit: pixels and sides of every page,
+ * page count (max_pages), encodings that cannot be decoded. Sets
+ * out->width/height. Returns 0, or ERR_DECODE, ERR_TOO_LARGE,
+ * ERR_UNSUPPORTED_FORMAT, ERR_PDF, ERR_PDF_ENCRYPTED, ERR_NOMEM with a
+ * message in out. Call ocr__doc_close even on failure. */
+int ocr__doc_open(const ocr_engine *e, const uint8_t *data, size_t len, ocr__doc *doc,
+                  ocr_result *out);
+
+/* Worker thread. Decodes page index (0-based, < doc->pages) into img,
+ * oriented, normalised and padded (release with ocr__image_release).
+ * Returns 0, or ERR_DECODE / ERR_PDF / ERR_TOO_LARGE / ERR_NOMEM with
+ * the decoder's own message in out's. */
+int ocr__doc_page(const ocr_engine *e, ocr__doc *doc, int index, ocr__image *img,
+                  ocr_result *out);
+
+void ocr__doc_close(ocr__doc *doc);
+
+/* Maps a point of img->pix (upright, padded) to the pixels as sent. */
+void ocr__image_map(const ocr__image *img, float x, float y, float *ox, float *oy);
+
+/* ocr_jpeg.c */
+
+struct Pix;
+
+/* Worker thread. Decodes JPEG data of the given header size (refused
+ * before allocating if libjpeg reads another size) into 8 bpp grey or
+ * 32 bpp RGB; NULL on failure. libjpeg's first message, fatal or not,
+ * lands in msg instead of stderr. */
+struct Pix *ocr__jpeg_decode(const uint8_t *data, size_t len, int w, int h, char *msg,
+                             size_t msgsize);
+
+/* ocr_pdf.cc */
+
+/* Sends poppler's messages to the calling thread's buffer instead of
+ * stderr; idempotent. */
+void ocr__pdf_quiet(void);
+
+/* Worker thread. Opens doc->data as a PDF: counts and measures every page
+ * at e->pdf_dpi before rendering any. 0, or ERR_PDF, ERR_PDF_ENCRYPTED,
+ * ERR_TOO_LARGE, ERR_NOMEM. */
+int ocr__pdf_open(const ocr_engine *e, ocr__doc *doc, ocr_result *out);
+
+/* Worker thread. Renders page index to 8 bpp grey into img. */
+int ocr__pdf_page(const ocr_engine *e, ocr__doc *doc, int index, ocr__image *img,
+                  ocr_result *out);
+
+/* Worker thread. Appends the text layer of page index as line boxes (page
+ * set, confidence 1, pixels at e->pdf_dpi); *found is 1 when the page had
+ * any text. 0, ERR_PDF or ERR_NOMEM. */
+int ocr__pdf_page_text(const ocr_engine *e, ocr__doc *doc, int index, int *found,
+                       ocr_result *out);
+
+void ocr__pdf_close(ocr__doc *doc);
 
 /* ocr_result.c */
 
@@ -50,19 +163,7 @@ int ocr__result_finish(ocr_result *out);
 /* Milliseconds on the monotonic clock. */
 double ocr__now_ms(void);
 
-/* ocr_image.c */
-
-/* Worker thread. Reads an image from bytes, checking its size from the
- * header against max_pixels before decoding. Returns 0 and fills *img
- * (release with ocr__image_release), or ERR_DECODE / ERR_TOO_LARGE /
- * ERR_NOMEM with a message in out. */
-int ocr__image_from_bytes(const uint8_t *data, size_t len, uint64_t max_pixels,
-                          ocr__image *img, ocr_result *out);
-
-/* Worker thread. Same for a file already resolved inside the image root
- * (see ocr_path_resolve); also ERR_NOT_FOUND / ERR_IO. */
-int ocr__image_from_file(const char *realpath_, uint64_t max_pixels, ocr__image *img,
-                         ocr_result *out);
+/* ocr_image.c (files and headers) */
 
 /* Worker thread. Reads a file already resolved inside the image root into
  * *data (malloc'd, caller frees) without decoding it. Returns 0, or
@@ -99,11 +200,12 @@ int ocr__language_is_korean(const char *code);
 
 /* ocr_tess.c */
 
-/* Worker thread. Recognises img (already loaded) with this thread's
- * Tesseract instance for language code; fills boxes, text, confidence and
- * rotation of out. Returns out->err. */
+/* Worker thread. Recognises img (page `page`, 1-based, already loaded)
+ * with this thread's Tesseract instance for language code; appends its
+ * boxes to out (and sets rotation for page 1); the caller joins the text
+ * with ocr__result_finish. Returns out->err. */
 int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
-                  ocr__image *img, ocr_result *out);
+                  ocr__image *img, int page, ocr_result *out);
 
 /* Worker thread. Creates the calling thread's instance for code (and the
  * orientation detector when with_osd) ahead of the first job, so that a

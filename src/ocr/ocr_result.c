@@ -70,6 +70,7 @@ int ocr__result_add_box(ocr_result *out, char *text, float confidence,
   out->boxes[out->nboxes].text = text;
   out->boxes[out->nboxes].confidence = confidence;
   memcpy(out->boxes[out->nboxes].quad, quad, sizeof(float) * 8);
+  out->boxes[out->nboxes].page = 1;
   out->nboxes++;
   return 0;
 }
@@ -102,7 +103,7 @@ int ocr__result_finish(ocr_result *out) {
 
 /* "OCR" and a format version: a server of another version skips values
  * it cannot read rather than misreading them. */
-static const uint8_t pack_magic[4] = {'O', 'C', 'R', 1};
+static const uint8_t pack_magic[4] = {'O', 'C', 'R', 2};
 
 static void put_u32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)v;
@@ -155,12 +156,14 @@ int ocr_result_pack(const ocr_result *r, uint8_t **data, size_t *len) {
     return ERR_NOMEM;
   if (buf_append(out, pack_magic, 4) || pack_u32(out, (uint32_t)r->width) ||
       pack_u32(out, (uint32_t)r->height) || pack_u32(out, (uint32_t)r->rotation) ||
-      pack_u32(out, float_bits(r->confidence)) || pack_str(out, r->language) ||
+      pack_u32(out, float_bits(r->confidence)) || pack_u32(out, (uint32_t)r->pages) ||
+      pack_u32(out, (uint32_t)r->orientation) || pack_str(out, r->language) ||
       pack_str(out, r->text) || pack_u32(out, (uint32_t)r->nboxes))
     goto fail;
   for (size_t i = 0; i < r->nboxes; i++) {
     const ocr_box *bx = &r->boxes[i];
-    if (pack_str(out, bx->text) || pack_u32(out, float_bits(bx->confidence)))
+    if (pack_str(out, bx->text) || pack_u32(out, float_bits(bx->confidence)) ||
+        pack_u32(out, (uint32_t)bx->page))
       goto fail;
     for (int k = 0; k < 8; k++)
       if (pack_u32(out, float_bits(bx->quad[k])))
@@ -206,7 +209,7 @@ static int read_str(reader *rd, char **s) {
 
 int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
   reader rd = {data, len};
-  uint32_t w, h, rot, conf, nboxes = 0, v = 0;
+  uint32_t w, h, rot, conf, pages, orientation, nboxes = 0, v = 0;
   char *lang = NULL;
   int rc;
 
@@ -215,7 +218,8 @@ int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
     return ERR_PARSE;
   rd.p += 4;
   rd.left -= 4;
-  if (read_u32(&rd, &w) || read_u32(&rd, &h) || read_u32(&rd, &rot) || read_u32(&rd, &conf))
+  if (read_u32(&rd, &w) || read_u32(&rd, &h) || read_u32(&rd, &rot) ||
+      read_u32(&rd, &conf) || read_u32(&rd, &pages) || read_u32(&rd, &orientation))
     return ERR_PARSE;
   rc = read_str(&rd, &lang);
   if (rc != 0)
@@ -229,13 +233,15 @@ int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
   out->width = (int)w;
   out->height = (int)h;
   out->rotation = (int)rot;
+  out->pages = (int)pages;
+  out->orientation = (int)orientation;
   out->confidence = bits_float(conf);
   rc = read_str(&rd, &out->text);
   if (rc == 0)
     rc = read_u32(&rd, &nboxes);
-  /* Each box takes at least 40 bytes: a count the data cannot hold is
+  /* Each box takes at least 44 bytes: a count the data cannot hold is
    * refused before anything is allocated for it. */
-  if (rc == 0 && nboxes > rd.left / 40)
+  if (rc == 0 && nboxes > rd.left / 44)
     rc = ERR_PARSE;
   if (rc == 0 && nboxes > 0) {
     out->boxes = calloc(nboxes, sizeof(*out->boxes));
@@ -250,6 +256,9 @@ int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
     out->nboxes++; /* counted once it owns its text, for ocr_result_clear */
     rc = read_u32(&rd, &v);
     b->confidence = bits_float(v);
+    if (rc == 0)
+      rc = read_u32(&rd, &v);
+    b->page = (int)v;
     for (int k = 0; rc == 0 && k < 8; k++) {
       rc = read_u32(&rd, &v);
       b->quad[k] = bits_float(v);

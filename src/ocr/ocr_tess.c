@@ -273,13 +273,101 @@ static int cancelled(const ocr_request *req) {
   return req->cancel != NULL && *req->cancel != 0;
 }
 
+/* Share of a line's characters its surviving words must carry for the
+ * line to be kept without its unsure words: below it, what is left is more
+ * likely noise that happened to look like a word than a line. */
+#define SALVAGE_MIN_SHARE 0.6
+
+/* Worker thread. For a line under the threshold (it at its start, line its
+ * full text): the words at or above the threshold, in order and with the
+ * line's own spacing between them, into *text (heap), their mean
+ * confidence into *conf and their union box into l/t/r/b. 0 when they
+ * carry at least SALVAGE_MIN_SHARE of the line's characters, 1 when they
+ * do not (nothing allocated), ERR_NOMEM. */
+static int salvage_words(const TessResultIterator *it, const char *line, float threshold,
+                         char **text, float *conf, int *l, int *t, int *r, int *b) {
+  TessResultIterator *w = TessResultIteratorCopy(it);
+  size_t total = 0, kept = 0, cap = 2 * strlen(line) + 16, len = 0;
+  const char *cursor = line;
+  double sum = 0;
+  int nkept = 0, gap_space = 0, first = 1;
+  char *buf;
+
+  if (w == NULL)
+    return ERR_NOMEM;
+  buf = malloc(cap);
+  if (buf == NULL) {
+    TessResultIteratorDelete(w);
+    return ERR_NOMEM;
+  }
+  do {
+    const TessPageIterator *pw = TessResultIteratorGetPageIteratorConst(w);
+    char *word;
+    const char *at;
+    size_t wl;
+    float wc;
+    int wl_, wt_, wr_, wb_;
+
+    if (!first && TessPageIteratorIsAtBeginningOf(pw, RIL_TEXTLINE))
+      break;
+    first = 0;
+    word = TessResultIteratorGetUTF8Text(w, RIL_WORD);
+    if (word == NULL)
+      continue;
+    wl = strlen(word);
+    wc = TessResultIteratorConfidence(w, RIL_WORD) / 100.0f;
+    total += wl;
+    /* The word's place in the line text: what lies between it and the
+     * previous word is the line's spacing. */
+    at = strstr(cursor, word);
+    if (at != NULL) {
+      for (const char *g = cursor; g < at; g++)
+        gap_space |= *g == ' ' || *g == '\t';
+      cursor = at + wl;
+    }
+    if (wc >= threshold &&
+        TessPageIteratorBoundingBox(pw, RIL_WORD, &wl_, &wt_, &wr_, &wb_) &&
+        len + wl + 2 <= cap) {
+      if (nkept > 0 && gap_space)
+        buf[len++] = ' ';
+      memcpy(buf + len, word, wl);
+      len += wl;
+      if (nkept == 0) {
+        *l = wl_;
+        *t = wt_;
+        *r = wr_;
+        *b = wb_;
+      } else {
+        *l = wl_ < *l ? wl_ : *l;
+        *t = wt_ < *t ? wt_ : *t;
+        *r = wr_ > *r ? wr_ : *r;
+        *b = wb_ > *b ? wb_ : *b;
+      }
+      sum += wc;
+      kept += wl;
+      nkept++;
+      gap_space = 0;
+    }
+    TessDeleteText(word);
+  } while (TessResultIteratorNext(w, RIL_WORD));
+  TessResultIteratorDelete(w);
+  if (nkept == 0 || (double)kept < SALVAGE_MIN_SHARE * (double)total) {
+    free(buf);
+    return 1;
+  }
+  buf[len] = '\0';
+  *text = buf;
+  *conf = (float)(sum / nkept);
+  return 0;
+}
+
 /* Worker thread. One Recognize() pass with the given segmentation mode,
  * then the text lines from its result iterator. Lines go into out (those
  * under the threshold are dropped); *nlines counts every non-empty line
  * read, kept or not. */
 static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__image *img,
-                     const ocr_request *req, float threshold, ocr_result *out,
-                     int *nlines) {
+                     int page, const ocr_request *req, float threshold, ocr_result *out,
+                     int *nlines, PIX *ink) {
   TessResultIterator *it;
   ETEXT_DESC *monitor;
   int rc;
@@ -317,6 +405,13 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
 
     if (line == NULL)
       continue;
+    /* Every line Tesseract found, read or not, covers its ink. */
+    if (ink != NULL && TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
+      BOX *box = boxCreate(l, t, r - l, b - t);
+      if (box != NULL)
+        pixClearInRect(ink, box);
+      boxDestroy(&box);
+    }
     n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ' || line[n - 1] == '\t' ||
                      line[n - 1] == '\r'))
@@ -328,13 +423,23 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     (*nlines)++;
     conf = TessResultIteratorConfidence(it, RIL_TEXTLINE) / 100.0f;
     if (conf < threshold) {
+      /* One unsure word pulls a whole line under the threshold (Korean
+       * lines most of all): keep the sure words when they carry most of
+       * the line. */
+      int sr = salvage_words(it, line, threshold, &copy, &conf, &l, &t, &r, &b);
       TessDeleteText(line);
-      continue;
+      if (sr == ERR_NOMEM) {
+        TessResultIteratorDelete(it);
+        return ocr__fail(out, ERR_NOMEM, "no memory for line text");
+      }
+      if (sr != 0)
+        continue;
+    } else {
+      /* Text comes from Tesseract's allocator and must go back to it;
+       * the result owns plain heap memory. */
+      copy = strndup(line, n);
+      TessDeleteText(line);
     }
-    /* Text comes from Tesseract's allocator and must go back to it; the
-     * result owns plain heap memory. */
-    copy = strndup(line, n);
-    TessDeleteText(line);
     if (copy == NULL) {
       TessResultIteratorDelete(it);
       return ocr__fail(out, ERR_NOMEM, "no memory for line text");
@@ -344,26 +449,89 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
        * mapping each keeps that order in the image as sent. */
       const float cx[4] = {(float)l, (float)r, (float)r, (float)l};
       const float cy[4] = {(float)t, (float)t, (float)b, (float)b};
-      for (i = 0; i < 4; i++)
-        unrotate(q, img->width, img->height, cx[i], cy[i], &quad[2 * i], &quad[2 * i + 1]);
+      /* First undo the orientation detector's turn (on the image
+       * Tesseract got), then padding and EXIF orientation. */
+      PIX *src = img->pix;
+      for (i = 0; i < 4; i++) {
+        float ux, uy;
+        unrotate(q, pixGetWidth(src), pixGetHeight(src), cx[i], cy[i], &ux, &uy);
+        ocr__image_map(img, ux, uy, &quad[2 * i], &quad[2 * i + 1]);
+      }
     }
     if (ocr__result_add_box(out, copy, conf, quad) != 0) {
       TessResultIteratorDelete(it);
       return ocr__fail(out, ERR_NOMEM, "no memory for boxes");
     }
+    out->boxes[out->nboxes - 1].page = page;
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
   TessResultIteratorDelete(it);
   return 0;
 }
 
+/* Characters and mean confidence of out's boxes from index first on. */
+static void page_score(const ocr_result *out, size_t first, size_t *chars, double *conf) {
+  double sum = 0;
+
+  *chars = 0;
+  for (size_t i = first; i < out->nboxes; i++) {
+    *chars += strlen(out->boxes[i].text);
+    sum += out->boxes[i].confidence;
+  }
+  *conf = out->nboxes > first ? sum / (double)(out->nboxes - first) : 0;
+}
+
+/* Worker thread. Reads the page again as one uniform block (PSM 6) and
+ * keeps that reading instead of out's boxes from index first on when it
+ * reads clearly more (10 % more characters) at about the same confidence
+ * (at most 0.05 lower). Returns 0 or out's error. */
+static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *img,
+                          int page, const ocr_request *req, float threshold, size_t first,
+                          ocr_result *out) {
+  ocr_result alt;
+  size_t chars, alt_chars, i;
+  double conf, alt_conf;
+  int nlines = 0, rc;
+
+  ocr_result_init(&alt);
+  rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &nlines,
+                 NULL);
+  if (rc != 0) {
+    ocr__fail(out, rc, "%s", alt.error_message != NULL ? alt.error_message : "");
+    ocr_result_clear(&alt);
+    return rc;
+  }
+  page_score(out, first, &chars, &conf);
+  page_score(&alt, 0, &alt_chars, &alt_conf);
+  if ((double)alt_chars > 1.1 * (double)chars && alt_conf >= conf - 0.05) {
+    for (i = first; i < out->nboxes; i++)
+      free(out->boxes[i].text);
+    out->nboxes = first;
+    for (i = 0; i < alt.nboxes; i++) {
+      char *text = alt.boxes[i].text;
+
+      alt.boxes[i].text = NULL;
+      if (ocr__result_add_box(out, text, alt.boxes[i].confidence, alt.boxes[i].quad) != 0) {
+        ocr_result_clear(&alt);
+        return ocr__fail(out, ERR_NOMEM, "no memory for boxes");
+      }
+      out->boxes[out->nboxes - 1].page = page;
+    }
+  }
+  ocr_result_clear(&alt);
+  return 0;
+}
+
 /* Worker thread. */
 int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
-                  ocr__image *img, ocr_result *out) {
+                  ocr__image *img, int page, ocr_result *out) {
   tess_thread *t;
   TessBaseAPI *api;
   PIX *pix = img->pix, *rotated = NULL;
   float threshold = req->confidence_threshold > 0 ? req->confidence_threshold : 0.5f;
   int q = 0, psm, nlines = 0, rc;
+  PIX *ink = NULL;
+  l_int32 ink_before = 0;
+  size_t first;
 
   if (req->psm > PSM_MAX || req->psm == PSM_OSD_ONLY)
     return ocr__fail(out, ERR_INVAL,
@@ -381,7 +549,11 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
                      code, e->tessdata);
 
   if (req->use_angle_cls) {
-    TessBaseAPI *osd = orientation_detector(t, e->tessdata);
+    TessBaseAPI *osd;
+
+    if (cancelled(req))
+      return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
+    osd = orientation_detector(t, e->tessdata);
 
     if (osd == NULL)
       return ocr__fail(out, ERR_ENGINE,
@@ -395,7 +567,8 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
         return ocr__fail(out, ERR_NOMEM, "no memory to rotate the image");
       pix = rotated;
     }
-    out->rotation = q * 90;
+    if (page == 1)
+      out->rotation = q * 90;
   }
   if (cancelled(req)) {
     pixDestroy(&rotated);
@@ -412,16 +585,32 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
     psm = PSM_SINGLE_BLOCK;
   else
     psm = PSM_AUTO;
-  rc = recognise(api, pix, psm, q, img, req, threshold, out, &nlines);
-  if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO)
-    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, req, threshold, out, &nlines);
+  first = out->nboxes;
+  if (req->psm < 0 && psm == PSM_AUTO) {
+    ink = pixConvertTo1(pix, 128);
+    if (ink != NULL)
+      pixCountPixels(ink, &ink_before, NULL);
+  }
+  rc = recognise(api, pix, psm, q, img, page, req, threshold, out, &nlines, ink);
+  if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO && !cancelled(req)) {
+    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, &nlines,
+                   NULL);
+  } else if (rc == 0 && ink != NULL && !cancelled(req)) {
+    l_int32 left = 0, area = pixGetWidth(pix) * pixGetHeight(pix);
+
+    pixCountPixels(ink, &left, NULL);
+    /* Automatic layout analysis sometimes files a column of figures (the
+     * prices of a bill) as non-text and reads nothing there: dark ink
+     * left outside every line it found means a uniform block (6) may
+     * read more. A page that is mostly dark (inverted text, a photo) is
+     * no evidence either way. */
+    if (ink_before < area / 2 && left > ink_before / 10 && left > area / 2000)
+      rc = try_block_mode(api, pix, q, img, page, req, threshold, first, out);
+  }
+  pixDestroy(&ink);
   /* Drops the page results and this instance's reference to the image,
    * which would otherwise stay in memory until the thread's next job. */
   TessBaseAPIClear(api);
   pixDestroy(&rotated);
-  if (rc != 0)
-    return rc;
-  if (ocr__result_finish(out) != 0)
-    return ocr__fail(out, ERR_NOMEM, "no memory for the text");
-  return 0;
+  return rc;
 }

@@ -41,7 +41,11 @@ static int status_of(int err) {
   case ERR_DECODE:
   case ERR_INVAL:
   case ERR_LANGUAGE:
+  case ERR_PDF:
+  case ERR_PDF_ENCRYPTED:
     return 422;
+  case ERR_UNSUPPORTED_FORMAT:
+    return 415;
   case ERR_TOO_LARGE:
     return 413;
   case ERR_CANCELLED:
@@ -75,6 +79,10 @@ static cJSON *metadata(const app_recog *r, ocr_engine *eng) {
   add_ms(m, "queue_ms", app_recog_queue_ms(r));
   add_ms(m, "ocr_ms", r->out.ocr_ms);
   add_int(m, "rotation", r->out.rotation);
+  if (r->out.pages > 1)
+    add_int(m, "pages", r->out.pages);
+  if (r->out.orientation > 1)
+    add_int(m, "exif_orientation", r->out.orientation);
   if (r->cache)
     cJSON_AddStringToObject(m, "cache", r->cache == APP_CACHE_HIT ? "hit" : "miss");
   return m;
@@ -99,6 +107,7 @@ static void answer(rest_server *rs, void *conn, const app_recog *r) {
     cJSON *q = cJSON_AddArrayToObject(b, "bbox");
     for (int k = 0; k < 8; k++)
       cJSON_AddItemToArray(q, cJSON_CreateNumber(o->boxes[i].quad[k]));
+    cJSON_AddNumberToObject(b, "page", o->boxes[i].page);
     cJSON_AddItemToArray(boxes, b);
   }
   cJSON_AddItemToObject(j, "metadata", metadata(r, r->_app->engine));
@@ -210,6 +219,8 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
         in->psm = OCR_PSM_INVALID;
       cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
       x->cache_off = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
+      cJSON *pdf_text = cJSON_GetObjectItemCaseSensitive(f, "pdf_text");
+      in->pdf_text = cJSON_IsString(pdf_text) && strcmp(pdf_text->valuestring, "use") == 0;
     }
   }
   if (!bad && b64) {

@@ -143,13 +143,14 @@ void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
 
 /* Metadata key/value storage for one OCRResponse. */
 typedef struct rpc_kv {
-  char buf[8][32];
-  common_Metadata_DataEntry e[10];
+  char buf[10][32];
+  common_Metadata_DataEntry e[12];
   size_t n, nbuf;
 } rpc_kv;
 
 /* The response metadata of an OCR result (engine, engine_version,
- * language, image_width, image_height, queue_ms, ocr_ms, rotation);
+ * language, image_width, image_height, queue_ms, ocr_ms, rotation, and
+ * pages / exif_orientation when they say something);
  * values borrowed from r, eng and kv. */
 void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv);
 
@@ -164,7 +165,7 @@ int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
                       ocr_OCRResponse *resp, rpc_kv *kv);
 
-/* Adds one metadata entry (key and value borrowed; at most 10 in all). */
+/* Adds one metadata entry (key and value borrowed; at most 12 in all). */
 void rpc__kv_add(rpc_kv *kv, const char *key, const char *value);
 
 /* Services. */

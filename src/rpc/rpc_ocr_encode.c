@@ -68,7 +68,8 @@ static int float_set(float f) {
 
 static size_t box_size(const ocr_box *b) {
   size_t bbox = 1 + vsize(32) + 32; /* packed 8 floats */
-  return str_field(b->text) + (float_set(b->confidence) ? 5 : 0) + 1 + vsize(bbox) + bbox;
+  return str_field(b->text) + (float_set(b->confidence) ? 5 : 0) + 1 + vsize(bbox) + bbox +
+         (b->page != 0 ? 1 + vsize((uint64_t)(int64_t)b->page) : 0);
 }
 
 static size_t entry_size(const common_Metadata_DataEntry *e) {
@@ -130,6 +131,10 @@ int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
       p = put_tag(p, 3, WT_LEN);
       p = put_varint(p, bbox);
       p = put_bytes(p, 1, b->quad, 32);
+      if (b->page != 0) { /* int32: negative values would be 10 bytes */
+        p = put_tag(p, 4, WT_VARINT);
+        p = put_varint(p, (uint64_t)(int64_t)b->page);
+      }
     }
   }
   p = put_tag(p, 5, WT_LEN);

@@ -35,3 +35,8 @@ int rpc_option_cache_off(const common_Metadata *options, int has_options) {
   const char *v = option(options, has_options, "cache");
   return v && strcmp(v, "off") == 0;
 }
+
+int rpc_option_pdf_text(const common_Metadata *options, int has_options) {
+  const char *v = option(options, has_options, "pdf_text");
+  return v && strcmp(v, "use") == 0;
+}

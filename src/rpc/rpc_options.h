@@ -18,4 +18,8 @@ int rpc_option_psm(const common_Metadata *options, int has_options);
  * result cache nor stored in it (benchmarks that measure recognition). */
 int rpc_option_cache_off(const common_Metadata *options, int has_options);
 
+/* 1 when options["pdf_text"] is "use": PDF pages with a text layer are
+ * answered from it instead of by OCR (ocr_request.pdf_text). */
+int rpc_option_pdf_text(const common_Metadata *options, int has_options);
+
 #endif

@@ -344,6 +344,7 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     in->confidence_threshold = req->confidence_threshold;
     in->use_angle_cls = req->use_angle_cls;
     in->psm = rpc_option_psm(&req->options, req->has_options);
+    in->pdf_text = rpc_option_pdf_text(&req->options, req->has_options);
   }
   jobs_create(srv->app.jobs, b->id, total);
   set_running(b);

@@ -93,6 +93,10 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
   kv_add_ms(kv, "queue_ms", queue_ms);
   kv_add_ms(kv, "ocr_ms", r->ocr_ms);
   kv_addi(kv, "rotation", r->rotation);
+  if (r->pages > 1)
+    kv_addi(kv, "pages", r->pages);
+  if (r->orientation > 1)
+    kv_addi(kv, "exif_orientation", r->orientation);
 }
 
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
@@ -123,6 +127,7 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
       tb[i].has_bbox = true;
       tb[i].bbox.coordinates = (float *)r->boxes[i].quad;
       tb[i].bbox.coordinates_count = 8;
+      tb[i].page = r->boxes[i].page;
     }
     resp->text_boxes = tb;
     resp->text_boxes_count = (pb_size_t)r->nboxes;
@@ -226,6 +231,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   in->confidence_threshold = req->confidence_threshold;
   in->use_angle_cls = req->use_angle_cls;
   in->psm = rpc_option_psm(&req->options, req->has_options);
+  in->pdf_text = rpc_option_pdf_text(&req->options, req->has_options);
 
   job->call = c;
   if (c->request_id[0] && c->srv->app.jobs) {

@@ -15,6 +15,7 @@ import gzip
 import os
 import struct
 import sys
+import zlib
 
 import h2.config
 import h2.connection
@@ -407,6 +408,78 @@ def auth_seeds():
     }
 
 
+def png_file(w, h):
+    """A real w x h 8-bit grey PNG (stdlib zlib)."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body +
+                struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff))
+    raw = b"".join(b"\0" + b"\xff" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" +
+            chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def tiff_file(endian, pages, tiled=False):
+    """A TIFF whose IFDs give each (w, h) of pages; no pixel data."""
+    e = "<" if endian == b"II" else ">"
+    out = bytearray(endian + struct.pack(e + "HI", 42, 8))
+    for i, (w, h) in enumerate(pages):
+        tags = [(256, 4, w), (257, 3, h), (259, 3, 1)]
+        if tiled:
+            tags.append((322, 3, 16))
+        ifd = len(out)
+        out += struct.pack(e + "H", len(tags))
+        for tag, typ, v in tags:
+            out += struct.pack(e + "HHI", tag, typ, 1)
+            out += struct.pack(e + "I", v) if typ == 4 else struct.pack(e + "HH", v, 0)
+        nxt = ifd + 2 + 12 * len(tags) + 4 if i + 1 < len(pages) else 0
+        out += struct.pack(e + "I", nxt)
+    return bytes(out)
+
+
+def image_header_seeds():
+    # First byte: page cap - 1 (mod 8).
+    exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0"
+    app1 = b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 48, 64, 1) + b"\x01\x11\x00"
+    gif = (b"GIF89a" + struct.pack("<HHBBB", 16, 8, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff" +
+           b"\x21\xf9\x04\x00\x00\x00\x00\x00" +
+           b"\x2c" + struct.pack("<HHHHB", 0, 0, 16, 8, 0) + b"\x02\x02\x4c\x01\x00" +
+           b"\x2c" + struct.pack("<HHHHB", 4, 4, 40, 30, 0) + b"\x02\x02\x4c\x01\x00" +
+           b"\x3b")
+    bmp = (b"BM" + struct.pack("<IHHI", 54 + 32, 0, 0, 54) +
+           struct.pack("<IiiHHIIiiII", 40, 4, -2, 1, 24, 0, 32, 2835, 2835, 0, 0) + b"\0" * 32)
+    vp8 = (b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + struct.pack("<I", 18) +
+           b"\x00\x00\x00\x9d\x01\x2a" + struct.pack("<HH", 64, 32) + b"\0" * 8)
+    vp8l = (b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8L" + struct.pack("<I", 10) +
+            b"\x2f" + struct.pack("<I", (63) | (31 << 14)) + b"\0" * 5)
+    vp8x = (b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8X" + struct.pack("<I", 10) +
+            b"\x10\0\0\0" + bytes([63, 0, 0, 31, 0, 0]) + b"\0" * 4)
+    ihdr = b"ihdr" + struct.pack(">IIHBBBB", 32, 64, 1, 7, 7, 0, 0)
+    jp2h = struct.pack(">I", 8 + len(ihdr) + 4) + b"jp2h" + struct.pack(">I", len(ihdr) + 4) + ihdr
+    jp2 = (b"\0\0\0\x0cjP  \r\n\x87\n" + struct.pack(">I", 20) + b"ftypjp2 \0\0\0\0jp2 " +
+           jp2h)
+    j2k = b"\xff\x4f\xff\x51" + struct.pack(">HHIIII", 41, 0, 64, 32, 0, 0) + b"\0" * 24
+    return {
+        "png": b"\x00" + png_file(8, 4),
+        "jpeg_exif6": b"\x00" + b"\xff\xd8" + app1 + sof + b"\xff\xd9",
+        "gif_two_frames": b"\x01" + gif,
+        "bmp_top_down": b"\x00" + bmp,
+        "webp_vp8": b"\x00" + vp8,
+        "webp_vp8l": b"\x00" + vp8l,
+        "webp_vp8x": b"\x00" + vp8x,
+        "jp2_boxes": b"\x00" + jp2,
+        "j2k_codestream": b"\x00" + j2k,
+        "pgm_comment": b"\x00" + b"P5\n# c\n 8 4\n255\n" + b"\xff" * 32,
+        "pam": b"\x00" + b"P7\nWIDTH 8\nHEIGHT 4\nDEPTH 1\nMAXVAL 255\nENDHDR\n" + b"\0" * 32,
+        "tiff_le_3pages": b"\x03" + tiff_file(b"II", [(8, 4), (16, 8), (4, 4)]),
+        "tiff_be_tiled": b"\x00" + tiff_file(b"MM", [(64, 64)], tiled=True),
+        "tiff_cap_exceeded": b"\x00" + tiff_file(b"II", [(8, 4), (8, 4), (8, 4)]),
+        "bigtiff": b"\x00" + b"II+\0\x08\0\0\0" + b"\0" * 16,
+        "pdf": b"\x00" + b"%PDF-1.4\n%%EOF\n",
+    }
+
+
 def write(root, target, seeds):
     d = os.path.join(root, target)
     os.makedirs(d, exist_ok=True)
@@ -424,6 +497,7 @@ def main():
     write(root, "fuzz_deframe", deframe_seeds())
     write(root, "fuzz_pb_decode", pb_seeds())
     write(root, "fuzz_metadata", metadata_seeds())
+    write(root, "fuzz_image_header", image_header_seeds())
     write(root, "fuzz_h1_rest", h1_seeds())
     write(root, "fuzz_auth", auth_seeds())
 

@@ -164,8 +164,8 @@ typedef struct fixture {
   uv_timer_t guard;
   int guard_fired;
   jobs_store *st;
-  int events[JOBS_REDIS_WRITE_FAILED + 1];
-  char detail[JOBS_REDIS_WRITE_FAILED + 1][512];
+  int events[JOBS_REDIS_REWRITE + 1];
+  char detail[JOBS_REDIS_REWRITE + 1][512];
 } fixture;
 
 static fixture F;
@@ -485,7 +485,10 @@ Test(jobs_redis, restart_mid_batch_replays_buffered_writes) {
   cr_assert_eq(stats().dropped, 0);
 
   /* redis-server ran without persistence, so what it had acknowledged
-   * before the kill is gone; the final state was replayed. */
+   * before the kill was gone: the new run_id made the store write the
+   * batch's journal again, ahead of the buffered writes. */
+  cr_assert_eq(F.events[JOBS_REDIS_REWRITE], 1);
+  cr_assert_eq(stats().rewrites, 1);
   redisContext *c = sync_conn(port, NULL, NULL, 0);
   cr_assert_not_null(c);
   assert_field(c, "ocrpc:batch:b2", "status", "SUCCESS");
@@ -495,7 +498,7 @@ Test(jobs_redis, restart_mid_batch_replays_buffered_writes) {
   char *created = hget(c, "ocrpc:batch:b2", "created_at");
   cr_assert_gt(atoll(created), 0, "the creation time is rewritten too");
   free(created);
-  cr_assert_eq(integer(c, "HLEN %s", "ocrpc:batch:b2:results"), 3);
+  cr_assert_eq(integer(c, "HLEN %s", "ocrpc:batch:b2:results"), 5);
   char *v = hget(c, "ocrpc:batch:b2:results", "4");
   cr_assert(strstr(v, "\"NOT_FOUND\"") != NULL, "%s", v);
   free(v);
@@ -506,9 +509,10 @@ Test(jobs_redis, restart_mid_batch_replays_buffered_writes) {
   get_sync("b2", &g);
   cr_assert_eq(g.err, 0);
   cr_assert_eq(g.b.state, JOBS_SUCCESS);
-  cr_assert_eq(g.n, 3);
-  cr_assert_eq(g.r[0].index, 2);
-  cr_assert_str_eq(g.r[1].text, "three");
+  cr_assert_eq(g.n, 5);
+  cr_assert_eq(g.r[0].index, 0);
+  cr_assert_str_eq(g.r[0].text, "zero");
+  cr_assert_str_eq(g.r[3].text, "three");
   got_clear(&g);
   finish();
 }
@@ -652,5 +656,139 @@ Test(jobs_redis, malformed_url_is_a_config_error) {
                ERR_CONFIG);
   cr_assert_null(st);
   cr_assert(strstr(err, "REDIS_URL") != NULL, "%s", err);
+  finish();
+}
+
+/* ---- leases ----------------------------------------------------------------- */
+
+static int p_lease_set(void *arg) {
+  redisContext *c = arg;
+  char *v = hget(c, "ocrpc:batch:lz", "lease_until");
+  int set = v[0] != 0;
+  free(v);
+  return set;
+}
+
+static int p_leases(void *arg) { return stats().leases >= *(uint64_t *)arg; }
+
+static int p_abandoned(void *arg) {
+  got *g = arg;
+  memset(g, 0, sizeof *g);
+  jobs_get(F.st, "lz", on_get, g);
+  run_until(p_called, g, "the get callback");
+  return g->err == 0 && g->b.state == JOBS_ABANDONED;
+}
+
+/* A running batch carries a lease its store renews; once nobody renews it
+ * (its server died: here, another hash whose lease is in the past) reads
+ * answer ABANDONED, and a finished batch never is. */
+Test(jobs_redis, lease_renewed_while_running_abandoned_when_not) {
+  int port = free_port();
+  redis_start(port, NULL, NULL);
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+  jobs_redis_env env = env_for(0);
+  env.lease_ms = 300;
+  open_store(url, env);
+  wait_event(JOBS_REDIS_CONNECTED, 1);
+  redisContext *c = sync_conn(port, NULL, NULL, 0);
+  cr_assert_not_null(c);
+
+  cr_assert_eq(jobs_create(F.st, "lz", 4), 0);
+  run_until(p_ready_and_flushed, NULL, "the create");
+  run_until(p_lease_set, c, "the first lease");
+  char *first = hget(c, "ocrpc:batch:lz", "lease_until");
+  /* Renewed without any write of ours. */
+  uint64_t want = stats().leases + 2;
+  run_until(p_leases, &want, "two renewals");
+  char *later = hget(c, "ocrpc:batch:lz", "lease_until");
+  cr_assert_gt(atoll(later), atoll(first));
+  got g;
+  get_sync("lz", &g);
+  cr_assert_eq(g.b.state, JOBS_IN_PROGRESS, "a renewed lease is alive");
+  free(first);
+  free(later);
+
+  /* The store stops renewing only when the batch ends; simulate a dead
+   * owner by setting the lease in the past: the next renewal repairs it,
+   * so finish first. */
+  cr_assert_eq(jobs_finish(F.st, "lz", JOBS_SUCCESS, 4, 0), 0);
+  run_until(p_ready_and_flushed, NULL, "the finish");
+  freeReplyObject(redisCommand(c, "HSET ocrpc:batch:lz lease_until 1"));
+  get_sync("lz", &g);
+  cr_assert_eq(g.b.state, JOBS_SUCCESS, "a finished batch is never abandoned");
+  freeReplyObject(redisCommand(c, "HSET ocrpc:batch:lz status IN_PROGRESS"));
+  run_until(p_abandoned, &g, "ABANDONED");
+  cr_assert_str_eq(jobs_state_name(g.b.state), "ABANDONED");
+  /* No lease at all (a server without leases) counts as alive. */
+  freeReplyObject(redisCommand(c, "HDEL ocrpc:batch:lz lease_until"));
+  get_sync("lz", &g);
+  cr_assert_eq(g.b.state, JOBS_IN_PROGRESS);
+  /* A lease never creates a hash on its own. */
+  cr_assert_eq(jobs_create(F.st, "gone", 1), 0);
+  run_until(p_ready_and_flushed, NULL, "the second create");
+  freeReplyObject(redisCommand(c, "DEL ocrpc:batch:gone"));
+  want = stats().leases + 2;
+  run_until(p_leases, &want, "two renewals of the deleted batch");
+  cr_assert_eq(integer(c, "EXISTS %s", "ocrpc:batch:gone"), 0);
+  redisFree(c);
+  finish();
+}
+
+/* ---- journals: Redis restarted empty ----------------------------------------- */
+
+static int p_rewritten(void *arg) {
+  (void)arg;
+  jobs_redis_stats s = stats();
+  return s.rewrites >= 1 && s.ready && s.pending == 0;
+}
+
+/* Finished batches are written again after Redis came back empty, within
+ * the byte bound: the oldest finished journal goes first. */
+Test(jobs_redis, empty_restart_rewrites_recent_batches_within_the_bound) {
+  int port = free_port();
+  redis_start(port, NULL, NULL);
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+  jobs_redis_env env = env_for(0);
+  /* Room for about two batches of three writes each (a write is ~300 B). */
+  env.journal_max_bytes = 2000;
+  open_store(url, env);
+  wait_event(JOBS_REDIS_CONNECTED, 1);
+
+  const char *ids[] = {"j1", "j2", "j3"};
+  for (int b = 0; b < 3; b++) {
+    jobs_result r = ok_result(0, ids[b]);
+    cr_assert_eq(jobs_create(F.st, ids[b], 1), 0);
+    cr_assert_eq(jobs_put_result(F.st, ids[b], &r, 1, 0), 0);
+    cr_assert_eq(jobs_finish(F.st, ids[b], JOBS_SUCCESS, 1, 0), 0);
+    run_until(p_ready_and_flushed, NULL, "a batch's writes");
+  }
+  cr_assert_eq(jobs_create(F.st, "running", 2), 0); /* never pruned */
+  run_until(p_ready_and_flushed, NULL, "the running batch");
+
+  redis_signal(SIGKILL);
+  waitpid(redis_pid, NULL, 0);
+  redis_pid = -1;
+  wait_event(JOBS_REDIS_LOST, 1);
+  redis_start(port, NULL, NULL); /* empty: no persistence */
+  run_until(p_rewritten, NULL, "the rewrite");
+  cr_assert_eq(F.events[JOBS_REDIS_REWRITE], 1);
+
+  got g;
+  get_sync("j1", &g);
+  cr_assert_eq(g.err, ERR_NOT_FOUND, "the oldest finished batch left the bound");
+  for (int b = 1; b < 3; b++) {
+    get_sync(ids[b], &g);
+    cr_assert_eq(g.err, 0, "%s", ids[b]);
+    cr_assert_eq(g.b.state, JOBS_SUCCESS);
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.r[0].text, ids[b]);
+    got_clear(&g);
+  }
+  get_sync("running", &g);
+  cr_assert_eq(g.err, 0);
+  cr_assert_eq(g.b.state, JOBS_IN_PROGRESS);
+  cr_assert_eq(g.b.total, 2);
   finish();
 }

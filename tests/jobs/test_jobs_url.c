@@ -122,3 +122,40 @@ Test(jobs_url, constructor_reports_config_error) {
   cr_assert_eq(st, (jobs_store *)0x1, "out is untouched on error");
   cr_assert(strstr(err, "port") != NULL, "%s", err);
 }
+
+Test(jobs_url, sentinel_forms) {
+  jobs__redis_url u = parse_ok("redis+sentinel://10.0.0.1:26380,[::1],s3/mymaster");
+  cr_assert(u.sentinel);
+  cr_assert_str_eq(u.master_name, "mymaster");
+  cr_assert_eq(u.nsentinels, 3);
+  cr_assert_str_eq(u.sentinels[0].host, "10.0.0.1");
+  cr_assert_eq(u.sentinels[0].port, 26380);
+  cr_assert_str_eq(u.sentinels[1].host, "::1");
+  cr_assert_eq(u.sentinels[1].port, 26379, "the sentinel port by default");
+  cr_assert_str_eq(u.sentinels[2].host, "s3");
+  cr_assert_eq(u.db, 0);
+  cr_assert_not(u.has_password);
+
+  u = parse_ok("redis+sentinel://:pw@127.0.0.1:5000/m1/4");
+  cr_assert(u.has_password);
+  cr_assert_str_eq(u.password, "pw");
+  cr_assert_eq(u.nsentinels, 1);
+  cr_assert_str_eq(u.master_name, "m1");
+  cr_assert_eq(u.db, 4);
+
+  const char *bad[] = {
+      "redis+sentinel://127.0.0.1:5000",      /* no master name */
+      "redis+sentinel://127.0.0.1:5000/",     /* empty master name */
+      "redis+sentinel://127.0.0.1:5000,/m",   /* empty sentinel */
+      "redis+sentinel://127.0.0.1:99999/m",   /* port */
+      "redis+sentinel://127.0.0.1/m/x",       /* db */
+      "redis+sentinel://a,b,c,d,e,f,g,h,i/m", /* 9 sentinels */
+      "redis+sentinel://127.0.0.1/m%20x",     /* % in the name */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char err[256] = "";
+    cr_assert_eq(jobs__redis_url_parse(bad[i], &u, err, sizeof err), ERR_CONFIG, "'%s'",
+                 bad[i]);
+    cr_assert_neq(err[0], 0, "'%s' has a message", bad[i]);
+  }
+}

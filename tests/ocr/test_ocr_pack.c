@@ -26,11 +26,14 @@ static void expect_same(const ocr_result *a, const ocr_result *b) {
   cr_assert_eq(b->width, a->width);
   cr_assert_eq(b->height, a->height);
   cr_assert_eq(b->rotation, a->rotation);
+  cr_assert_eq(b->pages, a->pages);
+  cr_assert_eq(b->orientation, a->orientation);
   cr_assert_str_eq(b->language, a->language);
   cr_assert_eq(b->nboxes, a->nboxes);
   for (size_t i = 0; i < a->nboxes; i++) {
     cr_assert_str_eq(b->boxes[i].text, a->boxes[i].text);
     cr_assert_eq(b->boxes[i].confidence, a->boxes[i].confidence);
+    cr_assert_eq(b->boxes[i].page, a->boxes[i].page);
     cr_assert_eq(memcmp(b->boxes[i].quad, a->boxes[i].quad, sizeof a->boxes[i].quad), 0);
   }
   cr_assert_eq(b->ocr_ms, 0.0, "timings are not cached");
@@ -56,6 +59,9 @@ Test(ocr_pack, korean_text_round_trips) {
   r.width = 640;
   r.height = 120;
   r.rotation = 90;
+  r.pages = 2;
+  r.orientation = 6;
+  r.boxes[1].page = 2;
   r.ocr_ms = 123.4;
   snprintf(r.language, sizeof r.language, "kor");
   round_trip(&r);
@@ -124,11 +130,11 @@ Test(ocr_pack, damaged_or_truncated_bytes_are_refused) {
   longer[len] = 'x';
   cr_assert_eq(ocr_result_unpack(longer, len + 1, &back), ERR_PARSE);
   free(longer);
-  data[3] = 2;
+  data[3] = 1;
   cr_assert_eq(ocr_result_unpack(data, len, &back), ERR_PARSE);
   /* A box count the bytes cannot hold: refused before allocating. */
-  data[3] = 1;
-  size_t nboxes_at = 4 + 16 + 4 + strlen(r.language) + 4 + strlen(r.text);
+  data[3] = 2;
+  size_t nboxes_at = 4 + 24 + 4 + strlen(r.language) + 4 + strlen(r.text);
   data[nboxes_at + 3] = 0x7f;
   cr_assert_eq(ocr_result_unpack(data, len, &back), ERR_PARSE);
   free(data);

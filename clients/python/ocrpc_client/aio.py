@@ -26,7 +26,7 @@ import grpc.aio
 
 from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
-from .client import DEFAULT_OPTIONS, RetryEvent
+from .client import DEFAULT_OPTIONS, RetryEvent, channel_target
 
 __all__ = ["AsyncOcrClient"]
 
@@ -65,14 +65,16 @@ class AsyncOcrClient:
             1, int(self.initial_backoff * 1000))
         opts["grpc.max_reconnect_backoff_ms"] = max(
             1, int(max(self.max_backoff, self.initial_backoff) * 1000))
-        for k, v in (options or ()):
+        # Several targets: round robin, as the sync client (channel_target).
+        channel_target_, lb_options = channel_target(target)
+        for k, v in list(lb_options) + list(options or ()):
             opts[k] = v
         self.options = list(opts.items())
         if credentials is not None:
-            self._channel = grpc.aio.secure_channel(target, credentials,
+            self._channel = grpc.aio.secure_channel(channel_target_, credentials,
                                                     options=self.options)
         else:
-            self._channel = grpc.aio.insecure_channel(target,
+            self._channel = grpc.aio.insecure_channel(channel_target_,
                                                       options=self.options)
         self._stub = ocr_pb2_grpc.OCRServiceStub(self._channel)
         self._random = random.Random()

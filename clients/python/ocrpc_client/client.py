@@ -25,6 +25,7 @@ after ``fork()``, never before (gRPC channels do not survive a fork).
 import collections
 import os
 import random
+import socket
 import threading
 import time
 
@@ -33,7 +34,7 @@ import grpc
 from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
 
-__all__ = ["OcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB"]
+__all__ = ["OcrClient", "RetryEvent", "DEFAULT_OPTIONS", "MB", "channel_target"]
 
 MB = 1024 * 1024
 
@@ -59,6 +60,46 @@ RetryEvent = collections.namedtuple("RetryEvent",
                                     "method attempt error delay")
 
 
+def channel_target(target):
+    """The gRPC target and load-balancing options for ``target``.
+
+    - ``"host:port"`` (or any gRPC target string): unchanged, one server.
+    - a list (or comma-separated string) of ``"host:port"``: one channel
+      balancing calls round robin over all of them (gRPC's
+      ``round_robin`` policy over an ``ipv4:``/``ipv6:`` address list);
+      host names are resolved once, here.
+    - ``"dns:///name:port"``: round robin over every address the name
+      resolves to (gRPC re-resolves it when a connection fails).
+
+    Round robin sends each call to a server whose connection is ready; a
+    server that stops is skipped once its connection fails, and a call
+    that was on it fails UNAVAILABLE and is retried by the client's policy.
+    """
+    if isinstance(target, str) and "," not in target:
+        if target.startswith("dns:"):
+            return target, [("grpc.lb_policy_name", "round_robin")]
+        return target, []
+    items = target.split(",") if isinstance(target, str) else list(target)
+    v4, v6 = [], []
+    for item in items:
+        host, _, port = item.strip().rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit():
+            raise ValueError("target %r is not host:port" % item)
+        for fam, _, _, _, sa in socket.getaddrinfo(host, int(port),
+                                                   type=socket.SOCK_STREAM):
+            if fam == socket.AF_INET:
+                v4.append("%s:%d" % (sa[0], sa[1]))
+            elif fam == socket.AF_INET6:
+                v6.append("[%s]:%d" % (sa[0], sa[1]))
+    if not v4 and not v6:
+        raise ValueError("no address for %r" % (target,))
+    # One URI holds one address family; IPv4 wins when both resolve.
+    uri = "ipv4:" + ",".join(dict.fromkeys(v4)) if v4 else \
+        "ipv6:" + ",".join(dict.fromkeys(v6))
+    return uri, [("grpc.lb_policy_name", "round_robin")]
+
+
 def _channel_failing(channel):
     """Whether ``channel`` is in TRANSIENT_FAILURE now, i.e. its last
     connection attempt failed (asked without starting a connection): True
@@ -81,7 +122,9 @@ class OcrClient:
     """Client of one ocrpc server (``ocr.OCRService``).
 
     Args:
-        target: ``"host:port"`` of the server (any gRPC target string).
+        target: ``"host:port"`` of the server (any gRPC target string), or
+            several servers to balance over: a list of ``"host:port"`` or
+            ``"dns:///name:port"`` (see :func:`channel_target`).
         timeout: default deadline of *one attempt*, in seconds (the guide's
             300 s). A call therefore takes at most about
             ``max_attempts * timeout`` plus the backoff sleeps, which are
@@ -136,14 +179,16 @@ class OcrClient:
             1, int(self.initial_backoff * 1000))
         opts["grpc.max_reconnect_backoff_ms"] = max(
             1, int(max(self.max_backoff, self.initial_backoff) * 1000))
-        for k, v in (options or ()):
+        channel_target_, lb_options = channel_target(target)
+        for k, v in list(lb_options) + list(options or ()):
             opts[k] = v
         self.options = list(opts.items())
         if credentials is not None:
-            self._channel = grpc.secure_channel(target, credentials,
+            self._channel = grpc.secure_channel(channel_target_, credentials,
                                                 options=self.options)
         else:
-            self._channel = grpc.insecure_channel(target, options=self.options)
+            self._channel = grpc.insecure_channel(channel_target_,
+                                                  options=self.options)
         self._stub = ocr_pb2_grpc.OCRServiceStub(self._channel)
         self._closed = False
         self._lock = threading.Lock()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Quality on the shared corpus (../shared/corpus/real): CER per image of
+# ocrpc's automatic page segmentation against PSM 3 and PSM 6 forced, at
+# the default threshold, as a Markdown table (bench/RESULTS.md section 7).
+# CER = Levenshtein distance over the texts without white space, divided by
+# the ground truth's length. Needs the release tree (make build).
+#   bench/quality.sh [CORPUS_DIR] [BUILD_DIR]
+set -euo pipefail
+CORPUS=${1:-../shared/corpus/real}
+BUILD=${2:-build}
+EVAL=$BUILD/tests/ocr/ocr_eval
+ENG=(phototest.tif eurotext.tif 8071_093.3B.tif phototest-rotated-180.png tjs_simple.png
+     tjs_simple-90.jpg tjs_simple-180.jpg tjs_simple-270.jpg tjs_cosmic.png tjs_testocr.png
+     tjs_escape_chars.png)
+KOR=($(cd "$CORPUS" && ls korline_*.png korpage_*.png))
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for psm in -1 3 6; do
+  "$EVAL" "$CORPUS" eng "$psm" 0.5 "${ENG[@]}" > "$tmp/$psm.tsv"
+  "$EVAL" "$CORPUS" kor "$psm" 0.5 "${KOR[@]}" >> "$tmp/$psm.tsv"
+done
+/usr/bin/python3 - "$CORPUS" "$tmp" <<'PY'
+import re, sys
+corpus, tmp = sys.argv[1], sys.argv[2]
+def lev(a, b):
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+def cers(psm):
+    out = {}
+    for line in open("%s/%s.tsv" % (tmp, psm), encoding="utf-8"):
+        f, ms, text, _ = line.rstrip("\n").split("\t")
+        base = re.sub(r"(-rotated-(180|L|R)|-(90|180|270))$", "", f.rsplit(".", 1)[0])
+        gt = "".join(open("%s/%s.txt" % (corpus, base), encoding="utf-8").read().split())
+        t = "".join(text.replace("\\n", "\n").split())
+        out[f] = (lev(t, gt) / max(1, len(gt)), int(ms))
+    return out
+a, p3, p6 = cers(-1), cers(3), cers(6)
+print("| image | ocrpc | PSM 3 | PSM 6 | ocrpc ms |")
+print("|---|---|---|---|---|")
+for f in a:
+    print("| %s | %.3f | %.3f | %.3f | %d |" % (f, a[f][0], p3[f][0], p6[f][0], a[f][1]))
+PY

@@ -100,6 +100,11 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files"},
+    {"AUTH_TOKEN_FILE", "--auth-token-file", T_STR, OFF(auth_token_file), 0, 0, "", NULL,
+     "file of bearer tokens, one per line (reloaded on SIGHUP): every call but health "
+     "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
+    {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
+     on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
     {"OCR_JOB_LEASE_SECONDS", "--job-lease-seconds", T_INT, OFF(job_lease_seconds), 1, 3600,
      "15", NULL,
      "Redis store: a running batch whose server renewed nothing for this long "

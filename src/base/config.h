@@ -37,6 +37,8 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  char auth_token_file[4096];      /* "": no token needed */
+  char auth_reflection[4];         /* "on": reflection needs the token; "off" */
   int job_lease_seconds;           /* Redis store: batch lease (see jobs.h) */
   int max_pages;                   /* pages of one TIFF or PDF */
   int pdf_dpi;                     /* PDF rendering resolution */

@@ -27,6 +27,7 @@ typedef struct loop_server {
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
   uv_signal_t sigint, sigterm, sighup;
   struct ssl_ctx_st *tls_ctx; /* NULL: plaintext; replaced on SIGHUP */
+  struct auth_tokens *auth;   /* --auth-token-file; NULL: none */
   uv_timer_t drain_timer;
   rpc_server *rpc;
   struct llm_service *llm; /* llm.LLMService; freed by stop() */
@@ -151,5 +152,13 @@ void loop__metrics_stop(loop_server *srv);
 
 /* The rpc transport implemented over h2 sessions. */
 extern const rpc_transport loop__transport;
+
+/* loop_auth.c: with --auth-token-file, loads the tokens and hands them to
+ * srv->rpc and srv->rest. 0, or -1 (logged) when the file cannot be used.
+ * Loop thread, once at start. */
+int loop__auth_start(loop_server *srv);
+/* Reads the token file again (SIGHUP); a bad file keeps the tokens in use.
+ * No-op without --auth-token-file. Loop thread. */
+void loop__auth_reload(loop_server *srv);
 
 #endif

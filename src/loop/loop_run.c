@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/access_log.h"
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
@@ -84,12 +85,10 @@ static void on_signal(uv_signal_t *h, int signum) {
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
 }
 
-/* SIGHUP: certificate and key (and client CA) read again into a new
- * context for new connections; open ones keep theirs, so none drops. A
- * bad file keeps the previous context. */
-static void on_sighup(uv_signal_t *h, int signum) {
-  (void)signum;
-  loop_server *srv = h->data;
+/* Certificate and key (and client CA) read again into a new context for
+ * new connections; open ones keep theirs, so none drops. A bad file keeps
+ * the previous context. */
+static void reload_tls(loop_server *srv) {
   if (!srv->tls_ctx)
     return;
   SSL_CTX *ctx = loop__tls_ctx_new(srv->cfg);
@@ -100,6 +99,16 @@ static void on_sighup(uv_signal_t *h, int signum) {
   loop__tls_ctx_free(srv->tls_ctx);
   srv->tls_ctx = ctx;
   log_info("SIGHUP: TLS certificate %s reloaded", srv->cfg->tls_cert);
+}
+
+/* SIGHUP reloads every file the server was started with: the TLS
+ * certificate and key, and the auth tokens. Without either, it does
+ * nothing (and never ends the process, as the default action would). */
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)signum;
+  loop_server *srv = h->data;
+  reload_tls(srv);
+  loop__auth_reload(srv);
 }
 
 /* Reads the first line of the API key file into key (the key itself is
@@ -276,7 +285,7 @@ int loop_run(const config *cfg) {
   }
   loop__metrics_start(srv);
 
-  if (tls_ok && loop__listen(srv) == 0) {
+  if (tls_ok && loop__auth_start(srv) == 0 && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
@@ -325,6 +334,7 @@ fail_loop:
 fail_srv:
   access_log_flush(); /* calls cancelled by the last runs */
   metrics_free(srv->metrics);
+  auth_tokens_free(srv->auth);
   free(srv);
   return status;
 }

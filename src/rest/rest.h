@@ -60,6 +60,14 @@ void rest_server_drain(rest_server *rs);
  * (NULL: no Redis configured, always ready). */
 void rest_server_set_store_probe(rest_server *rs, int (*store_up)(void *ud), void *ud);
 
+struct auth_tokens;
+/* Requires `authorization: Bearer TOKEN` (base/auth.h) on every route but
+ * the health ones (/healthy, /healthz, /readyz): others answer 401
+ * {"detail": "missing or invalid token"} with `WWW-Authenticate: Bearer`,
+ * whatever was wrong. tokens is borrowed until replaced (SIGHUP) or the
+ * server freed, and read only when a request arrives. NULL: no check. */
+void rest_server_set_auth(rest_server *rs, const struct auth_tokens *tokens);
+
 /* Serves one request on conn. The answer may be given before this returns
  * (health, errors, an instant engine): NULL is then returned. Otherwise
  * the work in flight is returned; the loop keeps it until the answer

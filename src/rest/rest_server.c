@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -163,6 +164,10 @@ const char *rest_route_name(const char *path) {
   return "unknown";
 }
 
+void rest_server_set_auth(rest_server *rs, const struct auth_tokens *tokens) {
+  rs->auth = tokens;
+}
+
 rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req) {
   const route *hit = NULL;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -183,6 +188,15 @@ rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req) {
   if (!hit) {
     rest__detail(rs, conn, 404, "Not Found", NULL, 0);
     return NULL;
+  }
+  if (rs->auth && hit->id != R_HEALTHY && hit->id != R_HEALTHZ && hit->id != R_READYZ) {
+    size_t len = 0;
+    const char *v = rest__header(req, "authorization", &len);
+    if (!v || !auth_check_bearer(rs->auth, v, len)) {
+      hdr challenge = HDR_LIT("www-authenticate", "Bearer");
+      rest__detail(rs, conn, 401, "missing or invalid token", &challenge, 1);
+      return NULL;
+    }
   }
   switch (hit->id) {
   case R_EXTRACT:

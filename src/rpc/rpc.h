@@ -73,6 +73,16 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_tr
  * must outlive the server). Without one, deadlines are not enforced. */
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers);
 
+struct auth_tokens;
+/* Requires `authorization: Bearer TOKEN` (base/auth.h) on every call but
+ * health (grpc.health.v1 and the guide's CheckHealth) and, when the
+ * config's auth_reflection is "off", reflection: others end at once with
+ * UNAUTHENTICATED "missing or invalid token", whatever was wrong. tokens
+ * is borrowed until it is replaced (SIGHUP reload) or the server freed;
+ * it is only read when a call starts, so the old set may be freed as soon
+ * as this returns. NULL (the default) turns the check off. */
+void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens);
+
 typedef struct jobs_store jobs_store;
 struct llm_service;
 

@@ -76,8 +76,10 @@ typedef struct rpc_metrics {
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
 #define RPC_M_ADMIT 4          /* runs recognitions: refused when the queue is full */
 #define RPC_M_CLIENT_STREAM                                                                \
-  2 /* handler runs per request message; on_end at                                         \
-       the client's half-close */
+  2                        /* handler runs per request message; on_end at                  \
+                              the client's half-close */
+#define RPC_M_NO_AUTH 4    /* health: answered without a token */
+#define RPC_M_REFLECTION 8 /* needs the token unless --auth-reflection off */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
@@ -104,6 +106,7 @@ struct rpc_server {
   int draining;
   rpc_watcher *watchers; /* health Watch streams */
   size_t nwatchers;
+  const struct auth_tokens *auth; /* NULL: no token needed */
   /* Batches of this server still running (svc_batch.c's list), so that a
    * second batch with the same batch_id is refused. */
   void *running_batches;

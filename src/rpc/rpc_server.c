@@ -50,8 +50,9 @@ static int check_llm_options(rpc_call *c, const uint8_t *data, size_t len) {
 static const rpc_method methods[] = {
     {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields,
      sizeof(ocr_OCRRequest), rpc__ocr_extract_text, NULL, check_options},
-    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
-     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL, NULL},
+    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
+     ocr_HealthCheckRequest_fields, sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health,
+     NULL, NULL},
     {"/ocr.OCRService/ExtractTextBatch", RPC_M_ADMIT, ocr_OCRBatchRequest_fields,
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL, check_batch},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
@@ -60,20 +61,20 @@ static const rpc_method methods[] = {
      rpc__llm_analyze, NULL, check_llm_options},
     {"/llm.LLMService/AnalyzeTextStream", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
      rpc__llm_analyze_stream, NULL, check_llm_options},
-    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
+    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_check, NULL, NULL},
-    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING,
+    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_watch, NULL, NULL},
     {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
      rpc__reflection_end, NULL},
     /* v1alpha: the same messages on the wire, still what many clients ask. */
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
      rpc__reflection_end, NULL},
@@ -134,6 +135,10 @@ void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
+
+void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens) {
+  srv->auth = tokens;
+}
 
 void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses) {
   *hits = srv->app.cache_hits;

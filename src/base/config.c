@@ -4,7 +4,10 @@
  * one path and every bad value is an error naming the setting. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,8 @@ typedef struct centry {
 
 static const char *const engines[] = {"tesseract", "mock", NULL};
 static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 static const char *const llm_engines[] = {"auto", "rules", "openai", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
@@ -60,7 +65,10 @@ static const centry table[] = {
      "HTTP/2 streams per connection"},
     {"GRPC_MAX_HEADER_LIST_BYTES", "--max-header-list-bytes", T_U64,
      OFF(max_header_list_bytes), 1024, 16 * 1024 * 1024, "65536", NULL,
-     "largest request header block"},
+     "largest request header block (and trailer block), counted as HTTP/2 does: name + "
+     "value + 32 per field; over it the call fails with RESOURCE_EXHAUSTED. A single "
+     "field is also bounded at 64 KiB by the HPACK decoder: a longer one is a "
+     "connection error (GOAWAY COMPRESSION_ERROR)"},
     {"GRPC_INITIAL_WINDOW_BYTES", "--initial-window-bytes", T_U64,
      OFF(initial_window_bytes), 65535, INT32_MAX, "16777216", NULL,
      "HTTP/2 flow-control window per stream and per connection"},
@@ -92,6 +100,11 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files"},
+    {"AUTH_TOKEN_FILE", "--auth-token-file", T_STR, OFF(auth_token_file), 0, 0, "", NULL,
+     "file of bearer tokens, one per line (reloaded on SIGHUP): every call but health "
+     "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
+    {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
+     on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
     {"OCR_JOB_LEASE_SECONDS", "--job-lease-seconds", T_INT, OFF(job_lease_seconds), 1, 3600,
      "15", NULL,
      "Redis store: a running batch whose server renewed nothing for this long "
@@ -125,6 +138,42 @@ static const centry table[] = {
     {"HTTP_IDLE_TIMEOUT_MS", "--http-idle-timeout-ms", T_U64, OFF(http_idle_timeout_ms),
      100, INT32_MAX, "60000", NULL,
      "close an idle HTTP/1.1 keep-alive connection (or a stalled body) after this"},
+    {"LOG_FORMAT", "--log-format", T_ENUM, OFF(log_format), 0, 0, "text", log_formats,
+     "every log line as text, or as one JSON object: text or json"},
+    {"ACCESS_LOG", "--access-log", T_ENUM, OFF(access_log), 0, 0, "on", on_off,
+     "one log line per call (gRPC and REST), buffered: on or off"},
+    {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1, 1000000,
+     "10000", NULL,
+     "images in one ExtractTextBatch; more is RESOURCE_EXHAUSTED before decoding"},
+    {"GRPC_HANDSHAKE_TIMEOUT_MS", "--handshake-timeout-ms", T_U64,
+     OFF(handshake_timeout_ms), 100, INT32_MAX, "20000", NULL,
+     "close a connection that has not sent the HTTP/2 preface and SETTINGS within this"},
+    {"GRPC_MAX_CONNECTIONS", "--max-connections", T_INT, OFF(max_connections), 1, 1000000,
+     "50000", NULL,
+     "connections open at once (keep it under ulimit -n); beyond it new ones are closed "
+     "at once"},
+    {"OCR_JOB_STORE_MAX_BATCHES", "--job-store-max-batches", T_U64,
+     OFF(job_store_max_batches), 0, INT64_MAX, "10000", NULL,
+     "in-process job store (no REDIS_URL): batches kept; past it the least recently "
+     "updated are evicted first; 0: no bound"},
+    {"OCR_JOB_STORE_MAX_BYTES", "--job-store-max-bytes", T_U64, OFF(job_store_max_bytes), 0,
+     INT64_MAX, "67108864", NULL,
+     "in-process job store: bytes of batch status and results kept, evicted the same "
+     "way; 0: no bound"},
+    {"OCR_MAX_QUEUED_JOBS", "--max-queued-jobs", T_INT, OFF(max_queued_jobs), 0, 1000000,
+     "0", NULL,
+     "recognitions waiting for a worker; beyond it calls are refused at once with "
+     "UNAVAILABLE; 0: 4 per worker"},
+    {"OCR_SHED_BY_DEADLINE", "--shed-by-deadline", T_ENUM, OFF(shed_by_deadline), 0, 0,
+     "on", on_off,
+     "on: a call whose grpc-timeout the recognitions queued ahead would miss (queued x "
+     "mean run time / workers) is refused at once with UNAVAILABLE"},
+    {"TLS_CERT", "--tls-cert", T_STR, OFF(tls_cert), 0, 0, "", NULL,
+     "PEM certificate chain: serve TLS 1.2+ with ALPN h2 (reloaded on SIGHUP)"},
+    {"TLS_KEY", "--tls-key", T_STR, OFF(tls_key), 0, 0, "", NULL,
+     "PEM private key of --tls-cert (reloaded on SIGHUP)"},
+    {"TLS_CLIENT_CA", "--tls-client-ca", T_STR, OFF(tls_client_ca), 0, 0, "", NULL,
+     "PEM CA certificates: require client certificates they signed (mutual TLS)"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 
@@ -191,6 +240,27 @@ static const char *env_get(char **env, const char *name) {
 int config_result_cache_on(const config *cfg) {
   return strcmp(cfg->result_cache, "on") == 0 ||
          (strcmp(cfg->result_cache, "auto") == 0 && cfg->redis_url[0] != 0);
+}
+
+/* 1 when host is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+static int is_loopback(const char *host) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, host, &a6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&a6) ||
+           (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+  return 0;
+}
+
+int config_workdir_exposed(const config *cfg, char *root, size_t rootsize) {
+  char r[PATH_MAX], cwd[PATH_MAX], cwd_real[PATH_MAX];
+  if (is_loopback(cfg->host) || !realpath(cfg->image_root, r) || !getcwd(cwd, sizeof cwd) ||
+      !realpath(cwd, cwd_real) || strcmp(r, cwd_real) != 0)
+    return 0;
+  snprintf(root, rootsize, "%s", r);
+  return 1;
 }
 
 /* Defaults whose text (or absence: computed) would not tell a reader what
@@ -301,6 +371,14 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
     }
     if (set_value(cfg, e, v, "flag", err, errsize))
       return ERR_CONFIG;
+  }
+  if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+    snprintf(err, errsize, "--tls-cert and --tls-key go together: set both or neither");
+    return ERR_CONFIG;
+  }
+  if (cfg->tls_client_ca[0] && !cfg->tls_cert[0]) {
+    snprintf(err, errsize, "--tls-client-ca needs --tls-cert and --tls-key");
+    return ERR_CONFIG;
   }
   return check_http_port(cfg, err, errsize);
 }

@@ -37,6 +37,8 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  char auth_token_file[4096];      /* "": no token needed */
+  char auth_reflection[4];         /* "on": reflection needs the token; "off" */
   int job_lease_seconds;           /* Redis store: batch lease (see jobs.h) */
   int max_pages;                   /* pages of one TIFF or PDF */
   int pdf_dpi;                     /* PDF rendering resolution */
@@ -53,6 +55,18 @@ typedef struct config {
   int http_port_num;               /* the same as a number; -1: off */
   uint64_t http_header_timeout_ms; /* slowloris: whole header block */
   uint64_t http_idle_timeout_ms;   /* keep-alive idle, or a stalled body */
+  char log_format[8];              /* "text" or "json" */
+  char access_log[8];              /* "on" or "off" */
+  uint64_t max_batch_images;       /* entries of one ExtractTextBatch */
+  uint64_t handshake_timeout_ms;   /* preface + SETTINGS within this */
+  int max_connections;             /* open at once; more are closed */
+  uint64_t job_store_max_batches;  /* in-process store bounds (0: none) */
+  uint64_t job_store_max_bytes;
+  int max_queued_jobs;      /* waiting for a worker; 0: 4 per worker */
+  char shed_by_deadline[8]; /* "on" or "off" */
+  char tls_cert[1024];      /* PEM chain; "" (with tls_key ""): plaintext */
+  char tls_key[1024];       /* PEM private key */
+  char tls_client_ca[1024]; /* PEM CAs for client certificates: mutual TLS */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,
@@ -67,6 +81,12 @@ int config_load(config *cfg, int argc, char **argv, char **env, FILE *out, char 
  * Redis URL (a cache only pays across retries that may land on another
  * server, which a shared store gives). */
 int config_result_cache_on(const config *cfg);
+
+/* 1 when the image root is the working directory and host is not a
+ * loopback address (the defaults: worth a warning at start); the resolved
+ * root is then copied to root (rootsize bytes). 0 otherwise, or when a
+ * path cannot be resolved. */
+int config_workdir_exposed(const config *cfg, char *root, size_t rootsize);
 
 /* Prints the settings table (--help) to out. */
 void config_usage(FILE *out, const char *prog);

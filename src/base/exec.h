@@ -19,9 +19,9 @@ typedef void (*exec_done_cb)(exec_job *job, int status);
 struct exec_job {
   exec_work_cb work;
   exec_done_cb done;
-  /* Executor-private storage (the loop keeps its uv_work_t here, so a job
+  /* Executor-private storage (the loop keeps its uv_work_t and run times here, so a job
    * costs no extra allocation). */
-  _Alignas(max_align_t) unsigned char _impl[128];
+  _Alignas(max_align_t) unsigned char _impl[160];
 };
 
 typedef struct exec {
@@ -33,6 +33,12 @@ typedef struct exec {
    * Loop thread. */
   int (*cancel)(struct exec *ex, exec_job *job);
   void *ud;
+  /* Kept by the executor for admission control (0 when it does not):
+   * jobs submitted and not yet done (queued or running), and the mean
+   * time a job runs on a worker (moving average, milliseconds). Loop
+   * thread. */
+  size_t in_flight;
+  double service_ms;
 } exec;
 
 #endif

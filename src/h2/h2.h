@@ -114,6 +114,21 @@ int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n
 /* Resets the stream with an HTTP/2 error code. 0 or ERR_INVAL. */
 int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code);
 
+/* With paused != 0, body bytes received on the stream stop reopening the
+ * client's flow-control windows (stream and connection), so the client
+ * stops sending once they are used up; with 0, what was held back is
+ * released. Bytes already in flight still reach on_data. Unknown stream:
+ * no-op. */
+void h2_stream_pause_read(h2_session *s, int32_t stream_id, int paused);
+
+/* 1 when the stream's request header block passed max_header_list_size:
+ * on_request then got the fields that fit, for the upper layer to refuse
+ * the request. A block over 4 times the limit, or client trailers over
+ * it, reset the stream with ENHANCE_YOUR_CALM instead, as they arrive. A
+ * single field over 64 KiB is a connection error (COMPRESSION_ERROR) in
+ * nghttp2's HPACK decoder before any of this. */
+int h2_stream_header_overflow(h2_session *s, int32_t stream_id);
+
 /* Bytes queued on a stream's body and not yet handed to nghttp2. */
 size_t h2_stream_pending(h2_session *s, int32_t stream_id);
 
@@ -122,6 +137,10 @@ int h2_session_ping(h2_session *s);
 
 /* 1 while a PING sent by h2_session_ping has not been acknowledged. */
 int h2_session_ping_outstanding(const h2_session *s);
+
+/* 1 once the client's connection preface and first SETTINGS frame have
+ * been received (RFC 9113 3.4). */
+int h2_session_handshake_done(const h2_session *s);
 
 /* Streams open now (requests received and not closed). */
 size_t h2_session_streams(const h2_session *s);

@@ -24,8 +24,14 @@ struct h2_stream {
   /* Request header block: "name\0value\0" pairs while it arrives. */
   buf hdr_bytes;
   size_t hdr_count;
-  size_t hdr_list_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
+  size_t hdr_list_size;     /* as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
+  size_t trailer_list_size; /* the same, for the client's trailers */
   int request_seen;
+  int hdr_overflow; /* the request's header block passed the limit */
+  /* Flow control by hand: received body bytes are consumed (reopening the
+   * client's window) at once, unless the upper layer paused reading. */
+  int read_paused;
+  size_t unconsumed;
   /* Response body not yet given to nghttp2, from out_off on. */
   buf out;
   size_t out_off;
@@ -50,13 +56,16 @@ struct h2_session {
    * nghttp2_session_mem_send returns, by id (a stream may close first). */
   int32_t *drained;
   size_t ndrained, drained_cap;
-  int shutdown_ping;  /* waiting for the PING ack that precedes GOAWAY */
-  int keepalive_ping; /* a keepalive PING is unanswered */
-  int terminated;     /* GOAWAY sent for good: stop after writing it */
+  int shutdown_ping;       /* waiting for the PING ack that precedes GOAWAY */
+  int keepalive_ping;      /* a keepalive PING is unanswered */
+  int terminated;          /* GOAWAY sent for good: stop after writing it */
+  int peer_settings;       /* the client's first SETTINGS arrived */
+  int32_t last_client_sid; /* highest stream id the client has opened */
   size_t nstreams;
   uint64_t min_ping_interval_ms;
   uint32_t max_ping_strikes, ping_strikes;
   uint64_t last_ping_ms; /* when the client's last PING came; 0: none */
+  int rid_indexed;       /* an x-request-id entry went into the HPACK table */
 };
 
 static uint64_t mono_ms(void) {
@@ -85,6 +94,29 @@ static h2_stream *find_stream(h2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
+/* RFC 9113 5.1.1: a new stream's id must be higher than every id the
+ * client used before; HEADERS on a lower id that is not an open stream
+ * (trailers are) is a connection error PROTOCOL_ERROR. nghttp2 1.52
+ * silently drops such frames, so it is checked here, as each frame
+ * begins. */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+                          void *user_data) {
+  h2_session *s = user_data;
+  if (hd->type != NGHTTP2_HEADERS || hd->stream_id <= 0)
+    return 0;
+  if (hd->stream_id > s->last_client_sid) {
+    if (hd->stream_id & 1)
+      s->last_client_sid = hd->stream_id;
+    return 0;
+  }
+  nghttp2_stream *st = nghttp2_session_find_stream(ng, hd->stream_id);
+  if (st && nghttp2_stream_get_state(st) != NGHTTP2_STREAM_STATE_CLOSED)
+    return 0;
+  h2_session_terminate(s, NGHTTP2_PROTOCOL_ERROR,
+                       "stream id not higher than one used before");
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
                             void *user_data) {
   h2_session *s = user_data;
@@ -103,6 +135,21 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
+/* How far past max_header_list_size a block may go before the stream is
+ * reset instead of answered: every field costs nghttp2 a validation pass
+ * over its bytes even when we drop it, so a bound on the bytes we let it
+ * check bounds the loop time a header block can take. */
+#define H2_HEADER_BOMB_FACTOR 4
+
+/* Resets the stream with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED for gRPC
+ * clients, PROTOCOL-HTTP2.md) and has nghttp2 skip the rest of the block
+ * without emitting its fields; our RST comes first, so nghttp2 adds no
+ * INTERNAL_ERROR one of its own. */
+static int refuse_block(h2_session *s, h2_stream *st) {
+  nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_ENHANCE_YOUR_CALM);
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user_data) {
@@ -112,12 +159,29 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
   if (frame->hd.type != NGHTTP2_HEADERS)
     return 0;
   h2_stream *st = find_stream(s, frame->hd.stream_id);
-  if (!st || st->request_seen)
-    return 0; /* trailers from a client: gRPC requests carry none we need */
-  /* Bound what a client can make us hold, counted as HPACK does. */
-  if (st->hdr_list_size + namelen + valuelen + 32 > s->max_header_list_size)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  st->hdr_list_size += namelen + valuelen + 32;
+  if (!st)
+    return 0;
+  size_t field = namelen + valuelen + 32; /* counted as HPACK does */
+  if (st->request_seen) {
+    /* Trailers from a client: gRPC requests carry none we need, but they
+     * are held to the same limit as they arrive, or one block of
+     * references to a big HPACK table entry costs the loop ~0.2 s (HPACK
+     * bomb). */
+    st->trailer_list_size += field;
+    return st->trailer_list_size > s->max_header_list_size ? refuse_block(s, st) : 0;
+  }
+  if (st->hdr_overflow || st->hdr_list_size + field > s->max_header_list_size) {
+    /* Over the limit: the fields that fit are kept, the rest only
+     * counted, and the request is delivered marked when the block ends
+     * (h2_stream_header_overflow), for the upper layer to answer. A
+     * block far over the limit is an attack: reset at once. */
+    st->hdr_overflow = 1;
+    st->hdr_list_size += field;
+    return st->hdr_list_size > H2_HEADER_BOMB_FACTOR * (size_t)s->max_header_list_size
+               ? refuse_block(s, st)
+               : 0;
+  }
+  st->hdr_list_size += field;
   if (buf_reserve(&st->hdr_bytes, namelen + valuelen + 2))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   uint8_t *p = st->hdr_bytes.data + st->hdr_bytes.len;
@@ -195,6 +259,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     }
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+    s->peer_settings = 1;
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
     return 0;
   h2_stream *st = find_stream(s, id);
@@ -217,6 +283,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   (void)flags;
   h2_session *s = user_data;
   h2_stream *st = find_stream(s, id);
+  if (st && st->read_paused)
+    st->unconsumed += len; /* the window stays shut: the client waits */
+  else
+    nghttp2_session_consume(ng, id, len);
   if (!st || !st->ud)
     return 0;
   if (s->cbs.on_data(s->ud, st->ud, data, len))
@@ -234,6 +304,8 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   stream_unlink(s, st);
   s->nstreams--;
+  if (st->unconsumed) /* the connection's window is shared: give it back */
+    nghttp2_session_consume_connection(ng, st->unconsumed);
   if (st->ud)
     s->cbs.on_close(s->ud, st->ud, error_code);
   stream_free(st);
@@ -299,6 +371,7 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
   if (nghttp2_session_callbacks_new(&ncb))
     goto fail_session;
   nghttp2_session_callbacks_set_on_begin_headers_callback(ncb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(ncb, on_begin_frame);
   nghttp2_session_callbacks_set_on_header_callback(ncb, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(ncb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(ncb, on_data_chunk);
@@ -308,9 +381,12 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt))
     goto fail_callbacks;
-  /* Window updates are automatic; the upper layer bounds what it buffers
-   * by the message-size limit, checked from the length prefix. */
+  /* The upper layer bounds what it buffers by the message-size limit,
+   * checked from the length prefix. */
   nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
+  /* Window updates by hand (on_data_chunk), so a stream whose responses
+   * are not read can stop the client sending (h2_stream_pause_read). */
+  nghttp2_option_set_no_auto_window_update(opt, 1);
   int rc = nghttp2_session_server_new2(&s->ng, ncb, s, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(ncb);
@@ -361,9 +437,34 @@ int h2_session_feed(h2_session *s, const uint8_t *data, size_t len) {
     return 0; /* nothing more is read once we said goodbye */
   ssize_t n = nghttp2_session_mem_recv(s->ng, data, len);
   if (n < 0 || (size_t)n != len) {
-    /* nghttp2 has queued GOAWAY for protocol errors it detects itself. */
-    if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_FLOODED)
-      nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
+    /* nghttp2 queues GOAWAY for the protocol errors it handles as such;
+     * for the fatal ones it only returns (limits: SETTINGS entries,
+     * CONTINUATION frames, floods). RFC 9113 5.4.1: say why before
+     * closing. A GOAWAY already queued makes this a no-op. */
+    uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+    const char *why = "protocol error";
+    switch (n) {
+    case NGHTTP2_ERR_TOO_MANY_SETTINGS:
+      code = NGHTTP2_ENHANCE_YOUR_CALM;
+      why = "too many SETTINGS entries";
+      break;
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+      code = NGHTTP2_ENHANCE_YOUR_CALM;
+      why = "too many CONTINUATION frames";
+      break;
+    case NGHTTP2_ERR_FLOODED:
+      why = "flooded";
+      break;
+    case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+      why = "bad connection preface";
+      break;
+    case NGHTTP2_ERR_CALLBACK_FAILURE:
+    case NGHTTP2_ERR_NOMEM:
+      code = NGHTTP2_INTERNAL_ERROR;
+      why = "internal error";
+      break;
+    }
+    h2_session_terminate(s, code, why);
     return ERR_PROTOCOL;
   }
   return 0;
@@ -415,14 +516,25 @@ int h2_session_ping_outstanding(const h2_session *s) { return s->keepalive_ping;
 
 size_t h2_session_streams(const h2_session *s) { return s->nstreams; }
 
-/* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
-static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {
+int h2_session_handshake_done(const h2_session *s) { return s->peer_settings; }
+
+/* nghttp2 copies header arrays on submit, so borrowed names suffice there.
+ * x-request-id differs on every response: indexed each time, it would push
+ * the headers every response repeats out of the HPACK table. The first one
+ * of a session goes into the table, so that later ones (never indexed)
+ * refer to its name there and only their value is encoded. */
+static void borrow_nv(h2_session *s, nghttp2_nv *nv, const hdr *hdrs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     nv[i].name = (uint8_t *)hdrs[i].name;
     nv[i].namelen = hdrs[i].name_len;
     nv[i].value = (uint8_t *)hdrs[i].value;
     nv[i].valuelen = hdrs[i].value_len;
     nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    if (HDR_IS(&hdrs[i], "x-request-id")) {
+      if (s->rid_indexed)
+        nv[i].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+      s->rid_indexed = 1;
+    }
   }
 }
 
@@ -432,7 +544,7 @@ int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n,
   if (!st || st->responded || n > 64)
     return ERR_INVAL;
   nghttp2_nv nv[64];
-  borrow_nv(nv, hdrs, n);
+  borrow_nv(s, nv, hdrs, n);
   nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
   int rc = nghttp2_submit_response(s->ng, stream_id, nv, n, end_stream ? NULL : &prd);
   if (rc)
@@ -511,6 +623,22 @@ int h2_reset(h2_session *s, int32_t stream_id, uint32_t error_code) {
   return nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, stream_id, error_code)
              ? ERR_INVAL
              : 0;
+}
+
+void h2_stream_pause_read(h2_session *s, int32_t stream_id, int paused) {
+  h2_stream *st = find_stream(s, stream_id);
+  if (!st || st->read_paused == !!paused)
+    return;
+  st->read_paused = !!paused;
+  if (!paused && st->unconsumed) {
+    nghttp2_session_consume(s->ng, stream_id, st->unconsumed);
+    st->unconsumed = 0;
+  }
+}
+
+int h2_stream_header_overflow(h2_session *s, int32_t stream_id) {
+  h2_stream *st = find_stream(s, stream_id);
+  return st && st->hdr_overflow;
 }
 
 size_t h2_stream_pending(h2_session *s, int32_t stream_id) {

@@ -145,6 +145,18 @@ int jobs_memory_new(uint64_t ttl_ms, jobs_store **out);
 
 #define JOBS_MEMORY_CACHE_MAX 10000
 
+/* Bounds the in-process store's batches: at most max_batches of them and
+ * max_bytes of what they hold (ids, results and their strings); past
+ * either, the least recently updated batches are evicted, oldest first
+ * (GetBatchStatus then answers NOT_FOUND for them). A batch that alone
+ * passes max_bytes is kept whole. 0: no bound. Loop thread. */
+void jobs_memory_set_limits(jobs_store *s, size_t max_batches, size_t max_bytes);
+
+/* The in-process store's batches, the bytes counted against max_bytes,
+ * and the batches evicted so far (tests, logs). */
+void jobs_memory_usage(const jobs_store *s, size_t *batches, size_t *bytes,
+                       uint64_t *evicted);
+
 /* Same with another cache bound (tests). */
 int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out);
 

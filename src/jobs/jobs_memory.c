@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The in-process job store: a hash table of batches plus a list ordered by
- * last update, so expired entries are dropped from its head in O(1) each;
+ * last update, so expired entries are dropped from its head in O(1) each,
+ * and, past the bounds on batches and bytes, evicted from it oldest first;
  * and the result cache, a bounded hash table with a least-recently-used
  * list. Used when no REDIS_URL is set; answers reads synchronously. Loop
  * thread only. */
@@ -22,6 +23,7 @@ struct entry {
   uint64_t expires_ms; /* monotonic */
   jobs_result *results;
   size_t nresults, cap;
+  size_t bytes; /* what this entry holds, as counted against max_bytes */
 };
 
 /* A cached result. Each has its own expiry (the TTL cache_put was given),
@@ -43,6 +45,10 @@ typedef struct mem_store {
   entry **table;
   size_t nbuckets, count;
   entry *oldest, *newest;
+  /* Bounds on batches kept (0: none); past either, the least recently
+   * updated batches are evicted first. */
+  size_t max_batches, max_bytes, bytes;
+  uint64_t evicted;
   /* The result cache; its table is allocated on the first put, so a
    * server with the cache off pays nothing for it. */
   centry **ctable;
@@ -118,7 +124,26 @@ static void remove_entry(mem_store *m, entry *e) {
   *p = e->hnext;
   list_unlink(m, e);
   m->count--;
+  m->bytes -= e->bytes;
   entry_free(e);
+}
+
+static size_t str_bytes(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+/* Adds n bytes to e's account, then evicts the least recently updated
+ * batches other than `keep` while a bound is passed. A batch that alone
+ * passes max_bytes stays (its own results are the newest data). */
+static void account(mem_store *m, entry *e, size_t n, entry *keep) {
+  e->bytes += n;
+  m->bytes += n;
+  while (m->oldest && ((m->max_batches && m->count > m->max_batches) ||
+                       (m->max_bytes && m->bytes > m->max_bytes))) {
+    entry *victim = m->oldest == keep ? keep->newer : m->oldest;
+    if (!victim)
+      break;
+    remove_entry(m, victim);
+    m->evicted++;
+  }
 }
 
 static void expire(mem_store *m) {
@@ -180,6 +205,7 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   m->count++;
   list_push(m, e);
   touch(m, e);
+  account(m, e, sizeof *e + strlen(id) + 1, e);
   return 0;
 }
 
@@ -191,12 +217,14 @@ static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
   entry *e = find(m, id);
   if (!e)
     return ERR_NOT_FOUND;
+  size_t added = 0;
   if (e->nresults == e->cap) {
     size_t cap = e->cap ? e->cap * 2 : 8;
     jobs_result *p = realloc(e->results, cap * sizeof *p);
     if (!p)
       return ERR_NOMEM;
     e->results = p;
+    added += (cap - e->cap) * sizeof *p;
     e->cap = cap;
   }
   jobs_result *d = &e->results[e->nresults++];
@@ -205,9 +233,12 @@ static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
   d->error_code = dup_or_null(r->error_code);
   d->error_message = dup_or_null(r->error_message);
   d->error_details = dup_or_null(r->error_details);
+  added += str_bytes(d->text) + str_bytes(d->error_code) + str_bytes(d->error_message) +
+           str_bytes(d->error_details);
   e->processed = processed;
   e->failed = failed;
   touch(m, e);
+  account(m, e, added, e);
   return 0;
 }
 
@@ -362,6 +393,20 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
   e->len = len;
   e->expires_ms = mono_ms() + ttl_ms;
   clist_push(m, e);
+}
+
+void jobs_memory_set_limits(jobs_store *s, size_t max_batches, size_t max_bytes) {
+  mem_store *m = (mem_store *)s;
+  m->max_batches = max_batches;
+  m->max_bytes = max_bytes;
+}
+
+void jobs_memory_usage(const jobs_store *s, size_t *batches, size_t *bytes,
+                       uint64_t *evicted) {
+  const mem_store *m = (const mem_store *)s;
+  *batches = m->count;
+  *bytes = m->bytes;
+  *evicted = m->evicted;
 }
 
 size_t jobs_memory_cache_count(const jobs_store *s) {

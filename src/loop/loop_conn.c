@@ -5,12 +5,14 @@
  * once per loop iteration from a check handle (or after FLUSH_EVERY_READS reads), in the
  * order the connections had output, so a burst of responses costs one write. Loop thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "loop_tls.h"
 
 /* Stop pulling frames from nghttp2 above this: the rest stays queued in
  * the session until the socket drains. */
@@ -117,6 +119,17 @@ static void tr_notify_drain(void *conn, int32_t sid) {
   h2_stream_notify_drain(c->h2, sid);
 }
 
+static const char *tr_peer(void *conn) {
+  loop_conn *c = conn;
+  return c->peer;
+}
+
+static void tr_pause_read(void *conn, int32_t sid, int paused) {
+  loop_conn *c = conn;
+  mark_dirty(c); /* a WINDOW_UPDATE may be due */
+  h2_stream_pause_read(c->h2, sid, paused);
+}
+
 const rpc_transport loop__transport = {
     .respond = tr_respond,
     .send_data = tr_send_data,
@@ -125,6 +138,8 @@ const rpc_transport loop__transport = {
     .reset = tr_reset,
     .pending = tr_pending,
     .notify_drain = tr_notify_drain,
+    .peer = tr_peer,
+    .pause_read = tr_pause_read,
 };
 
 /* ---- h2 events up to rpc ---- */
@@ -149,6 +164,14 @@ static void idle_start(loop_conn *c) {
 static void on_keepalive(uv_timer_t *t) {
   loop_conn *c = t->data;
   const config *cfg = c->srv->cfg;
+  if (!c->handshake_done) {
+    /* The same timer first bounds the handshake (slowloris: connections
+     * that never send the preface would be held for the keepalive time). */
+    log_debug("conn %llu: no HTTP/2 preface and SETTINGS within %llu ms: closing",
+              (unsigned long long)c->id, (unsigned long long)cfg->handshake_timeout_ms);
+    conn_close(c);
+    return;
+  }
   if (c->awaiting_ack) {
     c->awaiting_ack = 0;
     if (h2_session_ping_outstanding(c->h2)) {
@@ -170,7 +193,9 @@ static void on_keepalive(uv_timer_t *t) {
 static int on_request(void *ud, int32_t sid, const hdr *hdrs, size_t n, void **sud) {
   loop_conn *c = ud;
   uv_timer_stop(&c->idle);
-  rpc_call *call = rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
+  rpc_call *call = h2_stream_header_overflow(c->h2, sid)
+                       ? rpc_call_start_oversized(c->srv->rpc, c, sid, hdrs, n)
+                       : rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
   if (!call) {
     log_error("conn %llu stream %d: out of memory", (unsigned long long)c->id, sid);
     return ERR_NOMEM;
@@ -230,7 +255,9 @@ static void conn_flush(loop_conn *c) {
     ssize_t n = 0;
     if (c->proto == CONN_H1 && loop__h1_pull(c))
       return;
-    while (c->proto == CONN_H2 && c->wbuf.len < WRITE_HIGH_WATER &&
+    /* Under TLS, HTTP/2 waits for the handshake (its bytes come first). */
+    int hold = c->tls && !loop__tls_handshake_done(c->tls);
+    while (!hold && c->proto == CONN_H2 && c->wbuf.len < WRITE_HIGH_WATER &&
            (n = h2_session_pull(c->h2, &data)) > 0) {
       if (buf_append(&c->wbuf, data, (size_t)n)) {
         conn_close(c);
@@ -240,6 +267,10 @@ static void conn_flush(loop_conn *c) {
     if (n < 0) {
       log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id,
                 err_name((int)n));
+      conn_close(c);
+      return;
+    }
+    if (c->tls && loop__tls_seal(c->tls, &c->wbuf)) {
       conn_close(c);
       return;
     }
@@ -289,6 +320,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   b->len = sizeof c->srv->rbuf;
 }
 
+/* Once the client's preface and SETTINGS are in, the keepalive timer
+ * stops bounding the handshake and starts pinging. */
+static void check_handshake(loop_conn *c) {
+  if (c->handshake_done || c->closing || !c->h2 || !h2_session_handshake_done(c->h2))
+    return;
+  c->handshake_done = 1;
+  uv_timer_start(&c->keepalive, on_keepalive, c->srv->cfg->keepalive_time_ms, 0);
+}
+
+static int feed_h2(void *ud, const uint8_t *data, size_t len) {
+  loop_conn *c = ud;
+  return h2_session_feed(c->h2, data, len);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   loop_conn *c = s->data;
   if (nread == 0 || c->closing)
@@ -310,11 +355,20 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   }
   if (c->proto == CONN_SNIFF) {
     sniff(c, (const uint8_t *)b->base, (size_t)nread);
+    check_handshake(c);
     return;
   }
-  if (h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread)) {
-    log_info("conn %llu: HTTP/2 protocol error from the client; closing",
-             (unsigned long long)c->id);
+  int rc = c->tls
+               ? loop__tls_feed(c->tls, (const uint8_t *)b->base, (size_t)nread, feed_h2, c)
+               : h2_session_feed(c->h2, (const uint8_t *)b->base, (size_t)nread);
+  check_handshake(c);
+  if (rc) {
+    if (c->tls && (rc == ERR_IO || !loop__tls_handshake_done(c->tls)))
+      log_debug("conn %llu: TLS %s; closing", (unsigned long long)c->id,
+                rc == ERR_IO ? "close_notify" : "handshake failed");
+    else
+      log_info("conn %llu: HTTP/2 protocol error from the client; closing",
+               (unsigned long long)c->id);
     /* Write the GOAWAY nghttp2 queued, then close. */
     uv_read_stop(s);
     c->close_after_flush = 1;
@@ -366,12 +420,37 @@ static void conn_close(loop_conn *c) {
    * connection that is going away. */
   h2_session_free(c->h2);
   c->h2 = NULL;
+  loop__tls_free(c->tls);
+  c->tls = NULL;
   if (c->proto == CONN_H1)
     loop__h1_close(c);
   log_debug("conn %llu: closed", (unsigned long long)c->id);
+  srv->nconns--;
   uv_close((uv_handle_t *)&c->keepalive, on_closed);
   uv_close((uv_handle_t *)&c->idle, on_closed);
   uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* "127.0.0.1:40312" or "[::1]:40312", once per connection. */
+static void format_peer(loop_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char ip[48];
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6 &&
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip) == 0) {
+      snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip,
+               ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+      return;
+    }
+    if (ss.ss_family == AF_INET &&
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0) {
+      snprintf(c->peer, sizeof c->peer, "%s:%d", ip,
+               ntohs(((struct sockaddr_in *)&ss)->sin_port));
+      return;
+    }
+  }
+  snprintf(c->peer, sizeof c->peer, "unknown");
 }
 
 /* The connection speaks HTTP/2: the session starts and our SETTINGS go
@@ -385,7 +464,9 @@ static void h2_start(loop_conn *c, const uint8_t *data, size_t len) {
     return;
   }
   uv_timer_stop(&c->idle);
-  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->keepalive_time_ms, 0);
+  /* The keepalive timer first bounds the rest of the handshake: SETTINGS
+   * (on_keepalive closes, check_handshake switches it to keepalive). */
+  uv_timer_start(&c->keepalive, on_keepalive, srv->cfg->handshake_timeout_ms, 0);
   idle_start(c);
   mark_dirty(c);
   if (len && h2_session_feed(c->h2, data, len)) {
@@ -455,7 +536,22 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
   }
+  if (srv->nconns >= srv->cfg->max_connections) {
+    /* Closed at once rather than left in the backlog: the client sees why
+     * sooner, and we log once per episode, not per connection. */
+    if (!srv->conns_refused)
+      log_warn("--max-connections %d reached: closing new connections until some close",
+               srv->cfg->max_connections);
+    srv->conns_refused = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    return;
+  }
+  if (srv->conns_refused && srv->nconns < srv->cfg->max_connections * 9 / 10) {
+    srv->conns_refused = 0;
+    log_info("connections back under --max-connections (%d open)", srv->nconns);
+  }
   uv_tcp_nodelay(&c->tcp, 1);
+  format_peer(c);
   uv_timer_init(srv->loop, &c->keepalive);
   uv_timer_init(srv->loop, &c->idle);
   c->keepalive.data = c->idle.data = c;
@@ -464,10 +560,20 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
   if (srv->conns)
     srv->conns->prev = c;
   srv->conns = c;
+  srv->nconns++;
   c->reading = 1;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   if (http_only) {
     loop__h1_start(c, NULL, 0);
+  } else if (srv->tls_ctx) {
+    /* TLS: ALPN is h2 only, so no sniffing; the handshake timeout covers
+     * the TLS handshake, the preface and SETTINGS. */
+    if (!(c->tls = loop__tls_new(srv->tls_ctx))) {
+      log_error("conn %llu: cannot create a TLS session", (unsigned long long)c->id);
+      conn_close(c);
+      return;
+    }
+    h2_start(c, NULL, 0);
   } else {
     /* Until the first bytes come, the header timeout applies. */
     uv_timer_start(&c->idle, on_sniff_timeout, srv->cfg->http_header_timeout_ms, 0);

@@ -3,13 +3,17 @@
  * runs the loop until SIGINT/SIGTERM, then closes every handle, lets the
  * work in flight come back (cancelled), and frees everything so that
  * uv_loop_close succeeds. Loop thread. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/access_log.h"
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "loop_tls.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
 #include "loop_curl.h"
@@ -38,7 +42,9 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->flush_idle);
   close_handle((uv_handle_t *)&srv->sigint);
   close_handle((uv_handle_t *)&srv->sigterm);
+  close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->drain_timer);
+  loop__metrics_stop(srv);
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -77,6 +83,32 @@ static void on_signal(uv_signal_t *h, int signum) {
   loop__shutdown_all(srv);
   uv_timer_start(&srv->drain_timer, on_drain_timeout,
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
+}
+
+/* Certificate and key (and client CA) read again into a new context for
+ * new connections; open ones keep theirs, so none drops. A bad file keeps
+ * the previous context. */
+static void reload_tls(loop_server *srv) {
+  if (!srv->tls_ctx)
+    return;
+  SSL_CTX *ctx = loop__tls_ctx_new(srv->cfg);
+  if (!ctx) {
+    log_error("SIGHUP: TLS files not reloaded; the previous certificate stays in use");
+    return;
+  }
+  loop__tls_ctx_free(srv->tls_ctx);
+  srv->tls_ctx = ctx;
+  log_info("SIGHUP: TLS certificate %s reloaded", srv->cfg->tls_cert);
+}
+
+/* SIGHUP reloads every file the server was started with: the TLS
+ * certificate and key, and the auth tokens. Without either, it does
+ * nothing (and never ends the process, as the default action would). */
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)signum;
+  loop_server *srv = h->data;
+  reload_tls(srv);
+  loop__auth_reload(srv);
 }
 
 /* Reads the first line of the API key file into key (the key itself is
@@ -140,6 +172,19 @@ static void on_walk_close(uv_handle_t *h, void *arg) {
   close_handle(h);
 }
 
+/* The defaults serve the working directory to every interface: fine on a
+ * laptop, not on a host with other files and other users. Said once, at
+ * start, with the way out. */
+static void warn_exposed_workdir(const config *cfg) {
+  char root[PATH_MAX];
+  if (!config_workdir_exposed(cfg, root, sizeof root))
+    return;
+  log_warn("the image root is the working directory (%s) and --host %s is not loopback: "
+           "any client that reaches this port can read any image under it; set "
+           "--image-root to a directory of images only (README: Running it in production)",
+           root, cfg->host);
+}
+
 int loop_run(const config *cfg) {
   int status = 1;
   loop_pool_size(cfg->workers);
@@ -159,6 +204,10 @@ int loop_run(const config *cfg) {
   if (uv_loop_init(&loop))
     goto fail_srv;
   srv->loop = &loop;
+  if (loop__metrics_init(srv)) {
+    log_error("cannot set up the metrics: out of memory");
+    goto fail_loop;
+  }
 
   ocr_config oc = {
       .kind = strcmp(cfg->engine, "mock") == 0 ? OCR_KIND_MOCK : OCR_KIND_TESSERACT,
@@ -182,6 +231,8 @@ int loop_run(const config *cfg) {
   if (cfg->redis_url[0] ? loop_redis_jobs_new(cfg, &loop, &jobs)
                         : jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
+  if (!cfg->redis_url[0])
+    jobs_memory_set_limits(jobs, cfg->job_store_max_batches, cfg->job_store_max_bytes);
 
   exec ex;
   timer_src timers;
@@ -199,6 +250,14 @@ int loop_run(const config *cfg) {
   }
   if (cfg->redis_url[0])
     rest_server_set_store_probe(srv->rest, loop_redis_up, NULL);
+  srv->jobs = jobs;
+  rest_server_set_metrics(srv->rest, srv->metrics);
+  if (rpc_server_set_metrics(srv->rpc, srv->metrics)) {
+    log_error("cannot set up the metrics: out of memory");
+    rest_server_free(srv->rest);
+    rpc_server_free(srv->rpc);
+    goto fail_timers;
+  }
   if (start_llm(srv, &timers)) {
     loop_curl_close(srv->curl); /* its close callback runs in fail_jobs */
     srv->curl = NULL;
@@ -214,11 +273,23 @@ int loop_run(const config *cfg) {
   srv->sigint.data = srv->sigterm.data = srv;
   uv_signal_start(&srv->sigint, on_signal, SIGINT);
   uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+  uv_signal_init(&loop, &srv->sighup);
+  srv->sighup.data = srv;
+  uv_signal_start(&srv->sighup, on_sighup, SIGHUP);
+  int tls_ok = 1;
+  if (cfg->tls_cert[0]) {
+    tls_ok = (srv->tls_ctx = loop__tls_ctx_new(cfg)) != NULL;
+    if (tls_ok)
+      log_info("TLS on: TLS 1.2+, ALPN h2%s",
+               cfg->tls_client_ca[0] ? ", client certificates required" : "");
+  }
+  loop__metrics_start(srv);
 
-  if (loop__listen(srv) == 0) {
+  if (tls_ok && loop__auth_start(srv) == 0 && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
+    warn_exposed_workdir(cfg);
     if (config_result_cache_on(cfg))
       log_info("result cache on: %s store, entries kept %llu s",
                cfg->redis_url[0] ? "Redis" : "in-process",
@@ -231,6 +302,7 @@ int loop_run(const config *cfg) {
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);
   jobs = NULL;
+  srv->jobs = NULL;
   loop_timer_close(&timers);
   /* Close anything left (a failed listen) and let cancelled work and close
    * callbacks run to the end. */
@@ -244,6 +316,7 @@ int loop_run(const config *cfg) {
   }
   rest_server_free(srv->rest);
   rpc_server_free(srv->rpc);
+  loop__tls_ctx_free(srv->tls_ctx);
   if (0) {
   fail_timers:
     loop_timer_close(&timers);
@@ -259,6 +332,9 @@ fail_loop:
     status = 1;
   }
 fail_srv:
+  access_log_flush(); /* calls cancelled by the last runs */
+  metrics_free(srv->metrics);
+  auth_tokens_free(srv->auth);
   free(srv);
   return status;
 }

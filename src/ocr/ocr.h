@@ -46,6 +46,12 @@ typedef struct ocr_engine ocr_engine;
 /* ocr_request.psm for an options["psm"] that is not an integer. */
 #define OCR_PSM_INVALID (-2)
 
+/* The psm option as every front door reads it: -1 (automatic) for NULL,
+ * the value for an integer 0..1000, else OCR_PSM_INVALID; the engine then
+ * refuses all but -1 and 1..13 with ERR_INVAL naming options.psm, rather
+ * than ignoring a bad value. Any thread. */
+int ocr_psm_parse(const char *v);
+
 /* What one recognition reads. All pointers are owned by the caller (the
  * job) and must stay valid until ocr_engine_run returns. */
 typedef struct ocr_request {

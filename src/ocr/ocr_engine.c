@@ -137,6 +137,18 @@ static int resolve(const ocr_engine *e, const ocr_request *req, char *real,
   return 0;
 }
 
+int ocr_psm_parse(const char *v) {
+  char *end;
+  long n;
+
+  if (v == NULL)
+    return -1;
+  n = strtol(v, &end, 10);
+  if (end == v || *end != '\0' || n < 0 || n > 1000)
+    return OCR_PSM_INVALID;
+  return (int)n;
+}
+
 /* Worker thread. The checks ocr_engine_run makes before touching the
  * image, in its order: cancel flag, option ranges, language name,
  * installed data. Out-of-range options are refused rather than ignored:

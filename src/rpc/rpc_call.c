@@ -7,16 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/access_log.h"
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
 
 #define ACCEPT_ENCODING "identity,gzip"
 
-/* The call has its answer: its deadline no longer matters. */
-static void call_done(rpc_call *c) {
+/* The call has its answer: its deadline no longer matters, and it is
+ * counted and logged. */
+static void call_done(rpc_call *c, rpc_status status, const char *msg) {
   c->state = CALL_DONE;
+  rpc__call_account(c, status, msg);
   if (c->deadline) {
     c->srv->timers->stop(c->srv->timers, c->deadline);
     c->deadline = NULL;
@@ -34,6 +39,8 @@ static size_t response_headers(const rpc_call *c, hdr *h) {
     h[n++] = (hdr)HDR_LIT("grpc-encoding", "gzip");
   if (c->request_id[0])
     h[n++] = hdr_make("x-request-id", c->request_id, strlen(c->request_id));
+  else if (c->gen_id[0])
+    h[n++] = hdr_make("x-request-id", c->gen_id, sizeof c->gen_id - 1);
   return n;
 }
 
@@ -47,7 +54,7 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc, const c
       hdr_make("grpc-message", msg, strlen(msg)),
   };
   c->srv->tr->respond(c->conn, c->stream_id, h, 4, 1);
-  call_done(c);
+  call_done(c, grpc, msg);
 }
 
 /* Ends the call with trailers (status, message, extras); Trailers-Only
@@ -69,17 +76,14 @@ static void send_status(rpc_call *c, rpc_status status, const char *msg, const h
     c->srv->tr->send_trailers(c->conn, c->stream_id, h, n);
   else
     c->srv->tr->respond(c->conn, c->stream_id, h, n, 1);
-  call_done(c);
+  call_done(c, status, msg);
 }
 
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
   if (c->state == CALL_DONE)
     return;
   send_status(c, status, msg, NULL, 0);
-  if (c->request_id[0])
-    log_info("request %s: status %d %s", c->request_id, (int)status, msg ? msg : "");
-  else
-    log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
+  log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
 }
 
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
@@ -126,6 +130,7 @@ int rpc__call_send_framed(rpc_call *c, buf *framed) {
     return rc;
   }
   const rpc_transport *tr = c->srv->tr;
+  c->bytes_out += framed->len;
   if (!c->headers_sent) {
     hdr h[8];
     size_t n = response_headers(c, h);
@@ -156,7 +161,13 @@ void rpc__call_finish(rpc_call *c) {
   send_status(c, RPC_OK, NULL, NULL, 0);
 }
 
+static void resume_held(rpc_call *c);
+
 void rpc_call_drained(rpc_call *c) {
+  if (c->held.len) {
+    resume_held(c);
+    return;
+  }
   if (c->work && c->drained)
     c->drained(c->work);
 }
@@ -210,7 +221,7 @@ static int list_has(const hdr *h, const char *token) {
 }
 
 typedef struct req_headers {
-  const hdr *method, *path, *ctype, *te, *enc, *accept_enc, *timeout, *request_id;
+  const hdr *method, *path, *ctype, *te, *enc, *accept_enc, *timeout, *request_id, *authz;
 } req_headers;
 
 static void scan_headers(req_headers *r, const hdr *hdrs, size_t n) {
@@ -233,7 +244,20 @@ static void scan_headers(req_headers *r, const hdr *hdrs, size_t n) {
       r->timeout = h;
     else if (HDR_IS(h, "x-request-id"))
       r->request_id = h;
+    else if (HDR_IS(h, "authorization"))
+      r->authz = h;
   }
+}
+
+/* The token check, the one place every call passes (rpc_server_set_auth).
+ * The answer to a refused call never says what was wrong (missing,
+ * malformed or unknown token), and the header is never logged. */
+static int authorized(const rpc_server *srv, const rpc_method *m, const hdr *authz) {
+  if (!srv->auth || (m->flags & RPC_M_NO_AUTH))
+    return 1;
+  if ((m->flags & RPC_M_REFLECTION) && strcmp(srv->cfg->auth_reflection, "off") == 0)
+    return 1;
+  return authz && auth_check_bearer(srv->auth, authz->value, authz->value_len);
 }
 
 /* Checks what makes a request gRPC at all; answers and returns non-zero
@@ -250,6 +274,22 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
     http_error(c, "415", RPC_INTERNAL, "content-type must be application/grpc");
     return 1;
   }
+  /* The codec: proto only. grpc-go answers other subtypes INTERNAL; we
+   * say UNIMPLEMENTED (a valid gRPC request for something not served),
+   * +json included: JSON is served by the REST front door, and a gRPC
+   * JSON codec has no agreed mapping across client stacks. */
+  if (ct->value_len > 16 && ct->value[16] == '+') {
+    const char *sub = ct->value + 17, *end = ct->value + ct->value_len;
+    const char *semi = memchr(sub, ';', (size_t)(end - sub));
+    size_t n = (size_t)((semi ? semi : end) - sub);
+    if (n != 5 || strncasecmp(sub, "proto", 5) != 0) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "content-subtype %.*s is not supported (only proto)",
+               (int)(n > 64 ? 64 : n), sub);
+      rpc__call_fail(c, RPC_UNIMPLEMENTED, msg);
+      return 1;
+    }
+  }
   /* grpc-go accepts a missing te; a wrong one is a broken proxy. */
   if (r->te && !value_is(r->te, "trailers")) {
     http_error(c, "400", RPC_INTERNAL, "te must be trailers");
@@ -258,23 +298,53 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
   return 0;
 }
 
-rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
-                         size_t n) {
+static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_headers *r,
+                          const hdr *hdrs, size_t n) {
   rpc_call *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
+  c->t_start_ns = app_now_ns();
+  c->queue_ms = c->ocr_ms = -1;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
-
-  req_headers r;
-  scan_headers(&r, hdrs, n);
-  if (r.request_id && r.request_id->value_len < sizeof c->request_id)
-    memcpy(c->request_id, r.request_id->value, r.request_id->value_len);
-  if (r.accept_enc && list_has(r.accept_enc, "gzip"))
+  scan_headers(r, hdrs, n);
+  if (r->request_id && r->request_id->value_len < sizeof c->request_id)
+    memcpy(c->request_id, r->request_id->value, r->request_id->value_len);
+  /* An id of our own only for the access log line, which the client can
+   * then find by the echoed header; not recorded in the job store (that
+   * stays for ids the client chose). */
+  if (!c->request_id[0] && access_log_on_)
+    access_log_new_id(c->gen_id);
+  if (r->accept_enc && list_has(r->accept_enc, "gzip"))
     c->gzip_out = 1;
+  return c;
+}
+
+rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_id,
+                                   const hdr *hdrs, size_t n) {
+  req_headers r;
+  rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
+  if (!c)
+    return NULL;
+  /* What gRPC C-core answers: the call fails, the connection lives. */
+  char msg[128];
+  snprintf(msg, sizeof msg,
+           "request metadata exceeds the header list limit of %llu bytes "
+           "(--max-header-list-bytes)",
+           (unsigned long long)srv->cfg->max_header_list_bytes);
+  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  return c;
+}
+
+rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
+                         size_t n) {
+  req_headers r;
+  rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
+  if (!c)
+    return NULL;
   if (refuse_transport(c, &r))
     return c;
   if (!r.path) {
@@ -282,8 +352,14 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
     return c;
   }
   c->method = rpc__method_find(r.path->value, r.path->value_len, NULL);
+  srv->m.alive[rpc__method_index(c->method)]++;
+  c->alive_counted = 1;
   if (!c->method) {
     refuse_path(c, r.path->value, r.path->value_len);
+    return c;
+  }
+  if (!authorized(srv, c->method, r.authz)) {
+    rpc__call_fail(c, RPC_UNAUTHENTICATED, "missing or invalid token");
     return c;
   }
   if (srv->draining && !(c->method->flags & RPC_M_WHILE_DRAINING)) {
@@ -314,18 +390,23 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
       rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
       return c;
     }
+    c->deadline_ns = app_now_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
       if (!c->deadline)
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
     }
   }
+  /* Tests and operators see a call with a client-chosen id arrive (the
+   * access log line comes when it ends). */
   if (c->request_id[0])
     log_info("request %s: %.*s", c->request_id, (int)r.path->value_len, r.path->value);
   return c;
 }
 
 static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
+  if (c->method->check && c->method->check(c, data, len))
+    return ERR_MSG_TOO_LARGE;
   void *req = calloc(1, c->method->req_size);
   if (!req) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -375,9 +456,74 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   return rc;
 }
 
+/* Bytes up to the end of the message the deframer is in (its prefix
+ * first): feeding no more than this hands up at most one message. */
+static size_t to_message_end(const rpc_deframer *d) {
+  return d->prefix_len < 5 ? 5 - d->prefix_len : d->msg_len - d->msg.len;
+}
+
+static int stream_backed_up(rpc_call *c) {
+  return c->srv->tr->pending(c->conn, c->stream_id) > RPC_STREAM_HIGH_WATER;
+}
+
+static void feed(rpc_call *c, const uint8_t *data, size_t len);
+
+/* A client stream answers each request as it comes: one message at a
+ * time, and none while its earlier answers wait for the client to read
+ * them, or 300k reflection requests in 6 MB became 680 MiB of answers. The
+ * rest is held, and the client's window shut, until they drain. */
+static void feed_stream(rpc_call *c, const uint8_t *data, size_t len) {
+  while (len && c->state == CALL_RECEIVING) {
+    if (stream_backed_up(c)) {
+      if (buf_append(&c->held, data, len)) {
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+      }
+      if (c->srv->tr->pause_read)
+        c->srv->tr->pause_read(c->conn, c->stream_id, 1);
+      c->srv->tr->notify_drain(c->conn, c->stream_id);
+      return;
+    }
+    size_t n = to_message_end(&c->deframer);
+    if (n > len)
+      n = len;
+    feed(c, data, n);
+    data += n;
+    len -= n;
+  }
+}
+
+static void resume_held(rpc_call *c) {
+  buf held = c->held;
+  c->held = (buf)BUF_INIT;
+  if (c->srv->tr->pause_read)
+    c->srv->tr->pause_read(c->conn, c->stream_id, 0);
+  feed_stream(c, held.data, held.len);
+  buf_free(&held);
+  if (!c->held.len && c->end_held) {
+    c->end_held = 0;
+    rpc_call_end(c);
+  }
+}
+
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
+  c->bytes_in += len;
+  if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
+    if (c->held.len) {
+      if (buf_append(&c->held, data, len))
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    } else {
+      feed_stream(c, data, len);
+    }
+    return 0;
+  }
+  feed(c, data, len);
+  return 0;
+}
+
+static void feed(rpc_call *c, const uint8_t *data, size_t len) {
   int rc = rpc_deframe_feed(&c->deframer, data, len, on_message, c);
   if (rc == ERR_MSG_TOO_LARGE && c->state != CALL_DONE) {
     char msg[128];
@@ -387,14 +533,57 @@ int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   } else if (rc == ERR_NOMEM) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
   }
-  if (c->state == CALL_DONE)
+  if (c->state == CALL_DONE) {
     rpc_deframer_free(&c->deframer);
-  return 0;
+    buf_free(&c->held);
+  }
+}
+
+/* Overload sheds instead of queueing past any useful deadline: with the
+ * executor's queue full (--max-queued-jobs), or with more work queued
+ * ahead than the call's deadline leaves time for, the call is refused at
+ * once with UNAVAILABLE, which clients retry (elsewhere). Answers and
+ * returns 1 when refused. */
+static int refuse_overload(rpc_call *c) {
+  const exec *ex = c->srv->app.ex;
+  const config *cfg = c->srv->cfg;
+  size_t workers = cfg->workers > 0 ? (size_t)cfg->workers : 1;
+  size_t max_queued = cfg->max_queued_jobs > 0 ? (size_t)cfg->max_queued_jobs : 4 * workers;
+  size_t queued = ex->in_flight > workers ? ex->in_flight - workers : 0;
+  char msg[160];
+  if (queued >= max_queued) {
+    snprintf(msg, sizeof msg, "overloaded: %zu recognitions queued (--max-queued-jobs %zu)",
+             queued, max_queued);
+  } else if (c->deadline_ns && queued && ex->service_ms > 0 &&
+             strcmp(cfg->shed_by_deadline, "on") == 0) {
+    /* Time until a worker is free for us (the mean run time per queued
+     * job per worker). Our own run is not counted: its image may be far
+     * from the mean, and a call that only its own run makes late ends in
+     * DEADLINE_EXCEEDED as before. */
+    double need_ms = (double)queued / (double)workers * ex->service_ms;
+    uint64_t now = app_now_ns();
+    double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
+    if (left_ms >= need_ms)
+      return 0;
+    snprintf(msg, sizeof msg,
+             "overloaded: the deadline leaves %.0f ms, the %zu recognitions queued ahead "
+             "take about %.0f ms",
+             left_ms, queued, need_ms);
+  } else {
+    return 0;
+  }
+  c->srv->shed++;
+  rpc__call_fail(c, RPC_UNAVAILABLE, msg);
+  return 1;
 }
 
 void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
+  if (c->held.len) {
+    c->end_held = 1; /* after the held requests are answered */
+    return;
+  }
   rpc_deframer_free(&c->deframer);
   if (c->method->flags & RPC_M_CLIENT_STREAM) {
     c->method->on_end(c);
@@ -404,6 +593,8 @@ void rpc_call_end(rpc_call *c) {
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call without a request message");
     return;
   }
+  if ((c->method->flags & RPC_M_ADMIT) && refuse_overload(c))
+    return;
   c->state = CALL_RUNNING;
   void *req = c->req;
   c->req = NULL;
@@ -411,7 +602,13 @@ void rpc_call_end(rpc_call *c) {
 }
 
 void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
-  (void)h2_error_code;
+  /* Gone without a status: the client cancelled (RST_STREAM) or the
+   * connection went away; counted as gRPC servers do, CANCELLED. */
+  if (!c->accounted)
+    rpc__call_account(c, RPC_CANCELLED,
+                      h2_error_code ? "stream reset by the client" : "connection closed");
+  if (c->alive_counted)
+    c->srv->m.alive[rpc__method_index(c->method)]--;
   detach_work(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);
@@ -420,6 +617,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
     free(c->req);
   }
   rpc_deframer_free(&c->deframer);
+  buf_free(&c->held);
   rpc__md_free(c);
   c->srv->ncalls--;
   free(c);

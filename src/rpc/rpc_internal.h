@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 #include "app/app.h"
+#include "base/access_log.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "base/timer.h"
 #include "jobs/jobs.h"
 #include "ocr.pb.h"
@@ -20,6 +22,17 @@
 int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
 
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
+
+/* Counts the occurrences of length-delimited field `field` in protobuf
+ * wire bytes, or with sub != 0 the occurrences of field `sub` inside each
+ * of them (map entries). Stops once the count passes `stop`. Returns the
+ * count, or -1 when the bytes are not well-formed (pb_decode then says
+ * why). */
+ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t sub,
+                      size_t stop);
+
+/* Entries one ExtractText request may put in its `options` map. */
+#define RPC_MAX_OPTIONS 64
 
 /* Inflates a gzip (or zlib) message into out, failing with
  * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PARSE when the bytes
@@ -40,11 +53,33 @@ typedef struct rpc_md {
 
 typedef struct rpc_watcher rpc_watcher;
 
+/* Entries in the method table; rpc__method_index gives 0..RPC_NMETHODS-1,
+ * and RPC_NMETHODS for an unknown method (NULL). */
+#define RPC_NMETHODS 10
+struct rpc_method;
+size_t rpc__method_index(const struct rpc_method *m);
+/* The :path of method i; "unknown" for RPC_NMETHODS. */
+const char *rpc__method_name(size_t i);
+
+/* The server's metrics (rpc_metrics.c): series looked up once per method
+ * and status, so a call costs two array reads, an add and a bucket search. */
+typedef struct rpc_metrics {
+  metrics *reg; /* NULL: nothing is counted */
+  metric_family *requests, *duration;
+  metric *requests_s[RPC_NMETHODS + 1][17];
+  metric *duration_s[RPC_NMETHODS + 1];
+  metric *batches;
+  size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
+} rpc_metrics;
+
 /* rpc_method.flags */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+#define RPC_M_ADMIT 4          /* runs recognitions: refused when the queue is full */
 #define RPC_M_CLIENT_STREAM                                                                \
-  2 /* handler runs per request message; on_end at                                         \
-       the client's half-close */
+  2                        /* handler runs per request message; on_end at                  \
+                              the client's half-close */
+#define RPC_M_NO_AUTH 4    /* health: answered without a token */
+#define RPC_M_REFLECTION 8 /* needs the token unless --auth-reflection off */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
@@ -53,6 +88,10 @@ typedef struct rpc_method {
   size_t req_size;
   rpc_unary_fn handler;        /* takes ownership of req (pb_release + free) */
   void (*on_end)(rpc_call *c); /* RPC_M_CLIENT_STREAM only */
+  /* Before decoding: refuses a request whose repeated fields pass the
+   * method's limits (what decoding them would cost), answering the call.
+   * NULL: no repeated field to bound. Returns 0 or ERR_MSG_TOO_LARGE. */
+  int (*check)(rpc_call *c, const uint8_t *data, size_t len);
 } rpc_method;
 
 struct rpc_server {
@@ -67,9 +106,12 @@ struct rpc_server {
   int draining;
   rpc_watcher *watchers; /* health Watch streams */
   size_t nwatchers;
+  const struct auth_tokens *auth; /* NULL: no token needed */
   /* Batches of this server still running (svc_batch.c's list), so that a
    * second batch with the same batch_id is refused. */
   void *running_batches;
+  rpc_metrics m;
+  uint64_t shed; /* calls refused by admission control */
 };
 
 typedef enum call_state {
@@ -94,13 +136,32 @@ struct rpc_call {
   rpc_md *md;           /* custom metadata (not pseudo, not grpc-*) */
   size_t nmd;
   timer *deadline;
+  uint64_t deadline_ns; /* rpc__now_ns() when it passes; 0: none */
   /* The service's work in flight for this call, detached on close or
    * when the deadline passes. */
   void *work;
   void (*detach)(void *work);
   /* A paused server stream's resume hook (after notify_drain). */
   void (*drained)(void *work);
+  /* For the metrics and the access log. */
+  uint64_t t_start_ns;
+  uint64_t bytes_in, bytes_out;       /* message bytes as framed on the wire */
+  char gen_id[ACCESS_LOG_ID_LEN + 1]; /* generated request id when none came */
+  int accounted;                      /* counted and logged (once per call) */
+  int alive_counted;                  /* in srv->m.alive[] until close */
+  /* The in-band outcome of an OCR answer (ExtractText), for the log. */
+  const char *ocr_status, *ocr_details; /* static strings; NULL: none */
+  double queue_ms, ocr_ms;              /* < 0: no recognition */
+  /* Client streams: request bytes held back, unread, while the responses
+   * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
+   * the client's flow-control window is shut meanwhile. */
+  buf held;
+  int end_held; /* the client half-closed behind the held bytes */
 };
+
+/* A client-streaming call stops reading requests while more than this of
+ * its responses waits to be written. */
+#define RPC_STREAM_HIGH_WATER (256 * 1024)
 
 /* Looks a :path up in the method table; NULL if unknown. *service_known
  * says whether the service part exists (for the error message). */
@@ -165,6 +226,14 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
 
 /* Adds one metadata entry (key and value borrowed; at most 17 in all). */
 void rpc__kv_add(rpc_kv *kv, const char *key, const char *value);
+
+/* Records a call's end once: grpc_requests_total, the duration histogram
+ * and the access log line. Called when the status is sent, or at close
+ * for a call that ended without one (CANCELLED). */
+void rpc__call_account(rpc_call *c, rpc_status status, const char *msg);
+
+/* Notes an OCR answer on the call for its access log line. */
+void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms);
 
 /* Services. */
 void rpc__ocr_extract_text(rpc_call *c, void *req);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The server object and the method table keyed by :path. Loop thread. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,37 +11,85 @@
 #include "reflection.pb.h"
 #include "rpc_internal.h"
 
+/* OCRBatchRequest.image_paths (1): each entry costs an ImagePath and a
+ * batch item however small it is on the wire. */
+static int check_batch(rpc_call *c, const uint8_t *data, size_t len) {
+  uint64_t max = c->srv->cfg->max_batch_images;
+  ssize_t n = rpc__pb_count(data, len, 1, 0, max);
+  if (n < 0 || (uint64_t)n <= max)
+    return 0;
+  char msg[128];
+  snprintf(msg, sizeof msg, "batch has more than %llu images (--max-batch-images)",
+           (unsigned long long)max);
+  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  return ERR_MSG_TOO_LARGE;
+}
+
+/* OCRRequest.options (6) is a map<string,string> (entries: field 1). */
+static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
+  ssize_t n = rpc__pb_count(data, len, 6, 1, RPC_MAX_OPTIONS);
+  if (n < 0 || n <= RPC_MAX_OPTIONS)
+    return 0;
+  char msg[64];
+  snprintf(msg, sizeof msg, "options has more than %d entries", RPC_MAX_OPTIONS);
+  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  return ERR_MSG_TOO_LARGE;
+}
+
+/* LLMRequest.options (3) is the same kind of map. */
+static int check_llm_options(rpc_call *c, const uint8_t *data, size_t len) {
+  ssize_t n = rpc__pb_count(data, len, 3, 1, RPC_MAX_OPTIONS);
+  if (n < 0 || n <= RPC_MAX_OPTIONS)
+    return 0;
+  char msg[64];
+  snprintf(msg, sizeof msg, "options has more than %d entries", RPC_MAX_OPTIONS);
+  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  return ERR_MSG_TOO_LARGE;
+}
+
 static const rpc_method methods[] = {
-    {"/ocr.OCRService/ExtractText", 0, ocr_OCRRequest_fields, sizeof(ocr_OCRRequest),
-     rpc__ocr_extract_text, NULL},
-    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
-     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL},
-    {"/ocr.OCRService/ExtractTextBatch", 0, ocr_OCRBatchRequest_fields,
-     sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL},
+    {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields,
+     sizeof(ocr_OCRRequest), rpc__ocr_extract_text, NULL, check_options},
+    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
+     ocr_HealthCheckRequest_fields, sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health,
+     NULL, NULL},
+    {"/ocr.OCRService/ExtractTextBatch", RPC_M_ADMIT, ocr_OCRBatchRequest_fields,
+     sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL, check_batch},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
-     sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL},
+     sizeof(ocr_BatchStatusRequest), rpc__ocr_batch_status, NULL, NULL},
     {"/llm.LLMService/AnalyzeText", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
-     rpc__llm_analyze, NULL},
+     rpc__llm_analyze, NULL, check_llm_options},
     {"/llm.LLMService/AnalyzeTextStream", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
-     rpc__llm_analyze_stream, NULL},
-    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
+     rpc__llm_analyze_stream, NULL, check_llm_options},
+    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
-     rpc__health_check, NULL},
-    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING,
+     rpc__health_check, NULL, NULL},
+    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
-     rpc__health_watch, NULL},
+     rpc__health_watch, NULL, NULL},
     {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
-     rpc__reflection_end},
+     rpc__reflection_end, NULL},
     /* v1alpha: the same messages on the wire, still what many clients ask. */
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
-     rpc__reflection_end},
+     rpc__reflection_end, NULL},
 };
+
+_Static_assert(sizeof methods / sizeof methods[0] == RPC_NMETHODS,
+               "RPC_NMETHODS matches the method table");
+
+size_t rpc__method_index(const rpc_method *m) {
+  return m ? (size_t)(m - methods) : RPC_NMETHODS;
+}
+
+const char *rpc__method_name(size_t i) {
+  return i < RPC_NMETHODS ? methods[i].path : "unknown";
+}
 
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {
   const char *slash = len > 1 ? memchr(path + 1, '/', len - 1) : NULL;
@@ -86,6 +135,10 @@ void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
+
+void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens) {
+  srv->auth = tokens;
+}
 
 void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses) {
   *hits = srv->app.cache_hits;

@@ -172,6 +172,7 @@ static void extract_done(app_recog *r, int status) {
       rpc__ocr_kv(&r->out, job->srv->app.engine, app_recog_queue_ms(r), &kv);
       if (r->cache)
         kv_add(&kv, "cache", r->cache == APP_CACHE_HIT ? "hit" : "miss");
+      rpc__call_note_ocr(c, &r->out, app_recog_queue_ms(r));
       buf out = BUF_INIT;
       int rc =
           rpc__ocr_response_encode(&r->out, &kv, &out, job->srv->cfg->max_message_bytes);
@@ -231,6 +232,12 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
     in->path = req->public_image_path;
   } else {
     job_free(job);
+    c->ocr_status = "FAILURE";
+    c->ocr_details = err_name(ERR_INVAL);
+    ocr_result none;
+    ocr_result_init(&none);
+    none.err = ERR_INVAL;
+    app_metrics_image(&c->srv->app, &none, -1);
     reply_invalid(c, "no image: set private_image_path, public_image_path or image_data");
     return;
   }

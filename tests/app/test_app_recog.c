@@ -53,7 +53,7 @@ static void run_all(void) {
   }
 }
 
-static exec ex = {q_submit, q_cancel, NULL};
+static exec ex = {q_submit, q_cancel, NULL, 0, 0};
 static config cfg;
 static ocr_engine *engine;
 static jobs_store *jobs;

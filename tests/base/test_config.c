@@ -307,3 +307,28 @@ Test(config, result_cache_is_auto_on_with_redis_and_can_be_forced) {
   char *bad_ttl[] = {"ocrpc-server", "--result-cache-ttl-seconds=0"};
   expect_error(ARGC(bad_ttl), bad_ttl, NULL, "--result-cache-ttl-seconds", NULL);
 }
+
+/* The default image root (the working directory) on a non-loopback
+ * address is reported for the start-up warning; loopback, or another
+ * root, is not. */
+Test(config, workdir_exposed_on_non_loopback_only) {
+  char root[4096];
+  char *any[] = {"ocrpc-server", "--host", "::", NULL};
+  cr_assert_eq(config_load(&cfg, 3, any, NULL, stdout, err, sizeof err), 0);
+  cr_assert_eq(config_workdir_exposed(&cfg, root, sizeof root), 1);
+  char *v4[] = {"ocrpc-server", "--host", "0.0.0.0", NULL};
+  cr_assert_eq(config_load(&cfg, 3, v4, NULL, stdout, err, sizeof err), 0);
+  cr_assert_eq(config_workdir_exposed(&cfg, root, sizeof root), 1);
+  const char *loopbacks[] = {"127.0.0.1", "::1", "127.1.2.3", "::ffff:127.0.0.1"};
+  for (size_t i = 0; i < 4; i++) {
+    char *lo[] = {"ocrpc-server", "--host", (char *)loopbacks[i], NULL};
+    cr_assert_eq(config_load(&cfg, 3, lo, NULL, stdout, err, sizeof err), 0);
+    cr_assert_eq(config_workdir_exposed(&cfg, root, sizeof root), 0, "%s", loopbacks[i]);
+  }
+  char *other[] = {"ocrpc-server", "--host", "::", "--image-root", "/", NULL};
+  cr_assert_eq(config_load(&cfg, 5, other, NULL, stdout, err, sizeof err), 0);
+  char cwd[4096];
+  cr_assert_not_null(getcwd(cwd, sizeof cwd));
+  if (strcmp(cwd, "/") != 0)
+    cr_assert_eq(config_workdir_exposed(&cfg, root, sizeof root), 0);
+}

@@ -79,7 +79,7 @@ static int cancel_none(exec *ex, exec_job *job) {
   return ERR_INVAL;
 }
 
-static exec ex_now = {run_now, cancel_none, NULL};
+static exec ex_now = {run_now, cancel_none, NULL, 0, 0};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -195,8 +195,8 @@ static void q_drain(void) {
   queue.head = queue.n = 0;
 }
 
-static exec ex_now = {now_submit, now_cancel, NULL};
-static exec ex_queued = {q_submit, q_cancel, NULL};
+static exec ex_now = {now_submit, now_cancel, NULL, 0, 0};
+static exec ex_queued = {q_submit, q_cancel, NULL, 0, 0};
 
 /* ---- a virtual clock for deadlines ---- */
 

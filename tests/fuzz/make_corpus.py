@@ -336,6 +336,23 @@ def pb_seeds():
     }
 
 
+def pb_limits_seeds():
+    # First byte: bit 0 batch (1) or ExtractText options (0); bit 1 a limit
+    # of 3 instead of a million.
+    empty = b"\x0a\x00"
+    return {
+        "batch_small": b"\x01" + batch_request(
+            [{"public": "a"}, {"private": "b"}, {"data": b"\1"}], "kor", "id"),
+        "batch_over_3": b"\x03" + empty * 5,
+        "batch_empty_entries": b"\x01" + empty * 4000,
+        "options_small": b"\x00" + ocr_request(
+            public_path="a.png", options=[("psm", "6"), ("k", "v")]),
+        "options_split": b"\x02" + field_bytes(6, metadata([("a", "1")] * 2)) +
+        field_bytes(6, metadata([("b", "2")] * 2)),
+        "options_empty_entries": b"\x00" + field_bytes(6, empty * 4000),
+    }
+
+
 def metadata_seeds():
     return {
         "timeout_ms": b"\x00100m",
@@ -394,6 +411,18 @@ def h1_seeds():
     out["extract_json_bytewise"] = b"\x00" + seeds["extract_json"]
     out["extract_chunked_split7"] = b"\x06" + seeds["extract_chunked"]
     return out
+
+
+def auth_seeds():
+    """fuzz_auth: even first byte, an authorization value (the target's
+    tokens are tok-alpha and tok-bravo-2); odd, a token file."""
+    return {
+        "valid": b"\x00Bearer tok-alpha",
+        "spaces": b"\x00bearer   tok-bravo-2",
+        "basic": b"\x00Basic tok-alpha",
+        "file": b"\x01# c\n\n a \r\nb\n",
+        "empty_file": b"\x01\n\n",
+    }
 
 
 def png_file(w, h):
@@ -487,6 +516,8 @@ def main():
     write(root, "fuzz_metadata", metadata_seeds())
     write(root, "fuzz_image_header", image_header_seeds())
     write(root, "fuzz_h1_rest", h1_seeds())
+    write(root, "fuzz_pb_limits", pb_limits_seeds())
+    write(root, "fuzz_auth", auth_seeds())
 
 
 if __name__ == "__main__":

@@ -36,16 +36,19 @@ typedef struct srv_ud {
   char names[64][64];
   char values[64][256];
   int fail_request; /* on_request returns non-zero */
+  int overflows;    /* requests delivered marked h2_stream_header_overflow */
   int drains;
 } srv_ud;
 
 static srv_ud S;
+static h2_session *srv;
 
 static int s_on_request(void *ud, int32_t stream_id, const hdr *hdrs, size_t n,
                         void **stream_ud) {
   srv_ud *u = ud;
   cr_assert_eq(u, &S);
   u->requests++;
+  u->overflows += h2_stream_header_overflow(srv, stream_id);
   u->nhdr = n;
   for (size_t i = 0; i < n && i < 64; i++) {
     snprintf(u->names[i], sizeof u->names[i], "%.*s", (int)hdrs[i].name_len, hdrs[i].name);
@@ -233,7 +236,6 @@ static int c_on_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud) 
 
 /* ---- fixture ---- */
 
-static h2_session *srv;
 static nghttp2_session *cli;
 
 static const h2_settings default_settings = {
@@ -632,19 +634,21 @@ Test(h2, header_list_over_the_limit_resets_only_that_stream) {
   int32_t id = nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, nv, NREQ + 1, NULL);
   cr_assert_gt(id, 0);
   cr_assert_eq(pump(), 0);
-  cr_assert_eq(S.requests, 0, "an oversized header list reached on_request");
-  cr_assert_eq(cs(id)->closed, 1, "the stream was not reset");
-  cr_assert_neq(cs(id)->close_code, NGHTTP2_NO_ERROR);
+  /* Delivered marked, with the fields that fit, so the upper layer can
+   * answer it (RESOURCE_EXHAUSTED) before the reset. */
+  cr_assert_eq(S.requests, 1, "an oversized header list was not delivered marked");
+  cr_assert_eq(S.overflows, 1);
   cr_assert_eq(C.goaways, 0, "the whole connection was dropped");
   int32_t id2 = submit_request(NULL);
   cr_assert_eq(pump(), 0);
-  cr_assert_eq(S.requests, 1);
+  cr_assert_eq(S.requests, 2);
+  cr_assert_eq(S.overflows, 1);
   respond_full(id2, (const uint8_t *)"ok", 2);
   cr_assert_eq(pump(), 0);
   cr_assert_str_eq(cs(id2)->status, "200");
   cr_assert_str_eq(cs(id2)->trailer_grpc_status, "0");
-  cr_assert_eq(S.st[0].closes, 1);
-  cr_assert_eq(S.st[0].close_code, H2_NO_ERROR);
+  cr_assert_eq(S.st[1].closes, 1);
+  cr_assert_eq(S.st[1].close_code, H2_NO_ERROR);
 }
 
 /* The limit is "name + value + 32 per field" (RFC 9113 6.5.2, h2.h): many
@@ -669,9 +673,31 @@ Test(h2, header_list_limit_counts_32_bytes_per_field) {
       nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, nv, NREQ + NEXTRA, NULL);
   cr_assert_gt(id, 0);
   cr_assert_eq(pump(), 0);
-  cr_assert_eq(S.requests, 0, "a header list of %zu bytes (limit 4096) reached on_request",
+  cr_assert_eq(S.overflows, 1, "a header list of %zu bytes (limit 4096) was not marked",
                list);
+}
+
+/* Far over the limit (an HPACK bomb: references to one big table entry),
+ * the stream is reset with ENHANCE_YOUR_CALM as the fields arrive, never
+ * delivered; the connection lives. */
+Test(h2, header_block_far_over_the_limit_is_reset_enhance_your_calm) {
+  cr_assert_eq(pump(), 0);
+  enum { NEXTRA = 20 };
+  static char big[1000];
+  memset(big, 'b', sizeof big);
+  nghttp2_nv nv[NREQ + NEXTRA];
+  memcpy(nv, req_nv, sizeof req_nv);
+  for (int i = 0; i < NEXTRA; i++)
+    nv[NREQ + i] = (nghttp2_nv){(uint8_t *)"x-big", (uint8_t *)big, 5, sizeof big,
+                                NGHTTP2_NV_FLAG_NONE};
+  int32_t id =
+      nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL, nv, NREQ + NEXTRA, NULL);
+  cr_assert_gt(id, 0);
+  cr_assert_eq(pump(), 0);
+  cr_assert_eq(S.requests, 0, "a 20 KB header list (limit 4096) was delivered");
   cr_assert_eq(cs(id)->closed, 1, "the stream was not reset");
+  cr_assert_eq(cs(id)->close_code, NGHTTP2_ENHANCE_YOUR_CALM);
+  cr_assert_eq(C.goaways, 0, "the whole connection was dropped");
 }
 
 Test(h2, hundred_concurrent_streams_are_each_answered) {

@@ -149,6 +149,65 @@ Test(jobs_memory, long_ttl_keeps_many_entries) {
   jobs_free(st);
 }
 
+/* Past max_batches, the least recently updated batch goes first: a batch
+ * updated since it was created outlives younger ones left alone. */
+Test(jobs_memory, max_batches_evicts_least_recently_updated) {
+  jobs_store *st = NULL;
+  cr_assert_eq(jobs_memory_new(3600 * 1000, &st), 0);
+  jobs_memory_set_limits(st, 3, 0);
+  cr_assert_eq(jobs_create(st, "a", 1), 0);
+  cr_assert_eq(jobs_create(st, "b", 1), 0);
+  cr_assert_eq(jobs_create(st, "c", 1), 0);
+  jobs_result r = {.index = 0, .ok = 1, .text = "x"};
+  cr_assert_eq(jobs_put_result(st, "a", &r, 1, 0), 0); /* a is now the newest */
+  cr_assert_eq(jobs_create(st, "d", 1), 0);
+  cr_assert_eq(get(st, "b").err, ERR_NOT_FOUND, "b was the oldest update");
+  cr_assert_eq(get(st, "a").err, 0);
+  cr_assert_eq(get(st, "c").err, 0);
+  cr_assert_eq(get(st, "d").err, 0);
+  size_t n, bytes;
+  uint64_t evicted;
+  jobs_memory_usage(st, &n, &bytes, &evicted);
+  cr_assert_eq(n, 3);
+  cr_assert_eq(evicted, 1);
+  jobs_free(st);
+}
+
+/* The byte bound counts results' strings; the batch being written is
+ * never the one evicted, even when it alone passes the bound. */
+Test(jobs_memory, max_bytes_evicts_oldest_first_and_keeps_the_writer) {
+  jobs_store *st = NULL;
+  cr_assert_eq(jobs_memory_new(3600 * 1000, &st), 0);
+  jobs_memory_set_limits(st, 0, 64 * 1024);
+  static char text[10000];
+  memset(text, 't', sizeof text - 1);
+  jobs_result r = {.index = 0, .ok = 1, .text = text};
+  char id[16];
+  for (int i = 0; i < 20; i++) {
+    snprintf(id, sizeof id, "b%d", i);
+    cr_assert_eq(jobs_create(st, id, 1), 0);
+    cr_assert_eq(jobs_put_result(st, id, &r, 1, 0), 0);
+  }
+  size_t n, bytes;
+  uint64_t evicted;
+  jobs_memory_usage(st, &n, &bytes, &evicted);
+  cr_assert_leq(bytes, 64 * 1024);
+  cr_assert_eq(n + evicted, 20);
+  cr_assert_gt(evicted, 0);
+  cr_assert_eq(get(st, "b0").err, ERR_NOT_FOUND);
+  cr_assert_eq(get(st, "b19").err, 0);
+  /* One batch over the bound by itself: kept whole, the others go. */
+  cr_assert_eq(jobs_create(st, "big", 10), 0);
+  for (int i = 0; i < 10; i++)
+    cr_assert_eq(jobs_put_result(st, "big", &r, i + 1, 0), 0);
+  seen s = get(st, "big");
+  cr_assert_eq(s.err, 0);
+  cr_assert_eq(s.b.nresults, 10);
+  jobs_memory_usage(st, &n, &bytes, &evicted);
+  cr_assert_eq(n, 1);
+  jobs_free(st);
+}
+
 Test(jobs_state, names_round_trip) {
   for (int st = JOBS_PENDING; st <= JOBS_CANCELLED; st++)
     cr_assert_eq(jobs_state_parse(jobs_state_name((jobs_state)st)), st);

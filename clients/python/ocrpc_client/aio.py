@@ -10,7 +10,8 @@ exponential backoff and full jitter, up to ``max_attempts`` attempts, each
 retry sent with ``wait_for_ready`` so that it waits (within its
 ``timeout``) for the channel's next connection to a server that came back;
 a retry that ran out of time while the channel still could not connect is
-reported as ``OcrUnavailable``. Batches are async iterators.
+reported as ``OcrUnavailable``. Batches and ``analyze_stream`` token
+streams are async iterators.
 
 Create it inside the event loop that uses it (``grpc.aio`` channels belong
 to one loop), and close it with ``await client.close()`` or
@@ -18,6 +19,7 @@ to one loop), and close it with ``await client.close()`` or
 """
 
 import asyncio
+import os
 import random
 
 import grpc
@@ -38,12 +40,12 @@ class AsyncOcrClient:
     ``max_backoff``, ``options`` (extra channel options), ``retry_hook``
     (called with a :class:`~ocrpc_client.RetryEvent` after every failed
     attempt; may be a plain function or a coroutine function),
-    ``credentials``.
+    ``credentials``, ``token`` (bearer token; default ``$OCRPC_TOKEN``).
     """
 
     def __init__(self, target, *, timeout=300.0, max_attempts=5,
                  initial_backoff=0.1, max_backoff=5.0, options=None,
-                 retry_hook=None, credentials=None):
+                 retry_hook=None, credentials=None, token=None):
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         if initial_backoff < 0 or max_backoff < 0:
@@ -54,6 +56,9 @@ class AsyncOcrClient:
         self.initial_backoff = float(initial_backoff)
         self.max_backoff = float(max_backoff)
         self.retry_hook = retry_hook
+        if token is None:
+            token = os.environ.get("OCRPC_TOKEN") or None
+        self._auth = (("authorization", "Bearer " + token),) if token else ()
         opts = dict(DEFAULT_OPTIONS)
         # The channel's own reconnect backoff within the client's bounds, so
         # a retry reaches a server that came back (as the sync client).
@@ -148,9 +153,11 @@ class AsyncOcrClient:
                     raise err from e
             await asyncio.sleep(delay)
 
-    @staticmethod
-    def _metadata(request_id):
-        return (("x-request-id", str(request_id)),) if request_id else None
+    def _metadata(self, request_id=None):
+        md = self._auth
+        if request_id:
+            md += (("x-request-id", str(request_id)),)
+        return md or None
 
     # -- RPCs --------------------------------------------------------------
 
@@ -227,17 +234,22 @@ class AsyncOcrClient:
         finally:
             call.cancel()  # no-op once the call has ended
 
+    # llm.LLMService: await analyze() and async for ... in analyze_stream()
+    # (ocrpc_client/aio_analysis.py).
+    from .aio_analysis import analyze, analyze_stream  # noqa: E402
+
     async def health(self, service_name="OCRService", timeout=None):
         """``CheckHealth``: the ``HealthCheckResponse``; retried like
         :meth:`extract`."""
         return await self._call_unary(
             "CheckHealth", self._stub.CheckHealth,
             ocr_pb2.HealthCheckRequest(service_name=service_name), timeout,
-            None)
+            self._metadata())
 
     async def batch_status(self, batch_id, timeout=None):
         """``GetBatchStatus``: the ``BatchStatusResponse`` (results by
         index). Raises ``OcrNotFound`` for an unknown or expired id."""
         return await self._call_unary(
             "GetBatchStatus", self._stub.GetBatchStatus,
-            ocr_pb2.BatchStatusRequest(batch_id=batch_id), timeout, None)
+            ocr_pb2.BatchStatusRequest(batch_id=batch_id), timeout,
+            self._metadata())

@@ -23,6 +23,7 @@ after ``fork()``, never before (gRPC channels do not survive a fork).
 """
 
 import collections
+import os
 import random
 import socket
 import threading
@@ -150,11 +151,16 @@ class OcrClient:
             for logging and metrics). Exceptions it raises propagate.
         credentials: optional :class:`grpc.ChannelCredentials`; when given
             the channel is secure.
+        token: bearer token for a server started with ``--auth-token-file``,
+            sent as ``authorization: Bearer TOKEN`` on every call; ``None``
+            (the default) takes ``$OCRPC_TOKEN``, and no header is sent when
+            that is unset or empty. A refused token raises
+            :class:`~ocrpc_client.errors.OcrUnauthenticated` (not retried).
     """
 
     def __init__(self, target, *, timeout=300.0, max_attempts=5,
                  initial_backoff=0.1, max_backoff=5.0, options=None,
-                 retry_hook=None, credentials=None):
+                 retry_hook=None, credentials=None, token=None):
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         if initial_backoff < 0 or max_backoff < 0:
@@ -165,6 +171,9 @@ class OcrClient:
         self.initial_backoff = float(initial_backoff)
         self.max_backoff = float(max_backoff)
         self.retry_hook = retry_hook
+        if token is None:
+            token = os.environ.get("OCRPC_TOKEN") or None
+        self._auth = (("authorization", "Bearer " + token),) if token else ()
         opts = dict(DEFAULT_OPTIONS)
         opts["grpc.initial_reconnect_backoff_ms"] = max(
             1, int(self.initial_backoff * 1000))
@@ -258,9 +267,11 @@ class OcrClient:
                     raise err from e
             time.sleep(delay)
 
-    @staticmethod
-    def _metadata(request_id):
-        return (("x-request-id", str(request_id)),) if request_id else None
+    def _metadata(self, request_id=None):
+        md = self._auth
+        if request_id:
+            md += (("x-request-id", str(request_id)),)
+        return md or None
 
     # -- RPCs --------------------------------------------------------------
 
@@ -402,7 +413,7 @@ class OcrClient:
         return self._call_unary("CheckHealth", self._stub.CheckHealth,
                                 ocr_pb2.HealthCheckRequest(
                                     service_name=service_name),
-                                timeout, None)
+                                timeout, self._metadata())
 
     def batch_status(self, batch_id, timeout=None):
         """``GetBatchStatus``: the job store's view of a batch
@@ -414,4 +425,4 @@ class OcrClient:
         """
         return self._call_unary("GetBatchStatus", self._stub.GetBatchStatus,
                                 ocr_pb2.BatchStatusRequest(batch_id=batch_id),
-                                timeout, None)
+                                timeout, self._metadata())

@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+"""Overload sheds instead of queueing (issue 15): with one Tesseract worker
+and --max-queued-jobs 2, a burst of calls is answered OK or UNAVAILABLE,
+every one of them, and some are shed; a call whose deadline the queue ahead
+would miss is refused at once with UNAVAILABLE rather than left to expire.
+Judged by counts and status codes, never by timing."""
+
+import unittest
+
+import grpc
+
+import harness as H
+
+S = H.load_stubs("repo")
+LINES = ["Overload line %d alpha bravo charlie delta" % i for i in range(6)]
+CALL_TIMEOUT = 300  # a bound only a hang reaches
+
+
+class Overload(unittest.TestCase):
+    def start(self, *args):
+        srv = H.Server("--shed-by-deadline", "on", *args, workers=1)
+        srv.start()
+        self.addCleanup(srv.stop)
+        H.render_lines(srv.path("page.png"), LINES)
+        return srv
+
+    def request(self):
+        return S.ocr.OCRRequest(public_image_path="page.png", language="english")
+
+    def test_burst_is_answered_ok_or_unavailable_and_sheds(self):
+        srv = self.start("--max-queued-jobs", "2")
+        stub = S.ocr_grpc.OCRServiceStub(srv.channel())
+        stub.ExtractText(self.request(), timeout=CALL_TIMEOUT)  # warm the engine
+        futures = [stub.ExtractText.future(self.request(), timeout=CALL_TIMEOUT)
+                   for _ in range(24)]
+        ok = shed = 0
+        for f in futures:
+            try:
+                resp = f.result()
+                self.assertEqual(resp.status, S.common.STATUS_SUCCESS)
+                ok += 1
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
+                self.assertIn("--max-queued-jobs", e.details())
+                shed += 1
+        self.assertEqual(ok + shed, 24)
+        self.assertGreater(shed, 0, "nothing was shed")
+        self.assertGreaterEqual(ok, 3, "fewer calls served than one worker + 2 queued")
+
+    def test_deadline_the_queue_would_miss_is_refused_early(self):
+        srv = self.start("--max-queued-jobs", "100")
+        stub = S.ocr_grpc.OCRServiceStub(srv.channel())
+        warm = stub.ExtractText(self.request(), timeout=CALL_TIMEOUT)
+        ocr_ms = float(dict(warm.metadata.data)["ocr_ms"])
+        ahead = [stub.ExtractText.future(self.request(), timeout=CALL_TIMEOUT)
+                 for _ in range(8)]
+        # Time for about two recognitions; eight are queued ahead.
+        with self.assertRaises(grpc.RpcError) as cm:
+            stub.ExtractText(self.request(), timeout=max(2 * ocr_ms, 50) / 1000.0)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
+                         cm.exception.details())
+        self.assertIn("deadline", cm.exception.details())
+        for f in ahead:
+            self.assertEqual(f.result().status, S.common.STATUS_SUCCESS)
+
+
+if __name__ == "__main__":
+    unittest.main()

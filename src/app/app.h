@@ -34,6 +34,9 @@ typedef struct app {
    * is counted. */
   struct metric_family *m_images;
   struct metric *m_recognition, *m_queue_wait, *m_cache_hits, *m_cache_misses;
+  /* ocr_phase_seconds by phase: decode, orientation, layout, recognition,
+   * encode (results measured with options["timings"]="1"). */
+  struct metric *m_phase[5];
   struct metric *m_last_image; /* the last ocr_images_total series used */
   int m_last_err;
   char m_last_lang[64];
@@ -43,14 +46,16 @@ struct metrics;
 
 /* Registers the recognition path's families in m (borrowed, must outlive
  * a): ocr_images_total{language,result}, ocr_recognition_seconds,
- * ocr_queue_wait_seconds, ocr_result_cache_hits_total and
- * ocr_result_cache_misses_total. Returns 0 or ERR_NOMEM. Loop thread. */
+ * ocr_queue_wait_seconds, ocr_result_cache_hits_total,
+ * ocr_result_cache_misses_total and ocr_phase_seconds{phase}. Returns 0
+ * or ERR_NOMEM. Loop thread. */
 int app_metrics_register(app *a, struct metrics *m);
 
 /* Counts one answered image in ocr_images_total (language: the Tesseract
  * code used, "unknown" when none was resolved; result: "success" or the
  * failure's details code) and, when a worker ran the engine for it
- * (queue_ms >= 0), its queue wait and recognition time. Recognitions
+ * (queue_ms >= 0), its queue wait and recognition time, and its phase
+ * times when they were measured (r->timed, no error). Recognitions
  * count themselves; front doors call this for images refused before
  * reaching the app (no image in the request). Loop thread. */
 void app_metrics_image(app *a, const ocr_result *r, double queue_ms);

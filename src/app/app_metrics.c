@@ -45,6 +45,17 @@ int app_metrics_register(app *a, metrics *m) {
   a->m_cache_misses =
       single(m, METRIC_COUNTER, "ocr_result_cache_misses_total",
              "Result cache lookups that found none (or the store was unreachable).");
+  const char *pl[] = {"phase"};
+  metric_family *phase = metrics_family(
+      m, METRIC_HISTOGRAM, "ocr_phase_seconds",
+      "Time one image spent in each phase of recognition (decode, orientation, layout, "
+      "recognition, encode), for requests that asked for timings (options timings=1).",
+      1, pl, buckets, NBUCKETS);
+  static const char *const phases[] = {"decode", "orientation", "layout", "recognition",
+                                       "encode"};
+  for (size_t i = 0; i < 5; i++)
+    if (!(a->m_phase[i] = metrics_series(phase, (const char *[]){phases[i]})))
+      return ERR_NOMEM;
   if (!a->m_images || !a->m_recognition || !a->m_queue_wait || !a->m_cache_hits ||
       !a->m_cache_misses || metrics_on_collect(m, collect, a, NULL))
     return ERR_NOMEM;
@@ -68,4 +79,12 @@ void app_metrics_image(app *a, const ocr_result *r, double queue_ms) {
     return;
   metric_observe(a->m_queue_wait, queue_ms / 1000.0);
   metric_observe(a->m_recognition, r->ocr_ms / 1000.0);
+  /* Only measured results: a cache hit or an unasked request has none, and
+   * counting zeros would drag every phase's quantiles down. */
+  if (r->timed && !r->err) {
+    const double ms[] = {r->decode_ms, r->orientation_ms, r->layout_ms, r->recognition_ms,
+                         r->encode_ms};
+    for (size_t i = 0; i < 5; i++)
+      metric_observe(a->m_phase[i], ms[i] / 1000.0);
+  }
 }

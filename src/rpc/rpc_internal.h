@@ -72,14 +72,12 @@ typedef struct rpc_metrics {
   size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
 } rpc_metrics;
 
-/* rpc_method.flags */
+/* rpc_method.flags: one bit each. */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+#define RPC_M_CLIENT_STREAM 2  /* handler per request message; on_end at half-close */
 #define RPC_M_ADMIT 4          /* runs recognitions: refused when the queue is full */
-#define RPC_M_CLIENT_STREAM                                                                \
-  2                        /* handler runs per request message; on_end at                  \
-                              the client's half-close */
-#define RPC_M_NO_AUTH 4    /* health: answered without a token */
-#define RPC_M_REFLECTION 8 /* needs the token unless --auth-reflection off */
+#define RPC_M_REFLECTION 8     /* needs the token unless --auth-reflection off */
+#define RPC_M_NO_AUTH 16       /* health: answered without a token */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */

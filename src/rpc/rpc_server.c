@@ -25,9 +25,12 @@ static int check_batch(rpc_call *c, const uint8_t *data, size_t len) {
   return ERR_MSG_TOO_LARGE;
 }
 
-/* OCRRequest.options (6) is a map<string,string> (entries: field 1). */
-static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
-  ssize_t n = rpc__pb_count(data, len, 6, 1, RPC_MAX_OPTIONS);
+/* Refuses a request whose options map (field `field`, a map<string,string>
+ * whose entries are that field repeated) has more than RPC_MAX_OPTIONS
+ * entries, counted on the wire before decoding. */
+static int check_options_field(rpc_call *c, const uint8_t *data, size_t len,
+                               uint32_t field) {
+  ssize_t n = rpc__pb_count(data, len, field, 1, RPC_MAX_OPTIONS);
   if (n < 0 || n <= RPC_MAX_OPTIONS)
     return 0;
   char msg[64];
@@ -36,15 +39,14 @@ static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
   return ERR_MSG_TOO_LARGE;
 }
 
-/* LLMRequest.options (3) is the same kind of map. */
+/* OCRRequest.options is field 6. */
+static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
+  return check_options_field(c, data, len, 6);
+}
+
+/* LLMRequest.options is field 3. */
 static int check_llm_options(rpc_call *c, const uint8_t *data, size_t len) {
-  ssize_t n = rpc__pb_count(data, len, 3, 1, RPC_MAX_OPTIONS);
-  if (n < 0 || n <= RPC_MAX_OPTIONS)
-    return 0;
-  char msg[64];
-  snprintf(msg, sizeof msg, "options has more than %d entries", RPC_MAX_OPTIONS);
-  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
-  return ERR_MSG_TOO_LARGE;
+  return check_options_field(c, data, len, 3);
 }
 
 static const rpc_method methods[] = {

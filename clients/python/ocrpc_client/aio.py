@@ -19,7 +19,6 @@ to one loop), and close it with ``await client.close()`` or
 """
 
 import asyncio
-import os
 import random
 
 import grpc
@@ -27,7 +26,7 @@ import grpc.aio
 
 from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
-from .client import DEFAULT_OPTIONS, RetryEvent, channel_target
+from .client import RetryEvent, configure
 
 __all__ = ["AsyncOcrClient"]
 
@@ -46,31 +45,9 @@ class AsyncOcrClient:
     def __init__(self, target, *, timeout=300.0, max_attempts=5,
                  initial_backoff=0.1, max_backoff=5.0, options=None,
                  retry_hook=None, credentials=None, token=None):
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        if initial_backoff < 0 or max_backoff < 0:
-            raise ValueError("backoffs must be >= 0")
-        self.target = target
-        self.timeout = timeout
-        self.max_attempts = int(max_attempts)
-        self.initial_backoff = float(initial_backoff)
-        self.max_backoff = float(max_backoff)
-        self.retry_hook = retry_hook
-        if token is None:
-            token = os.environ.get("OCRPC_TOKEN") or None
-        self._auth = (("authorization", "Bearer " + token),) if token else ()
-        opts = dict(DEFAULT_OPTIONS)
-        # The channel's own reconnect backoff within the client's bounds, so
-        # a retry reaches a server that came back (as the sync client).
-        opts["grpc.initial_reconnect_backoff_ms"] = max(
-            1, int(self.initial_backoff * 1000))
-        opts["grpc.max_reconnect_backoff_ms"] = max(
-            1, int(max(self.max_backoff, self.initial_backoff) * 1000))
-        # Several targets: round robin, as the sync client (channel_target).
-        channel_target_, lb_options = channel_target(target)
-        for k, v in list(lb_options) + list(options or ()):
-            opts[k] = v
-        self.options = list(opts.items())
+        channel_target_ = configure(self, target, timeout, max_attempts,
+                                    initial_backoff, max_backoff, options,
+                                    retry_hook, token)
         if credentials is not None:
             self._channel = grpc.aio.secure_channel(channel_target_, credentials,
                                                     options=self.options)

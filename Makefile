@@ -55,7 +55,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 FUZZ_TARGETS := fuzz_h2_rpc fuzz_deframe fuzz_pb_decode fuzz_metadata fuzz_h1_rest \
-                fuzz_image_header
+                fuzz_image_header fuzz_auth
 FUZZ_TARGETS += fuzz_llm_sse fuzz_llm_json
 FUZZ_TARGETS += fuzz_redis_url
 FUZZ_TARGETS += fuzz_pb_limits
@@ -104,3 +104,10 @@ bench-peers: bench-deps
 bench-compare:
 	./bench/compare.sh $(COMPARE_ARGS)
 # --- end benchmark peers
+
+# --- REST vs gRPC vs the guide's FastAPI server (bench/rest_compare.py;
+# wrk, python3-fastapi, python3-uvicorn from install-bench-deps.sh).
+.PHONY: bench-rest
+bench-rest: build
+	/usr/bin/python3 bench/rest_compare.py --build $(BUILD)
+# --- end REST comparison

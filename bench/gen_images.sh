@@ -13,6 +13,12 @@
 #   list_eng.txt      English images;  list_kor.txt  Korean images
 #   batch100.txt      100 English paths cycling through list_eng.txt (batch)
 #   big20m.png        a 20 MiB stored PNG of seeded noise (upload scenario)
+#   a4/page300.png    an A4 page of 36 English lines (12 pt DejaVu) at 300 DPI
+#   a4/page600.png    the same page rendered at 600 DPI (4960 x 7016)
+#   a4/photo.png      a "photo" of it: 4000 x 3000 (12 MP), turned 2 degrees,
+#                     light falling off to one side, slight blur and noise
+#   list_a4.txt       the three A4 images (not in list.txt: the older
+#                     scenarios keep their images)
 #
 # Usage: bench/gen_images.sh [OUT]    (skips files that already exist)
 set -euo pipefail
@@ -81,6 +87,33 @@ for p in 0 1 2 3; do
     -colorspace Gray -depth 8 "$f"
 done
 
+# A4 pages: 36 lines, 12 pt, rendered at 300 and 600 DPI (pointsize in
+# pixels = 12 pt * DPI / 72), text block placed as on a printed page.
+mkdir -p "$OUT/a4"
+a4text=""
+for k in $(seq 0 35); do
+  a4text+="${ENG[$((k % ${#ENG[@]}))]}"$'\n'
+done
+render_a4() { # dpi out
+  [ -e "$2" ] && return 0
+  local s=$(($1 / 300))
+  "$CONVERT" -size $((2480 * s))x$((3508 * s)) xc:white -fill black -font "$DEJAVU" \
+    -pointsize $((50 * s)) -interline-spacing $((22 * s)) \
+    -annotate +$((150 * s))+$((250 * s)) "$a4text" -colorspace Gray -depth 8 "$2"
+}
+render_a4 300 "$OUT/a4/page300.png"
+render_a4 600 "$OUT/a4/page600.png"
+if [ ! -e "$OUT/a4/photo.png" ]; then
+  # The 600 DPI page, turned slightly, on a 12 MP frame with light that
+  # falls off to the right, a little blur and seeded noise.
+  "$CONVERT" "$OUT/a4/page600.png" -resize 3000x3000 -background white -rotate 2 \
+    -gravity center -extent 4000x3000 \
+    \( -size 3000x4000 gradient:white-gray60 -rotate 90 \) -compose multiply -composite \
+    -blur 0x1 -seed 7 -attenuate 0.3 +noise Gaussian -colorspace Gray -depth 8 \
+    "$OUT/a4/photo.png"
+fi
+
+(cd "$OUT" && ls a4/*.png | LC_ALL=C sort > list_a4.txt)
 (cd "$OUT" && ls eng/*.png | LC_ALL=C sort > list_eng.txt &&
   ls kor/*.png | LC_ALL=C sort > list_kor.txt &&
   cat list_eng.txt list_kor.txt > list.txt)

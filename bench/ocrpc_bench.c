@@ -620,7 +620,7 @@ int main(int argc, char **argv) {
     return 2;
   worker *ws = calloc((size_t)o.threads, sizeof *ws);
   sh.workers = ws;
-  client_conn_opts copts = {0, 0};
+  client_conn_opts copts = {0, 0, NULL};
   for (int t = 0; t < o.threads; t++) {
     worker *w = &ws[t];
     w->idx = t;

@@ -6,10 +6,13 @@
 # h2load (nghttp2-client; it only checks HTTP 200, ocrpc-bench checks
 # every answer elsewhere), and reports the difference divided by N, so
 # start-up and shutdown cancel out.
-# Usage: bench/profile-mock.sh [SERVER_BINARY] [N]
+# Usage: bench/profile-mock.sh [SERVER_BINARY] [N] [SERVER FLAGS...]
+# (e.g. --access-log off).
 set -euo pipefail
 server=${1:-build/ocrpc-server}
 n=${2:-20000}
+shift $(( $# < 2 ? $# : 2 ))
+flags=("$@")
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -19,7 +22,7 @@ printf '\x00\x00\x00\x00\x14\x12\x09bench.png\x1a\x07english' > "$work/req.grpc"
 
 count() {  # count REQUESTS -> prints the server's total instructions
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$server" --host 127.0.0.1 --port 0 --http-port off --engine mock --image-root /tmp \
+    "$server" --host 127.0.0.1 --port 0 --http-port off --engine mock --image-root /tmp ${flags[@]+"${flags[@]}"} \
     2> "$work/server.log" &
   pid=$!
   port=
@@ -39,4 +42,4 @@ count() {  # count REQUESTS -> prints the server's total instructions
 
 one=$(count "$n")
 two=$(count $((2 * n)))
-echo "$server: $(( (two - one) / n )) instructions per ExtractText call (mock engine; N=$n)"
+echo "$server ${flags[*]}: $(( (two - one) / n )) instructions per ExtractText call (mock engine; N=$n)"

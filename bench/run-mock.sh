@@ -11,7 +11,7 @@ build=${1:-build}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 mkfifo "$dir/log"
-"$build/ocrpc-server" --engine mock --host 127.0.0.1 --port 0 --http-port off \
+"$build/ocrpc-server" --engine mock --host 127.0.0.1 --port 0 --http-port off --access-log off \
   --image-root "$dir" 2>"$dir/log" &
 pid=$!
 # Read the log until the "listening on" line, then keep draining it.

@@ -21,6 +21,7 @@ PKGS=(
   libhttp-parser-dev libcjson-dev libcurl4-openssl-dev python3-httpx
   help2man dpkg-dev systemd nginx-light redis-sentinel
   python3-pip python3-setuptools python3-httpx
+  uuid-dev prometheus
   libssl-dev openssl curl
 )
 

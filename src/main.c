@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include "base/access_log.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "loop/loop.h"
@@ -32,6 +33,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   log_set_level(cfg.log_level);
+  log_set_format(log_format_parse(cfg.log_format));
+  access_log_enable(access_log_parse(cfg.access_log));
   tune_malloc();
   return loop_run(&cfg);
 }

@@ -30,7 +30,35 @@ typedef struct app {
   int cache_on;
   uint64_t cache_ttl_ms;
   uint64_t cache_hits, cache_misses;
+  /* Metrics (app_metrics.c); NULL until app_metrics_register: nothing
+   * is counted. */
+  struct metric_family *m_images;
+  struct metric *m_recognition, *m_queue_wait, *m_cache_hits, *m_cache_misses;
+  /* ocr_phase_seconds by phase: decode, orientation, layout, recognition,
+   * encode (results measured with options["timings"]="1"). */
+  struct metric *m_phase[5];
+  struct metric *m_last_image; /* the last ocr_images_total series used */
+  int m_last_err;
+  char m_last_lang[64];
 } app;
+
+struct metrics;
+
+/* Registers the recognition path's families in m (borrowed, must outlive
+ * a): ocr_images_total{language,result}, ocr_recognition_seconds,
+ * ocr_queue_wait_seconds, ocr_result_cache_hits_total,
+ * ocr_result_cache_misses_total and ocr_phase_seconds{phase}. Returns 0
+ * or ERR_NOMEM. Loop thread. */
+int app_metrics_register(app *a, struct metrics *m);
+
+/* Counts one answered image in ocr_images_total (language: the Tesseract
+ * code used, "unknown" when none was resolved; result: "success" or the
+ * failure's details code) and, when a worker ran the engine for it
+ * (queue_ms >= 0), its queue wait and recognition time, and its phase
+ * times when they were measured (r->timed, no error). Recognitions
+ * count themselves; front doors call this for images refused before
+ * reaching the app (no image in the request). Loop thread. */
+void app_metrics_image(app *a, const ocr_result *r, double queue_ms);
 
 /* Fills a from cfg (borrowed, like engine and ex; all must outlive a). */
 void app_init(app *a, const config *cfg, ocr_engine *engine, exec *ex);

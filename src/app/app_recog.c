@@ -114,6 +114,9 @@ void app__cache_store(app *a, const app_recog *r) {
 static void finish(app_recog *r, int status) {
   if (status == 0 && !r->_cancel && r->cache == APP_CACHE_MISS)
     app__cache_store(r->_app, r);
+  if (status == 0)
+    app_metrics_image(r->_app, &r->out,
+                      r->cache == APP_CACHE_HIT ? -1 : app_recog_queue_ms(r));
   r->_done(r, status);
 }
 
@@ -205,7 +208,7 @@ int app_recog_start(app *a, app_recog *r, int flags, app_recog_cb done) {
       /* The mock engine never blocks: a trip through the worker pool
        * would only measure thread hand-off, not the front door. */
       recog_work(&r->_ej);
-      done(r, 0);
+      finish(r, 0);
       return 0;
     }
   }

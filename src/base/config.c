@@ -33,6 +33,7 @@ typedef struct centry {
 
 static const char *const engines[] = {"tesseract", "mock", NULL};
 static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const llm_engines[] = {"auto", "rules", "openai", NULL};
 
@@ -99,6 +100,11 @@ static const centry table[] = {
      "close connections without calls for this long with GOAWAY; 0: never"},
     {"TESSDATA_PREFIX", "--tessdata-dir", T_STR, OFF(tessdata_dir), 0, 0, "", NULL,
      "directory of the *.traineddata files"},
+    {"AUTH_TOKEN_FILE", "--auth-token-file", T_STR, OFF(auth_token_file), 0, 0, "", NULL,
+     "file of bearer tokens, one per line (reloaded on SIGHUP): every call but health "
+     "needs 'authorization: Bearer TOKEN'; unset: no token needed"},
+    {"AUTH_REFLECTION", "--auth-reflection", T_ENUM, OFF(auth_reflection), 0, 0, "on",
+     on_off, "with --auth-token-file: whether reflection needs the token too (on, off)"},
     {"OCR_JOB_LEASE_SECONDS", "--job-lease-seconds", T_INT, OFF(job_lease_seconds), 1, 3600,
      "15", NULL,
      "Redis store: a running batch whose server renewed nothing for this long "
@@ -132,6 +138,10 @@ static const centry table[] = {
     {"HTTP_IDLE_TIMEOUT_MS", "--http-idle-timeout-ms", T_U64, OFF(http_idle_timeout_ms),
      100, INT32_MAX, "60000", NULL,
      "close an idle HTTP/1.1 keep-alive connection (or a stalled body) after this"},
+    {"LOG_FORMAT", "--log-format", T_ENUM, OFF(log_format), 0, 0, "text", log_formats,
+     "every log line as text, or as one JSON object: text or json"},
+    {"ACCESS_LOG", "--access-log", T_ENUM, OFF(access_log), 0, 0, "on", on_off,
+     "one log line per call (gRPC and REST), buffered: on or off"},
     {"OCR_MAX_BATCH_IMAGES", "--max-batch-images", T_U64, OFF(max_batch_images), 1, 1000000,
      "10000", NULL,
      "images in one ExtractTextBatch; more is RESOURCE_EXHAUSTED before decoding"},

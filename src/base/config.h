@@ -37,6 +37,8 @@ typedef struct config {
   int max_ping_strikes;
   uint64_t max_connection_idle_ms; /* 0: off */
   char tessdata_dir[1024];         /* "": Tesseract's default */
+  char auth_token_file[4096];      /* "": no token needed */
+  char auth_reflection[4];         /* "on": reflection needs the token; "off" */
   int job_lease_seconds;           /* Redis store: batch lease (see jobs.h) */
   int max_pages;                   /* pages of one TIFF or PDF */
   int pdf_dpi;                     /* PDF rendering resolution */
@@ -53,6 +55,8 @@ typedef struct config {
   int http_port_num;               /* the same as a number; -1: off */
   uint64_t http_header_timeout_ms; /* slowloris: whole header block */
   uint64_t http_idle_timeout_ms;   /* keep-alive idle, or a stalled body */
+  char log_format[8];              /* "text" or "json" */
+  char access_log[8];              /* "on" or "off" */
   uint64_t max_batch_images;       /* entries of one ExtractTextBatch */
   uint64_t handshake_timeout_ms;   /* preface + SETTINGS within this */
   int max_connections;             /* open at once; more are closed */

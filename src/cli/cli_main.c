@@ -65,6 +65,8 @@ static const char usage[] =
     "      --server-paths      batch: the arguments are server-side paths\n"
     "      --batch-id ID       batch: choose the batch id\n"
     "      --json              print responses as JSON (batch: one line each)\n"
+    "      --token T           bearer token for a server started with\n"
+    "                          --auth-token-file (default: $OCRPC_TOKEN)\n"
     "      --prompt P          analyze: the instruction (default: the server's)\n"
     "      --engine E          analyze: rules or openai (default: the server's)\n"
     "      --model M, --temperature T, --max-tokens N\n"
@@ -96,6 +98,7 @@ typedef struct cli {
   int path_mode; /* extract --path / batch --server-paths */
   const char *batch_id;
   int json;
+  const char *token;   /* --token / $OCRPC_TOKEN; NULL: none */
   cli_analyze_opts an; /* analyze's own options */
   const char *cmd;
   char **args;
@@ -162,7 +165,13 @@ static int call_one(cli *o, run *r, const char *target, const char *path, const 
     fprintf(stderr, "ocrpc: out of memory\n");
     return EXIT_SERVER;
   }
-  int rc = client_conn_new(loop, target, NULL, &r->conn);
+  char authz[4200];
+  client_conn_opts copts = {0, 0, NULL};
+  if (o->token) {
+    snprintf(authz, sizeof authz, "Bearer %s", o->token);
+    copts.authorization = authz;
+  }
+  int rc = client_conn_new(loop, target, &copts, &r->conn);
   if (rc) {
     fprintf(stderr, "ocrpc: bad server address \"%s\" (want host:port)\n", target);
     client_loop_free(loop);
@@ -597,6 +606,8 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   const char *env = getenv("OCRPC_TARGET");
   o.target = env && *env ? env : "localhost:50051";
+  const char *tok = getenv("OCRPC_TOKEN");
+  o.token = tok && *tok ? tok : NULL;
   char **args = calloc((size_t)argc + 1, sizeof *args);
   if (!args)
     return EXIT_SERVER;
@@ -654,6 +665,13 @@ int main(int argc, char **argv) {
       o.batch_id = v;
     } else if (!strcmp(a, "--json")) {
       o.json = 1;
+    } else if (!strcmp(a, "--token")) {
+      VALUE();
+      if (!*v || strlen(v) > 4096 || strpbrk(v, " \t\r\n")) {
+        free(args);
+        return usage_error("--token: 1 to 4096 characters without blanks");
+      }
+      o.token = v;
     } else if (!strcmp(a, "--prompt")) {
       VALUE();
       o.an.prompt = v;

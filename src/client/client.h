@@ -84,6 +84,9 @@ typedef struct client_conn_opts {
   /* Largest response message accepted (RESOURCE_EXHAUSTED beyond it); 0
    * means 100 MiB (the guide's limit). */
   uint64_t max_recv_message;
+  /* The `authorization` header of every call ("Bearer TOKEN"), or NULL for
+   * none. Copied. */
+  const char *authorization;
 } client_conn_opts;
 
 /* Creates a loop. 0 or ERR_NOMEM. */

@@ -34,7 +34,8 @@ typedef struct client_session_cfg {
   const char *authority; /* copied */
   uint32_t window;
   uint64_t max_recv_message;
-  timer_src *timers; /* deadlines; borrowed for the session's life */
+  timer_src *timers;         /* deadlines; borrowed for the session's life */
+  const char *authorization; /* sent on every call when not NULL; copied */
 } client_session_cfg;
 
 /* Creates the session and queues the connection preface and SETTINGS.

@@ -52,6 +52,7 @@ struct client_call {
 struct client_session {
   nghttp2_session *ng;
   char *authority;
+  char *authorization; /* NULL: none */
   uint64_t max_recv;
   uint32_t window;
   timer_src *timers;
@@ -169,9 +170,15 @@ static int submit(client_session *s, client_call *c) {
       NV("te", "trailers", 8),
       NV("user-agent", USER_AGENT, sizeof USER_AGENT - 1),
       NV("grpc-timeout", tmo, tmo_len),
+      NV("authorization", s->authorization,
+         s->authorization ? strlen(s->authorization) : 0),
   };
 #undef NV
-  size_t n = sizeof nva / sizeof nva[0] - (c->timeout_ms ? 0 : 1);
+  size_t n = sizeof nva / sizeof nva[0] - 2;
+  if (c->timeout_ms)
+    nva[n++] = nva[sizeof nva / sizeof nva[0] - 2];
+  if (s->authorization)
+    nva[n++] = nva[sizeof nva / sizeof nva[0] - 1];
   nghttp2_data_provider dp;
   dp.source.ptr = c;
   dp.read_callback = read_body;
@@ -437,6 +444,8 @@ int client__session_new(const client_session_cfg *cfg, client_session **out) {
   s->authority = strdup(cfg->authority);
   if (!s->authority)
     goto fail_authority;
+  if (cfg->authorization && !(s->authorization = strdup(cfg->authorization)))
+    goto fail_callbacks;
   s->window = cfg->window ? cfg->window : DEFAULT_WINDOW;
   if (s->window > NGHTTP2_MAX_WINDOW_SIZE)
     s->window = NGHTTP2_MAX_WINDOW_SIZE;
@@ -481,6 +490,7 @@ int client__session_new(const client_session_cfg *cfg, client_session **out) {
 fail_settings:
   nghttp2_session_del(s->ng);
 fail_callbacks:
+  free(s->authorization);
   free(s->authority);
 fail_authority:
   free(s);
@@ -512,6 +522,7 @@ void client__session_free(client_session *s, int code, const char *msg) {
     return;
   client__session_fail(s, code, msg);
   nghttp2_session_del(s->ng);
+  free(s->authorization);
   free(s->authority);
   free(s);
 }

@@ -566,7 +566,8 @@ int client_conn_new(client_loop *l, const char *target, const client_conn_opts *
   else
     snprintf(authority, sizeof authority, "%s:%s", c->host, c->port);
   client_session_cfg cfg = {authority, opts ? opts->window : 0,
-                            opts ? opts->max_recv_message : 0, &c->timers};
+                            opts ? opts->max_recv_message : 0, &c->timers,
+                            opts ? opts->authorization : NULL};
   int rc = client__session_new(&cfg, &c->s);
   if (rc) {
     free(c->rbuf);

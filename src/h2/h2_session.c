@@ -65,6 +65,7 @@ struct h2_session {
   uint64_t min_ping_interval_ms;
   uint32_t max_ping_strikes, ping_strikes;
   uint64_t last_ping_ms; /* when the client's last PING came; 0: none */
+  int rid_indexed;       /* an x-request-id entry went into the HPACK table */
 };
 
 static uint64_t mono_ms(void) {
@@ -519,14 +520,23 @@ int h2_session_handshake_done(const h2_session *s) { return s->peer_settings; }
 
 int h2_session_shutdown_pending(const h2_session *s) { return s->shutdown_ping; }
 
-/* nghttp2 copies header arrays on submit, so borrowed names suffice there. */
-static void borrow_nv(nghttp2_nv *nv, const hdr *hdrs, size_t n) {
+/* nghttp2 copies header arrays on submit, so borrowed names suffice there.
+ * x-request-id differs on every response: indexed each time, it would push
+ * the headers every response repeats out of the HPACK table. The first one
+ * of a session goes into the table, so that later ones (never indexed)
+ * refer to its name there and only their value is encoded. */
+static void borrow_nv(h2_session *s, nghttp2_nv *nv, const hdr *hdrs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     nv[i].name = (uint8_t *)hdrs[i].name;
     nv[i].namelen = hdrs[i].name_len;
     nv[i].value = (uint8_t *)hdrs[i].value;
     nv[i].valuelen = hdrs[i].value_len;
     nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    if (HDR_IS(&hdrs[i], "x-request-id")) {
+      if (s->rid_indexed)
+        nv[i].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+      s->rid_indexed = 1;
+    }
   }
 }
 
@@ -536,7 +546,7 @@ int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n,
   if (!st || st->responded || n > 64)
     return ERR_INVAL;
   nghttp2_nv nv[64];
-  borrow_nv(nv, hdrs, n);
+  borrow_nv(s, nv, hdrs, n);
   nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
   int rc = nghttp2_submit_response(s->ng, stream_id, nv, n, end_stream ? NULL : &prd);
   if (rc)

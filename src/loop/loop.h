@@ -6,6 +6,8 @@
 #ifndef OCRPC_LOOP_H
 #define OCRPC_LOOP_H
 
+#include <stdint.h>
+
 #include "base/config.h"
 #include "base/exec.h"
 #include "base/timer.h"
@@ -20,6 +22,11 @@ void loop_pool_size(int workers);
 /* Initialises an executor backed by uv_queue_work on `loop`. Loop thread;
  * ex must outlive every job submitted to it. */
 void loop_exec_init(exec *ex, uv_loop_t *loop);
+
+/* Jobs the executors have queued and not started, and jobs running on a
+ * worker now, over the process (libuv's pool is process-wide). Workers
+ * count the starts with one atomic add per job. Loop thread. */
+void loop_exec_counts(uint64_t *queued, uint64_t *running);
 
 /* ---- ocrpc-redis: hiredis glue (loop_redis.c) ---- */
 struct redisAsyncContext;

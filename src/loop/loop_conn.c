@@ -5,6 +5,7 @@
  * once per loop iteration from a check handle (or after FLUSH_EVERY_READS reads), in the
  * order the connections had output, so a burst of responses costs one write. Loop thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,11 @@ static void tr_notify_drain(void *conn, int32_t sid) {
   h2_stream_notify_drain(c->h2, sid);
 }
 
+static const char *tr_peer(void *conn) {
+  loop_conn *c = conn;
+  return c->peer;
+}
+
 static void tr_pause_read(void *conn, int32_t sid, int paused) {
   loop_conn *c = conn;
   mark_dirty(c); /* a WINDOW_UPDATE may be due */
@@ -132,6 +138,7 @@ const rpc_transport loop__transport = {
     .reset = tr_reset,
     .pending = tr_pending,
     .notify_drain = tr_notify_drain,
+    .peer = tr_peer,
     .pause_read = tr_pause_read,
 };
 
@@ -424,6 +431,28 @@ static void conn_close(loop_conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* "127.0.0.1:40312" or "[::1]:40312", once per connection. */
+static void format_peer(loop_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char ip[48];
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6 &&
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip) == 0) {
+      snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip,
+               ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+      return;
+    }
+    if (ss.ss_family == AF_INET &&
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0) {
+      snprintf(c->peer, sizeof c->peer, "%s:%d", ip,
+               ntohs(((struct sockaddr_in *)&ss)->sin_port));
+      return;
+    }
+  }
+  snprintf(c->peer, sizeof c->peer, "unknown");
+}
+
 /* The connection speaks HTTP/2: the session starts and our SETTINGS go
  * out first; then what was read so far is fed to it. */
 static void h2_start(loop_conn *c, const uint8_t *data, size_t len) {
@@ -522,6 +551,7 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
     log_info("connections back under --max-connections (%d open)", srv->nconns);
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  format_peer(c);
   uv_timer_init(srv->loop, &c->keepalive);
   uv_timer_init(srv->loop, &c->idle);
   c->keepalive.data = c->idle.data = c;

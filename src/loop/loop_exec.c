@@ -3,6 +3,7 @@
  * the job's own _impl storage, so submitting allocates nothing; libuv
  * always calls after_work, with UV_ECANCELED when uv_cancel took the job
  * back before a worker picked it up. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,11 +29,23 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* For ocr_queue_depth and ocr_workers_busy: the loop counts submissions
+ * and completions, workers count starts (the one shared counter). */
+static uint64_t n_submitted, n_cancelled, n_finished;
+static _Atomic uint64_t n_started;
+
+void loop_exec_counts(uint64_t *queued, uint64_t *running) {
+  uint64_t started = atomic_load_explicit(&n_started, memory_order_relaxed);
+  *queued = n_submitted - n_cancelled > started ? n_submitted - n_cancelled - started : 0;
+  *running = started > n_finished ? started - n_finished : 0;
+}
+
 /* Worker thread. */
 static void on_work(uv_work_t *w) {
   work *wk = (work *)w;
   exec_job *job = w->data;
   wk->started_ns = now_ns();
+  atomic_fetch_add_explicit(&n_started, 1, memory_order_relaxed);
   job->work(job);
   wk->ended_ns = now_ns();
 }
@@ -41,6 +54,10 @@ static void on_after_work(uv_work_t *w, int status) {
   work *wk = (work *)w;
   exec *ex = wk->ex;
   exec_job *job = w->data;
+  if (status == UV_ECANCELED)
+    n_cancelled++;
+  else
+    n_finished++;
   ex->in_flight--;
   if (status != UV_ECANCELED) {
     /* Moving average of run time, for refusing calls whose deadline the
@@ -58,6 +75,7 @@ static int submit(exec *ex, exec_job *job) {
   if (uv_queue_work(ex->ud, &wk->req, on_work, on_after_work))
     return ERR_UNAVAILABLE;
   ex->in_flight++;
+  n_submitted++;
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/access_log.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
@@ -14,20 +15,70 @@ void loop__read_start(loop_conn *c);
 
 /* ---- rest's transport ---- */
 
+/* Answers with the request id echoed (the client's, or one made here),
+ * then counts and logs the request. */
 static int tr_respond(void *conn, int status, const hdr *hdrs, size_t n,
                       const uint8_t *body, size_t len) {
   loop_conn *c = conn;
   c->rest_work = NULL;
   loop__mark_dirty(c);
-  return h1_session_respond(c->h1, status, hdrs, n, body, len);
+  hdr h[16];
+  if (c->req.request_id[0] && n < sizeof h / sizeof h[0]) {
+    memcpy(h, hdrs, n * sizeof *hdrs);
+    h[n++] = hdr_make("x-request-id", c->req.request_id, strlen(c->req.request_id));
+    hdrs = h;
+  }
+  int rc = h1_session_respond(c->h1, status, hdrs, n, body, len);
+  loop__h1_account(c, status, len);
+  return rc;
 }
 
-const rest_transport loop__rest_transport = {.respond = tr_respond};
+/* What an answer says in-band, for its access log line; merged, since an
+ * OCR failure notes its times and then its details code. */
+static void tr_note(void *conn, const char *ocr_status, const char *details,
+                    double queue_ms, double ocr_ms) {
+  loop_conn *c = conn;
+  if (ocr_status)
+    c->req.ocr_status = ocr_status;
+  if (details)
+    c->req.details = details;
+  if (queue_ms >= 0)
+    c->req.queue_ms = queue_ms;
+  if (ocr_ms >= 0)
+    c->req.ocr_ms = ocr_ms;
+}
+
+const rest_transport loop__rest_transport = {.respond = tr_respond, .note = tr_note};
+
+/* Starts the request's accounting: time, route, method, body bytes and
+ * the request id (x-request-id, or a new UUID while the access log is
+ * on). */
+static void begin_request(loop_conn *c, const h1_request *r) {
+  memset(&c->req, 0, sizeof c->req);
+  c->req.t0_ns = uv_hrtime();
+  c->req.route = rest_route_name(r->path);
+  c->req.method = r->method;
+  c->req.bytes_in = r->body_len;
+  c->req.queue_ms = c->req.ocr_ms = -1;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    const hdr *h = &r->headers[i];
+    if (HDR_IS(h, "x-request-id") && h->value_len < sizeof c->req.request_id) {
+      memcpy(c->req.request_id, h->value, h->value_len);
+      c->req.request_id[h->value_len] = 0;
+      break;
+    }
+  }
+  if (!c->req.request_id[0] && access_log_on_) {
+    access_log_new_id(c->req.request_id);
+    c->req.id_generated = 1;
+  }
+}
 
 /* ---- h1 events ---- */
 
 static void on_request(void *ud, const h1_request *r) {
   loop_conn *c = ud;
+  begin_request(c, r);
   rest_request rr = {
       .method = r->method,
       .path = r->path,

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "h1/h1.h"
 #include "h2/h2.h"
 #include "loop.h"
@@ -26,6 +27,7 @@ typedef struct loop_server {
   uv_idle_t flush_idle;   /* keeps poll from blocking while conns are dirty */
   uv_signal_t sigint, sigterm, sighup;
   struct ssl_ctx_st *tls_ctx; /* NULL: plaintext; replaced on SIGHUP */
+  struct auth_tokens *auth;   /* --auth-token-file; NULL: none */
   uv_timer_t drain_timer;
   rpc_server *rpc;
   struct llm_service *llm; /* llm.LLMService; freed by stop() */
@@ -41,6 +43,12 @@ typedef struct loop_server {
   int conns_refused; /* refusing now: logged once per episode */
   int draining;
   int stopping;
+  /* Metrics (loop_metrics.c); the registry is also /metrics' source. */
+  metrics *metrics;
+  metric *m_conns_h2, *m_conns_h1, *m_queue_depth, *m_workers_busy, *m_store_up;
+  metric_family *m_http_requests, *m_http_duration;
+  struct jobs_store *jobs;
+  uv_timer_t access_timer; /* flushes the access log buffer */
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
 } loop_server;
 
@@ -71,6 +79,19 @@ struct loop_conn {
   int closing;
   int writing;
   int close_after_flush;
+  char peer[64]; /* "address:port", for the access log */
+  /* The HTTP/1.1 request being answered (one at a time per connection),
+   * for http_* metrics and its access log line (loop_h1.c). */
+  struct {
+    uint64_t t0_ns;
+    const char *route;  /* rest_route_name */
+    const char *method; /* static (h1) */
+    uint64_t bytes_in;
+    char request_id[129];
+    int id_generated;
+    const char *ocr_status, *details;
+    double queue_ms, ocr_ms;
+  } req;
   int handshake_done;   /* preface + SETTINGS received; keepalive runs after */
   buf wbuf;             /* bytes pulled from h2, not yet handed to the socket */
   struct loop_tls *tls; /* NULL: plaintext */
@@ -117,7 +138,31 @@ void loop__shutdown_all(loop_server *srv);
  * when no call is left. */
 void loop__after_flush(loop_server *srv);
 
+/* Builds srv->metrics with the loop's families and process_* (no handle:
+ * nothing to close on failure). 0 or ERR_NOMEM. */
+int loop__metrics_init(loop_server *srv);
+
+/* Starts the access log's flush timer handle (closed by
+ * loop__metrics_stop, from stop()). */
+void loop__metrics_start(loop_server *srv);
+
+/* Counts one HTTP/1.1 answer (http_requests_total{route,code} and
+ * http_request_duration_seconds{route}) and writes its access log line. */
+void loop__h1_account(loop_conn *c, int status, uint64_t bytes_out);
+
+/* Flushes the access log and closes its timer (the registry stays until
+ * loop_run frees it). */
+void loop__metrics_stop(loop_server *srv);
+
 /* The rpc transport implemented over h2 sessions. */
 extern const rpc_transport loop__transport;
+
+/* loop_auth.c: with --auth-token-file, loads the tokens and hands them to
+ * srv->rpc and srv->rest. 0, or -1 (logged) when the file cannot be used.
+ * Loop thread, once at start. */
+int loop__auth_start(loop_server *srv);
+/* Reads the token file again (SIGHUP); a bad file keeps the tokens in use.
+ * No-op without --auth-token-file. Loop thread. */
+void loop__auth_reload(loop_server *srv);
 
 #endif

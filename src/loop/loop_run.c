@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/access_log.h"
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
@@ -42,6 +44,7 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->sigterm);
   close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->drain_timer);
+  loop__metrics_stop(srv);
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -92,12 +95,10 @@ static void on_signal(uv_signal_t *h, int signum) {
                  (uint64_t)srv->cfg->drain_seconds * 1000, 0);
 }
 
-/* SIGHUP: certificate and key (and client CA) read again into a new
- * context for new connections; open ones keep theirs, so none drops. A
- * bad file keeps the previous context. */
-static void on_sighup(uv_signal_t *h, int signum) {
-  (void)signum;
-  loop_server *srv = h->data;
+/* Certificate and key (and client CA) read again into a new context for
+ * new connections; open ones keep theirs, so none drops. A bad file keeps
+ * the previous context. */
+static void reload_tls(loop_server *srv) {
   if (!srv->tls_ctx)
     return;
   SSL_CTX *ctx = loop__tls_ctx_new(srv->cfg);
@@ -108,6 +109,16 @@ static void on_sighup(uv_signal_t *h, int signum) {
   loop__tls_ctx_free(srv->tls_ctx);
   srv->tls_ctx = ctx;
   log_info("SIGHUP: TLS certificate %s reloaded", srv->cfg->tls_cert);
+}
+
+/* SIGHUP reloads every file the server was started with: the TLS
+ * certificate and key, and the auth tokens. Without either, it does
+ * nothing (and never ends the process, as the default action would). */
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)signum;
+  loop_server *srv = h->data;
+  reload_tls(srv);
+  loop__auth_reload(srv);
 }
 
 /* Reads the first line of the API key file into key (the key itself is
@@ -203,6 +214,10 @@ int loop_run(const config *cfg) {
   if (uv_loop_init(&loop))
     goto fail_srv;
   srv->loop = &loop;
+  if (loop__metrics_init(srv)) {
+    log_error("cannot set up the metrics: out of memory");
+    goto fail_loop;
+  }
 
   ocr_config oc = {
       .kind = strcmp(cfg->engine, "mock") == 0 ? OCR_KIND_MOCK : OCR_KIND_TESSERACT,
@@ -245,6 +260,14 @@ int loop_run(const config *cfg) {
   }
   if (cfg->redis_url[0])
     rest_server_set_store_probe(srv->rest, loop_redis_up, NULL);
+  srv->jobs = jobs;
+  rest_server_set_metrics(srv->rest, srv->metrics);
+  if (rpc_server_set_metrics(srv->rpc, srv->metrics)) {
+    log_error("cannot set up the metrics: out of memory");
+    rest_server_free(srv->rest);
+    rpc_server_free(srv->rpc);
+    goto fail_timers;
+  }
   if (start_llm(srv, &timers)) {
     loop_curl_close(srv->curl); /* its close callback runs in fail_jobs */
     srv->curl = NULL;
@@ -270,8 +293,9 @@ int loop_run(const config *cfg) {
       log_info("TLS on: TLS 1.2+, ALPN h2%s",
                cfg->tls_client_ca[0] ? ", client certificates required" : "");
   }
+  loop__metrics_start(srv);
 
-  if (tls_ok && loop__listen(srv) == 0) {
+  if (tls_ok && loop__auth_start(srv) == 0 && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
              ocr_engine_name(engine), ocr_engine_version(engine), cfg->workers,
              cfg->image_root);
@@ -288,6 +312,7 @@ int loop_run(const config *cfg) {
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);
   jobs = NULL;
+  srv->jobs = NULL;
   loop_timer_close(&timers);
   /* Close anything left (a failed listen) and let cancelled work and close
    * callbacks run to the end. */
@@ -317,6 +342,9 @@ fail_loop:
     status = 1;
   }
 fail_srv:
+  access_log_flush(); /* calls cancelled by the last runs */
+  metrics_free(srv->metrics);
+  auth_tokens_free(srv->auth);
   free(srv);
   return status;
 }

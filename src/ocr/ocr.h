@@ -46,6 +46,12 @@ typedef struct ocr_engine ocr_engine;
 /* ocr_request.psm for an options["psm"] that is not an integer. */
 #define OCR_PSM_INVALID (-2)
 
+/* The psm option as every front door reads it: -1 (automatic) for NULL,
+ * the value for an integer 0..1000, else OCR_PSM_INVALID; the engine then
+ * refuses all but -1 and 1..13 with ERR_INVAL naming options.psm, rather
+ * than ignoring a bad value. Any thread. */
+int ocr_psm_parse(const char *v);
+
 /* What one recognition reads. All pointers are owned by the caller (the
  * job) and must stay valid until ocr_engine_run returns. */
 typedef struct ocr_request {
@@ -73,6 +79,10 @@ typedef struct ocr_request {
   /* PDF pages that carry a text layer are answered from it instead of by
    * OCR (options["pdf_text"]="use"); 0 = OCR every page. */
   int pdf_text;
+  /* options["timings"]="1": the result's per-phase times are measured
+   * (ocr_result.timed); layout analysis is then timed apart from
+   * recognition, at no extra cost (Tesseract reuses the layout it found). */
+  int timings;
 } ocr_request;
 
 /* One text line. */
@@ -109,6 +119,14 @@ typedef struct ocr_result {
   int orientation;   /* EXIF Orientation applied before recognition (JPEG),
                         1..8; 1 when the pixels were used as stored */
   double ocr_ms;     /* time spent decoding + recognising */
+  /* Per-phase wall-clock times in milliseconds, summed over pages, set
+   * when the request asked for them (timed = 1): decoding the image
+   * (header checks, decompression, EXIF turn), orientation detection,
+   * layout analysis (binarisation, page segmentation), recognition (the
+   * LSTM and line assembly; with fallbacks and re-reads) and encode
+   * (joining the lines into the result's text). Not cached. */
+  int timed;
+  double decode_ms, orientation_ms, layout_ms, recognition_ms, encode_ms;
 } ocr_result;
 
 /* Creates an engine. Loop thread, before workers run. Returns 0 and sets

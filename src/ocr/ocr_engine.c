@@ -137,6 +137,18 @@ static int resolve(const ocr_engine *e, const ocr_request *req, char *real,
   return 0;
 }
 
+int ocr_psm_parse(const char *v) {
+  char *end;
+  long n;
+
+  if (v == NULL)
+    return -1;
+  n = strtol(v, &end, 10);
+  if (end == v || *end != '\0' || n < 0 || n > 1000)
+    return OCR_PSM_INVALID;
+  return (int)n;
+}
+
 /* Worker thread. The checks ocr_engine_run makes before touching the
  * image, in its order: cancel flag, option ranges, language name,
  * installed data. Out-of-range options are refused rather than ignored:
@@ -196,6 +208,7 @@ static int cancelled(const ocr_request *req) {
 static int run_pages(ocr_engine *e, const ocr_request *req, ocr__doc *doc,
                      ocr_result *out) {
   int i, rc = 0;
+  double t0;
 
   for (i = 0; i < doc->pages; i++) {
     ocr__image img;
@@ -211,7 +224,9 @@ static int run_pages(ocr_engine *e, const ocr_request *req, ocr__doc *doc,
       if (found)
         continue;
     }
+    t0 = ocr__now_ms();
     rc = ocr__doc_page(e, doc, i, &img, out);
+    out->decode_ms += ocr__now_ms() - t0;
     if (rc != 0)
       return rc;
     if (i == 0)
@@ -234,7 +249,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   uint8_t *file = NULL;
   const uint8_t *data = req != NULL ? req->data : NULL;
   size_t len = req != NULL ? req->data_len : 0;
-  double t0 = ocr__now_ms();
+  double t0 = ocr__now_ms(), t1;
   int rc;
 
   if (e == NULL || req == NULL)
@@ -244,6 +259,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     return rc;
   out->pages = 1;
   out->orientation = 1;
+  out->timed = req->timings != 0;
 
   if (e->kind == OCR_KIND_MOCK) {
     rc = mock_run(req, out);
@@ -266,15 +282,19 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     return ocr__fail(out, ERR_INVAL, "image data is NULL");
   }
   memset(&doc, 0, sizeof(doc));
+  t1 = ocr__now_ms();
   rc = ocr__doc_open(e, data, len, &doc, out);
+  out->decode_ms += ocr__now_ms() - t1;
   if (rc == 0) {
     out->pages = doc.pages;
     rc = run_pages(e, req, &doc, out);
   }
   ocr__doc_close(&doc);
   free(file);
+  t1 = ocr__now_ms();
   if (rc == 0 && ocr__result_finish(out) != 0)
     rc = ocr__fail(out, ERR_NOMEM, "no memory for the text");
+  out->encode_ms = ocr__now_ms() - t1;
   out->ocr_ms = ocr__now_ms() - t0;
   return rc;
 }

@@ -37,6 +37,9 @@ typedef struct ocr__image {
    * pad white pixels were added on every side. */
   int orientation;
   int pad;
+  /* Set by ocr__tess_run when it reads a downscaled copy (ocr_scale.c):
+   * the factor from pix to that copy; 0 or 1 = pix as is. */
+  double scale;
 } ocr__image;
 
 /* ocr_header.c */
@@ -199,6 +202,19 @@ int ocr__language_installed(const char *tessdata, const char *code, ocr_result *
 int ocr__language_is_korean(const char *code);
 
 /* ocr_tess.c */
+
+/* ocr_scale.c */
+
+/* Any thread. The factor (0 < f <= 1) that brings the text of pix (a
+ * leptonica PIX *) to the size Tesseract reads best, from the median
+ * height of its glyph-like connected components; 1 when the image is
+ * small (under 2 megapixels), has too few components to tell, or its text
+ * is not much larger than that size. Never fails: 1 when out of memory. */
+double ocr__text_scale(void *pix);
+
+/* Any thread. pix scaled by f (area mapping); a new PIX *, NULL when out
+ * of memory. */
+void *ocr__scale_pix(void *pix, double f);
 
 /* Worker thread. Recognises img (page `page`, 1-based, already loaded)
  * with this thread's Tesseract instance for language code; appends its

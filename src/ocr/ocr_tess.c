@@ -361,20 +361,37 @@ static int salvage_words(const TessResultIterator *it, const char *line, float t
   return 0;
 }
 
+/* What one reading found besides its boxes. */
+typedef struct read_stats {
+  int lines;  /* non-empty lines read, kept or not */
+  int turned; /* of those, lines Tesseract's layout analysis found turned
+                 or that run vertically (text it rotated itself) */
+} read_stats;
+
 /* Worker thread. One Recognize() pass with the given segmentation mode,
  * then the text lines from its result iterator. Lines go into out (those
- * under the threshold are dropped); *nlines counts every non-empty line
- * read, kept or not. */
+ * under the threshold are dropped); *st counts what was read. */
 static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__image *img,
                      int page, const ocr_request *req, float threshold, ocr_result *out,
-                     int *nlines, PIX *ink) {
+                     read_stats *st, PIX *ink) {
   TessResultIterator *it;
   ETEXT_DESC *monitor;
+  double t_start;
   int rc;
 
-  *nlines = 0;
+  st->lines = st->turned = 0;
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
+  if (req->timings) {
+    /* Recognize() reuses the layout found here (FindLines keeps its block
+     * list), so timing the two apart costs only the iterator. */
+    double t0 = ocr__now_ms();
+    TessPageIterator *layout = TessBaseAPIAnalyseLayout(api);
+
+    TessPageIteratorDelete(layout);
+    out->layout_ms += ocr__now_ms() - t0;
+  }
+  t_start = ocr__now_ms();
   monitor = TessMonitorCreate();
   if (monitor == NULL)
     return ocr__fail(out, ERR_NOMEM, "no memory for the progress monitor");
@@ -393,8 +410,10 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     return ocr__fail(out, ERR_ENGINE, "Tesseract recognition failed");
 
   it = TessBaseAPIGetIterator(api);
-  if (it == NULL)
+  if (it == NULL) {
+    out->recognition_ms += ocr__now_ms() - t_start;
     return 0;
+  }
   do {
     const TessPageIterator *pit = TessResultIteratorGetPageIteratorConst(it);
     char *line = TessResultIteratorGetUTF8Text(it, RIL_TEXTLINE);
@@ -420,7 +439,20 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
       TessDeleteText(line);
       continue;
     }
-    (*nlines)++;
+    st->lines++;
+    {
+      TessOrientation o = ORIENTATION_PAGE_UP;
+      TessWritingDirection wd;
+      TessTextlineOrder tlo;
+      float deskew;
+
+      /* The C API takes a mutable iterator for a read-only query. */
+      TessPageIteratorOrientation((TessPageIterator *)pit, &o, &wd, &tlo, &deskew);
+      /* A page turned by a quarter is read as vertical text, which the
+       * block may still call upright: a line of several characters that
+       * is taller than wide is turned too. */
+      st->turned += o != ORIENTATION_PAGE_UP || (n >= 3 && b - t > r - l);
+    }
     conf = TessResultIteratorConfidence(it, RIL_TEXTLINE) / 100.0f;
     if (conf < threshold) {
       /* One unsure word pulls a whole line under the threshold (Korean
@@ -452,9 +484,15 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
       /* First undo the orientation detector's turn (on the image
        * Tesseract got), then padding and EXIF orientation. */
       PIX *src = img->pix;
+      float inv = img->scale > 0 && img->scale < 1 ? (float)(1.0 / img->scale) : 1.0f;
+      int sw = pixGetWidth(src), sh = pixGetHeight(src);
       for (i = 0; i < 4; i++) {
-        float ux, uy;
-        unrotate(q, pixGetWidth(src), pixGetHeight(src), cx[i], cy[i], &ux, &uy);
+        float ux, uy, x = cx[i] * inv, y = cy[i] * inv;
+        /* Back to the size of pix first (a downscaled copy was read): the
+         * turned copy's sides are pix's, turned. */
+        x = x > (float)(q % 2 ? sh : sw) ? (float)(q % 2 ? sh : sw) : x;
+        y = y > (float)(q % 2 ? sw : sh) ? (float)(q % 2 ? sw : sh) : y;
+        unrotate(q, sw, sh, x, y, &ux, &uy);
         ocr__image_map(img, ux, uy, &quad[2 * i], &quad[2 * i + 1]);
       }
     }
@@ -465,6 +503,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     out->boxes[out->nboxes - 1].page = page;
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
   TessResultIteratorDelete(it);
+  out->recognition_ms += ocr__now_ms() - t_start;
   return 0;
 }
 
@@ -490,16 +529,18 @@ static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *i
   ocr_result alt;
   size_t chars, alt_chars, i;
   double conf, alt_conf;
-  int nlines = 0, rc;
+  read_stats st;
+  int rc;
 
   ocr_result_init(&alt);
-  rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &nlines,
-                 NULL);
+  rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &st, NULL);
   if (rc != 0) {
     ocr__fail(out, rc, "%s", alt.error_message != NULL ? alt.error_message : "");
     ocr_result_clear(&alt);
     return rc;
   }
+  out->layout_ms += alt.layout_ms;
+  out->recognition_ms += alt.recognition_ms;
   page_score(out, first, &chars, &conf);
   page_score(&alt, 0, &alt_chars, &alt_conf);
   if ((double)alt_chars > 1.1 * (double)chars && alt_conf >= conf - 0.05) {
@@ -521,17 +562,84 @@ static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *i
   return 0;
 }
 
+/* Worker thread. Reads one page (pix, already turned by q quarter turns)
+ * with the request's segmentation mode and its fallbacks, appending boxes
+ * to out; *st says what the main pass found. */
+static int read_page(TessBaseAPI *api, PIX *pix, int q, const ocr__image *img, int page,
+                     const ocr_request *req, const char *code, float threshold,
+                     ocr_result *out, read_stats *st) {
+  PIX *ink = NULL;
+  l_int32 ink_before = 0;
+  size_t first = out->nboxes;
+  int psm, rc;
+
+  /* Automatic segmentation reads multi-column pages right but often finds
+   * no text at all on a single Korean line, which a uniform block (6)
+   * reads; other languages try automatic first and fall back to a block
+   * only when it found nothing. */
+  if (req->psm >= 0)
+    psm = req->psm;
+  else if (ocr__language_is_korean(code))
+    psm = PSM_SINGLE_BLOCK;
+  else
+    psm = PSM_AUTO;
+  if (req->psm < 0 && psm == PSM_AUTO) {
+    ink = pixConvertTo1(pix, 128);
+    if (ink != NULL)
+      pixCountPixels(ink, &ink_before, NULL);
+  }
+  rc = recognise(api, pix, psm, q, img, page, req, threshold, out, st, ink);
+  if (rc == 0 && st->lines == 0 && req->psm < 0 && psm == PSM_AUTO && !cancelled(req)) {
+    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, st, NULL);
+  } else if (rc == 0 && ink != NULL && !cancelled(req)) {
+    l_int32 left = 0, area = pixGetWidth(pix) * pixGetHeight(pix);
+
+    pixCountPixels(ink, &left, NULL);
+    /* Automatic layout analysis sometimes files a column of figures (the
+     * prices of a bill) as non-text and reads nothing there: dark ink
+     * left outside every line it found means a uniform block (6) may
+     * read more. A page that is mostly dark (inverted text, a photo) is
+     * no evidence either way. */
+    if (ink_before < area / 2 && left > ink_before / 10 && left > area / 2000)
+      rc = try_block_mode(api, pix, q, img, page, req, threshold, first, out);
+  }
+  pixDestroy(&ink);
+  return rc;
+}
+
+/* A reading of an upright page at least this sure, keeping at least this
+ * share of the lines it found, is taken as upright without asking the
+ * orientation detector. Text turned by 90, 180 or 270 degrees reads as
+ * lines the recogniser is unsure of (measured on the rendered pages of
+ * test_ocr_tess and bench/gen_images.sh: see bench/RESULTS.md). */
+#define UPRIGHT_MIN_CONFIDENCE 0.80
+#define UPRIGHT_MIN_KEPT_SHARE 0.8
+
+/* Boxes out holds from first on read like upright text. Tesseract's own
+ * layout analysis reads a page turned by 90 degrees as vertical text,
+ * often confidently: a line it found turned also asks the detector. */
+static int reads_upright(const ocr_result *out, size_t first, const read_stats *st) {
+  size_t chars, kept = out->nboxes - first;
+  double conf;
+
+  if (kept == 0 || st->lines <= 0 || st->turned > 0)
+    return 0;
+  page_score(out, first, &chars, &conf);
+  return conf >= UPRIGHT_MIN_CONFIDENCE &&
+         (double)kept >= UPRIGHT_MIN_KEPT_SHARE * st->lines;
+}
+
 /* Worker thread. */
 int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
                   ocr__image *img, int page, ocr_result *out) {
   tess_thread *t;
-  TessBaseAPI *api;
-  PIX *pix = img->pix, *rotated = NULL;
+  TessBaseAPI *api, *osd;
+  PIX *pix = img->pix, *rotated = NULL, *scaled = NULL;
   float threshold = req->confidence_threshold > 0 ? req->confidence_threshold : 0.5f;
-  int q = 0, psm, nlines = 0, rc;
-  PIX *ink = NULL;
-  l_int32 ink_before = 0;
-  size_t first;
+  read_stats st;
+  int q = 0, rc;
+  double t0;
+  size_t first = out->nboxes, i;
 
   if (req->psm > PSM_MAX || req->psm == PSM_OSD_ONLY)
     return ocr__fail(out, ERR_INVAL,
@@ -547,70 +655,68 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
                      "Tesseract could not load language %s "
                      "from %s",
                      code, e->tessdata);
-
+  osd = NULL;
   if (req->use_angle_cls) {
-    TessBaseAPI *osd;
-
-    if (cancelled(req))
-      return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
+    /* Loaded before reading, so that a missing osd.traineddata fails
+     * every request that asks for orientation, upright or not. */
     osd = orientation_detector(t, e->tessdata);
-
     if (osd == NULL)
       return ocr__fail(out, ERR_ENGINE,
                        "orientation detection unavailable "
                        "(osd.traineddata in %s)",
                        e->tessdata);
-    q = detect_quarter_turns(osd, pix);
-    if (q != 0) {
-      rotated = pixRotateOrth(pix, q);
-      if (rotated == NULL)
-        return ocr__fail(out, ERR_NOMEM, "no memory to rotate the image");
-      pix = rotated;
-    }
-    if (page == 1)
-      out->rotation = q * 90;
   }
-  if (cancelled(req)) {
-    pixDestroy(&rotated);
+  if (cancelled(req))
     return ocr__fail(out, ERR_CANCELLED, "cancelled before recognition");
-  }
 
-  /* Automatic segmentation reads multi-column pages right but often finds
-   * no text at all on a single Korean line, which a uniform block (6)
-   * reads; other languages try automatic first and fall back to a block
-   * only when it found nothing. */
-  if (req->psm >= 0)
-    psm = req->psm;
-  else if (ocr__language_is_korean(code))
-    psm = PSM_SINGLE_BLOCK;
-  else
-    psm = PSM_AUTO;
-  first = out->nboxes;
-  if (req->psm < 0 && psm == PSM_AUTO) {
-    ink = pixConvertTo1(pix, 128);
-    if (ink != NULL)
-      pixCountPixels(ink, &ink_before, NULL);
+  /* Text far larger than Tesseract needs (600 DPI scans, large photos) is
+   * read from a downscaled copy; boxes are mapped back (recognise). */
+  t0 = ocr__now_ms();
+  img->scale = ocr__text_scale(pix);
+  if (img->scale < 1) {
+    scaled = ocr__scale_pix(pix, img->scale);
+    if (scaled == NULL)
+      return ocr__fail(out, ERR_NOMEM, "no memory to scale the image");
+    pix = scaled;
   }
-  rc = recognise(api, pix, psm, q, img, page, req, threshold, out, &nlines, ink);
-  if (rc == 0 && nlines == 0 && req->psm < 0 && psm == PSM_AUTO && !cancelled(req)) {
-    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, &nlines,
-                   NULL);
-  } else if (rc == 0 && ink != NULL && !cancelled(req)) {
-    l_int32 left = 0, area = pixGetWidth(pix) * pixGetHeight(pix);
+  out->decode_ms += ocr__now_ms() - t0;
 
-    pixCountPixels(ink, &left, NULL);
-    /* Automatic layout analysis sometimes files a column of figures (the
-     * prices of a bill) as non-text and reads nothing there: dark ink
-     * left outside every line it found means a uniform block (6) may
-     * read more. A page that is mostly dark (inverted text, a photo) is
-     * no evidence either way. */
-    if (ink_before < area / 2 && left > ink_before / 10 && left > area / 2000)
-      rc = try_block_mode(api, pix, q, img, page, req, threshold, first, out);
+  /* Read first, as sent: most pages are upright, and a confident reading
+   * makes the orientation pass (about a sixth of a page's time) useless.
+   * Only a reading that looks wrong asks the detector, which then decides
+   * exactly as it did when it ran on every page. */
+  rc = read_page(api, pix, 0, img, page, req, code, threshold, out, &st);
+  if (rc == 0 && osd != NULL && !reads_upright(out, first, &st)) {
+    if (cancelled(req)) {
+      TessBaseAPIClear(api);
+      pixDestroy(&scaled);
+      return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
+    }
+    t0 = ocr__now_ms();
+    q = detect_quarter_turns(osd, pix);
+    out->orientation_ms += ocr__now_ms() - t0;
+    if (q != 0) {
+      for (i = first; i < out->nboxes; i++)
+        free(out->boxes[i].text);
+      out->nboxes = first;
+      rotated = pixRotateOrth(pix, q);
+      if (rotated == NULL) {
+        TessBaseAPIClear(api);
+        pixDestroy(&scaled);
+        return ocr__fail(out, ERR_NOMEM, "no memory to rotate the image");
+      }
+      if (cancelled(req))
+        rc = ocr__fail(out, ERR_CANCELLED, "cancelled before recognition");
+      else
+        rc = read_page(api, rotated, q, img, page, req, code, threshold, out, &st);
+    }
   }
-  pixDestroy(&ink);
+  if (page == 1)
+    out->rotation = q * 90;
   /* Drops the page results and this instance's reference to the image,
    * which would otherwise stay in memory until the thread's next job. */
   TessBaseAPIClear(api);
   pixDestroy(&rotated);
+  pixDestroy(&scaled);
   return rc;
 }

@@ -22,6 +22,13 @@ struct app;
 typedef struct rest_transport {
   int (*respond)(void *conn, int status, const hdr *hdrs, size_t n, const uint8_t *body,
                  size_t len);
+  /* Optional, for the access log: called just before respond with what
+   * the answer says in-band: ocr_status "SUCCESS" or "FAILURE" (NULL when
+   * not an OCR answer), the error's details code (NULL on success), and
+   * queue and OCR milliseconds (< 0 when nothing was recognised). Strings
+   * are static. */
+  void (*note)(void *conn, const char *ocr_status, const char *details, double queue_ms,
+               double ocr_ms);
 } rest_transport;
 
 /* One HTTP request as rest reads it; every pointer borrowed for the
@@ -53,6 +60,14 @@ void rest_server_drain(rest_server *rs);
  * (NULL: no Redis configured, always ready). */
 void rest_server_set_store_probe(rest_server *rs, int (*store_up)(void *ud), void *ud);
 
+struct auth_tokens;
+/* Requires `authorization: Bearer TOKEN` (base/auth.h) on every route but
+ * the health ones (/healthy, /healthz, /readyz): others answer 401
+ * {"detail": "missing or invalid token"} with `WWW-Authenticate: Bearer`,
+ * whatever was wrong. tokens is borrowed until replaced (SIGHUP) or the
+ * server freed, and read only when a request arrives. NULL: no check. */
+void rest_server_set_auth(rest_server *rs, const struct auth_tokens *tokens);
+
 /* Serves one request on conn. The answer may be given before this returns
  * (health, errors, an instant engine): NULL is then returned. Otherwise
  * the work in flight is returned; the loop keeps it until the answer
@@ -63,6 +78,17 @@ rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req);
 /* The connection went away: the answer will not be sent; the work stops
  * and frees itself when its worker is done. */
 void rest_work_cancel(rest_work *w);
+
+struct metrics;
+
+/* Serves GET /metrics from m (borrowed, must outlive rs): its Prometheus
+ * text, format 0.0.4. Without it, /metrics is 404 like any unknown path. */
+void rest_server_set_metrics(rest_server *rs, struct metrics *m);
+
+/* The route a request path belongs to, as metrics and logs name it: the
+ * route's template ("/ocr/extract", "/v1/batches/{batch_id}", "/metrics",
+ * ...), or "unknown" for a path no route serves. Static storage. */
+const char *rest_route_name(const char *path);
 
 /* Requests in flight (a drain waits for them). */
 size_t rest_server_busy(const rest_server *rs);

@@ -83,6 +83,13 @@ static cJSON *metadata(const app_recog *r, ocr_engine *eng) {
     add_int(m, "pages", r->out.pages);
   if (r->out.orientation > 1)
     add_int(m, "exif_orientation", r->out.orientation);
+  if (r->out.timed) {
+    add_ms(m, "decode_ms", r->out.decode_ms);
+    add_ms(m, "orientation_ms", r->out.orientation_ms);
+    add_ms(m, "layout_ms", r->out.layout_ms);
+    add_ms(m, "recognition_ms", r->out.recognition_ms);
+    add_ms(m, "encode_ms", r->out.encode_ms);
+  }
   if (r->cache)
     cJSON_AddStringToObject(m, "cache", r->cache == APP_CACHE_HIT ? "hit" : "miss");
   return m;
@@ -91,6 +98,9 @@ static cJSON *metadata(const app_recog *r, ocr_engine *eng) {
 static void answer(rest_server *rs, void *conn, const app_recog *r) {
   const ocr_result *o = &r->out;
   if (o->err) {
+    /* The times first: rest__error notes the failure itself. */
+    if (rs->tr->note)
+      rs->tr->note(conn, NULL, NULL, app_recog_queue_ms(r), o->ocr_ms);
     rest__error(rs, conn, status_of(o->err), "OCR_ERROR",
                 o->error_message ? o->error_message : err_text(o->err), err_name(o->err));
     return;
@@ -111,6 +121,8 @@ static void answer(rest_server *rs, void *conn, const app_recog *r) {
     cJSON_AddItemToArray(boxes, b);
   }
   cJSON_AddItemToObject(j, "metadata", metadata(r, r->_app->engine));
+  if (rs->tr->note)
+    rs->tr->note(conn, "SUCCESS", NULL, app_recog_queue_ms(r), o->ocr_ms);
   rest__json(rs, conn, 200, j, NULL, 0);
 }
 
@@ -149,15 +161,6 @@ static char *dup_str(const char *s) {
   if (d)
     memcpy(d, s, n);
   return d;
-}
-
-/* options["psm"] as the gRPC front door reads it (rpc_options.c): a
- * value that does not parse is passed on as invalid, so that the engine
- * refuses it with INVALID_ARGUMENT rather than it being dropped. */
-static int psm_of(const char *v) {
-  char *end;
-  long n = strtol(v, &end, 10);
-  return end != v && *end == 0 && n >= 0 && n <= 1000 ? (int)n : OCR_PSM_INVALID;
 }
 
 /* Reads the JSON body into x. Returns 0, or answers (400/422) and
@@ -209,18 +212,24 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
     if (!cJSON_IsObject(f)) {
       bad = "options must be an object of strings";
     } else {
+      /* psm as the gRPC front door reads it (ocr_psm_parse): a bad value
+       * is refused by the engine, naming options.psm. */
       cJSON *psm = cJSON_GetObjectItemCaseSensitive(f, "psm");
+      cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
       if (cJSON_IsString(psm))
-        in->psm = psm_of(psm->valuestring);
+        in->psm = ocr_psm_parse(psm->valuestring);
       else if (cJSON_IsNumber(psm))
-        in->psm = psm->valuedouble >= 0 && psm->valuedouble <= 1000 ? (int)psm->valuedouble
-                                                                    : OCR_PSM_INVALID;
+        in->psm = psm->valuedouble >= 0 && psm->valuedouble <= 1000 &&
+                          psm->valuedouble == (double)(int)psm->valuedouble
+                      ? (int)psm->valuedouble
+                      : OCR_PSM_INVALID;
       else if (psm && !cJSON_IsNull(psm))
         in->psm = OCR_PSM_INVALID;
-      cJSON *cache = cJSON_GetObjectItemCaseSensitive(f, "cache");
       x->cache_off = cJSON_IsString(cache) && strcmp(cache->valuestring, "off") == 0;
       cJSON *pdf_text = cJSON_GetObjectItemCaseSensitive(f, "pdf_text");
       in->pdf_text = cJSON_IsString(pdf_text) && strcmp(pdf_text->valuestring, "use") == 0;
+      cJSON *timings = cJSON_GetObjectItemCaseSensitive(f, "timings");
+      in->timings = cJSON_IsString(timings) && strcmp(timings->valuestring, "1") == 0;
     }
   }
   if (!bad && b64) {
@@ -320,7 +329,9 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
       else
         bad = "use_angle_cls must be true or false";
     } else if (strcmp(kv, "psm") == 0) {
-      in->psm = psm_of(v);
+      in->psm = ocr_psm_parse(v);
+    } else if (strcmp(kv, "timings") == 0) {
+      in->timings = strcmp(v, "1") == 0;
     } else if (strcmp(kv, "cache") == 0) {
       x->cache_off = strcmp(v, "off") == 0;
     }

@@ -17,6 +17,8 @@ struct rest_server {
   int (*store_up)(void *ud);
   void *store_ud;
   size_t busy;
+  struct metrics *metrics;        /* GET /metrics; NULL: no such route */
+  const struct auth_tokens *auth; /* NULL: no token needed */
 };
 
 /* Work in flight: one of the two kinds below. */

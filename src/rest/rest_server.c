@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/version.h"
 #include "rest_internal.h"
 
@@ -65,6 +67,8 @@ void rest__json(rest_server *rs, void *conn, int status, cJSON *j, const hdr *ex
 
 void rest__error(rest_server *rs, void *conn, int status, const char *code,
                  const char *message, const char *details) {
+  if (rs->tr->note)
+    rs->tr->note(conn, strcmp(code, "OCR_ERROR") == 0 ? "FAILURE" : NULL, details, -1, -1);
   cJSON *j = cJSON_CreateObject();
   cJSON *d = cJSON_AddObjectToObject(j, "detail");
   cJSON_AddStringToObject(d, "code", code);
@@ -112,20 +116,39 @@ typedef enum route_id {
   R_HEALTHY,
   R_HEALTHZ,
   R_READYZ,
-  /* GET /metrics (Prometheus text) is added here by the metrics work. */
+  R_METRICS,
 } route_id;
 
 typedef struct route {
   const char *path; /* exact, or a prefix when it ends in '/' */
   const char *method;
   route_id id;
+  const char *name; /* for metrics and logs */
 } route;
 
 static const route routes[] = {
-    {"/ocr/extract", "POST", R_EXTRACT}, {"/v1/batches/", "GET", R_BATCH},
-    {"/healthy", "GET", R_HEALTHY},      {"/healthz", "GET", R_HEALTHZ},
-    {"/readyz", "GET", R_READYZ},
+    {"/ocr/extract", "POST", R_EXTRACT, "/ocr/extract"},
+    {"/v1/batches/", "GET", R_BATCH, "/v1/batches/{batch_id}"},
+    {"/healthy", "GET", R_HEALTHY, "/healthy"},
+    {"/healthz", "GET", R_HEALTHZ, "/healthz"},
+    {"/readyz", "GET", R_READYZ, "/readyz"},
+    {"/metrics", "GET", R_METRICS, "/metrics"},
 };
+
+void rest_server_set_metrics(rest_server *rs, struct metrics *m) { rs->metrics = m; }
+
+/* GET /metrics: the registry's text (its collectors run first). */
+static void serve_metrics(rest_server *rs, void *conn) {
+  buf b = BUF_INIT;
+  if (metrics_render(rs->metrics, &b)) {
+    buf_free(&b);
+    rest__detail(rs, conn, 500, "out of memory", NULL, 0);
+    return;
+  }
+  hdr h = HDR_LIT("content-type", "text/plain; version=0.0.4; charset=utf-8");
+  rs->tr->respond(conn, 200, &h, 1, b.data, b.len);
+  buf_free(&b);
+}
 
 static int path_matches(const route *r, const char *path) {
   size_t n = strlen(r->path);
@@ -134,10 +157,23 @@ static int path_matches(const route *r, const char *path) {
   return strcmp(path, r->path) == 0;
 }
 
+const char *rest_route_name(const char *path) {
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+    if (path_matches(&routes[i], path))
+      return routes[i].name;
+  return "unknown";
+}
+
+void rest_server_set_auth(rest_server *rs, const struct auth_tokens *tokens) {
+  rs->auth = tokens;
+}
+
 rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req) {
   const route *hit = NULL;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     if (!path_matches(&routes[i], req->path))
+      continue;
+    if (routes[i].id == R_METRICS && !rs->metrics)
       continue;
     /* HEAD is GET without the body (h1 leaves the body out). */
     if (strcmp(req->method, routes[i].method) == 0 ||
@@ -153,6 +189,15 @@ rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req) {
     rest__detail(rs, conn, 404, "Not Found", NULL, 0);
     return NULL;
   }
+  if (rs->auth && hit->id != R_HEALTHY && hit->id != R_HEALTHZ && hit->id != R_READYZ) {
+    size_t len = 0;
+    const char *v = rest__header(req, "authorization", &len);
+    if (!v || !auth_check_bearer(rs->auth, v, len)) {
+      hdr challenge = HDR_LIT("www-authenticate", "Bearer");
+      rest__detail(rs, conn, 401, "missing or invalid token", &challenge, 1);
+      return NULL;
+    }
+  }
   switch (hit->id) {
   case R_EXTRACT:
     return rest__extract(rs, conn, req);
@@ -166,6 +211,9 @@ rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req) {
     return NULL;
   case R_READYZ:
     ready(rs, conn);
+    return NULL;
+  case R_METRICS:
+    serve_metrics(rs, conn);
     return NULL;
   }
   return NULL;

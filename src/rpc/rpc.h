@@ -56,6 +56,9 @@ typedef struct rpc_transport {
   size_t (*pending)(void *conn, int32_t stream_id);
   /* Asks for one rpc_call_drained when the stream's queue empties. */
   void (*notify_drain)(void *conn, int32_t stream_id);
+  /* Optional: the client's "address:port", for the access log (borrowed
+   * while the connection lives). */
+  const char *(*peer)(void *conn);
   /* Optional: stops (paused != 0) or restarts the client's sending on the
    * stream, through HTTP/2 flow control. */
   void (*pause_read)(void *conn, int32_t stream_id, int paused);
@@ -69,6 +72,16 @@ int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_tr
 /* Hands the server a timer source for grpc-timeout deadlines (borrowed,
  * must outlive the server). Without one, deadlines are not enforced. */
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers);
+
+struct auth_tokens;
+/* Requires `authorization: Bearer TOKEN` (base/auth.h) on every call but
+ * health (grpc.health.v1 and the guide's CheckHealth) and, when the
+ * config's auth_reflection is "off", reflection: others end at once with
+ * UNAUTHENTICATED "missing or invalid token", whatever was wrong. tokens
+ * is borrowed until it is replaced (SIGHUP reload) or the server freed;
+ * it is only read when a call starts, so the old set may be freed as soon
+ * as this returns. NULL (the default) turns the check off. */
+void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens);
 
 typedef struct jobs_store jobs_store;
 struct llm_service;
@@ -86,6 +99,17 @@ void rpc_server_set_inline(rpc_server *srv, int on);
 /* Hands the server the job store (borrowed, must outlive the server).
  * Required for batches and GetBatchStatus. */
 void rpc_server_set_jobs(rpc_server *srv, jobs_store *jobs);
+
+typedef struct metrics metrics;
+
+/* Registers the server's families in m (borrowed, must outlive the
+ * server): grpc_requests_total{method,status},
+ * grpc_request_duration_seconds{method}, ocr_images_total{language,result},
+ * ocr_recognition_seconds, ocr_queue_wait_seconds,
+ * ocr_result_cache_hits_total, ocr_result_cache_misses_total,
+ * ocr_batches_in_flight. Without a call to this, nothing is counted.
+ * Returns 0 or ERR_NOMEM. */
+int rpc_server_set_metrics(rpc_server *srv, metrics *m);
 
 struct app;
 
@@ -143,6 +167,10 @@ size_t rpc_server_calls(const rpc_server *srv);
 /* Calls alive that a drain waits for: all but health Watch streams, which
  * never end by themselves. */
 size_t rpc_server_busy(const rpc_server *srv);
+
+/* The status code's name as grpc spells it ("OK", "DEADLINE_EXCEEDED");
+ * "UNKNOWN" outside 0..16. Static storage. */
+const char *rpc_status_name(rpc_status st);
 
 /* Maps an internal ERR_* to the gRPC status clients see. */
 rpc_status rpc_status_from_err(int err);

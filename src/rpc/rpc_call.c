@@ -9,15 +9,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/access_log.h"
+#include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
 
 #define ACCEPT_ENCODING "identity,gzip"
 
-/* The call has its answer: its deadline no longer matters. */
-static void call_done(rpc_call *c) {
+/* The call has its answer: its deadline no longer matters, and it is
+ * counted and logged. */
+static void call_done(rpc_call *c, rpc_status status, const char *msg) {
   c->state = CALL_DONE;
+  rpc__call_account(c, status, msg);
   if (c->deadline) {
     c->srv->timers->stop(c->srv->timers, c->deadline);
     c->deadline = NULL;
@@ -35,6 +39,8 @@ static size_t response_headers(const rpc_call *c, hdr *h) {
     h[n++] = (hdr)HDR_LIT("grpc-encoding", "gzip");
   if (c->request_id[0])
     h[n++] = hdr_make("x-request-id", c->request_id, strlen(c->request_id));
+  else if (c->gen_id[0])
+    h[n++] = hdr_make("x-request-id", c->gen_id, sizeof c->gen_id - 1);
   return n;
 }
 
@@ -48,7 +54,7 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc, const c
       hdr_make("grpc-message", msg, strlen(msg)),
   };
   c->srv->tr->respond(c->conn, c->stream_id, h, 4, 1);
-  call_done(c);
+  call_done(c, grpc, msg);
 }
 
 /* Ends the call with trailers (status, message, extras); Trailers-Only
@@ -70,17 +76,14 @@ static void send_status(rpc_call *c, rpc_status status, const char *msg, const h
     c->srv->tr->send_trailers(c->conn, c->stream_id, h, n);
   else
     c->srv->tr->respond(c->conn, c->stream_id, h, n, 1);
-  call_done(c);
+  call_done(c, status, msg);
 }
 
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
   if (c->state == CALL_DONE)
     return;
   send_status(c, status, msg, NULL, 0);
-  if (c->request_id[0])
-    log_info("request %s: status %d %s", c->request_id, (int)status, msg ? msg : "");
-  else
-    log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
+  log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
 }
 
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
@@ -127,6 +130,7 @@ int rpc__call_send_framed(rpc_call *c, buf *framed) {
     return rc;
   }
   const rpc_transport *tr = c->srv->tr;
+  c->bytes_out += framed->len;
   if (!c->headers_sent) {
     hdr h[8];
     size_t n = response_headers(c, h);
@@ -217,7 +221,7 @@ static int list_has(const hdr *h, const char *token) {
 }
 
 typedef struct req_headers {
-  const hdr *method, *path, *ctype, *te, *enc, *accept_enc, *timeout, *request_id;
+  const hdr *method, *path, *ctype, *te, *enc, *accept_enc, *timeout, *request_id, *authz;
 } req_headers;
 
 static void scan_headers(req_headers *r, const hdr *hdrs, size_t n) {
@@ -240,7 +244,20 @@ static void scan_headers(req_headers *r, const hdr *hdrs, size_t n) {
       r->timeout = h;
     else if (HDR_IS(h, "x-request-id"))
       r->request_id = h;
+    else if (HDR_IS(h, "authorization"))
+      r->authz = h;
   }
+}
+
+/* The token check, the one place every call passes (rpc_server_set_auth).
+ * The answer to a refused call never says what was wrong (missing,
+ * malformed or unknown token), and the header is never logged. */
+static int authorized(const rpc_server *srv, const rpc_method *m, const hdr *authz) {
+  if (!srv->auth || (m->flags & RPC_M_NO_AUTH))
+    return 1;
+  if ((m->flags & RPC_M_REFLECTION) && strcmp(srv->cfg->auth_reflection, "off") == 0)
+    return 1;
+  return authz && auth_check_bearer(srv->auth, authz->value, authz->value_len);
 }
 
 /* Checks what makes a request gRPC at all; answers and returns non-zero
@@ -289,11 +306,18 @@ static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_he
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
+  c->t_start_ns = app_now_ns();
+  c->queue_ms = c->ocr_ms = -1;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
   scan_headers(r, hdrs, n);
   if (r->request_id && r->request_id->value_len < sizeof c->request_id)
     memcpy(c->request_id, r->request_id->value, r->request_id->value_len);
+  /* An id of our own only for the access log line, which the client can
+   * then find by the echoed header; not recorded in the job store (that
+   * stays for ids the client chose). */
+  if (!c->request_id[0] && access_log_on_)
+    access_log_new_id(c->gen_id);
   if (r->accept_enc && list_has(r->accept_enc, "gzip"))
     c->gzip_out = 1;
   return c;
@@ -328,8 +352,14 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
     return c;
   }
   c->method = rpc__method_find(r.path->value, r.path->value_len, NULL);
+  srv->m.alive[rpc__method_index(c->method)]++;
+  c->alive_counted = 1;
   if (!c->method) {
     refuse_path(c, r.path->value, r.path->value_len);
+    return c;
+  }
+  if (!authorized(srv, c->method, r.authz)) {
+    rpc__call_fail(c, RPC_UNAUTHENTICATED, "missing or invalid token");
     return c;
   }
   if (srv->draining && !(c->method->flags & RPC_M_WHILE_DRAINING)) {
@@ -367,6 +397,8 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
     }
   }
+  /* Tests and operators see a call with a client-chosen id arrive (the
+   * access log line comes when it ends). */
   if (c->request_id[0])
     log_info("request %s: %.*s", c->request_id, (int)r.path->value_len, r.path->value);
   return c;
@@ -477,6 +509,7 @@ static void resume_held(rpc_call *c) {
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
+  c->bytes_in += len;
   if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
     if (c->held.len) {
       if (buf_append(&c->held, data, len))
@@ -569,7 +602,13 @@ void rpc_call_end(rpc_call *c) {
 }
 
 void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
-  (void)h2_error_code;
+  /* Gone without a status: the client cancelled (RST_STREAM) or the
+   * connection went away; counted as gRPC servers do, CANCELLED. */
+  if (!c->accounted)
+    rpc__call_account(c, RPC_CANCELLED,
+                      h2_error_code ? "stream reset by the client" : "connection closed");
+  if (c->alive_counted)
+    c->srv->m.alive[rpc__method_index(c->method)]--;
   detach_work(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);

@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 #include "app/app.h"
+#include "base/access_log.h"
 #include "base/buf.h"
+#include "base/metrics.h"
 #include "base/timer.h"
 #include "jobs/jobs.h"
 #include "ocr.pb.h"
@@ -51,12 +53,31 @@ typedef struct rpc_md {
 
 typedef struct rpc_watcher rpc_watcher;
 
-/* rpc_method.flags */
+/* Entries in the method table; rpc__method_index gives 0..RPC_NMETHODS-1,
+ * and RPC_NMETHODS for an unknown method (NULL). */
+#define RPC_NMETHODS 10
+struct rpc_method;
+size_t rpc__method_index(const struct rpc_method *m);
+/* The :path of method i; "unknown" for RPC_NMETHODS. */
+const char *rpc__method_name(size_t i);
+
+/* The server's metrics (rpc_metrics.c): series looked up once per method
+ * and status, so a call costs two array reads, an add and a bucket search. */
+typedef struct rpc_metrics {
+  metrics *reg; /* NULL: nothing is counted */
+  metric_family *requests, *duration;
+  metric *requests_s[RPC_NMETHODS + 1][17];
+  metric *duration_s[RPC_NMETHODS + 1];
+  metric *batches;
+  size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
+} rpc_metrics;
+
+/* rpc_method.flags: one bit each. */
 #define RPC_M_WHILE_DRAINING 1 /* still served while the server drains */
+#define RPC_M_CLIENT_STREAM 2  /* handler per request message; on_end at half-close */
 #define RPC_M_ADMIT 4          /* runs recognitions: refused when the queue is full */
-#define RPC_M_CLIENT_STREAM                                                                \
-  2 /* handler runs per request message; on_end at                                         \
-       the client's half-close */
+#define RPC_M_REFLECTION 8     /* needs the token unless --auth-reflection off */
+#define RPC_M_NO_AUTH 16       /* health: answered without a token */
 
 typedef struct rpc_method {
   const char *path; /* "/pkg.Service/Method" */
@@ -83,9 +104,11 @@ struct rpc_server {
   int draining;
   rpc_watcher *watchers; /* health Watch streams */
   size_t nwatchers;
+  const struct auth_tokens *auth; /* NULL: no token needed */
   /* Batches of this server still running (svc_batch.c's list), so that a
    * second batch with the same batch_id is refused. */
   void *running_batches;
+  rpc_metrics m;
   uint64_t shed; /* calls refused by admission control */
 };
 
@@ -118,6 +141,15 @@ struct rpc_call {
   void (*detach)(void *work);
   /* A paused server stream's resume hook (after notify_drain). */
   void (*drained)(void *work);
+  /* For the metrics and the access log. */
+  uint64_t t_start_ns;
+  uint64_t bytes_in, bytes_out;       /* message bytes as framed on the wire */
+  char gen_id[ACCESS_LOG_ID_LEN + 1]; /* generated request id when none came */
+  int accounted;                      /* counted and logged (once per call) */
+  int alive_counted;                  /* in srv->m.alive[] until close */
+  /* The in-band outcome of an OCR answer (ExtractText), for the log. */
+  const char *ocr_status, *ocr_details; /* static strings; NULL: none */
+  double queue_ms, ocr_ms;              /* < 0: no recognition */
   /* Client streams: request bytes held back, unread, while the responses
    * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
    * the client's flow-control window is shut meanwhile. */
@@ -167,14 +199,15 @@ void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
 
 /* Metadata key/value storage for one OCRResponse. */
 typedef struct rpc_kv {
-  char buf[10][32];
-  common_Metadata_DataEntry e[12];
+  char buf[15][32];
+  common_Metadata_DataEntry e[17];
   size_t n, nbuf;
 } rpc_kv;
 
 /* The response metadata of an OCR result (engine, engine_version,
  * language, image_width, image_height, queue_ms, ocr_ms, rotation, and
- * pages / exif_orientation when they say something);
+ * pages / exif_orientation when they say something, the five per-phase
+ * *_ms times when the result is timed);
  * values borrowed from r, eng and kv. */
 void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv);
 
@@ -189,8 +222,16 @@ int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
                       ocr_OCRResponse *resp, rpc_kv *kv);
 
-/* Adds one metadata entry (key and value borrowed; at most 12 in all). */
+/* Adds one metadata entry (key and value borrowed; at most 17 in all). */
 void rpc__kv_add(rpc_kv *kv, const char *key, const char *value);
+
+/* Records a call's end once: grpc_requests_total, the duration histogram
+ * and the access log line. Called when the status is sent, or at close
+ * for a call that ended without one (CANCELLED). */
+void rpc__call_account(rpc_call *c, rpc_status status, const char *msg);
+
+/* Notes an OCR answer on the call for its access log line. */
+void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms);
 
 /* Services. */
 void rpc__ocr_extract_text(rpc_call *c, void *req);

@@ -4,7 +4,6 @@
  * as invalid rather than dropped, so the caller hears about it. */
 #include "rpc_options.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "ocr/ocr.h"
@@ -21,14 +20,7 @@ static const char *option(const common_Metadata *m, int has, const char *key) {
 }
 
 int rpc_option_psm(const common_Metadata *options, int has_options) {
-  const char *v = option(options, has_options, "psm");
-  if (!v)
-    return -1;
-  char *end;
-  long n = strtol(v, &end, 10);
-  if (end == v || *end != 0 || n < 0 || n > 1000)
-    return OCR_PSM_INVALID;
-  return (int)n;
+  return ocr_psm_parse(option(options, has_options, "psm"));
 }
 
 int rpc_option_cache_off(const common_Metadata *options, int has_options) {
@@ -39,4 +31,9 @@ int rpc_option_cache_off(const common_Metadata *options, int has_options) {
 int rpc_option_pdf_text(const common_Metadata *options, int has_options) {
   const char *v = option(options, has_options, "pdf_text");
   return v && strcmp(v, "use") == 0;
+}
+
+int rpc_option_timings(const common_Metadata *options, int has_options) {
+  const char *v = option(options, has_options, "timings");
+  return v && strcmp(v, "1") == 0;
 }

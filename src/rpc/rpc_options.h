@@ -22,4 +22,9 @@ int rpc_option_cache_off(const common_Metadata *options, int has_options);
  * answered from it instead of by OCR (ocr_request.pdf_text). */
 int rpc_option_pdf_text(const common_Metadata *options, int has_options);
 
+/* 1 when options["timings"] is "1": the answer's metadata carries the
+ * per-phase times decode_ms, orientation_ms, layout_ms, recognition_ms and
+ * encode_ms (ocr_request.timings). */
+int rpc_option_timings(const common_Metadata *options, int has_options);
+
 #endif

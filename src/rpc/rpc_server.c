@@ -25,9 +25,12 @@ static int check_batch(rpc_call *c, const uint8_t *data, size_t len) {
   return ERR_MSG_TOO_LARGE;
 }
 
-/* OCRRequest.options (6) is a map<string,string> (entries: field 1). */
-static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
-  ssize_t n = rpc__pb_count(data, len, 6, 1, RPC_MAX_OPTIONS);
+/* Refuses a request whose options map (field `field`, a map<string,string>
+ * whose entries are that field repeated) has more than RPC_MAX_OPTIONS
+ * entries, counted on the wire before decoding. */
+static int check_options_field(rpc_call *c, const uint8_t *data, size_t len,
+                               uint32_t field) {
+  ssize_t n = rpc__pb_count(data, len, field, 1, RPC_MAX_OPTIONS);
   if (n < 0 || n <= RPC_MAX_OPTIONS)
     return 0;
   char msg[64];
@@ -36,22 +39,22 @@ static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
   return ERR_MSG_TOO_LARGE;
 }
 
-/* LLMRequest.options (3) is the same kind of map. */
+/* OCRRequest.options is field 6. */
+static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
+  return check_options_field(c, data, len, 6);
+}
+
+/* LLMRequest.options is field 3. */
 static int check_llm_options(rpc_call *c, const uint8_t *data, size_t len) {
-  ssize_t n = rpc__pb_count(data, len, 3, 1, RPC_MAX_OPTIONS);
-  if (n < 0 || n <= RPC_MAX_OPTIONS)
-    return 0;
-  char msg[64];
-  snprintf(msg, sizeof msg, "options has more than %d entries", RPC_MAX_OPTIONS);
-  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
-  return ERR_MSG_TOO_LARGE;
+  return check_options_field(c, data, len, 3);
 }
 
 static const rpc_method methods[] = {
     {"/ocr.OCRService/ExtractText", RPC_M_ADMIT, ocr_OCRRequest_fields,
      sizeof(ocr_OCRRequest), rpc__ocr_extract_text, NULL, check_options},
-    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING, ocr_HealthCheckRequest_fields,
-     sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health, NULL, NULL},
+    {"/ocr.OCRService/CheckHealth", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
+     ocr_HealthCheckRequest_fields, sizeof(ocr_HealthCheckRequest), rpc__ocr_check_health,
+     NULL, NULL},
     {"/ocr.OCRService/ExtractTextBatch", RPC_M_ADMIT, ocr_OCRBatchRequest_fields,
      sizeof(ocr_OCRBatchRequest), rpc__ocr_extract_batch, NULL, check_batch},
     {"/ocr.OCRService/GetBatchStatus", RPC_M_WHILE_DRAINING, ocr_BatchStatusRequest_fields,
@@ -60,24 +63,35 @@ static const rpc_method methods[] = {
      rpc__llm_analyze, NULL, check_llm_options},
     {"/llm.LLMService/AnalyzeTextStream", 0, llm_LLMRequest_fields, sizeof(llm_LLMRequest),
      rpc__llm_analyze_stream, NULL, check_llm_options},
-    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING,
+    {"/grpc.health.v1.Health/Check", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_check, NULL, NULL},
-    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING,
+    {"/grpc.health.v1.Health/Watch", RPC_M_WHILE_DRAINING | RPC_M_NO_AUTH,
      grpc_health_v1_HealthCheckRequest_fields, sizeof(grpc_health_v1_HealthCheckRequest),
      rpc__health_watch, NULL, NULL},
     {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
      rpc__reflection_end, NULL},
     /* v1alpha: the same messages on the wire, still what many clients ask. */
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM,
+     RPC_M_WHILE_DRAINING | RPC_M_CLIENT_STREAM | RPC_M_REFLECTION,
      grpc_reflection_v1_ServerReflectionRequest_fields,
      sizeof(grpc_reflection_v1_ServerReflectionRequest), rpc__reflection_info,
      rpc__reflection_end, NULL},
 };
+
+_Static_assert(sizeof methods / sizeof methods[0] == RPC_NMETHODS,
+               "RPC_NMETHODS matches the method table");
+
+size_t rpc__method_index(const rpc_method *m) {
+  return m ? (size_t)(m - methods) : RPC_NMETHODS;
+}
+
+const char *rpc__method_name(size_t i) {
+  return i < RPC_NMETHODS ? methods[i].path : "unknown";
+}
 
 const rpc_method *rpc__method_find(const char *path, size_t len, int *service_known) {
   const char *slash = len > 1 ? memchr(path + 1, '/', len - 1) : NULL;
@@ -123,6 +137,10 @@ void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
+
+void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens) {
+  srv->auth = tokens;
+}
 
 void rpc_server_cache_stats(const rpc_server *srv, uint64_t *hits, uint64_t *misses) {
   *hits = srv->app.cache_hits;

@@ -6,6 +6,27 @@
 #include "base/text.h"
 #include "rpc.h"
 
+const char *rpc_status_name(rpc_status st) {
+  static const char *const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+  return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "UNKNOWN";
+}
+
 rpc_status rpc_status_from_err(int err) {
   switch (err) {
   case 0:

@@ -158,6 +158,7 @@ static void submit_item(batch *b, batch_item *it) {
   if (!it->r.in.path && !it->r.in.data_len) {
     it->r.out.err = ERR_INVAL;
     it->r.out.error_message = strdup("no image: set private_path, public_path or data");
+    app_metrics_image(&b->srv->app, &it->r.out, -1);
     complete_item(b, it);
     return;
   }
@@ -345,6 +346,7 @@ void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
     in->use_angle_cls = req->use_angle_cls;
     in->psm = rpc_option_psm(&req->options, req->has_options);
     in->pdf_text = rpc_option_pdf_text(&req->options, req->has_options);
+    in->timings = rpc_option_timings(&req->options, req->has_options);
   }
   jobs_create(srv->app.jobs, b->id, total);
   set_running(b);

@@ -97,6 +97,13 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
     kv_addi(kv, "pages", r->pages);
   if (r->orientation > 1)
     kv_addi(kv, "exif_orientation", r->orientation);
+  if (r->timed) {
+    kv_add_ms(kv, "decode_ms", r->decode_ms);
+    kv_add_ms(kv, "orientation_ms", r->orientation_ms);
+    kv_add_ms(kv, "layout_ms", r->layout_ms);
+    kv_add_ms(kv, "recognition_ms", r->recognition_ms);
+    kv_add_ms(kv, "encode_ms", r->encode_ms);
+  }
 }
 
 int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
@@ -165,6 +172,7 @@ static void extract_done(app_recog *r, int status) {
       rpc__ocr_kv(&r->out, job->srv->app.engine, app_recog_queue_ms(r), &kv);
       if (r->cache)
         kv_add(&kv, "cache", r->cache == APP_CACHE_HIT ? "hit" : "miss");
+      rpc__call_note_ocr(c, &r->out, app_recog_queue_ms(r));
       buf out = BUF_INIT;
       int rc =
           rpc__ocr_response_encode(&r->out, &kv, &out, job->srv->cfg->max_message_bytes);
@@ -224,6 +232,12 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
     in->path = req->public_image_path;
   } else {
     job_free(job);
+    c->ocr_status = "FAILURE";
+    c->ocr_details = err_name(ERR_INVAL);
+    ocr_result none;
+    ocr_result_init(&none);
+    none.err = ERR_INVAL;
+    app_metrics_image(&c->srv->app, &none, -1);
     reply_invalid(c, "no image: set private_image_path, public_image_path or image_data");
     return;
   }
@@ -232,6 +246,7 @@ void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   in->use_angle_cls = req->use_angle_cls;
   in->psm = rpc_option_psm(&req->options, req->has_options);
   in->pdf_text = rpc_option_pdf_text(&req->options, req->has_options);
+  in->timings = rpc_option_timings(&req->options, req->has_options);
 
   job->call = c;
   if (c->request_id[0] && c->srv->app.jobs) {

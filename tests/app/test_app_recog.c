@@ -4,10 +4,13 @@
  * answered from the store, cancellation while queued, and an executor
  * that refuses work. Mock engine, in-process store, hand-run executors. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "app/app.h"
+#include "base/buf.h"
 #include "base/err.h"
+#include "base/metrics.h"
 #include "ocr/ocr_internal.h"
 
 static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,
@@ -179,4 +182,35 @@ Test(app, refused_by_the_executor) {
   cr_assert_eq(app_recog_start(&a, &r, 0, on_done), ERR_UNAVAILABLE);
   cr_assert_eq(ndone, 0, "no callback for work never queued");
   app_recog_clear(&r);
+}
+
+/* A timed result adds one observation to each phase's histogram; an
+ * untimed one (a cache hit, a request without options timings=1) none. */
+Test(app_metrics, phase_histograms_count_timed_results_only) {
+  app ap;
+  metrics *m;
+  ocr_result r;
+  buf out = BUF_INIT;
+
+  memset(&ap, 0, sizeof ap);
+  cr_assert_eq(metrics_new(&m), 0);
+  cr_assert_eq(app_metrics_register(&ap, m), 0);
+  ocr_result_init(&r);
+  snprintf(r.language, sizeof r.language, "eng");
+  app_metrics_image(&ap, &r, 1.0);
+  r.timed = 1;
+  r.decode_ms = 2;
+  r.layout_ms = 30;
+  r.recognition_ms = 400;
+  app_metrics_image(&ap, &r, 1.0);
+  cr_assert_eq(metrics_render(m, &out), 0);
+  cr_assert_eq(buf_append(&out, "", 1), 0);
+  const char *t = (const char *)out.data;
+  cr_assert(strstr(t, "ocr_phase_seconds_count{phase=\"decode\"} 1\n"), "%s", t);
+  cr_assert(strstr(t, "ocr_phase_seconds_count{phase=\"orientation\"} 1\n"), "%s", t);
+  cr_assert(strstr(t, "ocr_phase_seconds_sum{phase=\"recognition\"} 0.4\n"), "%s", t);
+  cr_assert(strstr(t, "ocr_phase_seconds_sum{phase=\"layout\"} 0.03\n"), "%s", t);
+  cr_assert(strstr(t, "ocr_recognition_seconds_count 2\n"), "%s", t);
+  buf_free(&out);
+  metrics_free(m);
 }

@@ -276,7 +276,9 @@ class Disconnects(unittest.TestCase):
                                 "-font", "DejaVu-Sans", "-pointsize", "40",
                                 "-fill", "black"] + args + [pngs[-1]],
                                check=True)
-            server = Server(engine="tesseract", workers=1, image_root=d)
+            # A drain window only a hang outlasts (the default is 30 s).
+            server = Server(engine="tesseract", workers=1, image_root=d,
+                            extra=("--drain-seconds", "600"))
             cli = subprocess.Popen(
                 [os.environ["OCRPC_CLI_BIN"], "--server", server.target,
                  "--language", "english", "batch", "--json"] + pngs,

@@ -80,6 +80,7 @@ typedef struct sstream {
   char timeout[16];
   char te[16];
   char ctype[32];
+  char authz[64];
 } sstream;
 
 static struct {
@@ -89,6 +90,9 @@ static struct {
   int open, max_open;
   int answer;
 } S;
+
+/* The client's authorization setting for the next setup_with. */
+static const char *authz_setting;
 
 static int s_on_request(void *ud, int32_t id, const hdr *hdrs, size_t n, void **sud) {
   (void)ud;
@@ -107,6 +111,8 @@ static int s_on_request(void *ud, int32_t id, const hdr *hdrs, size_t n, void **
       dst = t->te, cap = sizeof t->te;
     else if (hdr_is(&hdrs[i], "content-type"))
       dst = t->ctype, cap = sizeof t->ctype;
+    else if (hdr_is(&hdrs[i], "authorization"))
+      dst = t->authz, cap = sizeof t->authz;
     if (dst)
       snprintf(dst, cap, "%.*s", (int)hdrs[i].value_len, hdrs[i].value);
   }
@@ -243,7 +249,7 @@ static void setup_with(uint32_t max_streams, uint64_t max_recv) {
   hs.max_header_list_size = 65536;
   h2_callbacks hc = {s_on_request, s_on_data, s_on_end, s_on_close, s_on_drain};
   cr_assert_eq(h2_session_new(&hs, &hc, NULL, &S.h2), 0);
-  client_session_cfg cfg = {"test:1", 0, max_recv, &TS};
+  client_session_cfg cfg = {"test:1", 0, max_recv, &TS, authz_setting};
   cr_assert_eq(client__session_new(&cfg, &cs), 0);
 }
 
@@ -463,6 +469,28 @@ Test(session, goaway_crossing_the_request_is_unavailable) {
   cr_assert_eq(h2_session_feed(S.h2, held, nheld), 0);
   pump();
   cr_assert_eq(S.nst, 0, "the server took a request after its GOAWAY");
+}
+
+Test(session_cfg, authorization_is_sent_on_every_call) {
+  authz_setting = "Bearer t-1";
+  setup_with(100, 0);
+  authz_setting = NULL;
+  result r[2] = {0};
+  cr_assert_eq(start(&r[0], 5000, CLIENT_CALL_UNARY, NULL), 0);
+  cr_assert_eq(start(&r[1], 0, CLIENT_CALL_UNARY, NULL), 0);
+  pump();
+  cr_assert_eq(S.nst, 2);
+  for (int i = 0; i < 2; i++)
+    cr_assert_str_eq(S.st[i].authz, "Bearer t-1");
+  cr_assert_str_eq(S.st[0].timeout, "5000m");
+}
+
+Test(session, no_authorization_by_default) {
+  result r = {0};
+  cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
+  pump();
+  cr_assert_eq(S.nst, 1);
+  cr_assert_str_eq(S.st[0].authz, "");
 }
 
 Test(session, http_503_maps_to_unavailable) {

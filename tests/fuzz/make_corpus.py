@@ -413,6 +413,18 @@ def h1_seeds():
     return out
 
 
+def auth_seeds():
+    """fuzz_auth: even first byte, an authorization value (the target's
+    tokens are tok-alpha and tok-bravo-2); odd, a token file."""
+    return {
+        "valid": b"\x00Bearer tok-alpha",
+        "spaces": b"\x00bearer   tok-bravo-2",
+        "basic": b"\x00Basic tok-alpha",
+        "file": b"\x01# c\n\n a \r\nb\n",
+        "empty_file": b"\x01\n\n",
+    }
+
+
 def png_file(w, h):
     """A real w x h 8-bit grey PNG (stdlib zlib)."""
     def chunk(kind, body):
@@ -505,6 +517,7 @@ def main():
     write(root, "fuzz_image_header", image_header_seeds())
     write(root, "fuzz_h1_rest", h1_seeds())
     write(root, "fuzz_pb_limits", pb_limits_seeds())
+    write(root, "fuzz_auth", auth_seeds())
 
 
 if __name__ == "__main__":

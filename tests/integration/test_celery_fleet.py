@@ -42,9 +42,6 @@ TASKS = 40
 WAVE_TIMEOUT = 300.0
 COUNTER = "ocr_worker:paths"
 NO_PROXY = [("grpc.enable_http_proxy", 0)]
-# REST on a port of its own picked by the OS; the tests use the gRPC port,
-# which serves HTTP/1.1 too.
-REST_ARGS = ("--http-port", "0")
 
 
 class Fleet(unittest.TestCase):
@@ -82,7 +79,7 @@ class Fleet(unittest.TestCase):
         wait_until(pong, START_TIMEOUT, "redis-server PING")
         cls.url = "redis://127.0.0.1:%d/0" % cls.redis_port
 
-        cls.server = harness.Server("--language", "english", *REST_ARGS,
+        cls.server = harness.Server("--language", "english",
                                     image_root=cls.root, workers=2)
         cls.server.start()
         cls.addClassCleanup(cls.server.stop)
@@ -92,7 +89,9 @@ class Fleet(unittest.TestCase):
         cls.app.conf.update(task_serializer="json", result_serializer="json",
                             accept_content=["json"])
         cls.addClassCleanup(cls.close_app)
-        cls.workers = []
+
+    def setUp(self):
+        self.workers = []   # (name, process, log path) of this test
 
     @classmethod
     def close_app(cls):
@@ -216,7 +215,7 @@ class StageInProcess(unittest.TestCase):
         cls.root = tempfile.mkdtemp(prefix="ocrpc-stage-")
         cls.addClassCleanup(shutil.rmtree, cls.root, True)
         harness.render_line(os.path.join(cls.root, "ok.png"), TEXTS[1])
-        cls.server = harness.Server("--language", "english", *REST_ARGS,
+        cls.server = harness.Server("--language", "english",
                                     image_root=cls.root, workers=1)
         cls.server.start()
         cls.addClassCleanup(cls.server.stop)

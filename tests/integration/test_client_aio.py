@@ -151,6 +151,30 @@ class AsyncClient(unittest.TestCase):
         self.assertTrue(all(ev.method == "ExtractText" for ev in events))
 
 
+class AsyncAnalysis(unittest.TestCase):
+    """llm.LLMService through AsyncOcrClient, with the server's rules
+    engine (no backend needed)."""
+
+    def test_analyze_and_token_stream(self):
+        from ocrpc_client import LlmFailed
+        text = "영수증\n2024년 3월 5일\n합계 12,000원\n"
+
+        async def go():
+            async with AsyncOcrClient(server.address, options=NO_PROXY) as c:
+                r = await c.analyze(text, engine="rules")
+                toks = [t async for t in c.analyze_stream(text, engine="rules")]
+                with self.assertRaises(LlmFailed) as cm:
+                    await c.analyze("", engine="rules")
+                return r, toks, cm.exception
+        r, toks, e = run(go())
+        self.assertEqual(r.status, common_pb2.STATUS_SUCCESS)
+        self.assertEqual(dict(r.entities)["date"], "2024-03-05")
+        self.assertEqual(dict(r.entities)["amount_total"], "12000 KRW")
+        self.assertGreater(len(toks), 1)
+        self.assertEqual("".join(toks), r.analysis)
+        self.assertEqual(e.details, "INVALID_ARGUMENT")
+
+
 class EmptyImage(unittest.TestCase):
     """proto3 cannot tell empty bytes from no image: both clients refuse
     them before sending anything."""

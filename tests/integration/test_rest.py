@@ -220,6 +220,13 @@ class FailureRows(unittest.TestCase):
                     422, "INVALID_ARGUMENT")
         self.expect([1, 2], 422, "INVALID_ARGUMENT")
 
+    def test_out_of_range_psm_422_names_the_field(self):
+        # Read as the gRPC front door reads it: refused, never ignored.
+        for psm in ("99", "six", 0, 2.5):
+            d = self.expect({"private_image_path": EN[0],
+                             "options": {"psm": psm}}, 422, "INVALID_ARGUMENT")
+            self.assertIn("options.psm", d["message"])
+
     def test_too_large_413(self):
         self.expect({"private_image_path": "huge.png"}, 413, "TOO_LARGE")
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <leptonica/allheaders.h>
+
 #include "ocr.h"
 #include "ocr_internal.h"
 
@@ -20,7 +22,10 @@ int main(int argc, char **argv) {
   double t0;
 
   if (argc < 2) {
-    fprintf(stderr, "usage: %s IMAGE [LANGUAGE [RUNS [ANGLE_CLS]]]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s IMAGE [LANGUAGE [RUNS [ANGLE_CLS]]]\n"
+            "  (OCR_BENCH_QUIET=1: no text; per-phase times are printed)\n",
+            argv[0]);
     return 2;
   }
   image = argv[1];
@@ -44,18 +49,29 @@ int main(int argc, char **argv) {
   rc = ocr__tess_prepare(e, code, 1);
   printf("init osd: %.1f ms (rc %d)\n", ocr__now_ms() - t0, rc);
 
+  {
+    PIX *pix = pixRead(image);
+    double f;
+    t0 = ocr__now_ms();
+    f = ocr__text_scale(pix);
+    printf("text scale %.3f (%.1f ms)\n", f, ocr__now_ms() - t0);
+    pixDestroy(&pix);
+  }
   memset(&req, 0, sizeof(req));
   req.path = image;
   req.language = lang;
   req.psm = -1;
   req.use_angle_cls = argc > 4 ? atoi(argv[4]) : 0;
+  req.timings = 1;
   for (i = 0; i < n; i++) {
     ocr_result r;
     ocr_result_init(&r);
     rc = ocr_engine_run(e, &req, &r);
     printf("run %d: rc %d %dx%d %.1f ms conf %.2f boxes %zu rot %d\n", i, rc, r.width,
            r.height, r.ocr_ms, r.confidence, r.nboxes, r.rotation);
-    if (i == 0)
+    printf("  decode %.1f orientation %.1f layout %.1f recognition %.1f encode %.3f ms\n",
+           r.decode_ms, r.orientation_ms, r.layout_ms, r.recognition_ms, r.encode_ms);
+    if (i == 0 && getenv("OCR_BENCH_QUIET") == NULL)
       printf("---\n%s\n---\n", r.text != NULL ? r.text : r.error_message);
     ocr_result_clear(&r);
   }

@@ -5,6 +5,8 @@
  * the OpenMP limit and concurrent runs from two threads. Tests render
  * their images at start; worker threads are created and joined here. */
 #include <criterion/criterion.h>
+#include <leptonica/allheaders.h>
+#include <math.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -155,8 +157,19 @@ static void check_turned(int turn) {
   w = turn % 180 ? 480 : 640;
   h = turn % 180 ? 640 : 480;
 
-  cr_assert_eq(run(name, "eng", 1, &r), 0, "%s", r.error_message);
+  {
+    ocr_request req = {
+        .path = name, .language = "eng", .use_angle_cls = 1, .psm = -1, .timings = 1};
+    ocr_result_init(&r);
+    cr_assert_eq(ocr_engine_run(engine, &req, &r), 0, "%s", r.error_message);
+  }
   cr_assert_str_eq(r.text, PAGE, "turned %d", turn);
+  /* An upright page reads confidently as sent: the orientation detector
+   * never runs. A turned one needs it. */
+  if (turn == 0)
+    cr_assert_eq(r.orientation_ms, 0.0, "OSD ran on an upright page");
+  else
+    cr_assert_gt(r.orientation_ms, 0.0, "OSD did not run on a page turned %d", turn);
   cr_assert_eq(r.rotation, (360 - turn) % 360);
   cr_assert_eq(r.width, w);
   cr_assert_eq(r.height, h);
@@ -352,4 +365,71 @@ Test(ocr_tess, concurrent_runs_from_two_threads) {
   }
   /* The joined threads' instances went with them; this thread has none. */
   cr_assert_eq(ocr__tess_thread_instances(), 0);
+}
+
+/* options["timings"]: every phase the request went through is measured,
+ * and timing layout apart from recognition changes nothing read. */
+Test(ocr_tess, timings_are_measured_and_change_nothing) {
+  ocr_request req = {.path = "lines.png", .language = "eng", .use_angle_cls = 1, .psm = -1};
+  ocr_result plain, timed;
+
+  render("lines.png", "800x200", "DejaVuSans", 36, 10, 50, LINES3);
+  ocr_result_init(&plain);
+  cr_assert_eq(ocr_engine_run(engine, &req, &plain), 0, "%s", plain.error_message);
+  cr_assert_eq(plain.timed, 0);
+  cr_assert_eq(plain.layout_ms, 0.0);
+  req.timings = 1;
+  ocr_result_init(&timed);
+  cr_assert_eq(ocr_engine_run(engine, &req, &timed), 0, "%s", timed.error_message);
+  cr_assert_eq(timed.timed, 1);
+  cr_assert_gt(timed.decode_ms, 0.0);
+  cr_assert_gt(timed.layout_ms, 0.0);
+  cr_assert_gt(timed.recognition_ms, 0.0);
+  cr_assert_geq(timed.encode_ms, 0.0);
+  cr_assert_leq(timed.decode_ms + timed.orientation_ms + timed.layout_ms +
+                    timed.recognition_ms + timed.encode_ms,
+                timed.ocr_ms + 0.001);
+  cr_assert_str_eq(timed.text, plain.text);
+  cr_assert_eq(timed.nboxes, plain.nboxes);
+  for (size_t i = 0; i < timed.nboxes; i++)
+    for (int k = 0; k < 8; k++)
+      cr_assert_float_eq(timed.boxes[i].quad[k], plain.boxes[i].quad[k], 1e-6);
+  ocr_result_clear(&plain);
+  ocr_result_clear(&timed);
+}
+
+/* Text four times the size Tesseract needs (a 600 DPI scan of small
+ * print) is read from a downscaled copy: the same text as the page at its
+ * plain size, and boxes in the coordinates of the image as sent (four
+ * times the small page's, within a few pixels of the rendering). */
+Test(ocr_tess, large_text_is_read_downscaled_with_boxes_in_original_coordinates) {
+  char p[PATH_MAX];
+  ocr_result small, big;
+  PIX *pix;
+  size_t i;
+
+  render("small.png", "640x480", "DejaVuSans", 24, 20, 40, PAGE);
+  render("big.png", "2560x1920", "DejaVuSans", 96, 80, 160, PAGE);
+  pix = pixRead(otu_join(p, sizeof(p), dir, "big.png"));
+  cr_assert_not_null(pix);
+  cr_assert_lt(ocr__text_scale(pix), 0.7, "the large page is not scaled");
+  pixDestroy(&pix);
+  pix = pixRead(otu_join(p, sizeof(p), dir, "small.png"));
+  cr_assert_eq(ocr__text_scale(pix), 1.0, "a small page is scaled");
+  pixDestroy(&pix);
+
+  cr_assert_eq(run("small.png", "eng", 0, &small), 0, "%s", small.error_message);
+  cr_assert_eq(run("big.png", "eng", 0, &big), 0, "%s", big.error_message);
+  cr_assert_str_eq(big.text, PAGE);
+  cr_assert_str_eq(big.text, small.text);
+  cr_assert_eq(big.width, 2560);
+  cr_assert_eq(big.nboxes, small.nboxes);
+  expect_boxes_inside(&big, 2560, 1920);
+  for (i = 0; i < big.nboxes; i++)
+    for (int k = 0; k < 8; k++)
+      cr_expect(fabsf(big.boxes[i].quad[k] - 4 * small.boxes[i].quad[k]) < 24.0f,
+                "box %zu coordinate %d: %g vs 4 x %g", i, k, (double)big.boxes[i].quad[k],
+                (double)small.boxes[i].quad[k]);
+  ocr_result_clear(&small);
+  ocr_result_clear(&big);
 }

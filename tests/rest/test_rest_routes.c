@@ -39,7 +39,7 @@ static int respond(void *conn, int status, const hdr *h, size_t n, const uint8_t
   return 0;
 }
 
-static const rest_transport tr = {respond};
+static const rest_transport tr = {.respond = respond};
 
 static int run_now(exec *ex, exec_job *j) {
   (void)ex;

@@ -303,3 +303,35 @@ Test(svc_ocr, check_health_agrees_with_grpc_health_v1) {
   cr_assert_eq(check_health(15, "OCRService"), common_Status_STATUS_FAILURE);
   env.srv->draining = 0;
 }
+
+/* options["timings"]="1" adds the five per-phase times to the metadata;
+ * without it they are absent (the mock engine measures nothing, so they
+ * read "0.000"). */
+Test(svc_ocr, timings_option_adds_per_phase_times_to_metadata) {
+  static const char *const phases[] = {"decode_ms", "orientation_ms", "layout_ms",
+                                       "recognition_ms", "encode_ms"};
+  common_Metadata_DataEntry e = {.key = (char *)"timings", .value = (char *)"1"};
+  for (int asked = 0; asked < 2; asked++) {
+    ocr_OCRRequest req = ocr_OCRRequest_init_zero;
+    req.public_image_path = "page.png";
+    if (asked) {
+      req.has_options = true;
+      req.options.data = &e;
+      req.options.data_count = 1;
+    }
+    rpc_call *c = extract(1 + 2 * asked, &req);
+    exec_queue_drain(&env.q);
+    ocr_OCRResponse r = ocr_OCRResponse_init_zero;
+    expect_ok_response(1 + 2 * asked, &r);
+    cr_assert_eq(r.status, common_Status_STATUS_SUCCESS);
+    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+      const char *v = ocr_response_meta(&r, phases[i]);
+      if (asked)
+        cr_assert(v && strchr(v, '.'), "%s: %s", phases[i], v ? v : "(absent)");
+      else
+        cr_assert_null(v, "%s present without the option", phases[i]);
+    }
+    pb_release(ocr_OCRResponse_fields, &r);
+    close_call(&env, c, 1 + 2 * asked, 0);
+  }
+}

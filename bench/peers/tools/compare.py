@@ -140,7 +140,8 @@ class Server:
         common = ["--port", str(self.port), "--engine", engine, "--workers", str(workers),
                   "--image-root", A.images]
         if kind == "ocrpc":
-            argv = [SERVER_BIN, *common, "--http-port", "off", "--log-level", "warn"]
+            argv = [SERVER_BIN, *common, "--http-port", "off", "--access-log", "off",
+                    "--log-level", "warn"]
         elif kind == "cpp":
             argv = [CPP_BIN, *common]
         elif kind in ("py", "py-tuned"):

@@ -10,7 +10,8 @@ exponential backoff and full jitter, up to ``max_attempts`` attempts, each
 retry sent with ``wait_for_ready`` so that it waits (within its
 ``timeout``) for the channel's next connection to a server that came back;
 a retry that ran out of time while the channel still could not connect is
-reported as ``OcrUnavailable``. Batches are async iterators.
+reported as ``OcrUnavailable``. Batches and ``analyze_stream`` token
+streams are async iterators.
 
 Create it inside the event loop that uses it (``grpc.aio`` channels belong
 to one loop), and close it with ``await client.close()`` or
@@ -25,7 +26,7 @@ import grpc.aio
 
 from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
-from .client import DEFAULT_OPTIONS, RetryEvent, channel_target
+from .client import RetryEvent, configure
 
 __all__ = ["AsyncOcrClient"]
 
@@ -38,34 +39,15 @@ class AsyncOcrClient:
     ``max_backoff``, ``options`` (extra channel options), ``retry_hook``
     (called with a :class:`~ocrpc_client.RetryEvent` after every failed
     attempt; may be a plain function or a coroutine function),
-    ``credentials``.
+    ``credentials``, ``token`` (bearer token; default ``$OCRPC_TOKEN``).
     """
 
     def __init__(self, target, *, timeout=300.0, max_attempts=5,
                  initial_backoff=0.1, max_backoff=5.0, options=None,
-                 retry_hook=None, credentials=None):
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        if initial_backoff < 0 or max_backoff < 0:
-            raise ValueError("backoffs must be >= 0")
-        self.target = target
-        self.timeout = timeout
-        self.max_attempts = int(max_attempts)
-        self.initial_backoff = float(initial_backoff)
-        self.max_backoff = float(max_backoff)
-        self.retry_hook = retry_hook
-        opts = dict(DEFAULT_OPTIONS)
-        # The channel's own reconnect backoff within the client's bounds, so
-        # a retry reaches a server that came back (as the sync client).
-        opts["grpc.initial_reconnect_backoff_ms"] = max(
-            1, int(self.initial_backoff * 1000))
-        opts["grpc.max_reconnect_backoff_ms"] = max(
-            1, int(max(self.max_backoff, self.initial_backoff) * 1000))
-        # Several targets: round robin, as the sync client (channel_target).
-        channel_target_, lb_options = channel_target(target)
-        for k, v in list(lb_options) + list(options or ()):
-            opts[k] = v
-        self.options = list(opts.items())
+                 retry_hook=None, credentials=None, token=None):
+        channel_target_ = configure(self, target, timeout, max_attempts,
+                                    initial_backoff, max_backoff, options,
+                                    retry_hook, token)
         if credentials is not None:
             self._channel = grpc.aio.secure_channel(channel_target_, credentials,
                                                     options=self.options)
@@ -148,9 +130,11 @@ class AsyncOcrClient:
                     raise err from e
             await asyncio.sleep(delay)
 
-    @staticmethod
-    def _metadata(request_id):
-        return (("x-request-id", str(request_id)),) if request_id else None
+    def _metadata(self, request_id=None):
+        md = self._auth
+        if request_id:
+            md += (("x-request-id", str(request_id)),)
+        return md or None
 
     # -- RPCs --------------------------------------------------------------
 
@@ -227,17 +211,22 @@ class AsyncOcrClient:
         finally:
             call.cancel()  # no-op once the call has ended
 
+    # llm.LLMService: await analyze() and async for ... in analyze_stream()
+    # (ocrpc_client/aio_analysis.py).
+    from .aio_analysis import analyze, analyze_stream  # noqa: E402
+
     async def health(self, service_name="OCRService", timeout=None):
         """``CheckHealth``: the ``HealthCheckResponse``; retried like
         :meth:`extract`."""
         return await self._call_unary(
             "CheckHealth", self._stub.CheckHealth,
             ocr_pb2.HealthCheckRequest(service_name=service_name), timeout,
-            None)
+            self._metadata())
 
     async def batch_status(self, batch_id, timeout=None):
         """``GetBatchStatus``: the ``BatchStatusResponse`` (results by
         index). Raises ``OcrNotFound`` for an unknown or expired id."""
         return await self._call_unary(
             "GetBatchStatus", self._stub.GetBatchStatus,
-            ocr_pb2.BatchStatusRequest(batch_id=batch_id), timeout, None)
+            ocr_pb2.BatchStatusRequest(batch_id=batch_id), timeout,
+            self._metadata())

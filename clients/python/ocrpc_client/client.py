@@ -23,6 +23,7 @@ after ``fork()``, never before (gRPC channels do not survive a fork).
 """
 
 import collections
+import os
 import random
 import socket
 import threading
@@ -117,6 +118,39 @@ def _channel_failing(channel):
         return None
 
 
+def configure(client, target, timeout, max_attempts, initial_backoff,
+              max_backoff, options, retry_hook, token):
+    """Validates and stores the settings the sync and asyncio clients share
+    (retry policy, bearer token, channel options) on ``client``; returns the
+    target string to open the channel on. The channel's own reconnect backoff
+    is held within the client's backoff bounds, so that a retry reaches a
+    server that came back instead of failing on grpcio's stale error."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be >= 1")
+    if initial_backoff < 0 or max_backoff < 0:
+        raise ValueError("backoffs must be >= 0")
+    client.target = target
+    client.timeout = timeout
+    client.max_attempts = int(max_attempts)
+    client.initial_backoff = float(initial_backoff)
+    client.max_backoff = float(max_backoff)
+    client.retry_hook = retry_hook
+    if token is None:
+        token = os.environ.get("OCRPC_TOKEN") or None
+    client._auth = (("authorization", "Bearer " + token),) if token else ()
+    opts = dict(DEFAULT_OPTIONS)
+    opts["grpc.initial_reconnect_backoff_ms"] = max(
+        1, int(client.initial_backoff * 1000))
+    opts["grpc.max_reconnect_backoff_ms"] = max(
+        1, int(max(client.max_backoff, client.initial_backoff) * 1000))
+    # Several targets: round robin (channel_target).
+    target_, lb_options = channel_target(target)
+    for k, v in list(lb_options) + list(options or ()):
+        opts[k] = v
+    client.options = list(opts.items())
+    return target_
+
+
 class OcrClient:
     """Client of one ocrpc server (``ocr.OCRService``).
 
@@ -150,30 +184,19 @@ class OcrClient:
             for logging and metrics). Exceptions it raises propagate.
         credentials: optional :class:`grpc.ChannelCredentials`; when given
             the channel is secure.
+        token: bearer token for a server started with ``--auth-token-file``,
+            sent as ``authorization: Bearer TOKEN`` on every call; ``None``
+            (the default) takes ``$OCRPC_TOKEN``, and no header is sent when
+            that is unset or empty. A refused token raises
+            :class:`~ocrpc_client.errors.OcrUnauthenticated` (not retried).
     """
 
     def __init__(self, target, *, timeout=300.0, max_attempts=5,
                  initial_backoff=0.1, max_backoff=5.0, options=None,
-                 retry_hook=None, credentials=None):
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        if initial_backoff < 0 or max_backoff < 0:
-            raise ValueError("backoffs must be >= 0")
-        self.target = target
-        self.timeout = timeout
-        self.max_attempts = int(max_attempts)
-        self.initial_backoff = float(initial_backoff)
-        self.max_backoff = float(max_backoff)
-        self.retry_hook = retry_hook
-        opts = dict(DEFAULT_OPTIONS)
-        opts["grpc.initial_reconnect_backoff_ms"] = max(
-            1, int(self.initial_backoff * 1000))
-        opts["grpc.max_reconnect_backoff_ms"] = max(
-            1, int(max(self.max_backoff, self.initial_backoff) * 1000))
-        channel_target_, lb_options = channel_target(target)
-        for k, v in list(lb_options) + list(options or ()):
-            opts[k] = v
-        self.options = list(opts.items())
+                 retry_hook=None, credentials=None, token=None):
+        channel_target_ = configure(self, target, timeout, max_attempts,
+                                    initial_backoff, max_backoff, options,
+                                    retry_hook, token)
         if credentials is not None:
             self._channel = grpc.secure_channel(channel_target_, credentials,
                                                 options=self.options)
@@ -258,9 +281,11 @@ class OcrClient:
                     raise err from e
             time.sleep(delay)
 
-    @staticmethod
-    def _metadata(request_id):
-        return (("x-request-id", str(request_id)),) if request_id else None
+    def _metadata(self, request_id=None):
+        md = self._auth
+        if request_id:
+            md += (("x-request-id", str(request_id)),)
+        return md or None
 
     # -- RPCs --------------------------------------------------------------
 
@@ -402,7 +427,7 @@ class OcrClient:
         return self._call_unary("CheckHealth", self._stub.CheckHealth,
                                 ocr_pb2.HealthCheckRequest(
                                     service_name=service_name),
-                                timeout, None)
+                                timeout, self._metadata())
 
     def batch_status(self, batch_id, timeout=None):
         """``GetBatchStatus``: the job store's view of a batch
@@ -414,4 +439,4 @@ class OcrClient:
         """
         return self._call_unary("GetBatchStatus", self._stub.GetBatchStatus,
                                 ocr_pb2.BatchStatusRequest(batch_id=batch_id),
-                                timeout, None)
+                                timeout, self._metadata())

@@ -31,7 +31,8 @@ after(() => {
 });
 
 async function startServer() {
-  const srv = await new H.Server([], { workers: 2 }).start();
+  // A drain window only a hang outlasts (the default 30 s can pass under load).
+  const srv = await new H.Server(['--drain-seconds', '600'], { workers: 2 }).start();
   started.push(srv);
   for (const name of fs.readdirSync(work)) fs.copyFileSync(path.join(work, name), srv.path(name));
   return srv;

@@ -42,6 +42,7 @@ typedef struct loop_server {
   int nconns;        /* open connections, for --max-connections */
   int conns_refused; /* refusing now: logged once per episode */
   int draining;
+  int ack_grace; /* calls ended; waiting (bounded) for shutdown PING ACKs */
   int stopping;
   /* Metrics (loop_metrics.c); the registry is also /metrics' source. */
   metrics *metrics;

@@ -47,12 +47,17 @@ static void stop(loop_server *srv) {
   loop__metrics_stop(srv);
 }
 
+/* How long a drain whose calls all ended waits for PING ACKs (below). */
+#define SHUTDOWN_ACK_GRACE_MS 5000
+
 static void on_drain_timeout(uv_timer_t *t) {
   loop_server *srv = t->data;
-  log_warn("drain deadline passed with %zu calls in flight and %zu connections not "
-           "acknowledging the shutdown: stopping them",
-           rpc_server_busy(srv->rpc) + rest_server_busy(srv->rest),
-           loop__h2_shutdown_pending(srv));
+  size_t busy = rpc_server_busy(srv->rpc) + rest_server_busy(srv->rest);
+  if (busy)
+    log_warn("drain deadline passed with %zu calls in flight: stopping them", busy);
+  else
+    log_info("drained; %zu connections did not acknowledge the shutdown PING: closing them",
+             loop__h2_shutdown_pending(srv));
   stop(srv);
 }
 
@@ -62,13 +67,23 @@ static void on_drain_timeout(uv_timer_t *t) {
  * response until its control frames are out, so a close before then is
  * "upstream prematurely closed connection", RST_STREAM(INTERNAL_ERROR)
  * to its client. The ACK (or the peer's close) shows it read everything
- * we sent; the drain deadline bounds a peer that never answers. */
+ * we sent. A peer that does not read (an idle raw socket) must not hold
+ * the drain: once the calls ended, the ACKs get SHUTDOWN_ACK_GRACE_MS
+ * (within the drain deadline). */
 void loop__after_flush(loop_server *srv) {
-  if (srv->draining && !srv->stopping && rpc_server_busy(srv->rpc) == 0 &&
-      rest_server_busy(srv->rest) == 0 && loop__h1_busy(srv) == 0 &&
-      loop__h2_shutdown_pending(srv) == 0) {
+  if (!srv->draining || srv->stopping || rpc_server_busy(srv->rpc) != 0 ||
+      rest_server_busy(srv->rest) != 0 || loop__h1_busy(srv) != 0)
+    return;
+  if (loop__h2_shutdown_pending(srv) == 0) {
     log_info("drained: every call finished");
     stop(srv);
+    return;
+  }
+  if (!srv->ack_grace) {
+    srv->ack_grace = 1;
+    uint64_t left = uv_timer_get_due_in(&srv->drain_timer);
+    uv_timer_start(&srv->drain_timer, on_drain_timeout,
+                   left < SHUTDOWN_ACK_GRACE_MS ? left : SHUTDOWN_ACK_GRACE_MS, 0);
   }
 }
 

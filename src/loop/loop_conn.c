@@ -668,8 +668,10 @@ int loop__listen(loop_server *srv) {
   uv_idle_init(srv->loop, &srv->flush_idle);
   /* Test harnesses read the port from the first line ("listening on"):
    * the HTTP line says "at" so that it never matches theirs. */
+  /* With TLS the port offers ALPN h2 only, so it answers gRPC alone. */
   int rc = listen_on(srv, &srv->listener, srv->cfg->port, on_connection,
-                     "listening on %s%s%s:%d (gRPC and HTTP/1.1)");
+                     srv->tls_ctx ? "listening on %s%s%s:%d (gRPC over TLS)"
+                                  : "listening on %s%s%s:%d (gRPC and HTTP/1.1)");
   if (rc || srv->cfg->http_port_num < 0)
     return rc;
   srv->http_listening = 1;

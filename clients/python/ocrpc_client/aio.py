@@ -19,6 +19,7 @@ to one loop), and close it with ``await client.close()`` or
 """
 
 import asyncio
+import contextlib
 import random
 
 import grpc
@@ -26,7 +27,7 @@ import grpc.aio
 
 from . import _requests, errors
 from ._gen import common_pb2, ocr_pb2, ocr_pb2_grpc
-from .client import RetryEvent, configure
+from .client import OcrClient, RetryEvent, configure
 
 __all__ = ["AsyncOcrClient"]
 
@@ -81,11 +82,8 @@ class AsyncOcrClient:
 
     # -- retry machinery ---------------------------------------------------
 
-    def backoff_bound(self, attempt):
-        """Upper bound of the sleep after failed attempt ``attempt``
-        (1-based): ``min(max_backoff, initial_backoff * 2**(attempt-1))``."""
-        return min(self.max_backoff,
-                   self.initial_backoff * (2.0 ** (attempt - 1)))
+    # The sync client's: it reads only the backoffs configure() set.
+    backoff_bound = OcrClient.backoff_bound
 
     def _channel_failing(self):
         try:
@@ -180,33 +178,41 @@ class AsyncOcrClient:
                             self._metadata(request_id))
 
     async def _stream(self, req, timeout, metadata):
+        async with contextlib.aclosing(self._server_stream(
+                "ExtractTextBatch",
+                lambda ready: self._stub.ExtractTextBatch(
+                    req, timeout=timeout, metadata=metadata,
+                    wait_for_ready=ready))) as msgs:
+            async for msg in msgs:
+                yield msg
+
+    async def _server_stream(self, method, start):
+        """Yields the messages of a server-streaming call. ``start(ready)``
+        opens one attempt (``ready``: wait_for_ready); attempts are retried
+        by the policy until the first message arrives, never after it (the
+        caller has already seen results)."""
         attempt = 0
         while True:
             attempt += 1
-            call = self._stub.ExtractTextBatch(req, timeout=timeout,
-                                               metadata=metadata,
-                                               wait_for_ready=attempt > 1)
+            call = start(attempt > 1)
             try:
-                first = await call.read()
+                msg = await call.read()
             except grpc.RpcError as e:
                 err, delay = await self._failed_attempt(
-                    "ExtractTextBatch", attempt, e, attempt > 1)
+                    method, attempt, e, attempt > 1)
                 if delay is None:
                     raise err from e
                 await asyncio.sleep(delay)
                 continue
             break
         try:
-            msg = first
             while msg is not grpc.aio.EOF:
                 yield msg
                 try:
                     msg = await call.read()
                 except grpc.RpcError as e:
-                    # After the first message: never retried.
                     err = errors.from_rpc_error(e, attempts=attempt)
-                    await self._report(RetryEvent("ExtractTextBatch",
-                                                  attempt, err, None))
+                    await self._report(RetryEvent(method, attempt, err, None))
                     raise err from e
         finally:
             call.cancel()  # no-op once the call has ended

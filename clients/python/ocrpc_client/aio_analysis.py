@@ -7,14 +7,10 @@ and retry policy as the sync client's (:mod:`ocrpc_client.analysis`): a
 stream is retried only until its first message.
 """
 
-import asyncio
+import contextlib
 
-import grpc
-
-from . import errors
 from ._gen import common_pb2, llm_pb2_grpc
 from .analysis import LlmFailed, _request
-from .client import RetryEvent
 
 __all__ = ["analyze", "analyze_stream"]
 
@@ -51,33 +47,14 @@ async def analyze_stream(client, text, prompt="", *, engine=None, model=None,
     timeout = client.timeout if timeout is None else timeout
     metadata = client._metadata(request_id)
     stub = _stub(client)
-    attempt = 0
-    while True:
-        attempt += 1
-        call = stub.AnalyzeTextStream(req, timeout=timeout, metadata=metadata,
-                                      wait_for_ready=attempt > 1)
-        try:
-            msg = await call.read()
-        except grpc.RpcError as e:
-            err, delay = await client._failed_attempt(
-                "AnalyzeTextStream", attempt, e, attempt > 1)
-            if delay is None:
-                raise err from e
-            await asyncio.sleep(delay)
-            continue
-        break
-    try:
-        while msg is not grpc.aio.EOF:
+    # aclosing: leaving early cancels the call now, not when collected.
+    async with contextlib.aclosing(client._server_stream(
+            "AnalyzeTextStream",
+            lambda ready: stub.AnalyzeTextStream(req, timeout=timeout,
+                                                 metadata=metadata,
+                                                 wait_for_ready=ready))) as msgs:
+        async for msg in msgs:
             if msg.token:
                 yield msg.token
             if msg.is_complete:
                 return
-            try:
-                msg = await call.read()
-            except grpc.RpcError as e:
-                err = errors.from_rpc_error(e, attempts=attempt)
-                await client._report(RetryEvent("AnalyzeTextStream", attempt,
-                                                err, None))
-                raise err from e
-    finally:
-        call.cancel()

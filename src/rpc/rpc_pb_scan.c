@@ -21,6 +21,17 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   return -1;
 }
 
+/* A varint value skipped as nanopb's pb_skip_varint does: any number of
+ * continuation bytes. Stricter than the decoder, the scan would give up on
+ * a message the decoder then accepts whole, and its entries would escape
+ * the count. */
+static int skip_varint(const uint8_t **p, const uint8_t *end) {
+  while (*p < end)
+    if (!(*(*p)++ & 0x80))
+      return 0;
+  return -1;
+}
+
 ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t sub,
                       size_t stop) {
   const uint8_t *p = data, *end = data + len;
@@ -32,7 +43,7 @@ ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t 
     uint32_t num = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
     switch (wt) {
     case 0:
-      if (read_varint(&p, end, &n))
+      if (skip_varint(&p, end))
         return -1;
       break;
     case 1:

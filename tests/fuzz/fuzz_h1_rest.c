@@ -64,7 +64,7 @@ static void on_request(void *ud, const h1_request *r) {
   CHECK(c->answers == before + 1);
 }
 
-static const h1_callbacks h1_cbs = {on_request};
+static const h1_callbacks h1_cbs = {on_request, NULL};
 
 static int run_now(exec *ex, exec_job *job) {
   (void)ex;

@@ -82,6 +82,8 @@ void ocr__image_quiet(void) {
   ocr__pdf_quiet();
 }
 
+void ocr_quiet(void) { ocr__image_quiet(); }
+
 /* The header check kept for the mock engine: size of the first page. */
 int ocr__image_header(const uint8_t *data, size_t len, int *w, int *h) {
   ocr__header hd;

@@ -11,7 +11,6 @@
 #include "base/log.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
-#include "ocr/ocr_internal.h" /* ocr__image_quiet */
 #include "rest/rest.h"
 #include "rpc/rpc.h"
 
@@ -225,7 +224,7 @@ void fake_server_init(fake_server *fs, int argc, char **argv, int queued) {
   FAKE_CHECK(ocr_engine_new(&oc, &fs->engine) == 0);
   /* The mock engine reads image headers with leptonica, which would print
    * every bad header to stderr. */
-  ocr__image_quiet();
+  ocr_quiet();
   FAKE_CHECK(jobs_memory_new(fs->cfg.job_ttl_seconds * 1000, &fs->jobs) == 0);
   fs->queued = queued;
   FAKE_CHECK(rpc_server_new(&fs->cfg, fs->engine, queued ? &fake_exec_queued : &fake_exec_now,

@@ -28,7 +28,7 @@ void loop_exec_init(exec *ex, uv_loop_t *loop);
  * count the starts with one atomic add per job. Loop thread. */
 void loop_exec_counts(uint64_t *queued, uint64_t *running);
 
-/* ---- ocrpc-redis: hiredis glue (loop_redis.c) ---- */
+/* ---- hiredis glue (loop_redis.c) ---- */
 struct redisAsyncContext;
 struct jobs_redis_env;
 struct jobs_store;
@@ -55,7 +55,6 @@ int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **
  * connected yet). ud is unused (the probe shape /readyz takes). Loop
  * thread. */
 int loop_redis_up(void *ud);
-/* ---- end ocrpc-redis ---- */
 
 /* Runs the server with cfg until SIGINT or SIGTERM, then closes every
  * handle and frees everything. Returns the process exit status: 0 after a

@@ -247,7 +247,7 @@ int loop_run(const config *cfg) {
   }
 
   jobs_store *jobs = NULL;
-  /* ocrpc-redis: Redis when REDIS_URL is set (a malformed one is logged). */
+  /* Redis when REDIS_URL is set (a malformed one is logged). */
   if (cfg->redis_url[0] ? loop_redis_jobs_new(cfg, &loop, &jobs)
                         : jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
@@ -320,7 +320,7 @@ int loop_run(const config *cfg) {
     status = 0;
   }
   stop(srv);
-  /* ocrpc-redis: no call refers to the store after stop(); freed before
+  /* The job store: no call refers to the store after stop(); freed before
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);
   jobs = NULL;

@@ -173,7 +173,8 @@ void conn_timeout(conn *c, conn_timer t) {
   c->idle_armed = 0;
   switch (c->proto) {
   case CONN_SNIFF:
-    log_debug("conn %llu: sent no request within %llu ms: closing", (unsigned long long)c->id,
+    log_debug("conn %llu: sent no request within %llu ms: closing",
+              (unsigned long long)c->id,
               (unsigned long long)c->ctx->cfg->http_header_timeout_ms);
     conn__close(c);
     break;

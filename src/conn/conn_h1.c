@@ -52,8 +52,8 @@ static void account(conn *c, int status, uint64_t bytes_out) {
 
 /* Answers with the request id echoed (the client's, or one made here),
  * then counts and logs the request. */
-static int tr_respond(void *ud, int status, const hdr *hdrs, size_t n,
-                      const uint8_t *body, size_t len) {
+static int tr_respond(void *ud, int status, const hdr *hdrs, size_t n, const uint8_t *body,
+                      size_t len) {
   conn *c = ud;
   c->rest_work = NULL;
   conn__want_write(c);
@@ -70,8 +70,8 @@ static int tr_respond(void *ud, int status, const hdr *hdrs, size_t n,
 
 /* What an answer says in-band, for its access log line; merged, since an
  * OCR failure notes its times and then its details code. */
-static void tr_note(void *ud, const char *ocr_status, const char *details,
-                    double queue_ms, double ocr_ms) {
+static void tr_note(void *ud, const char *ocr_status, const char *details, double queue_ms,
+                    double ocr_ms) {
   conn *c = ud;
   if (ocr_status)
     c->req.ocr_status = ocr_status;

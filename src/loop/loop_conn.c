@@ -286,14 +286,12 @@ static void format_peer(uv_tcp_t *tcp, char *peer, size_t size) {
   if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
     if (ss.ss_family == AF_INET6 &&
         uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip) == 0) {
-      snprintf(peer, size, "[%s]:%d", ip,
-               ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+      snprintf(peer, size, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
       return;
     }
     if (ss.ss_family == AF_INET &&
         uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0) {
-      snprintf(peer, size, "%s:%d", ip,
-               ntohs(((struct sockaddr_in *)&ss)->sin_port));
+      snprintf(peer, size, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
       return;
     }
   }

@@ -32,7 +32,7 @@ typedef struct loop_server {
   struct llm_service *llm; /* llm.LLMService; freed by stop() */
   struct loop_curl *curl;  /* the LLM backend's HTTP (NULL without LLM_BASE_URL) */
   rest_server *rest;
-  conn_ctx cc; /* what every connection shares (src/conn) */
+  conn_ctx cc;      /* what every connection shares (src/conn) */
   loop_conn *conns; /* every open connection */
   loop_conn *dirty; /* connections with output to flush */
   loop_conn *dirty_tail;

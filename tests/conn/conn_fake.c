@@ -202,8 +202,8 @@ static int rest_respond(void *ud, int status, const hdr *h, size_t n, const uint
   return conn_rest_transport.respond(ud, status, h, n, body, len);
 }
 
-static void rest_note(void *ud, const char *ocr_status, const char *details, double queue_ms,
-                      double ocr_ms) {
+static void rest_note(void *ud, const char *ocr_status, const char *details,
+                      double queue_ms, double ocr_ms) {
   conn_rest_transport.note(ud, ocr_status, details, queue_ms, ocr_ms);
 }
 
@@ -227,7 +227,8 @@ void fake_server_init(fake_server *fs, int argc, char **argv, int queued) {
   ocr_quiet();
   FAKE_CHECK(jobs_memory_new(fs->cfg.job_ttl_seconds * 1000, &fs->jobs) == 0);
   fs->queued = queued;
-  FAKE_CHECK(rpc_server_new(&fs->cfg, fs->engine, queued ? &fake_exec_queued : &fake_exec_now,
+  FAKE_CHECK(rpc_server_new(&fs->cfg, fs->engine,
+                            queued ? &fake_exec_queued : &fake_exec_now,
                             &conn_rpc_transport, &fs->rpc) == 0);
   rpc_server_set_timers(fs->rpc, &fake_timers);
   rpc_server_set_jobs(fs->rpc, fs->jobs);

@@ -50,7 +50,7 @@ typedef struct fake_server {
   rpc_server *rpc;
   rest_server *rest;
   conn_ctx ctx;
-  int queued; /* jobs go through fake_exec_queued */
+  int queued;  /* jobs go through fake_exec_queued */
   int answers; /* HTTP/1.1 answers so far */
 } fake_server;
 
@@ -72,8 +72,8 @@ typedef struct fake_conn {
   int want_writes; /* io->want_write calls */
   int timer_on[CONN_NTIMERS];
   uint64_t timer_due[CONN_NTIMERS]; /* on fake_now_ms */
-  buf written;     /* what the socket took, in order */
-  size_t take;     /* bytes the socket takes per write; SIZE_MAX: all */
+  buf written;                      /* what the socket took, in order */
+  size_t take;                      /* bytes the socket takes per write; SIZE_MAX: all */
 } fake_conn;
 
 /* Opens a connection on fs and starts it as `how`. */

@@ -26,7 +26,7 @@ typedef struct client {
   buf data;            /* DATA of every stream, in order */
   int closed;          /* streams closed */
   int goaways;
-  int pings; /* PINGs received (ACKed by nghttp2) */
+  int pings;       /* PINGs received (ACKed by nghttp2) */
   size_t read_off; /* how much of the connection's output it has read */
 } client;
 
@@ -43,8 +43,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
   return 0;
 }
 
-static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *d, size_t n,
-                   void *ud) {
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *d,
+                   size_t n, void *ud) {
   (void)s, (void)flags, (void)sid;
   client *cl = ud;
   cr_assert_eq(buf_append(&cl->data, d, n), 0);
@@ -102,13 +102,17 @@ static ssize_t body_read(nghttp2_session *s, int32_t sid, uint8_t *out, size_t l
 static int32_t client_call(client *cl, const char *path, buf *body) {
   nghttp2_nv nv[] = {
 #define NV(n, v) {(uint8_t *)n, (uint8_t *)v, strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
-      NV(":method", "POST"),   NV(":scheme", "http"),
-      NV(":path", path),       NV(":authority", "localhost"),
-      NV("content-type", "application/grpc"), NV("te", "trailers"),
+      NV(":method", "POST"),
+      NV(":scheme", "http"),
+      NV(":path", path),
+      NV(":authority", "localhost"),
+      NV("content-type", "application/grpc"),
+      NV("te", "trailers"),
 #undef NV
   };
   nghttp2_data_provider dp = {.source.ptr = body, .read_callback = body_read};
-  int32_t sid = nghttp2_submit_request(cl->s, NULL, nv, sizeof nv / sizeof nv[0], &dp, NULL);
+  int32_t sid =
+      nghttp2_submit_request(cl->s, NULL, nv, sizeof nv / sizeof nv[0], &dp, NULL);
   cr_assert_gt(sid, 0);
   return sid;
 }
@@ -141,8 +145,8 @@ static void exchange(client *cl, fake_conn *fc) {
 /* ExtractText{private_image_path: "missing.png"}, framed: the mock engine
  * answers "mock text" without reading it, through a job. */
 static void extract_missing(buf *body) {
-  static const uint8_t msg[] = {0, 0, 0, 0, 13, 0x12, 11, 'm', 'i', 's', 's', 'i',
-                                'n', 'g', '.', 'p', 'n', 'g'};
+  static const uint8_t msg[] = {0,   0,   0,   0,   13,  0x12, 11,  'm', 'i',
+                                's', 's', 'i', 'n', 'g', '.',  'p', 'n', 'g'};
   *body = (buf)BUF_INIT;
   cr_assert_eq(buf_append(body, msg, sizeof msg), 0);
 }

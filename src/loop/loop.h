@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The process around the layers: the TCP listeners (gRPC, HTTP), connections
- * that move bytes between sockets and h2 or h1 sessions, the work-queue
- * executor, and signals. The only module that includes uv.h. Loop
- * thread. */
+/* The process around the layers: the TCP listeners (gRPC, HTTP), connection
+ * sockets that move bytes to and from src/conn (which decides what they
+ * mean), TLS, the work-queue executor, and signals. The only server module
+ * that includes uv.h. Loop thread. */
 #ifndef OCRPC_LOOP_H
 #define OCRPC_LOOP_H
 

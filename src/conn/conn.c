@@ -119,7 +119,8 @@ static void on_end(void *ud, void *sud) {
 static void on_stream_close(void *ud, void *sud, uint32_t code) {
   conn *c = ud;
   rpc_call_close(sud, code);
-  if (h2_session_streams(c->h2) == 0)
+  /* The setting first: off (the default), no stream count is needed. */
+  if (c->ctx->cfg->max_connection_idle_ms && h2_session_streams(c->h2) == 0)
     idle_start(c);
 }
 
@@ -218,6 +219,7 @@ int conn_new(const conn_ctx *ctx, void *io, uint64_t id, const char *peer, conn 
   if (!c)
     return ERR_NOMEM;
   c->ctx = ctx;
+  c->iof = ctx->io;
   c->io = io;
   c->id = id;
   c->reading = 1;

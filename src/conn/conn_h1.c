@@ -18,7 +18,7 @@ static void account(conn *c, int status, uint64_t bytes_out) {
   if (!c->req.route)
     return; /* not a request rest saw */
   const conn_ctx *ctx = c->ctx;
-  double seconds = (double)(ctx->io->now_ns(c->io) - c->req.t0_ns) / 1e9;
+  double seconds = (double)(c->iof->now_ns(c->io) - c->req.t0_ns) / 1e9;
   if (ctx->http_requests) {
     char code[8];
     snprintf(code, sizeof code, "%d", status);
@@ -90,7 +90,7 @@ const rest_transport conn_rest_transport = {.respond = tr_respond, .note = tr_no
  * on). */
 static void begin_request(conn *c, const h1_request *r) {
   memset(&c->req, 0, sizeof c->req);
-  c->req.t0_ns = c->ctx->io->now_ns(c->io);
+  c->req.t0_ns = c->iof->now_ns(c->io);
   c->req.route = rest_route_name(r->path);
   c->req.method = r->method;
   c->req.bytes_in = r->body_len;

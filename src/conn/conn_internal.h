@@ -10,6 +10,7 @@
 
 struct conn {
   const conn_ctx *ctx;
+  const conn_io *iof; /* ctx->io, one load nearer on the hot path */
   void *io;
   uint64_t id;
   conn_proto proto;
@@ -47,33 +48,33 @@ static inline void conn__want_write(conn *c) {
   if (c->want_write || c->closing)
     return;
   c->want_write = 1;
-  c->ctx->io->want_write(c->io);
+  c->iof->want_write(c->io);
 }
 
 static inline void conn__read(conn *c, int on) {
   if (c->reading == on)
     return;
   c->reading = on;
-  c->ctx->io->read(c->io, on);
+  c->iof->read(c->io, on);
 }
 
 static inline void conn__timer_stop(conn *c, conn_timer t) {
   if (t == CONN_TIMER_IDLE)
     c->idle_armed = 0;
-  c->ctx->io->timer_stop(c->io, t);
+  c->iof->timer_stop(c->io, t);
 }
 
 static inline void conn__timer_start(conn *c, conn_timer t, uint64_t ms) {
   if (t == CONN_TIMER_IDLE)
     c->idle_armed = 1;
-  c->ctx->io->timer_start(c->io, t, ms);
+  c->iof->timer_start(c->io, t, ms);
 }
 
 /* Asks the owner to close (idempotent through c->closing, which the
  * owner's conn_close sets). */
 static inline void conn__close(conn *c) {
   if (!c->closing)
-    c->ctx->io->close(c->io);
+    c->iof->close(c->io);
 }
 
 /* conn_h1.c */

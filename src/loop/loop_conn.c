@@ -36,7 +36,7 @@ static void on_idle(uv_idle_t *h) { (void)h; }
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
-static void mark_dirty(loop_conn *c) {
+static inline void mark_dirty(loop_conn *c) {
   if (c->is_dirty || c->closing)
     return;
   loop_server *srv = c->srv;

@@ -485,7 +485,7 @@ int ocr__file_read(const char *path, uint64_t max_pixels, uint8_t **data, size_t
     return ocr__fail(out, ERR_DECODE, "empty image file");
   }
   bytes = malloc(len);
-  if (!bytes) {
+  if (bytes == NULL) {
     close(fd);
     return ocr__fail(out, ERR_NOMEM, "no memory for %zu bytes", len);
   }

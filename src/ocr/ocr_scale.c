@@ -44,7 +44,7 @@ double ocr__text_scale(void *p) {
   n = boxa ? boxaGetCount(boxa) : 0;
   if (n >= MIN_COMPONENTS)
     heights = malloc((size_t)n * sizeof(*heights));
-  for (i = 0; heights && i < n; i++) {
+  for (i = 0; heights != NULL && i < n; i++) {
     l_int32 x, y, w, h;
 
     if (boxaGetBoxGeometry(boxa, i, &x, &y, &w, &h) != 0)

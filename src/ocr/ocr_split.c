@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* One page on every idle core. While other workers are idle, the worker
+ * that owns a page runs Tesseract's layout analysis, cuts the page into its
+ * text blocks (and blocks into groups of lines when there are fewer blocks
+ * than idle workers), hands helpers to the idle workers and reads parts
+ * itself; each part is read as one block (SetRectangle on the whole image)
+ * by whichever worker claims it first, and the parts are merged in the
+ * layout's reading order. Under load no worker is idle and pages stay
+ * whole, so throughput is what it was. Worker threads throughout. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leptonica/allheaders.h>
+#include <tesseract/capi.h>
+
+#include "base/err.h"
+#include "ocr_internal.h"
+
+/* Smaller pages are read whole: layout analysis done twice and the
+ * hand-off cost more than a second core saves on them. */
+#define SPLIT_MIN_PIXELS 500000
+/* Fewer lines than this: one worker reads them as fast as several. */
+#define SPLIT_MIN_LINES 4
+/* Blank rows kept around a block's own box (not at cuts between groups of
+ * lines): layout boxes are tight, and the recogniser wants some white. */
+#define SPLIT_MARGIN 3
+
+typedef struct box4 {
+  int l, t, r, b;
+} box4;
+
+typedef struct piece {
+  int rect[4]; /* left, top, width, height in pix */
+  ocr_result res;
+  ocr__read_stats st;
+  BOXA *seen;
+} piece;
+
+/* Shared by the page's owner and its helpers. The owner returns only once
+ * no part runs; helpers that start later find it closed and only drop
+ * their reference, so that nothing of the request is touched after the
+ * owner returned. */
+typedef struct split {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int refs;    /* owner + helpers not yet finished or dropped */
+  int next;    /* first part not claimed */
+  int n;       /* parts */
+  int running; /* parts being read */
+  int closed;  /* the owner merged: claim nothing more */
+  int helpers_used;
+  piece *pieces;
+  ocr_engine *e;
+  const ocr_request *req;
+  const char *code;
+  PIX *pix;
+  const ocr__image *img;
+  int page;
+  float threshold;
+} split;
+
+/* Parts being read right now over the process (tests). */
+static int parts_running;
+
+int ocr__split_parts_running(void) {
+  return __atomic_load_n(&parts_running, __ATOMIC_SEQ_CST);
+}
+
+static int cancelled(const ocr_request *req) {
+  return req->cancel != NULL && *req->cancel != 0;
+}
+
+static void release(split *sp) {
+  int last;
+
+  pthread_mutex_lock(&sp->mu);
+  last = --sp->refs == 0;
+  pthread_mutex_unlock(&sp->mu);
+  if (!last)
+    return;
+  pthread_mutex_destroy(&sp->mu);
+  pthread_cond_destroy(&sp->cv);
+  free(sp);
+}
+
+/* Reads part i with api (this thread's instance). */
+static void read_piece(split *sp, TessBaseAPI *api, int i) {
+  piece *p = &sp->pieces[i];
+
+  if (cancelled(sp->req)) {
+    ocr__fail(&p->res, ERR_CANCELLED, "cancelled before part %d of the page", i + 1);
+    return;
+  }
+  __atomic_fetch_add(&parts_running, 1, __ATOMIC_SEQ_CST);
+  ocr__tess_recognise(api, sp->pix, p->rect, PSM_SINGLE_BLOCK, sp->img, sp->page, sp->req,
+                      sp->threshold, &p->res, &p->st, p->seen);
+  TessBaseAPIClear(api);
+  __atomic_fetch_sub(&parts_running, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Claims and reads parts until none is left; returns how many it read.
+ * A helper counts itself in helpers_used with its first claim. */
+static int work(split *sp, TessBaseAPI *api, int is_helper) {
+  int did = 0, i;
+
+  for (;;) {
+    pthread_mutex_lock(&sp->mu);
+    if (sp->closed || sp->next >= sp->n) {
+      pthread_mutex_unlock(&sp->mu);
+      return did;
+    }
+    i = sp->next++;
+    sp->running++;
+    sp->helpers_used += is_helper && did == 0;
+    pthread_mutex_unlock(&sp->mu);
+    read_piece(sp, api, i);
+    did++;
+    pthread_mutex_lock(&sp->mu);
+    if (--sp->running == 0)
+      pthread_cond_broadcast(&sp->cv);
+    pthread_mutex_unlock(&sp->mu);
+  }
+}
+
+/* A helper on another worker (run 1), or its job dropped (run 0). The
+ * worker it reserved in e->busy is given back either way. */
+static void helper(void *arg, int run) {
+  split *sp = arg;
+  ocr_engine *e = sp->e;
+
+  if (run) {
+    TessBaseAPI *api = NULL;
+    int open;
+
+    pthread_mutex_lock(&sp->mu);
+    open = !sp->closed && sp->next < sp->n;
+    pthread_mutex_unlock(&sp->mu);
+    /* The instance is loaded before claiming anything: a thread's first
+     * load takes longer than a part, and the owner reads on meanwhile. */
+    if (open)
+      api = ocr__tess_api(e, sp->code);
+    if (api != NULL)
+      work(sp, api, 1);
+  }
+  __atomic_fetch_sub(&e->busy, 1, __ATOMIC_RELAXED);
+  release(sp);
+}
+
+static int grow(void **a, int *cap, int n, size_t size) {
+  void *p;
+
+  if (n < *cap)
+    return 0;
+  *cap = *cap ? 2 * *cap : 16;
+  p = realloc(*a, (size_t)*cap * size);
+  if (p == NULL)
+    return ERR_NOMEM;
+  *a = p;
+  return 0;
+}
+
+/* The text blocks of the layout analysis (api has the image) and their
+ * lines, in reading order: blocks[i] holds lines first[i] .. first[i+1]-1.
+ * 0, 1 (the page stays whole: no layout, turned or vertical text) or
+ * ERR_NOMEM. The caller frees the arrays. */
+static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, box4 **lines,
+                  int *nlines) {
+  TessPageIterator *it = TessBaseAPIAnalyseLayout(api);
+  int cap_b = 0, cap_f = 0, cap_l = 0, in_text = 0, rc = 0;
+
+  *blocks = NULL;
+  *first = NULL;
+  *lines = NULL;
+  *nblocks = *nlines = 0;
+  if (it == NULL)
+    return 1;
+  TessPageIteratorBegin(it);
+  do {
+    int l, t, r, b;
+
+    if (TessPageIteratorIsAtBeginningOf(it, RIL_BLOCK)) {
+      TessPolyBlockType ty = TessPageIteratorBlockType(it);
+      TessOrientation o = ORIENTATION_PAGE_UP;
+      TessWritingDirection wd;
+      TessTextlineOrder tlo;
+      float deskew;
+
+      /* Images, rules and noise are not read on the whole page either. */
+      in_text = ty == PT_UNKNOWN || ty == PT_FLOWING_TEXT || ty == PT_HEADING_TEXT ||
+                ty == PT_PULLOUT_TEXT || ty == PT_TABLE || ty == PT_CAPTION_TEXT ||
+                ty == PT_VERTICAL_TEXT;
+      TessPageIteratorOrientation(it, &o, &wd, &tlo, &deskew);
+      /* Turned or vertical text is read whole, as orientation detection
+       * expects to judge it. */
+      if (in_text && (ty == PT_VERTICAL_TEXT || o != ORIENTATION_PAGE_UP ||
+                      tlo != TEXTLINE_ORDER_TOP_TO_BOTTOM)) {
+        rc = 1;
+        break;
+      }
+      if (in_text && TessPageIteratorBoundingBox(it, RIL_BLOCK, &l, &t, &r, &b)) {
+        if (grow((void **)blocks, &cap_b, *nblocks, sizeof(box4)) != 0 ||
+            grow((void **)first, &cap_f, *nblocks + 1, sizeof(int)) != 0) {
+          rc = ERR_NOMEM;
+          break;
+        }
+        (*blocks)[*nblocks] = (box4){l, t, r, b};
+        (*first)[*nblocks] = *nlines;
+        (*nblocks)++;
+      } else {
+        in_text = 0;
+      }
+    }
+    if (in_text && TessPageIteratorBoundingBox(it, RIL_TEXTLINE, &l, &t, &r, &b)) {
+      if (grow((void **)lines, &cap_l, *nlines, sizeof(box4)) != 0) {
+        rc = ERR_NOMEM;
+        break;
+      }
+      (*lines)[(*nlines)++] = (box4){l, t, r, b};
+    }
+  } while (TessPageIteratorNext(it, RIL_TEXTLINE));
+  TessPageIteratorDelete(it);
+  if (rc == 0 && *nblocks > 0)
+    (*first)[*nblocks] = *nlines;
+  return rc;
+}
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* Cuts the blocks into parts of about target lines (a block of fewer stays
+ * whole), in reading order, into sp->pieces. Returns the number of parts
+ * or -1 when out of memory. */
+static int cut(const box4 *blocks, const int *first, int nblocks, const box4 *lines,
+               int target, int w, int h, piece **out) {
+  piece *p = NULL;
+  int cap = 0, n = 0;
+
+  for (int k = 0; k < nblocks; k++) {
+    int f = first[k], nl = first[k + 1] - f;
+    int groups = nl > target ? (nl + target - 1) / target : 1;
+
+    if (nl == 0)
+      continue;
+    for (int g = 0; g < groups; g++) {
+      int a = f + g * nl / groups, z = f + (g + 1) * nl / groups - 1; /* lines a..z */
+      box4 bx = blocks[k];
+      int l = bx.l - SPLIT_MARGIN, r = bx.r + SPLIT_MARGIN, t, b;
+
+      for (int i = a; i <= z; i++) {
+        l = imin(l, lines[i].l - SPLIT_MARGIN);
+        r = imax(r, lines[i].r + SPLIT_MARGIN);
+      }
+      /* Groups meet half way between their neighbouring lines. */
+      t = g == 0 ? imin(bx.t, lines[a].t) - SPLIT_MARGIN
+                 : (lines[a - 1].b + lines[a].t) / 2;
+      b = g == groups - 1 ? imax(bx.b, lines[z].b) + SPLIT_MARGIN
+                          : (lines[z].b + lines[z + 1].t) / 2;
+      l = imax(l, 0);
+      t = imax(t, 0);
+      r = imin(r, w);
+      b = imin(b, h);
+      if (r <= l || b <= t)
+        continue;
+      if (grow((void **)&p, &cap, n, sizeof(piece)) != 0) {
+        free(p);
+        return -1;
+      }
+      memset(&p[n], 0, sizeof(piece));
+      p[n].rect[0] = l;
+      p[n].rect[1] = t;
+      p[n].rect[2] = r - l;
+      p[n].rect[3] = b - t;
+      n++;
+    }
+  }
+  *out = p;
+  return n;
+}
+
+/* Moves the parts' boxes into out in order; returns the first error. */
+static int merge(split *sp, ocr_result *out, ocr__read_stats *st, BOXA *seen) {
+  int rc = 0;
+
+  st->lines = st->turned = 0;
+  for (int i = 0; i < sp->n; i++) {
+    piece *p = &sp->pieces[i];
+
+    if (p->res.err != 0 && (rc == 0 || p->res.err == ERR_CANCELLED)) {
+      rc = p->res.err;
+      ocr__fail(out, rc, "%s", p->res.error_message != NULL ? p->res.error_message : "");
+    }
+    st->lines += p->st.lines;
+    st->turned += p->st.turned;
+    for (size_t j = 0; rc == 0 && j < p->res.nboxes; j++) {
+      ocr_box *bx = &p->res.boxes[j];
+
+      if (ocr__result_add_box(out, bx->text, bx->confidence, bx->quad) != 0) {
+        bx->text = NULL;
+        rc = ocr__fail(out, ERR_NOMEM, "no memory for boxes");
+        break;
+      }
+      bx->text = NULL;
+      out->boxes[out->nboxes - 1].page = bx->page;
+    }
+    if (rc == 0 && seen != NULL && p->seen != NULL)
+      boxaJoin(seen, p->seen, 0, -1);
+  }
+  return rc;
+}
+
+/* Worker thread. */
+int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__image *img,
+                    int page, const ocr_request *req, const char *code, float threshold,
+                    ocr_result *out, ocr__read_stats *st, void *seen) {
+  TessBaseAPI *api = api_;
+  PIX *pix = pix_;
+  int w = pixGetWidth(pix), h = pixGetHeight(pix);
+  int idle, nblocks, nlines, rc, helpers, posted = 0;
+  box4 *blocks, *lines;
+  int *first;
+  piece *pieces = NULL;
+  split *sp;
+  double t0, t1;
+
+  if (e->post == NULL || e->workers < 2 || (double)w * h < SPLIT_MIN_PIXELS)
+    return 1;
+  idle = e->workers - __atomic_load_n(&e->busy, __ATOMIC_RELAXED);
+  if (idle < 1)
+    return 1;
+
+  t0 = ocr__now_ms();
+  TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
+  TessBaseAPISetImage2(api, pix);
+  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines);
+  t1 = ocr__now_ms();
+  out->layout_ms += t1 - t0;
+  if (rc == 0 && nlines >= SPLIT_MIN_LINES) {
+    int parts = idle + 1;
+
+    rc = cut(blocks, first, nblocks, lines, (nlines + parts - 1) / parts, w, h, &pieces);
+    rc = rc < 0 ? ERR_NOMEM : rc < 2 ? 1 : rc;
+  } else if (rc == 0) {
+    rc = 1;
+  }
+  free(blocks);
+  free(first);
+  free(lines);
+  if (rc == 1 || rc < 0) {
+    free(pieces);
+    /* The whole-page reading does its own layout analysis again. */
+    TessBaseAPIClear(api);
+    return rc == 1 ? 1 : ocr__fail(out, ERR_NOMEM, "no memory for the page's parts");
+  }
+
+  sp = calloc(1, sizeof(*sp));
+  if (sp == NULL) {
+    free(pieces);
+    return ocr__fail(out, ERR_NOMEM, "no memory for the page's parts");
+  }
+  pthread_mutex_init(&sp->mu, NULL);
+  pthread_cond_init(&sp->cv, NULL);
+  sp->refs = 1;
+  sp->n = rc;
+  sp->pieces = pieces;
+  sp->e = e;
+  sp->req = req;
+  sp->code = code;
+  sp->pix = pix;
+  sp->img = img;
+  sp->page = page;
+  sp->threshold = threshold;
+  for (int i = 0; i < sp->n; i++) {
+    ocr_result_init(&pieces[i].res);
+    pieces[i].seen = seen != NULL ? boxaCreate(0) : NULL;
+  }
+
+  /* One helper per idle worker (at most one per part but this thread's),
+   * each reserving its worker in busy until it ends, so that a page
+   * arriving meanwhile does not count on it. */
+  helpers = imin(idle, sp->n - 1);
+  for (int i = 0; i < helpers; i++) {
+    pthread_mutex_lock(&sp->mu);
+    sp->refs++;
+    pthread_mutex_unlock(&sp->mu);
+    __atomic_fetch_add(&e->busy, 1, __ATOMIC_RELAXED);
+    if (e->post(e->post_ud, helper, sp) != 0) {
+      __atomic_fetch_sub(&e->busy, 1, __ATOMIC_RELAXED);
+      pthread_mutex_lock(&sp->mu);
+      sp->refs--;
+      pthread_mutex_unlock(&sp->mu);
+      break;
+    }
+    posted++;
+  }
+  (void)posted;
+  work(sp, api, 0);
+  pthread_mutex_lock(&sp->mu);
+  while (sp->running > 0)
+    pthread_cond_wait(&sp->cv, &sp->mu);
+  sp->closed = 1;
+  pthread_mutex_unlock(&sp->mu);
+  out->recognition_ms += ocr__now_ms() - t1;
+
+  rc = merge(sp, out, st, seen);
+  out->parts = sp->n;
+  out->part_workers = 1 + sp->helpers_used;
+  for (int i = 0; i < sp->n; i++) {
+    ocr_result_clear(&pieces[i].res);
+    boxaDestroy(&pieces[i].seen);
+  }
+  free(pieces);
+  sp->pieces = NULL;
+  release(sp);
+  return rc;
+}

@@ -133,6 +133,11 @@ typedef struct ocr_result {
    * recognised (mock engine, cached result). part_workers: the workers that
    * read them, the page's own included. Not cached. */
   int parts, part_workers;
+  /* Of a split page (benchmarks: the machine's load does not change CPU
+   * time as it does wall time): thread CPU time, in ms, the page's own
+   * worker spent reading parts, and the most any one worker spent on them;
+   * the page's critical path is then its worker's CPU time - self + max. */
+  double parts_cpu_self_ms, parts_cpu_max_ms;
 } ocr_result;
 
 /* Creates an engine. Loop thread, before workers run. Returns 0 and sets

@@ -263,9 +263,11 @@ int ocr__split_read(ocr_engine *e, void *api, void *pix, int psm, const ocr__ima
                     int page, const ocr_request *req, const char *code, float threshold,
                     ocr_result *out, ocr__read_stats *st, void *seen);
 
-/* Parts of split pages being read right now, over the process (tests).
- * Any thread. */
+/* Parts of split pages being read right now, and parts ever claimed by a
+ * worker (read or found cancelled), over the process (tests). Any
+ * thread. */
 int ocr__split_parts_running(void);
+int ocr__split_parts_claimed(void);
 
 /* Worker thread. Creates the calling thread's instance for code (and the
  * orientation detector when with_osd) ahead of the first job, so that a

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
@@ -50,6 +51,7 @@ typedef struct split {
   int running; /* parts being read */
   int closed;  /* the owner merged: claim nothing more */
   int helpers_used;
+  double cpu_max_ms; /* the most CPU one thread spent on parts */
   piece *pieces;
   ocr_engine *e;
   const ocr_request *req;
@@ -60,11 +62,16 @@ typedef struct split {
   float threshold;
 } split;
 
-/* Parts being read right now over the process (tests). */
-static int parts_running;
+/* Parts being read right now, and parts ever claimed, over the process
+ * (tests). */
+static int parts_running, parts_claimed;
 
 int ocr__split_parts_running(void) {
   return __atomic_load_n(&parts_running, __ATOMIC_SEQ_CST);
+}
+
+int ocr__split_parts_claimed(void) {
+  return __atomic_load_n(&parts_claimed, __ATOMIC_SEQ_CST);
 }
 
 static int cancelled(const ocr_request *req) {
@@ -99,24 +106,38 @@ static void read_piece(split *sp, TessBaseAPI *api, int i) {
   __atomic_fetch_sub(&parts_running, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Claims and reads parts until none is left; returns how many it read.
- * A helper counts itself in helpers_used with its first claim. */
-static int work(split *sp, TessBaseAPI *api, int is_helper) {
+static double thread_cpu_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Claims and reads parts until none is left; returns the thread CPU time
+ * it spent on them (ms). A helper counts itself in helpers_used with its
+ * first claim. */
+static double work(split *sp, TessBaseAPI *api, int is_helper) {
   int did = 0, i;
+  double t0 = thread_cpu_ms(), cpu = 0;
 
   for (;;) {
     pthread_mutex_lock(&sp->mu);
     if (sp->closed || sp->next >= sp->n) {
       pthread_mutex_unlock(&sp->mu);
-      return did;
+      return cpu;
     }
     i = sp->next++;
     sp->running++;
     sp->helpers_used += is_helper && did == 0;
+    __atomic_fetch_add(&parts_claimed, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&sp->mu);
     read_piece(sp, api, i);
     did++;
+    cpu = thread_cpu_ms() - t0;
     pthread_mutex_lock(&sp->mu);
+    /* Counted before the part ends: the owner reads it once none runs. */
+    if (cpu > sp->cpu_max_ms)
+      sp->cpu_max_ms = cpu;
     if (--sp->running == 0)
       pthread_cond_broadcast(&sp->cv);
     pthread_mutex_unlock(&sp->mu);
@@ -394,7 +415,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
     posted++;
   }
   (void)posted;
-  work(sp, api, 0);
+  out->parts_cpu_self_ms = work(sp, api, 0);
   pthread_mutex_lock(&sp->mu);
   while (sp->running > 0)
     pthread_cond_wait(&sp->cv, &sp->mu);
@@ -405,6 +426,9 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   rc = merge(sp, out, st, seen);
   out->parts = sp->n;
   out->part_workers = 1 + sp->helpers_used;
+  pthread_mutex_lock(&sp->mu);
+  out->parts_cpu_max_ms = sp->cpu_max_ms;
+  pthread_mutex_unlock(&sp->mu);
   for (int i = 0; i < sp->n; i++) {
     ocr_result_clear(&pieces[i].res);
     boxaDestroy(&pieces[i].seen);

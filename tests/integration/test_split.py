@@ -57,7 +57,10 @@ class SplitPages(unittest.TestCase):
         parted, pm = extract("auto", "page.png")
         self.assertEqual((wm["parts"], wm["part_workers"]), ("1", "1"))
         self.assertGreaterEqual(int(pm["parts"]), 2, pm)
-        self.assertEqual(pm["part_workers"], "2", pm)
+        # Whether the helper's first part comes before the page's own worker
+        # has read them all is the scheduler's choice (the helper loads its
+        # engine first): one or both workers.
+        self.assertIn(pm["part_workers"], ("1", "2"), pm)
         self.assertEqual(whole.text, "\n".join(LINES))
         self.assertEqual(parted.text, whole.text)
         self.assertAlmostEqual(parted.overall_confidence,

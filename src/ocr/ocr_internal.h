@@ -240,12 +240,13 @@ typedef struct ocr__read_stats {
  * for code, created on first use; NULL when it cannot be loaded. */
 void *ocr__tess_api(const ocr_engine *e, const char *code);
 
-/* Worker thread. One Recognize() pass of api over pix (the image Tesseract
- * reads; img says how it maps back to the image as sent) with mode psm,
- * limited to rect (left, top, width, height) when rect is not NULL. Lines
- * at or above threshold go into out as boxes of page `page`; every line's
- * box, kept or not, is added to seen (a BOXA *) when not NULL. */
-int ocr__tess_recognise(void *api, void *pix, const int *rect, int psm, const ocr__image *img,
+/* Worker thread. One Recognize() pass of api over pix with mode psm. pix
+ * is the image Tesseract reads (img says how it maps back to the image as
+ * sent) or, when at is not NULL, a part of it whose top-left corner lies
+ * at (at[0], at[1]) in that image. Lines at or above threshold go into out
+ * as boxes of page `page`; every line's box, kept or not, is added to seen
+ * (a BOXA *, in the coordinates of img's image) when not NULL. */
+int ocr__tess_recognise(void *api, void *pix, const int *at, int psm, const ocr__image *img,
                         int page, const ocr_request *req, float threshold, ocr_result *out,
                         ocr__read_stats *st, void *seen);
 

@@ -23,19 +23,25 @@
 #define SPLIT_MIN_PIXELS 500000
 /* Fewer lines than this: one worker reads them as fast as several. */
 #define SPLIT_MIN_LINES 4
-/* Blank rows kept around a block's own box (not at cuts between groups of
- * lines): layout boxes are tight, and the recogniser wants some white. */
+/* Pixels around a layout line's box copied with it: its boxes are tight,
+ * and a diacritic or descender just outside must not be lost. */
 #define SPLIT_MARGIN 3
+/* White around a part's lines: the recogniser reads a line touching the
+ * image's edge worse. */
+#define SPLIT_BORDER 10
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
 
 typedef struct box4 {
   int l, t, r, b;
 } box4;
 
 typedef struct piece {
-  int rect[4]; /* left, top, width, height in pix */
+  int rect[4];       /* left, top, width, height in pix */
+  int first, nlines; /* its lines in split.lines */
   ocr_result res;
   ocr__read_stats st;
-  BOXA *seen;
 } piece;
 
 /* Shared by the page's owner and its helpers. The owner returns only once
@@ -53,6 +59,7 @@ typedef struct split {
   int helpers_used;
   double cpu_max_ms; /* the most CPU one thread spent on parts */
   piece *pieces;
+  const box4 *lines; /* the layout's lines, page coordinates */
   ocr_engine *e;
   const ocr_request *req;
   const char *code;
@@ -91,18 +98,54 @@ static void release(split *sp) {
   free(sp);
 }
 
+/* Part i as an image of its own: the pixels of its layout lines (with a
+ * small margin) on white, so that ink of other blocks inside its box
+ * (overlapping block boxes, drop capitals, pictures) is not read twice
+ * or as noise. NULL when out of memory. */
+static PIX *part_image(const split *sp, const piece *p) {
+  PIX *sub = pixCreate(p->rect[2], p->rect[3], pixGetDepth(sp->pix));
+
+  if (sub == NULL)
+    return NULL;
+  /* Tesseract reads the resolution to judge text sizes, as on the page. */
+  pixCopyResolution(sub, sp->pix);
+  /* White is all ones in grey and RGB, zero in 1 bpp. */
+  if (pixGetDepth(sub) == 1)
+    pixClearAll(sub);
+  else
+    pixSetAll(sub);
+  for (int k = p->first; k < p->first + p->nlines; k++) {
+    const box4 *ln = &sp->lines[k];
+    int l = imax(ln->l - SPLIT_MARGIN, p->rect[0]),
+        t = imax(ln->t - SPLIT_MARGIN, p->rect[1]);
+    int r = imin(ln->r + SPLIT_MARGIN, p->rect[0] + p->rect[2]);
+    int b = imin(ln->b + SPLIT_MARGIN, p->rect[1] + p->rect[3]);
+
+    if (r > l && b > t)
+      pixRasterop(sub, l - p->rect[0], t - p->rect[1], r - l, b - t, PIX_SRC, sp->pix, l,
+                  t);
+  }
+  return sub;
+}
+
 /* Reads part i with api (this thread's instance). */
 static void read_piece(split *sp, TessBaseAPI *api, int i) {
   piece *p = &sp->pieces[i];
+  PIX *sub;
 
   if (cancelled(sp->req)) {
     ocr__fail(&p->res, ERR_CANCELLED, "cancelled before part %d of the page", i + 1);
     return;
   }
   __atomic_fetch_add(&parts_running, 1, __ATOMIC_SEQ_CST);
-  ocr__tess_recognise(api, sp->pix, p->rect, PSM_SINGLE_BLOCK, sp->img, sp->page, sp->req,
-                      sp->threshold, &p->res, &p->st, p->seen);
+  sub = part_image(sp, p);
+  if (sub == NULL)
+    ocr__fail(&p->res, ERR_NOMEM, "no memory for part %d of the page", i + 1);
+  else
+    ocr__tess_recognise(api, sub, p->rect, PSM_SINGLE_BLOCK, sp->img, sp->page, sp->req,
+                        sp->threshold, &p->res, &p->st, NULL);
   TessBaseAPIClear(api);
+  pixDestroy(&sub);
   __atomic_fetch_sub(&parts_running, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -186,7 +229,7 @@ static int grow(void **a, int *cap, int n, size_t size) {
  * 0, 1 (the page stays whole: no layout, turned or vertical text) or
  * ERR_NOMEM. The caller frees the arrays. */
 static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, box4 **lines,
-                  int *nlines) {
+                  int *nlines, BOXA *all) {
   TessPageIterator *it = TessBaseAPIAnalyseLayout(api);
   int cap_b = 0, cap_f = 0, cap_l = 0, in_text = 0, rc = 0;
 
@@ -232,6 +275,14 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
         in_text = 0;
       }
     }
+    /* Every line of any block covers its ink for the fallbacks' judgement,
+     * as the whole-page reading's iterator does. */
+    if (all != NULL && TessPageIteratorBoundingBox(it, RIL_TEXTLINE, &l, &t, &r, &b)) {
+      BOX *bx = boxCreate(l, t, r - l, b - t);
+
+      if (bx != NULL)
+        boxaAddBox(all, bx, L_INSERT);
+    }
     if (in_text && TessPageIteratorBoundingBox(it, RIL_TEXTLINE, &l, &t, &r, &b)) {
       if (grow((void **)lines, &cap_l, *nlines, sizeof(box4)) != 0) {
         rc = ERR_NOMEM;
@@ -246,14 +297,12 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
   return rc;
 }
 
-static int imin(int a, int b) { return a < b ? a : b; }
-static int imax(int a, int b) { return a > b ? a : b; }
-
 /* Cuts the blocks into parts of about target lines (a block of fewer stays
- * whole), in reading order, into sp->pieces. Returns the number of parts
+ * whole), in reading order, into *out: each covers its lines' boxes and a
+ * white border. Returns the number of parts
  * or -1 when out of memory. */
-static int cut(const box4 *blocks, const int *first, int nblocks, const box4 *lines,
-               int target, int w, int h, piece **out) {
+static int cut(const int *first, int nblocks, const box4 *lines, int target, int w, int h,
+               piece **out) {
   piece *p = NULL;
   int cap = 0, n = 0;
 
@@ -265,18 +314,18 @@ static int cut(const box4 *blocks, const int *first, int nblocks, const box4 *li
       continue;
     for (int g = 0; g < groups; g++) {
       int a = f + g * nl / groups, z = f + (g + 1) * nl / groups - 1; /* lines a..z */
-      box4 bx = blocks[k];
-      int l = bx.l - SPLIT_MARGIN, r = bx.r + SPLIT_MARGIN, t, b;
+      int l = lines[a].l, t = lines[a].t, r = lines[a].r, b = lines[a].b;
 
-      for (int i = a; i <= z; i++) {
-        l = imin(l, lines[i].l - SPLIT_MARGIN);
-        r = imax(r, lines[i].r + SPLIT_MARGIN);
+      for (int i = a + 1; i <= z; i++) {
+        l = imin(l, lines[i].l);
+        t = imin(t, lines[i].t);
+        r = imax(r, lines[i].r);
+        b = imax(b, lines[i].b);
       }
-      /* Groups meet half way between their neighbouring lines. */
-      t = g == 0 ? imin(bx.t, lines[a].t) - SPLIT_MARGIN
-                 : (lines[a - 1].b + lines[a].t) / 2;
-      b = g == groups - 1 ? imax(bx.b, lines[z].b) + SPLIT_MARGIN
-                          : (lines[z].b + lines[z + 1].t) / 2;
+      l -= SPLIT_BORDER;
+      t -= SPLIT_BORDER;
+      r += SPLIT_BORDER;
+      b += SPLIT_BORDER;
       l = imax(l, 0);
       t = imax(t, 0);
       r = imin(r, w);
@@ -292,6 +341,8 @@ static int cut(const box4 *blocks, const int *first, int nblocks, const box4 *li
       p[n].rect[1] = t;
       p[n].rect[2] = r - l;
       p[n].rect[3] = b - t;
+      p[n].first = a;
+      p[n].nlines = z - a + 1;
       n++;
     }
   }
@@ -300,7 +351,7 @@ static int cut(const box4 *blocks, const int *first, int nblocks, const box4 *li
 }
 
 /* Moves the parts' boxes into out in order; returns the first error. */
-static int merge(split *sp, ocr_result *out, ocr__read_stats *st, BOXA *seen) {
+static int merge(split *sp, ocr_result *out, ocr__read_stats *st) {
   int rc = 0;
 
   st->lines = st->turned = 0;
@@ -324,8 +375,6 @@ static int merge(split *sp, ocr_result *out, ocr__read_stats *st, BOXA *seen) {
       bx->text = NULL;
       out->boxes[out->nboxes - 1].page = bx->page;
     }
-    if (rc == 0 && seen != NULL && p->seen != NULL)
-      boxaJoin(seen, p->seen, 0, -1);
   }
   return rc;
 }
@@ -342,6 +391,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   int *first;
   piece *pieces = NULL;
   split *sp;
+  BOXA *all;
   double t0, t1;
 
   if (e->post == NULL || e->workers < 2 || (double)w * h < SPLIT_MIN_PIXELS)
@@ -353,21 +403,23 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   t0 = ocr__now_ms();
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
-  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines);
+  all = seen != NULL ? boxaCreate(0) : NULL;
+  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines, all);
   t1 = ocr__now_ms();
   out->layout_ms += t1 - t0;
   if (rc == 0 && nlines >= SPLIT_MIN_LINES) {
     int parts = idle + 1;
 
-    rc = cut(blocks, first, nblocks, lines, (nlines + parts - 1) / parts, w, h, &pieces);
+    rc = cut(first, nblocks, lines, (nlines + parts - 1) / parts, w, h, &pieces);
     rc = rc < 0 ? ERR_NOMEM : rc < 2 ? 1 : rc;
   } else if (rc == 0) {
     rc = 1;
   }
   free(blocks);
   free(first);
-  free(lines);
   if (rc == 1 || rc < 0) {
+    boxaDestroy(&all);
+    free(lines);
     free(pieces);
     /* The whole-page reading does its own layout analysis again. */
     TessBaseAPIClear(api);
@@ -376,6 +428,8 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
 
   sp = calloc(1, sizeof(*sp));
   if (sp == NULL) {
+    boxaDestroy(&all);
+    free(lines);
     free(pieces);
     return ocr__fail(out, ERR_NOMEM, "no memory for the page's parts");
   }
@@ -384,6 +438,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   sp->refs = 1;
   sp->n = rc;
   sp->pieces = pieces;
+  sp->lines = lines;
   sp->e = e;
   sp->req = req;
   sp->code = code;
@@ -391,10 +446,8 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   sp->img = img;
   sp->page = page;
   sp->threshold = threshold;
-  for (int i = 0; i < sp->n; i++) {
+  for (int i = 0; i < sp->n; i++)
     ocr_result_init(&pieces[i].res);
-    pieces[i].seen = seen != NULL ? boxaCreate(0) : NULL;
-  }
 
   /* One helper per idle worker (at most one per part but this thread's),
    * each reserving its worker in busy until it ends, so that a page
@@ -423,7 +476,12 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   pthread_mutex_unlock(&sp->mu);
   out->recognition_ms += ocr__now_ms() - t1;
 
-  rc = merge(sp, out, st, seen);
+  rc = merge(sp, out, st);
+  /* The ink the whole-page reading would have covered: every line its
+   * layout analysis found (the same analysis as here), read or not. */
+  if (seen != NULL && all != NULL)
+    boxaJoin(seen, all, 0, -1);
+  boxaDestroy(&all);
   out->parts = sp->n;
   out->part_workers = 1 + sp->helpers_used;
   pthread_mutex_lock(&sp->mu);
@@ -431,10 +489,11 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   pthread_mutex_unlock(&sp->mu);
   for (int i = 0; i < sp->n; i++) {
     ocr_result_clear(&pieces[i].res);
-    boxaDestroy(&pieces[i].seen);
   }
   free(pieces);
+  free(lines);
   sp->pieces = NULL;
+  sp->lines = NULL;
   release(sp);
   return rc;
 }

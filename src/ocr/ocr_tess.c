@@ -366,7 +366,7 @@ typedef ocr__read_stats read_stats;
 /* Worker thread. One Recognize() pass with the given segmentation mode,
  * then the text lines from its result iterator. Lines go into out (those
  * under the threshold are dropped); *st counts what was read. */
-static int recognise(TessBaseAPI *api, PIX *pix, const int *rect, int psm, int q,
+static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
                      const ocr__image *img, int page, const ocr_request *req,
                      float threshold, ocr_result *out, read_stats *st, PIX *ink,
                      BOXA *seen) {
@@ -378,11 +378,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *rect, int psm, int q
   st->lines = st->turned = 0;
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
-  /* A part of a split page: Tesseract reports its boxes in the
-   * coordinates of the whole image. */
-  if (rect != NULL)
-    TessBaseAPISetRectangle(api, rect[0], rect[1], rect[2], rect[3]);
-  if (req->timings && rect == NULL) {
+  if (req->timings && at == NULL) {
     /* Recognize() reuses the layout found here (FindLines keeps its block
      * list), so timing the two apart costs only the iterator. */
     double t0 = ocr__now_ms();
@@ -427,7 +423,16 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *rect, int psm, int q
     /* Every line Tesseract found, read or not, covers its ink. */
     if ((ink != NULL || seen != NULL) &&
         TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
-      BOX *box = boxCreate(l, t, r - l, b - t);
+      BOX *box;
+
+      /* A part of a split page: its place in the whole image. */
+      if (at != NULL) {
+        l += at[0];
+        r += at[0];
+        t += at[1];
+        b += at[1];
+      }
+      box = boxCreate(l, t, r - l, b - t);
       if (box != NULL && ink != NULL)
         pixClearInRect(ink, box);
       if (box != NULL && seen != NULL)
@@ -482,8 +487,9 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *rect, int psm, int q
     {
       /* Corners of the upright box, clockwise from the text's top-left;
        * mapping each keeps that order in the image as sent. */
-      const float cx[4] = {(float)l, (float)r, (float)r, (float)l};
-      const float cy[4] = {(float)t, (float)t, (float)b, (float)b};
+      const float dx = at != NULL ? (float)at[0] : 0, dy = at != NULL ? (float)at[1] : 0;
+      const float cx[4] = {l + dx, r + dx, r + dx, l + dx};
+      const float cy[4] = {t + dy, t + dy, b + dy, b + dy};
       /* First undo the orientation detector's turn (on the image
        * Tesseract got), then padding and EXIF orientation. */
       PIX *src = img->pix;
@@ -511,10 +517,10 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *rect, int psm, int q
 }
 
 /* Worker thread. */
-int ocr__tess_recognise(void *api, void *pix, const int *rect, int psm,
-                        const ocr__image *img, int page, const ocr_request *req,
-                        float threshold, ocr_result *out, ocr__read_stats *st, void *seen) {
-  return recognise(api, pix, rect, psm, 0, img, page, req, threshold, out, st, NULL, seen);
+int ocr__tess_recognise(void *api, void *pix, const int *at, int psm, const ocr__image *img,
+                        int page, const ocr_request *req, float threshold, ocr_result *out,
+                        ocr__read_stats *st, void *seen) {
+  return recognise(api, pix, at, psm, 0, img, page, req, threshold, out, st, NULL, seen);
 }
 
 /* Worker thread. */

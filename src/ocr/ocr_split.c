@@ -35,6 +35,7 @@ static int imax(int a, int b) { return a > b ? a : b; }
 
 typedef struct box4 {
   int l, t, r, b;
+  int line; /* of a word: its line's index */
 } box4;
 
 typedef struct piece {
@@ -60,6 +61,8 @@ typedef struct split {
   double cpu_max_ms; /* the most CPU one thread spent on parts */
   piece *pieces;
   const box4 *lines; /* the layout's lines, page coordinates */
+  const box4 *words; /* and their words */
+  int nwords;
   ocr_engine *e;
   const ocr_request *req;
   const char *code;
@@ -114,13 +117,16 @@ static PIX *part_image(const split *sp, const piece *p) {
     pixClearAll(sub);
   else
     pixSetAll(sub);
-  for (int k = p->first; k < p->first + p->nlines; k++) {
-    const box4 *ln = &sp->lines[k];
-    int l = imax(ln->l - SPLIT_MARGIN, p->rect[0]),
-        t = imax(ln->t - SPLIT_MARGIN, p->rect[1]);
-    int r = imin(ln->r + SPLIT_MARGIN, p->rect[0] + p->rect[2]);
-    int b = imin(ln->b + SPLIT_MARGIN, p->rect[1] + p->rect[3]);
+  for (int k = 0; k < sp->nwords; k++) {
+    const box4 *wd = &sp->words[k];
+    int l, t, r, b;
 
+    if (wd->line < p->first || wd->line >= p->first + p->nlines)
+      continue;
+    l = imax(wd->l - SPLIT_MARGIN, p->rect[0]);
+    t = imax(wd->t - SPLIT_MARGIN, p->rect[1]);
+    r = imin(wd->r + SPLIT_MARGIN, p->rect[0] + p->rect[2]);
+    b = imin(wd->b + SPLIT_MARGIN, p->rect[1] + p->rect[3]);
     if (r > l && b > t)
       pixRasterop(sub, l - p->rect[0], t - p->rect[1], r - l, b - t, PIX_SRC, sp->pix, l,
                   t);
@@ -229,14 +235,16 @@ static int grow(void **a, int *cap, int n, size_t size) {
  * 0, 1 (the page stays whole: no layout, turned or vertical text) or
  * ERR_NOMEM. The caller frees the arrays. */
 static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, box4 **lines,
-                  int *nlines, BOXA *all) {
+                  int *nlines, box4 **words, int *nwords, BOXA *all) {
   TessPageIterator *it = TessBaseAPIAnalyseLayout(api);
-  int cap_b = 0, cap_f = 0, cap_l = 0, in_text = 0, rc = 0;
+  int cap_b = 0, cap_f = 0, cap_l = 0, cap_w = 0, in_text = 0, rc = 0, more = 1,
+      at_next = 0;
 
   *blocks = NULL;
   *first = NULL;
   *lines = NULL;
-  *nblocks = *nlines = 0;
+  *words = NULL;
+  *nblocks = *nlines = *nwords = 0;
   if (it == NULL)
     return 1;
   TessPageIteratorBegin(it);
@@ -268,7 +276,7 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
           rc = ERR_NOMEM;
           break;
         }
-        (*blocks)[*nblocks] = (box4){l, t, r, b};
+        (*blocks)[*nblocks] = (box4){l, t, r, b, 0};
         (*first)[*nblocks] = *nlines;
         (*nblocks)++;
       } else {
@@ -288,9 +296,26 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
         rc = ERR_NOMEM;
         break;
       }
-      (*lines)[(*nlines)++] = (box4){l, t, r, b};
+      (*lines)[(*nlines)++] = (box4){l, t, r, b, 0};
+      /* The line's words, for the part's image: a line's box may span
+       * other lines' ink (a drop capital makes it tall), its words' boxes
+       * hardly. */
+      do {
+        if (TessPageIteratorBoundingBox(it, RIL_WORD, &l, &t, &r, &b)) {
+          if (grow((void **)words, &cap_w, *nwords, sizeof(box4)) != 0) {
+            rc = ERR_NOMEM;
+            break;
+          }
+          (*words)[(*nwords)++] = (box4){l, t, r, b, *nlines - 1};
+        }
+        more = TessPageIteratorNext(it, RIL_WORD);
+      } while (more && !TessPageIteratorIsAtBeginningOf(it, RIL_TEXTLINE));
+      if (rc != 0 || !more)
+        break;
+      /* Already at the next line. */
+      at_next = 1;
     }
-  } while (TessPageIteratorNext(it, RIL_TEXTLINE));
+  } while (at_next ? (at_next = 0, 1) : TessPageIteratorNext(it, RIL_TEXTLINE));
   TessPageIteratorDelete(it);
   if (rc == 0 && *nblocks > 0)
     (*first)[*nblocks] = *nlines;
@@ -387,7 +412,8 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   PIX *pix = pix_;
   int w = pixGetWidth(pix), h = pixGetHeight(pix);
   int idle, nblocks, nlines, rc, helpers, posted = 0;
-  box4 *blocks, *lines;
+  box4 *blocks, *lines, *words;
+  int nwords;
   int *first;
   piece *pieces = NULL;
   split *sp;
@@ -404,7 +430,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
   all = seen != NULL ? boxaCreate(0) : NULL;
-  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines, all);
+  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines, &words, &nwords, all);
   t1 = ocr__now_ms();
   out->layout_ms += t1 - t0;
   if (rc == 0 && nlines >= SPLIT_MIN_LINES) {
@@ -419,6 +445,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   free(first);
   if (rc == 1 || rc < 0) {
     boxaDestroy(&all);
+    free(words);
     free(lines);
     free(pieces);
     /* The whole-page reading does its own layout analysis again. */
@@ -429,6 +456,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   sp = calloc(1, sizeof(*sp));
   if (sp == NULL) {
     boxaDestroy(&all);
+    free(words);
     free(lines);
     free(pieces);
     return ocr__fail(out, ERR_NOMEM, "no memory for the page's parts");
@@ -439,6 +467,8 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   sp->n = rc;
   sp->pieces = pieces;
   sp->lines = lines;
+  sp->words = words;
+  sp->nwords = nwords;
   sp->e = e;
   sp->req = req;
   sp->code = code;
@@ -492,6 +522,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   }
   free(pieces);
   free(lines);
+  free(words);
   sp->pieces = NULL;
   sp->lines = NULL;
   release(sp);

@@ -11,7 +11,12 @@
 #      split auto vs off (CER as bench/quality.sh: Levenshtein over the
 #      texts without white space / ground truth length);
 #   3. throughput at saturation (4 calls in flight on 2 workers, A4 pages)
-#      split auto vs off.
+#      split auto vs off;
+#   4. thread CPU time of one A4 page's critical path (OCR layer alone,
+#      tests/ocr/ocr_bench with OCR_BENCH_SPLIT=W helper threads: the page's
+#      own thread with its parts replaced by the busiest worker's), which
+#      load changes far less than wall time, against tess-limit's CPU time
+#      per page (user+sys of -n 3 minus -n 1, halved).
 # Prints Markdown. Needs `make build` and tess-limit (TESS_LIMIT, default
 # build-peers/tess-limit/tess-limit, bench/peers/build.sh).
 #
@@ -135,6 +140,29 @@ echo "| saturation, 2 workers, 4 in flight, ${satsec} s x 2 rounds | pages/s per
 echo "|---|---|---|"
 for s in auto off; do
   echo "| split $s | $(awk -v s="$s" '$1==s{printf "%.3f ", $2}' "$tmp/sat") | $(awk -v s="$s" '$1==s{e+=$3} END{print e+0}' "$tmp/sat") |"
+done
+
+# 4. Critical path CPU time, interleaved rounds.
+OB=build/tests/ocr/ocr_bench
+for r in $(seq 1 "$rounds"); do
+  for w in 1 2 4; do
+    OCR_BENCH_QUIET=1 OCR_BENCH_SPLIT=$w "$OB" "$IMAGES/a4/page300.png" eng 1 |
+      awk -v w="$w" '/critical/{print "w" w, $4}' >> "$tmp/cpu"
+  done
+  for n in 1 3; do
+    /usr/bin/time -f "%U %S" -o "$tmp/time$n" "$TL" -t 1 -n "$n" --warm 0 --root "$IMAGES" \
+      "$tmp/list" > /dev/null
+  done
+  echo "tess-limit $(awk 'NR==FNR{a=$1+$2; next} {print (($1+$2) - a) * 1000 / 2}' "$tmp/time1" "$tmp/time3")" >> "$tmp/cpu"
+done
+tlc=$(awk '$1=="tess-limit"{print $2}' "$tmp/cpu" | median)
+echo
+echo "| A4 page, thread CPU ms of the critical path ($rounds rounds) | median | x tess-limit CPU |"
+echo "|---|---|---|"
+printf '| tess-limit -t 1 (CPU per page) | %.0f | 1.00 |\n' "$tlc"
+for w in 1 2 4; do
+  m=$(awk -v c="w$w" '$1==c{print $2}' "$tmp/cpu" | median)
+  printf '| ocrpc OCR layer, %d worker(s), split auto | %.0f | %.2f |\n' "$w" "$m" "$(echo "$m / $tlc" | bc -l)"
 done
 echo
 echo "load at end: $(uptime)"

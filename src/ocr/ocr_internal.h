@@ -255,11 +255,14 @@ int ocr__tess_recognise(void *api, void *pix, const int *at, int psm, const ocr_
 /* Worker thread. Reads pix in parts on idle workers when it pays: layout
  * analysis (mode psm, 3 or 6) on api, then its text blocks, cut into
  * groups of lines when there are fewer blocks than idle workers, each read
- * as one block on whichever worker claims it first (this thread too), and
- * merged in the layout's reading order into out. Returns 1 without
+ * as one block (an image of its lines' words alone) on whichever worker
+ * claims it first (this thread too), and merged in the layout's reading
+ * order into out. Returns 1 without
  * touching out when the page stays whole (no idle worker, small page, few
- * lines, text not upright), else 0 or out's error; *st and seen as
- * ocr__tess_recognise's. Returns only once no part runs. */
+ * lines, text not upright), else 0 or out's error; *st as
+ * ocr__tess_recognise's, and seen (a BOXA *, or NULL) gets the box of
+ * every line the layout analysis found, as the whole-page reading would
+ * have covered them. Returns only once no part runs. */
 int ocr__split_read(ocr_engine *e, void *api, void *pix, int psm, const ocr__image *img,
                     int page, const ocr_request *req, const char *code, float threshold,
                     ocr_result *out, ocr__read_stats *st, void *seen);

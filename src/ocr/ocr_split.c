@@ -3,11 +3,14 @@
  * that owns a page runs Tesseract's layout analysis, cuts the page into its
  * text blocks (and blocks into groups of lines when there are fewer blocks
  * than idle workers), hands helpers to the idle workers and reads parts
- * itself; each part is read as one block (SetRectangle on the whole image)
- * by whichever worker claims it first, and the parts are merged in the
- * layout's reading order. Under load no worker is idle and pages stay
+ * itself. A part is an image of its own holding only its lines' words (so
+ * that ink of overlapping blocks is not read twice), read as one block
+ * (PSM 6) by whichever worker claims it first with that worker's own
+ * Tesseract instance; boxes are shifted back to page coordinates and the
+ * parts merged in the layout's reading order. Under load no worker is idle and pages stay
  * whole, so throughput is what it was. Worker threads throughout. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,7 +68,9 @@ typedef struct split {
   int nwords;
   ocr_engine *e;
   const ocr_request *req;
-  const char *code;
+  /* A copy: a helper loads its instance for it before claiming a part,
+   * possibly after the owner has returned. */
+  char code[64];
   PIX *pix;
   const ocr__image *img;
   int page;
@@ -471,7 +476,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   sp->nwords = nwords;
   sp->e = e;
   sp->req = req;
-  sp->code = code;
+  snprintf(sp->code, sizeof(sp->code), "%s", code);
   sp->pix = pix;
   sp->img = img;
   sp->page = page;

@@ -110,6 +110,10 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
     kv_addi(kv, "pages", r->pages);
   if (r->orientation > 1)
     kv_addi(kv, "exif_orientation", r->orientation);
+  if (r->parts > 0) {
+    kv_addi(kv, "parts", r->parts);
+    kv_addi(kv, "part_workers", r->part_workers);
+  }
   if (r->timed) {
     kv_add_ms(kv, "decode_ms", r->decode_ms);
     kv_add_ms(kv, "orientation_ms", r->orientation_ms);

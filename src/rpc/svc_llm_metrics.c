@@ -87,8 +87,8 @@ void rpc__llm_account(rpc_call *c, rpc_status status, double seconds) {
     st = RPC_INVALID_ARGUMENT;
   metric **slot = &lm->requests_s[e][st];
   if (!*slot) {
-    const char *v[] = {engines[e], st < 17 ? rpc_status_name((rpc_status)st)
-                                           : outcomes[st - 17]};
+    const char *v[] = {engines[e],
+                       st < 17 ? rpc_status_name((rpc_status)st) : outcomes[st - 17]};
     *slot = metrics_series(lm->requests, v);
   }
   metric_inc(*slot);

@@ -85,15 +85,19 @@ def grpc_round(stub, llm_pb2, common_pb2, n):
         data={"model": "fast-%d" % n, "engine": "openai"}))
     t0 = time.perf_counter()
     first = None
-    count = 0
+    text = []
     for m in stub.AnalyzeTextStream(req, timeout=120):
         if m.token:
             if first is None:
                 first = time.perf_counter()
-            count += 1
+            text.append(m.token)
     t1 = time.perf_counter()
-    assert count == n, (count, n)
-    return first - t0, count / (t1 - t0)
+    # ocrpc holds a trailing run of digits and spaces back until a
+    # character ends it (masking needs numbers whole), so its messages
+    # are not cut where the backend's tokens are: compare the text, and
+    # count the backend's n tokens.
+    assert "".join(text) == "".join("t%d " % i for i in range(n)), text[:5]
+    return first - t0, n / (t1 - t0)
 
 
 def direct_round(client, url, n):

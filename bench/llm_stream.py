@@ -123,6 +123,55 @@ def direct_round(client, url, n):
     return first - t0, count / (t1 - t0)
 
 
+class RawClient:
+    """The backend's own pace: one keep-alive socket, the POST written by
+    hand, SSE counted with bytes.count (no HTTP or JSON library), so the
+    Python client costs next to nothing."""
+
+    def __init__(self, url):
+        import socket
+        import urllib.parse
+        u = urllib.parse.urlsplit(url)
+        self.path = u.path
+        self.sock = socket.create_connection((u.hostname, u.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def round(self, n):
+        body = json.dumps({"model": "fast-%d" % n, "stream": True,
+                           "messages": [{"role": "user", "content": "bench"}]}).encode()
+        req = (b"POST %s/chat/completions HTTP/1.1\r\nHost: backend\r\n"
+               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+               % (self.path.encode(), len(body), body))
+        t0 = time.perf_counter()
+        self.sock.sendall(req)
+        data = b""
+        first = None
+        while not data.endswith(b"\r\n0\r\n\r\n"):
+            d = self.sock.recv(1 << 16)
+            if not d:
+                raise RuntimeError("the backend closed the connection")
+            data += d
+            if first is None and b'"content"' in data:
+                first = time.perf_counter()
+        t1 = time.perf_counter()
+        assert data.count(b'"content"') == n
+        return first - t0, n / (t1 - t0)
+
+
+def server_seconds(port):
+    """ocrpc's own sums (seconds) of llm_time_to_first_token_seconds and
+    llm_request_duration_seconds for the openai engine, from /metrics on
+    the gRPC port (HTTP/1.1 there too)."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=60) as r:
+        text = r.read().decode()
+    out = []
+    for name in ("llm_time_to_first_token_seconds_sum", "llm_request_duration_seconds_sum"):
+        m = re.search(r'(?m)^%s\{engine="openai"\} (\S+)$' % name, text)
+        out.append(float(m.group(1)) if m else 0.0)
+    return out
+
+
 def wait_line(proc, pattern, what):
     for line in iter(proc.stderr.readline if pattern.startswith("listening") else
                      proc.stdout.readline, b""):
@@ -179,16 +228,27 @@ def main():
         aio = llm_pb2_grpc.LLMServiceStub(grpc.insecure_channel("127.0.0.1:%d" % pport,
                                                                 options=opts))
         http = httpx.Client(timeout=None)
+        raw = RawClient(url)
+        inside = []  # ocrpc's own view of each ocrpc round: (ttft, duration) s
+
+        def ocrpc_round():
+            before = server_seconds(sport)
+            r = grpc_round(ocrpc, llm_pb2, common_pb2, a.tokens)
+            after = server_seconds(sport)
+            inside.append((after[0] - before[0], after[1] - before[1]))
+            return r
         targets = {
             "direct (httpx → backend)": lambda: direct_round(http, url, a.tokens),
-            "ocrpc (grpcio → ocrpc → backend)":
-                lambda: grpc_round(ocrpc, llm_pb2, common_pb2, a.tokens),
+            "ocrpc (grpcio → ocrpc → backend)": ocrpc_round,
             "guide (grpcio → grpc.aio+httpx → backend)":
                 lambda: grpc_round(aio, llm_pb2, common_pb2, a.tokens),
+            "raw socket → backend (the backend's own pace)":
+                lambda: raw.round(a.tokens),
         }
         for f in targets.values():  # warm-up: connections, caches
             f()
         res = {k: [] for k in targets}
+        inside.clear()
         for _ in range(a.rounds):
             for k, f in targets.items():
                 res[k].append(f())
@@ -203,6 +263,13 @@ def main():
             print("| %s | %.2f (%.2f–%.2f) | %.0f (%.0f–%.0f) | %.2f |"
                   % (k, statistics.median(ttft), ttft[0], ttft[-1], statistics.median(rate),
                      rate[0], rate[-1], statistics.median(rate) / d_rate))
+        ttft = sorted(t * 1000 for t, _ in inside)
+        dur = sorted(d * 1000 for _, d in inside)
+        print("\nocrpc's own view (its llm_* metrics, per round): time to first token "
+              "%.2f ms (%.2f–%.2f), call %.2f ms (%.2f–%.2f): request headers in to the "
+              "first token handed to HTTP/2, and to the status" % (
+                  statistics.median(ttft), ttft[0], ttft[-1], statistics.median(dur),
+                  dur[0], dur[-1]))
     finally:
         for p in procs:
             if p.poll() is None:

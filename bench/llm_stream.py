@@ -7,7 +7,11 @@ with httpx), all on the OpenAI-compatible test backend
 
 For each target, in interleaved rounds, a Python client streams N tokens
 and records the time to the first token and tokens per second; the report
-gives medians (and the spread) per target.
+gives medians (and the spread) per target. Two reference targets take the
+Python client libraries out: a raw socket reading the backend (its own
+pace) and raw HTTP/2 frames to ocrpc (no grpcio); and ocrpc's own view of
+each round (its llm_* metrics) splits what it adds from what the clients
+and the machine add.
 
     bench/llm_stream.py build/ocrpc-server [--tokens 2000] [--rounds 15]
 """

@@ -44,12 +44,14 @@ struct loop_curl {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
+  uv_idle_t now; /* curl's "timeout 0": run on this loop turn, not in 1 ms */
   llm_http http;
   int in_curl; /* inside curl_multi_socket_action or curl_easy_pause */
   llm_http_req *aborted;
   llm_http_req *reqs;
   sock_ctx *socks;
   int closing;
+  int closed; /* handles closed (of 2) */
 };
 
 static void check_multi_info(loop_curl *g);
@@ -156,15 +158,29 @@ static void on_timer(uv_timer_t *t) {
   socket_action(g, CURL_SOCKET_TIMEOUT, 0);
 }
 
+static void on_now(uv_idle_t *h) {
+  loop_curl *g = h->data;
+  uv_idle_stop(&g->now);
+  socket_action(g, CURL_SOCKET_TIMEOUT, 0);
+}
+
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
   (void)multi;
   loop_curl *g = userp;
-  if (timeout_ms < 0) {
-    uv_timer_stop(&g->timer);
-  } else {
-    /* 0 means "now": run it on the next loop turn, never from inside
-     * curl's own call (multi-uv.c does the same). */
-    uv_timer_start(&g->timer, on_timer, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
+  uv_timer_stop(&g->timer);
+  uv_idle_stop(&g->now);
+  if (timeout_ms == 0) {
+    /* "Now", but never from inside curl's own call. multi-uv.c starts a
+     * 1 ms timer here, and curl asks for 0 after every new transfer and
+     * every unpause: that was a millisecond (or two: libuv rounds) before
+     * each request and after each paused read. An idle handle runs on
+     * this loop turn instead, and keeps the poll phase from blocking
+     * until it has. (A 0 ms uv_timer would do the same, but libuv 1.44
+     * runs a timer restarted at 0 from its own callback again in the same
+     * pass, which loops while curl keeps asking for 0.) */
+    uv_idle_start(&g->now, on_now);
+  } else if (timeout_ms > 0) {
+    uv_timer_start(&g->timer, on_timer, (uint64_t)timeout_ms, 0);
   }
   return 0;
 }
@@ -351,6 +367,9 @@ int loop_curl_new(uv_loop_t *loop, loop_curl **out) {
   uv_timer_init(loop, &g->timer);
   uv_unref((uv_handle_t *)&g->timer);
   g->timer.data = g;
+  uv_idle_init(loop, &g->now);
+  uv_unref((uv_handle_t *)&g->now);
+  g->now.data = g;
   curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
   curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -365,7 +384,12 @@ int loop_curl_new(uv_loop_t *loop, loop_curl **out) {
 
 llm_http *loop_curl_http(loop_curl *g) { return &g->http; }
 
-static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+/* g goes with the second of its two handles. */
+static void on_handle_closed(uv_handle_t *h) {
+  loop_curl *g = h->data;
+  if (++g->closed == 2)
+    free(g);
+}
 
 void loop_curl_close(loop_curl *g) {
   if (!g)
@@ -378,5 +402,6 @@ void loop_curl_close(loop_curl *g) {
   curl_multi_cleanup(g->multi); /* closes the cached connections */
   while (g->socks)
     ctx_close(g->socks);
-  uv_close((uv_handle_t *)&g->timer, on_timer_closed);
+  uv_close((uv_handle_t *)&g->now, on_handle_closed);
+  uv_close((uv_handle_t *)&g->timer, on_handle_closed);
 }

@@ -61,6 +61,18 @@ size_t rpc__method_index(const struct rpc_method *m);
 /* The :path of method i; "unknown" for RPC_NMETHODS. */
 const char *rpc__method_name(size_t i);
 
+/* llm.LLMService's families (svc_llm_metrics.c), by engine index (rules,
+ * openai, unknown) and status (gRPC codes 0..16, then BACKEND_REJECTED,
+ * CONTEXT_TOO_LONG). */
+#define RPC_LLM_NENGINES 3
+typedef struct rpc_llm_metrics {
+  int on;
+  metric_family *requests, *duration, *ttft;
+  metric *requests_s[RPC_LLM_NENGINES][19];
+  metric *duration_s[RPC_LLM_NENGINES], *ttft_s[RPC_LLM_NENGINES];
+  metric *prompt_tokens, *completion_tokens;
+} rpc_llm_metrics;
+
 /* The server's metrics (rpc_metrics.c): series looked up once per method
  * and status, so a call costs two array reads, an add and a bucket search. */
 typedef struct rpc_metrics {
@@ -70,6 +82,7 @@ typedef struct rpc_metrics {
   metric *duration_s[RPC_NMETHODS + 1];
   metric *batches;
   size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
+  rpc_llm_metrics llm;
 } rpc_metrics;
 
 /* rpc_method.flags: one bit each. */
@@ -150,6 +163,10 @@ struct rpc_call {
   /* The in-band outcome of an OCR answer (ExtractText), for the log. */
   const char *ocr_status, *ocr_details; /* static strings; NULL: none */
   double queue_ms, ocr_ms;              /* < 0: no recognition */
+  /* llm.LLMService calls (svc_llm.c), for llm_requests_total: the engine
+   * ("rules", "openai"; NULL: none chosen) and the outcome when the gRPC
+   * status does not tell it (an in-band error's details); static strings. */
+  const char *llm_engine, *llm_outcome;
   /* Client streams: request bytes held back, unread, while the responses
    * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
    * the client's flow-control window is shut meanwhile. */
@@ -246,6 +263,16 @@ void rpc__reflection_info(rpc_call *c, void *req);
 void rpc__reflection_end(rpc_call *c);
 void rpc__health_check(rpc_call *c, void *req);
 void rpc__llm_analyze(rpc_call *c, void *req);
+/* svc_llm_metrics.c. Registers the llm_* families: 0 or ERR_NOMEM. */
+int rpc__llm_metrics_register(rpc_server *srv, metrics *m);
+/* 0 rules, 1 openai, 2 anything else (the "unknown" label). */
+size_t rpc__llm_engine_index(const char *engine);
+/* Counts an ended llm.LLMService call (from rpc__call_account). */
+void rpc__llm_account(rpc_call *c, rpc_status status, double seconds);
+/* The first token of a stream is being sent now. */
+void rpc__llm_note_first_token(rpc_call *c);
+/* The backend's usage of one call (< 0: not reported). */
+void rpc__llm_note_tokens(rpc_server *srv, long prompt, long completion);
 void rpc__llm_analyze_stream(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
 /* grpc.health.v1 serving status of a service name ("" is the server). */

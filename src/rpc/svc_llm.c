@@ -99,6 +99,7 @@ static double ms_since(uint64_t t0) { return (double)(app_now_ns() - t0) / 1e6; 
 
 /* ---- the whole answer ---- */
 static void reply_failure(rpc_call *c, const char *details, const char *message) {
+  c->llm_outcome = details; /* a literal: the metrics' status label */
   llm_LLMResponse resp = llm_LLMResponse_init_zero;
   resp.status = common_Status_STATUS_FAILURE;
   resp.has_error = true;
@@ -155,6 +156,8 @@ static void reply_result(llm_job *j, llm_result *r) {
 /* ---- tokens ---- */
 static int send_token(rpc_call *c, const char *tok, int complete) {
   llm_LLMStreamResponse m = {(char *)tok, complete};
+  if (*tok && c->bytes_out == 0)
+    rpc__llm_note_first_token(c);
   return rpc__call_send(c, llm_LLMStreamResponse_fields, &m);
 }
 
@@ -273,6 +276,7 @@ static void fail_status(rpc_call *c, const llm_outcome *o) {
   if (o->status == LLM_TIMEOUT)
     rpc__call_fail(c, RPC_DEADLINE_EXCEEDED, o->message);
   else if (o->status == LLM_REJECTED || o->status == LLM_CONTEXT_TOO_LONG) {
+    c->llm_outcome = o->status == LLM_REJECTED ? "BACKEND_REJECTED" : "CONTEXT_TOO_LONG";
     char m[600];
     snprintf(m, sizeof m, "%s: %s",
              o->status == LLM_REJECTED ? "BACKEND_REJECTED" : "CONTEXT_TOO_LONG",
@@ -287,6 +291,7 @@ static void on_done(void *arg, const llm_outcome *o) {
   rpc_call *c = j->call;
   j->lc = NULL;
   c->work = NULL;
+  rpc__llm_note_tokens(j->srv, o->prompt_tokens, o->completion_tokens);
   if (j->stream) {
     if (o->status != LLM_OK)
       fail_status(c, o);
@@ -374,6 +379,11 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
     job_free(j);
     return;
   }
+  const char *engine = opt(req, "engine");
+  if (!engine || !*engine)
+    engine = llm_service_default_engine(svc);
+  if (llm_service_has_engine(svc, engine))
+    c->llm_engine = !strcmp(engine, "rules") ? "rules" : "openai";
   if (!req->text || !*req->text) {
     if (stream)
       rpc__call_fail(c, RPC_INVALID_ARGUMENT, "text is empty");
@@ -382,9 +392,6 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
     job_free(j);
     return;
   }
-  const char *engine = opt(req, "engine");
-  if (!engine || !*engine)
-    engine = llm_service_default_engine(svc);
   llm_params p = {0};
   int bad = 0;
   if (!llm_service_has_engine(svc, engine)) {

@@ -30,7 +30,7 @@
 #define FILE_LIMIT ((uint64_t)1 << 30)
 /* Errors that are not gRPC statuses: the call ended OK, but its answer was
  * wrong. */
-enum { E_DECODE = CLIENT_CODE_COUNT, E_OCR_FAILURE, E_COUNT };
+enum { E_DECODE = RPC_STATUS_COUNT, E_OCR_FAILURE, E_COUNT };
 
 typedef struct shared {
   const bench_opts *o;
@@ -197,7 +197,7 @@ static void on_done(void *ud, const client_status *st) {
   w->inflight--;
   w->last_done_ns = now;
   int e = -1;
-  if (st->code != CLIENT_OK)
+  if (st->code != RPC_OK)
     e = st->code;
   else if (sl->bad)
     e = E_DECODE;
@@ -251,7 +251,7 @@ static int start_call(slot *sl, uint64_t due_ns) {
                              sh->o->method == BENCH_BATCH ? 0 : CLIENT_CALL_UNARY, &cbs, sl,
                              NULL);
   if (rc) {
-    w->errors[rc == ERR_UNAVAILABLE ? CLIENT_UNAVAILABLE : CLIENT_INTERNAL]++;
+    w->errors[rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_INTERNAL]++;
     atomic_fetch_add_explicit(&w->done_err, 1, memory_order_relaxed);
     return -1;
   }
@@ -512,7 +512,7 @@ static const char *error_name(int e) {
     return "BAD_RESPONSE";
   if (e == E_OCR_FAILURE)
     return "OCR_FAILURE";
-  return client_code_name(e);
+  return rpc_status_name(e);
 }
 
 static void json_string(FILE *f, const char *s) {

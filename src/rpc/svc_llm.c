@@ -429,9 +429,8 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   int rc = llm_call_start(svc, &p, &openai_cbs, j, &j->lc);
   if (rc) {
     c->work = NULL;
-    rpc__call_fail(c, rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_RESOURCE_EXHAUSTED,
-                   rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting"
-                                         : "out of memory");
+    rpc__call_fail_err(
+        c, rc, rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting" : NULL);
     job_free(j);
   }
 }

@@ -346,26 +346,20 @@ static void conn_fail(client_conn *c, int code, const char *msg) {
   leave(c);
 }
 
+static long pull_session(void *s, const uint8_t **data) {
+  return client__session_pull(s, data);
+}
+
 static void flush(client_conn *c) {
   if (c->state != C_CONNECTED || c->writing || c->flushing || c->closed)
     return;
   c->flushing = 1;
   enter(c);
-  ssize_t n = 0;
-  while (c->wbuf.len < WRITE_CHUNK) {
-    const uint8_t *p;
-    n = client__session_pull(c->s, &p);
-    if (n <= 0)
-      break;
-    if (buf_append(&c->wbuf, p, (size_t)n)) {
-      n = ERR_NOMEM;
-      break;
-    }
-  }
+  int n = buf_gather(&c->wbuf, WRITE_CHUNK, pull_session, c->s);
   c->flushing = 0;
   if (n < 0) {
     char msg[512];
-    snprintf(msg, sizeof msg, "HTTP/2 session error: %s", err_text((int)n));
+    snprintf(msg, sizeof msg, "HTTP/2 session error: %s", err_text(n));
     conn_fail(c, RPC_INTERNAL, msg);
   } else if (c->wbuf.len > 0 && c->state == C_CONNECTED) {
     /* Most writes fit the socket buffer: uv_try_write then needs no write

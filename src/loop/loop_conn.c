@@ -247,26 +247,21 @@ static void on_write(uv_write_t *req, int status) {
   conn_flush(c);
 }
 
+static long pull_h2(void *h2, const uint8_t **data) { return h2_session_pull(h2, data); }
+
 static void conn_flush(loop_conn *c) {
   if (c->writing || c->closing)
     return;
   for (;;) {
-    const uint8_t *data;
-    ssize_t n = 0;
+    int n = 0;
     if (c->proto == CONN_H1 && loop__h1_pull(c))
       return;
     /* Under TLS, HTTP/2 waits for the handshake (its bytes come first). */
     int hold = c->tls && !loop__tls_handshake_done(c->tls);
-    while (!hold && c->proto == CONN_H2 && c->wbuf.len < WRITE_HIGH_WATER &&
-           (n = h2_session_pull(c->h2, &data)) > 0) {
-      if (buf_append(&c->wbuf, data, (size_t)n)) {
-        conn_close(c);
-        return;
-      }
-    }
+    if (!hold && c->proto == CONN_H2)
+      n = buf_gather(&c->wbuf, WRITE_HIGH_WATER, pull_h2, c->h2);
     if (n < 0) {
-      log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id,
-                err_name((int)n));
+      log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id, err_name(n));
       conn_close(c);
       return;
     }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/text.h"
 #include "base/version.h"
@@ -359,7 +360,7 @@ static void bar_clear(batch_ud *b) {
 static void bar_draw(batch_ud *b) {
   if (!b->tty)
     return;
-  double secs = (double)(client_now_ns() - b->start_ns) / 1e9;
+  double secs = (double)(clock_mono_ns() - b->start_ns) / 1e9;
   double pct = b->total ? 100.0 * b->done / b->total : 100;
   double rate = secs > 0 ? b->done / secs : 0;
   int width = 30, fill = b->total ? width * b->done / b->total : width;
@@ -454,7 +455,7 @@ static int cmd_batch(cli *o) {
       ex = EXIT_SERVER;
     } else {
       b.tty = isatty(STDERR_FILENO);
-      b.start_ns = client_now_ns();
+      b.start_ns = clock_mono_ns();
       run r;
       memset(&r, 0, sizeof r);
       r.on_msg = batch_msg;

@@ -2,7 +2,7 @@
 /* The gRPC client used by the `ocrpc` CLI and `ocrpc-bench`: HTTP/2 with
  * prior knowledge (h2c) over TCP, many concurrent calls per connection,
  * unary and server-streaming calls, per-call deadlines. One client_loop
- * runs on one thread; every function here except client_now_ns must be
+ * runs on one thread; every function here must be
  * called on the thread that runs that loop. Programs that want more threads
  * run one loop per thread. No third-party header is included. Statuses
  * are gRPC's codes as src/rpc/rpc_wire.h defines them for both sides. */
@@ -80,9 +80,6 @@ timer_src *client_loop_timers(client_loop *l);
  * is due, not at the next millisecond tick. Spins its thread's core while
  * set. */
 void client_loop_set_spin(client_loop *l, void (*cb)(void *arg), void *arg);
-
-/* Nanoseconds of the monotonic clock. Any thread. */
-uint64_t client_now_ns(void);
 
 /* Splits "host:port", "[v6]:port", or "host" (port 50051) into host and
  * port strings. Returns 0 or ERR_INVAL (empty host, bad port, too long). */

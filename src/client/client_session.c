@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/version.h"
 #include "client_internal.h"
 
@@ -74,12 +75,7 @@ static void wake(client_session *s) {
 
 static void call_free(client_call *c) {
   client_session *s = c->s;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    s->calls = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+  DLIST_UNLINK(s->calls, c);
   rpc_deframer_free(&c->df);
   free(c->grpc_message);
   free(c->path);
@@ -608,10 +604,7 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
       return ERR_NOMEM;
     }
   }
-  c->next = s->calls;
-  if (s->calls)
-    s->calls->prev = c;
-  s->calls = c;
+  DLIST_PUSH(s->calls, c);
   s->ncalls++;
   c->queued = 1;
   if (s->qtail)

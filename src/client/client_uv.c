@@ -81,12 +81,6 @@ static void do_close(client_conn *c);
 static void flush(client_conn *c);
 static void on_write(uv_write_t *req, int status);
 
-uint64_t client_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- timers ---------------------------------------------------------- */
 
 static void mark_dirty(client_conn *c) {

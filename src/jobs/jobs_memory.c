@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "jobs.h"
 
@@ -55,18 +56,6 @@ typedef struct mem_store {
   size_t cbuckets, ccount, cmax;
   centry *coldest, *warmest;
 } mem_store;
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t hash(const char *s) {
   uint64_t h = 1469598103934665603ull;
@@ -147,14 +136,14 @@ static void account(mem_store *m, entry *e, size_t n, entry *keep) {
 }
 
 static void expire(mem_store *m) {
-  uint64_t now = mono_ms();
+  uint64_t now = clock_mono_ms();
   while (m->oldest && m->oldest->expires_ms <= now)
     remove_entry(m, m->oldest);
 }
 
 static void touch(mem_store *m, entry *e) {
-  e->updated_ms = wall_ms();
-  e->expires_ms = mono_ms() + m->ttl_ms;
+  e->updated_ms = clock_wall_ms();
+  e->expires_ms = clock_mono_ms() + m->ttl_ms;
   list_unlink(m, e);
   list_push(m, e);
 }
@@ -199,7 +188,7 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   }
   e->state = JOBS_IN_PROGRESS;
   e->total = total;
-  e->created_ms = wall_ms();
+  e->created_ms = clock_wall_ms();
   entry **p = slot(m, id);
   *p = e;
   m->count++;
@@ -329,7 +318,7 @@ static void cremove(mem_store *m, centry *e) {
 static void *mem_cache_get(jobs_store *s, const char *key, jobs_cache_cb cb, void *arg) {
   mem_store *m = (mem_store *)s;
   centry *e = m->ctable ? *cslot(m, key) : NULL;
-  if (e && e->expires_ms <= mono_ms()) {
+  if (e && e->expires_ms <= clock_mono_ms()) {
     cremove(m, e);
     e = NULL;
   }
@@ -379,7 +368,7 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
     memcpy(e->key, key, klen + 1);
     /* Full: expired entries at the cold end go first, then the least
      * recently used one. */
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     while (m->coldest && m->coldest->expires_ms <= now)
       cremove(m, m->coldest);
     if (m->ccount >= m->cmax)
@@ -391,7 +380,7 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
   }
   e->data = copy;
   e->len = len;
-  e->expires_ms = mono_ms() + ttl_ms;
+  e->expires_ms = clock_mono_ms() + ttl_ms;
   clist_push(m, e);
 }
 

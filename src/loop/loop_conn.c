@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "loop_internal.h"
 #include "loop_tls.h"
@@ -405,12 +406,7 @@ static void conn_close(loop_conn *c) {
       c->is_dirty = 0;
     }
   }
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    srv->conns = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+  DLIST_UNLINK(srv->conns, c);
   /* Streams still open cancel their work here; no write reaches a
    * connection that is going away. */
   h2_session_free(c->h2);
@@ -551,10 +547,7 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
   uv_timer_init(srv->loop, &c->idle);
   c->keepalive.data = c->idle.data = c;
   c->handles = 3;
-  c->next = srv->conns;
-  if (srv->conns)
-    srv->conns->prev = c;
-  srv->conns = c;
+  DLIST_PUSH(srv->conns, c);
   srv->nconns++;
   c->reading = 1;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

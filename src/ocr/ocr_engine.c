@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "ocr_internal.h"
 
@@ -224,9 +225,9 @@ static int run_pages(ocr_engine *e, const ocr_request *req, ocr__doc *doc,
       if (found)
         continue;
     }
-    t0 = ocr__now_ms();
+    t0 = ((double)clock_mono_ns() / 1e6);
     rc = ocr__doc_page(e, doc, i, &img, out);
-    out->decode_ms += ocr__now_ms() - t0;
+    out->decode_ms += ((double)clock_mono_ns() / 1e6) - t0;
     if (rc != 0)
       return rc;
     if (i == 0)
@@ -249,7 +250,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   uint8_t *file = NULL;
   const uint8_t *data = req != NULL ? req->data : NULL;
   size_t len = req != NULL ? req->data_len : 0;
-  double t0 = ocr__now_ms(), t1;
+  double t0 = ((double)clock_mono_ns() / 1e6), t1;
   int rc;
 
   if (e == NULL || req == NULL)
@@ -263,7 +264,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
 
   if (e->kind == OCR_KIND_MOCK) {
     rc = mock_run(req, out);
-    out->ocr_ms = ocr__now_ms() - t0;
+    out->ocr_ms = ((double)clock_mono_ns() / 1e6) - t0;
     return rc;
   }
 
@@ -274,7 +275,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     if (rc == 0)
       rc = ocr__file_read(real, e->max_pixels, &file, &len, out);
     if (rc != 0) {
-      out->ocr_ms = ocr__now_ms() - t0;
+      out->ocr_ms = ((double)clock_mono_ns() / 1e6) - t0;
       return rc;
     }
     data = file;
@@ -282,19 +283,19 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     return ocr__fail(out, ERR_INVAL, "image data is NULL");
   }
   memset(&doc, 0, sizeof(doc));
-  t1 = ocr__now_ms();
+  t1 = ((double)clock_mono_ns() / 1e6);
   rc = ocr__doc_open(e, data, len, &doc, out);
-  out->decode_ms += ocr__now_ms() - t1;
+  out->decode_ms += ((double)clock_mono_ns() / 1e6) - t1;
   if (rc == 0) {
     out->pages = doc.pages;
     rc = run_pages(e, req, &doc, out);
   }
   ocr__doc_close(&doc);
   free(file);
-  t1 = ocr__now_ms();
+  t1 = ((double)clock_mono_ns() / 1e6);
   if (rc == 0 && ocr__result_finish(out) != 0)
     rc = ocr__fail(out, ERR_NOMEM, "no memory for the text");
-  out->encode_ms = ocr__now_ms() - t1;
-  out->ocr_ms = ocr__now_ms() - t0;
+  out->encode_ms = ((double)clock_mono_ns() / 1e6) - t1;
+  out->ocr_ms = ((double)clock_mono_ns() / 1e6) - t0;
   return rc;
 }

@@ -13,6 +13,7 @@
 #include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "ocr_internal.h"
 
@@ -385,13 +386,13 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
   if (req->timings) {
     /* Recognize() reuses the layout found here (FindLines keeps its block
      * list), so timing the two apart costs only the iterator. */
-    double t0 = ocr__now_ms();
+    double t0 = ((double)clock_mono_ns() / 1e6);
     TessPageIterator *layout = TessBaseAPIAnalyseLayout(api);
 
     TessPageIteratorDelete(layout);
-    out->layout_ms += ocr__now_ms() - t0;
+    out->layout_ms += ((double)clock_mono_ns() / 1e6) - t0;
   }
-  t_start = ocr__now_ms();
+  t_start = ((double)clock_mono_ns() / 1e6);
   monitor = TessMonitorCreate();
   if (monitor == NULL)
     return ocr__fail(out, ERR_NOMEM, "no memory for the progress monitor");
@@ -411,7 +412,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
 
   it = TessBaseAPIGetIterator(api);
   if (it == NULL) {
-    out->recognition_ms += ocr__now_ms() - t_start;
+    out->recognition_ms += ((double)clock_mono_ns() / 1e6) - t_start;
     return 0;
   }
   do {
@@ -503,7 +504,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     out->boxes[out->nboxes - 1].page = page;
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
   TessResultIteratorDelete(it);
-  out->recognition_ms += ocr__now_ms() - t_start;
+  out->recognition_ms += ((double)clock_mono_ns() / 1e6) - t_start;
   return 0;
 }
 
@@ -671,7 +672,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
 
   /* Text far larger than Tesseract needs (600 DPI scans, large photos) is
    * read from a downscaled copy; boxes are mapped back (recognise). */
-  t0 = ocr__now_ms();
+  t0 = ((double)clock_mono_ns() / 1e6);
   img->scale = ocr__text_scale(pix);
   if (img->scale < 1) {
     scaled = ocr__scale_pix(pix, img->scale);
@@ -679,7 +680,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
       return ocr__fail(out, ERR_NOMEM, "no memory to scale the image");
     pix = scaled;
   }
-  out->decode_ms += ocr__now_ms() - t0;
+  out->decode_ms += ((double)clock_mono_ns() / 1e6) - t0;
 
   /* Read first, as sent: most pages are upright, and a confident reading
    * makes the orientation pass (about a sixth of a page's time) useless.
@@ -692,9 +693,9 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
       pixDestroy(&scaled);
       return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
     }
-    t0 = ocr__now_ms();
+    t0 = ((double)clock_mono_ns() / 1e6);
     q = detect_quarter_turns(osd, pix);
-    out->orientation_ms += ocr__now_ms() - t0;
+    out->orientation_ms += ((double)clock_mono_ns() / 1e6) - t0;
     if (q != 0) {
       for (i = first; i < out->nboxes; i++)
         free(out->boxes[i].text);

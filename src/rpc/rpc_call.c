@@ -11,6 +11,7 @@
 
 #include "base/access_log.h"
 #include "base/auth.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
@@ -309,7 +310,7 @@ static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_he
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
-  c->t_start_ns = app_now_ns();
+  c->t_start_ns = clock_mono_ns();
   c->queue_ms = c->ocr_ms = -1;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
@@ -392,7 +393,7 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
       rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
       return c;
     }
-    c->deadline_ns = app_now_ns() + ms * 1000000u;
+    c->deadline_ns = clock_mono_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
       if (!c->deadline)
@@ -562,7 +563,7 @@ static int refuse_overload(rpc_call *c) {
      * from the mean, and a call that only its own run makes late ends in
      * DEADLINE_EXCEEDED as before. */
     double need_ms = (double)queued / (double)workers * ex->service_ms;
-    uint64_t now = app_now_ns();
+    uint64_t now = clock_mono_ns();
     double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
     if (left_ms >= need_ms)
       return 0;

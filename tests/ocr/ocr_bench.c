@@ -10,6 +10,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ocr.h"
+#include "base/clock.h"
 #include "ocr_internal.h"
 
 int main(int argc, char **argv) {
@@ -42,19 +43,19 @@ int main(int argc, char **argv) {
   if (ocr_language_code(lang, code, sizeof(code)) != 0)
     return 1;
 
-  t0 = ocr__now_ms();
+  t0 = ((double)clock_mono_ns() / 1e6);
   rc = ocr__tess_prepare(e, code, 0);
-  printf("init %s: %.1f ms (rc %d)\n", code, ocr__now_ms() - t0, rc);
-  t0 = ocr__now_ms();
+  printf("init %s: %.1f ms (rc %d)\n", code, ((double)clock_mono_ns() / 1e6) - t0, rc);
+  t0 = ((double)clock_mono_ns() / 1e6);
   rc = ocr__tess_prepare(e, code, 1);
-  printf("init osd: %.1f ms (rc %d)\n", ocr__now_ms() - t0, rc);
+  printf("init osd: %.1f ms (rc %d)\n", ((double)clock_mono_ns() / 1e6) - t0, rc);
 
   {
     PIX *pix = pixRead(image);
     double f;
-    t0 = ocr__now_ms();
+    t0 = ((double)clock_mono_ns() / 1e6);
     f = ocr__text_scale(pix);
-    printf("text scale %.3f (%.1f ms)\n", f, ocr__now_ms() - t0);
+    printf("text scale %.3f (%.1f ms)\n", f, ((double)clock_mono_ns() / 1e6) - t0);
     pixDestroy(&pix);
   }
   memset(&req, 0, sizeof(req));

@@ -25,7 +25,7 @@
     }                                                                                      \
   } while (0)
 
-/* What rpc_timeout.c clamps to: 8 digits of hours. */
+/* What rpc_timeout_parse (rpc_headers.c) clamps to: 8 digits of hours. */
 #define MAX_TIMEOUT_MS (99999999ull * 3600000ull)
 
 static void *xmalloc(size_t n) {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "base/timer.h"
-#include "rpc_wire.h" /* the status codes (RPC_OK ...) and rpc_status_name */
+#include "rpc/rpc_wire.h" /* the status codes (RPC_OK ...) and rpc_status_name */
 
 typedef struct client_loop client_loop;
 typedef struct client_conn client_conn;

@@ -12,7 +12,7 @@
 #include "base/buf.h"
 #include "base/timer.h"
 #include "client.h"
-#include "rpc_wire.h"
+#include "rpc/rpc_wire.h"
 
 /* The session: one nghttp2 client session and its calls. */
 typedef struct client_session client_session;

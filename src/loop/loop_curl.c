@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/list.h"
 
 struct llm_http_req {
   loop_curl *g;
@@ -58,12 +59,7 @@ static void check_multi_info(loop_curl *g);
 
 static void free_req(llm_http_req *r) {
   loop_curl *g = r->g;
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    g->reqs = r->next;
-  if (r->next)
-    r->next->prev = r->prev;
+  DLIST_UNLINK(g->reqs, r);
   curl_multi_remove_handle(r->g->multi, r->easy);
   curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->hdrs);
@@ -105,12 +101,7 @@ static void on_ctx_closed(uv_handle_t *h) { free(h->data); }
 
 static void ctx_close(sock_ctx *ctx) {
   loop_curl *g = ctx->g;
-  if (ctx->prev)
-    ctx->prev->next = ctx->next;
-  else
-    g->socks = ctx->next;
-  if (ctx->next)
-    ctx->next->prev = ctx->prev;
+  DLIST_UNLINK(g->socks, ctx);
   uv_poll_stop(&ctx->poll);
   uv_close((uv_handle_t *)&ctx->poll, on_ctx_closed);
 }
@@ -137,10 +128,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void
     ctx->fd = fd;
     ctx->poll.data = ctx;
     ctx->g = g;
-    ctx->next = g->socks;
-    if (g->socks)
-      g->socks->prev = ctx;
-    g->socks = ctx;
+    DLIST_PUSH(g->socks, ctx);
     uv_unref((uv_handle_t *)&ctx->poll);
     curl_multi_assign(g->multi, fd, ctx);
   }
@@ -305,10 +293,7 @@ static int http_start(llm_http *h, const char *url, const char *const *headers,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
   if (curl_multi_add_handle(g->multi, e) != CURLM_OK)
     goto fail;
-  r->next = g->reqs;
-  if (g->reqs)
-    g->reqs->prev = r;
-  g->reqs = r;
+  DLIST_PUSH(g->reqs, r);
   *out = r;
   return 0;
 fail:

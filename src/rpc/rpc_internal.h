@@ -17,10 +17,6 @@
 #include "ocr/ocr.h"
 #include "rpc.h"
 
-/* Parses a grpc-timeout value into milliseconds (clamped); 0 or
- * ERR_INVAL. */
-int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
-
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
 /* Counts the occurrences of length-delimited field `field` in protobuf
@@ -35,8 +31,8 @@ ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t 
 #define RPC_MAX_OPTIONS 64
 
 /* Inflates a gzip (or zlib) message into out, failing with
- * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PARSE when the bytes
- * are not a complete stream. */
+ * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PROTOCOL when the
+ * bytes are not a complete stream (the peer broke grpc-encoding), ERR_NOMEM. */
 int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out);
 /* Appends the gzip form of in to out. 0 or ERR_NOMEM. */
 int rpc__gzip(const uint8_t *in, size_t len, buf *out);
@@ -187,7 +183,7 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
 const rpc_md *rpc__call_metadata(const rpc_call *c, const char *name);
 
 /* Copies the custom metadata of a request into c->md. 0, ERR_NOMEM, or
- * ERR_PARSE for a -bin value that is not base64. */
+ * ERR_PROTOCOL for a -bin value that is not base64. */
 int rpc__md_collect(rpc_call *c, const hdr *hdrs, size_t n);
 void rpc__md_free(rpc_call *c);
 
@@ -213,6 +209,11 @@ void rpc__call_finish(rpc_call *c);
 /* Ends the call with a status and message (Trailers-Only when no headers
  * were sent yet). msg may be NULL. */
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
+
+/* rpc__call_fail with the status rpc_status_from_err(err) gives: every
+ * failure that comes as an ERR_* goes through here, so one table decides
+ * what clients see. msg NULL: err_text(err). */
+void rpc__call_fail_err(rpc_call *c, int err, const char *msg);
 
 /* Metadata key/value storage for one OCRResponse. */
 typedef struct rpc_kv {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/access_log.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "rpc_internal.h"
 
@@ -62,7 +63,7 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg) {
   c->accounted = 1;
   rpc_server *srv = c->srv;
   rpc_metrics *rm = &srv->m;
-  uint64_t now = app_now_ns();
+  uint64_t now = clock_mono_ns();
   double seconds = (double)(now - c->t_start_ns) / 1e9;
   size_t mi = rpc__method_index(c->method);
   if (rm->reg) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "llm.pb.h"
@@ -95,7 +96,7 @@ static int read_options(const llm_job *j, llm_params *p, char *msg, size_t size)
   return 0;
 }
 
-static double ms_since(uint64_t t0) { return (double)(app_now_ns() - t0) / 1e6; }
+static double ms_since(uint64_t t0) { return (double)(clock_mono_ns() - t0) / 1e6; }
 
 /* ---- the whole answer ---- */
 static void reply_failure(rpc_call *c, const char *details, const char *message) {
@@ -251,7 +252,7 @@ static int on_token(void *arg, const char *tok, size_t len) {
   llm_job *j = arg;
   rpc_call *c = j->call;
   if (!j->tokens++)
-    j->first_token_ns = app_now_ns();
+    j->first_token_ns = clock_mono_ns();
   if (send_masked(j, tok, len, 0))
     return 0; /* the call failed: it is closed (and this call cancelled) next */
   /* Pause the backend after this read until the stream's queue is
@@ -371,7 +372,7 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   j->srv = c->srv;
   j->req = req;
   j->stream = stream;
-  j->t0_ns = app_now_ns();
+  j->t0_ns = clock_mono_ns();
   llm_result_init(&j->res);
   char msg[256];
   if (!svc) {
@@ -436,9 +437,8 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   int rc = llm_call_start(svc, &p, &openai_cbs, j, &j->lc);
   if (rc) {
     c->work = NULL;
-    rpc__call_fail(c, rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_RESOURCE_EXHAUSTED,
-                   rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting"
-                                         : "out of memory");
+    rpc__call_fail_err(
+        c, rc, rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting" : NULL);
     job_free(j);
   }
 }

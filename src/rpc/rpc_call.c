@@ -539,39 +539,13 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
   }
 }
 
-/* Overload sheds instead of queueing past any useful deadline: with the
- * executor's queue full (--max-queued-jobs), or with more work queued
- * ahead than the call's deadline leaves time for, the call is refused at
- * once with UNAVAILABLE, which clients retry (elsewhere). Answers and
- * returns 1 when refused. */
+/* Overload sheds instead of queueing past any useful deadline
+ * (app_admit): the call is refused at once with UNAVAILABLE, which clients
+ * retry (elsewhere). Answers and returns 1 when refused. */
 static int refuse_overload(rpc_call *c) {
-  const exec *ex = c->srv->app.ex;
-  const config *cfg = c->srv->cfg;
-  size_t workers = cfg->workers > 0 ? (size_t)cfg->workers : 1;
-  size_t max_queued = cfg->max_queued_jobs > 0 ? (size_t)cfg->max_queued_jobs : 4 * workers;
-  size_t queued = ex->in_flight > workers ? ex->in_flight - workers : 0;
   char msg[160];
-  if (queued >= max_queued) {
-    snprintf(msg, sizeof msg, "overloaded: %zu recognitions queued (--max-queued-jobs %zu)",
-             queued, max_queued);
-  } else if (c->deadline_ns && queued && ex->service_ms > 0 &&
-             strcmp(cfg->shed_by_deadline, "on") == 0) {
-    /* Time until a worker is free for us (the mean run time per queued
-     * job per worker). Our own run is not counted: its image may be far
-     * from the mean, and a call that only its own run makes late ends in
-     * DEADLINE_EXCEEDED as before. */
-    double need_ms = (double)queued / (double)workers * ex->service_ms;
-    uint64_t now = app_now_ns();
-    double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
-    if (left_ms >= need_ms)
-      return 0;
-    snprintf(msg, sizeof msg,
-             "overloaded: the deadline leaves %.0f ms, the %zu recognitions queued ahead "
-             "take about %.0f ms",
-             left_ms, queued, need_ms);
-  } else {
+  if (!app_admit(&c->srv->app, c->deadline_ns, msg, sizeof msg))
     return 0;
-  }
   c->srv->shed++;
   rpc__call_fail(c, RPC_UNAVAILABLE, msg);
   return 1;

@@ -11,6 +11,7 @@ import threading
 import time
 import unittest
 
+import httpx
 import hyperframe.frame as hf
 
 import harness as H
@@ -281,6 +282,93 @@ class Hardening(unittest.TestCase):
         w.call(1, EXTRACT, b"", [("x-huge", "h" * 70000)])
         w.expect_goaway(R.COMPRESSION_ERROR)
         self.bystander()
+
+
+def pb_string(field, value):
+    value = value.encode() if isinstance(value, str) else value
+    return bytes([field << 3 | 2]) + varint(len(value)) + value
+
+
+def grpc_messages(body):
+    """The payloads of the gRPC messages framed in body."""
+    out, i = [], 0
+    while i + 5 <= len(body):
+        size = int.from_bytes(body[i + 1:i + 5], "big")
+        out.append(body[i + 5:i + 5 + size])
+        i += 5 + size
+    return out
+
+
+class WatchNotRead(unittest.TestCase):
+    """health Watch whose client does not read (window 0) while the status
+    flips many times: the server holds one unsent status, not one per
+    change, and the latest is delivered once the client reads. The flips
+    come from llm.LLMService's health, which follows the test backend's
+    answers (a 500 marks it down, a good answer up)."""
+
+    ANALYZE = "/llm.LLMService/AnalyzeText"
+    LLM_WATCH = pb_string(1, "llm.LLMService")  # HealthCheckRequest.service
+    SERVING, NOT_SERVING = b"\x08\x01", b"\x08\x02"
+
+    def setUp(self):
+        from llm_backend import Backend
+        self.backend = Backend().start()
+        self.addCleanup(self.backend.stop)
+        self.server = H.Server("--llm-base-url", self.backend.url, "--llm-model", "json",
+                               engine="mock").start()
+        self.addCleanup(self.server.stop)
+
+    def analyze(self, w, sid, model):
+        entry = pb_string(1, "model") + pb_string(2, model)
+        w.call(sid, self.ANALYZE, pb_string(1, "hello") + pb_string(3, pb_string(1, entry)))
+        return w.grpc_status(sid)
+
+    def test_status_flips_coalesce_to_the_latest(self):
+        pid = self.server.proc.pid
+        # Wait (by a Watch that reads) until the first probe made it SERVING.
+        ready = R.Wire(self.server).handshake()
+        self.addCleanup(ready.close)
+        ready.call(1, WATCH, self.LLM_WATCH)
+        ready.until(lambda: self.SERVING in grpc_messages(ready.data.get(1, b"")),
+                    "llm.LLMService SERVING")
+        # The watcher that never reads: its first status stays queued.
+        w = R.Wire(self.server).handshake({hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+        self.addCleanup(w.close)
+        w.call(1, WATCH, self.LLM_WATCH)
+        w.barrier()
+        self.assertNotIn(1, w.data)
+        before = R.memory_kib(pid, "VmRSS")
+        # Probes fail from now on, so only our calls move the status.
+        httpx.post(self.backend.url.rsplit("/v1", 1)[0] + "/_test/models?status=503",
+                   timeout=R.TIMEOUT)
+        caller = R.Wire(self.server).handshake()
+        self.addCleanup(caller.close)
+        flips = 200
+        sid = 1
+        for i in range(flips // 2):
+            self.assertEqual(self.analyze(caller, sid, "http500"), 14)   # down
+            self.assertEqual(self.analyze(caller, sid + 2, "json"), 0)  # up
+            sid += 4
+        self.assertEqual(self.analyze(caller, sid, "http500"), 14)       # down, last
+        self.bystander_check()
+        # The reading watcher sees the changes (it may coalesce too, if a
+        # flip comes before it read the one before).
+        ready.until(lambda: grpc_messages(ready.data.get(1, b""))[-1:] == [self.NOT_SERVING],
+                    "NOT_SERVING on the reading watcher")
+        grown = R.memory_kib(pid, "VmHWM") - before
+        self.assertLess(grown, 64 * 1024, "peak memory grew by %d KiB" % grown)
+        # Now read: the status queued first, then only the latest.
+        s = hf.SettingsFrame(0)
+        s.settings = {hf.SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 24}
+        w.send(s)
+        w.until(lambda: grpc_messages(w.data.get(1, b""))[-1:] == [self.NOT_SERVING],
+                "the latest status")
+        w.barrier()
+        self.assertEqual(grpc_messages(w.data[1]), [self.SERVING, self.NOT_SERVING])
+        self.assertIsNone(w.goaway)
+
+    def bystander_check(self):
+        self.assertEqual(R.ordinary_call(self.server), 0)
 
 
 class Connections(unittest.TestCase):

@@ -164,7 +164,7 @@ void rpc__call_finish(rpc_call *c) {
 static void resume_held(rpc_call *c);
 
 void rpc_call_drained(rpc_call *c) {
-  if (c->held.len) {
+  if (c->held.len && !c->decoding) {
     resume_held(c);
     return;
   }
@@ -405,8 +405,11 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
 }
 
 static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
-  if (c->method->check && c->method->check(c, data, len))
+  char why[160];
+  if (c->method->check && c->method->check(c->srv->cfg, data, len, why, sizeof why)) {
+    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, why);
     return ERR_MSG_TOO_LARGE;
+  }
   void *req = calloc(1, c->method->req_size);
   if (!req) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -434,12 +437,16 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call with more than one request message");
     return ERR_PROTOCOL;
   }
-  if (!compressed)
-    return decode_request(c, data, len);
-  if (!c->gzip_in) {
+  if (compressed && !c->gzip_in) {
     rpc__call_fail(c, RPC_INTERNAL, "compressed message without grpc-encoding");
     return ERR_PROTOCOL;
   }
+  /* Large messages are decoded off the loop (rpc_decode.c). */
+  if (len > (compressed ? RPC_DECODE_INLINE_MAX_GZIP : RPC_DECODE_INLINE_MAX) &&
+      c->srv->decoder)
+    return rpc__decode_submit(c, data, len, compressed);
+  if (!compressed)
+    return decode_request(c, data, len);
   /* The limit applies after inflation too: no zip bombs. */
   buf plain = BUF_INIT;
   int rc = rpc__gunzip(data, len, c->srv->cfg->max_message_bytes, &plain);
@@ -474,6 +481,11 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len);
  * rest is held, and the client's window shut, until they drain. */
 static void feed_stream(rpc_call *c, const uint8_t *data, size_t len) {
   while (len && c->state == CALL_RECEIVING) {
+    if (c->decoding) { /* the rest waits for the message before it */
+      if (buf_append(&c->held, data, len))
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+      return;
+    }
     if (stream_backed_up(c)) {
       if (buf_append(&c->held, data, len)) {
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -498,18 +510,49 @@ static void resume_held(rpc_call *c) {
   c->held = (buf)BUF_INIT;
   if (c->srv->tr->pause_read)
     c->srv->tr->pause_read(c->conn, c->stream_id, 0);
-  feed_stream(c, held.data, held.len);
+  if (c->method->flags & RPC_M_CLIENT_STREAM)
+    feed_stream(c, held.data, held.len);
+  else if (held.len && c->state == CALL_RECEIVING)
+    feed(c, held.data, held.len);
   buf_free(&held);
-  if (!c->held.len && c->end_held) {
+  if (!c->held.len && !c->decoding && c->end_held) {
     c->end_held = 0;
     rpc_call_end(c);
   }
+}
+
+void rpc__call_decoded(rpc_call *c, void *req) {
+  if (c->state != CALL_RECEIVING) { /* answered meanwhile (deadline) */
+    pb_release(c->method->req_fields, req);
+    free(req);
+    return;
+  }
+  if (c->method->flags & RPC_M_CLIENT_STREAM) {
+    c->method->handler(c, req);
+  } else {
+    c->req = req;
+  }
+  if (c->state == CALL_RECEIVING)
+    resume_held(c);
+}
+
+void rpc__call_decode_failed(rpc_call *c, rpc_status status, const char *msg) {
+  rpc__call_fail(c, status, msg);
+  rpc_deframer_free(&c->deframer);
+  buf_free(&c->held);
+  if (c->srv->tr->pause_read) /* what the client still sends is dropped */
+    c->srv->tr->pause_read(c->conn, c->stream_id, 0);
 }
 
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
   c->bytes_in += len;
+  if (c->decoding) { /* in order, after the message being decoded */
+    if (buf_append(&c->held, data, len))
+      rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    return 0;
+  }
   if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
     if (c->held.len) {
       if (buf_append(&c->held, data, len))
@@ -554,7 +597,7 @@ static int refuse_overload(rpc_call *c) {
 void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
-  if (c->held.len) {
+  if (c->held.len || c->decoding) {
     c->end_held = 1; /* after the held requests are answered */
     return;
   }
@@ -584,6 +627,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   if (c->alive_counted)
     c->srv->m.alive[rpc__method_index(c->method)]--;
   detach_work(c);
+  rpc__decode_orphan(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);
   if (c->req) {

@@ -371,6 +371,54 @@ class WatchNotRead(unittest.TestCase):
         self.assertEqual(R.ordinary_call(self.server), 0)
 
 
+class LargeMessage(unittest.TestCase):
+    """One large message of tiny fields (32 MiB of unknown 2-byte fields:
+    ~17M fields for nanopb to skip) is decoded on the decoder thread, not
+    on the event loop: an ordinary call on another connection is answered
+    while it is being decoded (between the server's "decoding" and
+    "decoded" log lines), memory stays within a small multiple of the
+    message, and the big call gets its answer (the mock's OK)."""
+
+    SIZE = 32 * 1024 * 1024
+
+    def setUp(self):
+        self.server = H.Server(engine="mock", log_level="debug").start()
+        self.addCleanup(self.server.stop)
+
+    def test_large_message_decoded_off_the_loop(self):
+        pid = self.server.proc.pid
+        path = pb_string(2, "page.png")  # private_image_path
+        msg = path + b"\x78\x00" * ((self.SIZE - len(path)) // 2)  # field 15 = 0
+        started = "decoding a request message of %d bytes off the loop" % len(msg)
+        before = R.memory_kib(pid, "VmRSS")
+        ch = self.server.channel([("grpc.max_send_message_length", -1),
+                                  ("grpc.max_receive_message_length", -1)])
+        call = ch.unary_unary(EXTRACT).future(msg, timeout=R.TIMEOUT * 5)
+        deadline = time.monotonic() + R.TIMEOUT * 5
+        while started not in self.server.stderr_text():
+            self.assertFalse(call.done(), "answered without decoding off the loop")
+            self.assertLess(time.monotonic(), deadline, "the decode never started")
+            time.sleep(0.01)  # polling the log reader, bounded above
+        # The loop is free while the decoder works: an ordinary call is
+        # taken in (its "request ID" line) and answered before the big
+        # message is decoded. Both lines come from the loop thread, so
+        # their order in the log is the order things happened.
+        w = R.Wire(self.server).handshake()
+        self.addCleanup(w.close)
+        w.call(1, CHECK, b"", [("x-request-id", "bystander-during-decode")])
+        self.assertEqual(w.grpc_status(1), 0)
+        resp = call.result()
+        log = self.server.stderr_text()
+        after_start = log[log.index(started):]
+        self.assertIn("decoded off the loop", after_start)
+        self.assertLess(after_start.index("request bystander-during-decode"),
+                        after_start.index("decoded off the loop"),
+                        "the ordinary call waited for the decode:\n" + after_start[:2000])
+        self.assertIn(b"mock text", resp)
+        grown = R.memory_kib(pid, "VmHWM") - before
+        self.assertLess(grown, 3 * self.SIZE // 1024, "peak memory grew by %d KiB" % grown)
+
+
 class Connections(unittest.TestCase):
     """Slowloris: connections that never finish the HTTP/2 handshake, and
     more connections than --max-connections."""

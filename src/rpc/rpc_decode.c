@@ -6,6 +6,7 @@
  * meanwhile; the job then only frees what it made. Loop thread, except
  * decode_work (the decoder's thread, which reads only the job and cfg). */
 #include <pb_decode.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,9 @@
 #include "rpc_internal.h"
 
 typedef struct rpc_decode_job {
-  exec_job ej;    /* first: the executor hands back &ej */
-  rpc_call *call; /* NULL once the call went away */
+  exec_job ej;          /* first: the executor hands back &ej */
+  rpc_call *call;       /* NULL once the call went away */
+  atomic_int abandoned; /* set by the loop when the call goes: stop decoding */
   const rpc_method *method;
   const config *cfg;
   buf bytes; /* the message as it came (owned) */
@@ -34,6 +36,24 @@ static void job_free(rpc_decode_job *j) {
   }
   buf_free(&j->bytes);
   free(j);
+}
+
+/* nanopb's buffer stream, plus a look at the abandoned flag on every read,
+ * so a call that goes away (or a server that stops now) frees the decoder
+ * within one field instead of after seconds. */
+typedef struct abortable {
+  const uint8_t *p;
+  const atomic_int *abandoned;
+} abortable;
+
+static bool abortable_read(pb_istream_t *is, pb_byte_t *out, size_t n) {
+  abortable *a = is->state;
+  if (atomic_load_explicit(a->abandoned, memory_order_relaxed))
+    PB_RETURN_ERROR(is, "abandoned");
+  if (out)
+    memcpy(out, a->p, n);
+  a->p += n;
+  return true;
 }
 
 /* The decoder's thread: the same steps decode_request takes inline. */
@@ -64,7 +84,8 @@ static void decode_work(exec_job *ej) {
     j->status = RPC_RESOURCE_EXHAUSTED;
     snprintf(j->msg, sizeof j->msg, "out of memory");
   } else {
-    pb_istream_t is = pb_istream_from_buffer(data, len);
+    abortable a = {data, &j->abandoned};
+    pb_istream_t is = {.callback = abortable_read, .state = &a, .bytes_left = len};
     if (!pb_decode(&is, j->method->req_fields, j->req)) {
       snprintf(j->msg, sizeof j->msg, "request does not parse: %s", PB_GET_ERROR(&is));
       free(j->req); /* pb_decode released what it allocated */
@@ -136,5 +157,6 @@ void rpc__decode_orphan(rpc_call *c) {
     return;
   c->decoding = NULL;
   j->call = NULL;
+  atomic_store_explicit(&j->abandoned, 1, memory_order_relaxed);
   c->srv->decoder->cancel(c->srv->decoder, &j->ej); /* done frees it either way */
 }

@@ -149,3 +149,30 @@ Test(rpc_decode, garbage_is_invalid_argument_from_the_decoder) {
   buf_free(&payload);
   buf_free(&wire);
 }
+
+Test(rpc_decode, gzip_message_is_inflated_by_the_decoder) {
+  /* 64 KiB of unknown field 15 with varying values: its gzip form is over
+   * RPC_DECODE_INLINE_MAX_GZIP, so even compressed it leaves the loop. */
+  hdr gz = HDR_LIT("grpc-encoding", "gzip");
+  rpc_call *c = start_call(&env, 1, HEALTH, &gz, 1);
+  buf payload = BUF_INIT, z = BUF_INIT, wire = BUF_INIT;
+  uint32_t x = 12345;
+  for (size_t i = 0; i < 32768; i++) {
+    x = x * 1103515245u + 12345u;
+    uint8_t f[2] = {0x78, (uint8_t)((x >> 16) & 0x7f)};
+    cr_assert_eq(buf_append(&payload, f, 2), 0);
+  }
+  cr_assert_eq(rpc__gzip(payload.data, payload.len, &z), 0);
+  cr_assert_gt(z.len, RPC_DECODE_INLINE_MAX_GZIP);
+  frame_append(&wire, z.data, z.len, 1);
+  feed(c, &wire);
+  rpc_call_end(c);
+  cr_assert_eq(dq.submitted, 1, "not handed to the decoder");
+  cr_assert_eq(fake_stream_get(&env.conn, 1)->nev, 0);
+  exec_queue_drain(&dq);
+  cr_assert_eq(status_of(1), 0);
+  close_call(&env, c, 1, 0);
+  buf_free(&payload);
+  buf_free(&z);
+  buf_free(&wire);
+}

@@ -443,8 +443,11 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   }
   /* Large messages are decoded off the loop (rpc_decode.c). */
   if (len > (compressed ? RPC_DECODE_INLINE_MAX_GZIP : RPC_DECODE_INLINE_MAX) &&
-      c->srv->decoder)
-    return rpc__decode_submit(c, data, len, compressed);
+      c->srv->decoder) {
+    int rc = rpc__decode_submit(c, data, len, compressed);
+    if (rc <= 0)
+      return rc;
+  }
   if (!compressed)
     return decode_request(c, data, len);
   /* The limit applies after inflation too: no zip bombs. */

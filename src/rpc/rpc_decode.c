@@ -139,9 +139,15 @@ int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compres
   j->compressed = compressed;
   exec *dec = c->srv->decoder;
   if (dec->submit(dec, &j->ej)) {
-    job_free(j);
-    rpc__call_fail(c, RPC_UNAVAILABLE, "the server cannot take work now");
-    return ERR_NOMEM;
+    /* No decoder thread: inline, as without one. The bytes go back where
+     * they came from when they were taken over. */
+    if (j->bytes.data != data) {
+      buf_free(&j->bytes);
+    } else {
+      *msg = j->bytes;
+    }
+    free(j);
+    return 1;
   }
   c->decoding = j;
   log_debug("stream %d: decoding a request message of %zu bytes off the loop", c->stream_id,

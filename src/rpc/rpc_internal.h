@@ -134,6 +134,10 @@ struct rpc_call {
   int gzip_in;          /* request messages may be gzip-compressed */
   int gzip_out;         /* the client accepts gzip responses */
   char request_id[129]; /* x-request-id, echoed; "" when absent */
+  /* The client half-closed behind the held bytes (see `held`); a char
+   * here, in request_id's padding, leaves room for `decoding` without
+   * growing the call (424 bytes, allocated per call). */
+  char end_held;
   rpc_md *md;           /* custom metadata (not pseudo, not grpc-*) */
   size_t nmd;
   timer *deadline;
@@ -157,7 +161,6 @@ struct rpc_call {
    * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
    * the client's flow-control window is shut meanwhile. */
   buf held;
-  int end_held; /* the client half-closed behind the held bytes */
   /* A large request message being decoded by the decoder (rpc_decode.c):
    * later bytes are held meanwhile, in order. */
   struct rpc_decode_job *decoding;
@@ -173,7 +176,8 @@ struct rpc_call {
 /* Hands one request message (data: the deframer's buffer, taken over, or
  * bytes copied) to the server's decoder: inflated if compressed, checked,
  * decoded there; the call continues on the loop in rpc__call_decoded.
- * Returns 0, or answers the call and returns ERR_NOMEM. */
+ * Returns 0; 1 when the decoder refused the job (decode inline instead;
+ * data is untouched); or answers the call and returns ERR_NOMEM. */
 int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compressed);
 /* The call goes away while its message is being decoded: the result is
  * dropped when it comes. */

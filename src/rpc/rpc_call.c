@@ -442,11 +442,13 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
     return ERR_PROTOCOL;
   }
   /* Large messages are decoded off the loop (rpc_decode.c). */
-  if (len > (compressed ? RPC_DECODE_INLINE_MAX_GZIP : RPC_DECODE_INLINE_MAX) &&
-      c->srv->decoder) {
+  if (c->srv->decoder &&
+      len > (compressed ? c->srv->decode_over_gzip : c->srv->decode_over)) {
     int rc = rpc__decode_submit(c, data, len, compressed);
-    if (rc <= 0)
+    if (rc < 0)
       return rc;
+    if (rc == 0) /* handed over (and maybe answered already) */
+      return c->state == CALL_DONE ? ERR_PROTOCOL : 0;
   }
   if (!compressed)
     return decode_request(c, data, len);
@@ -630,7 +632,8 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   if (c->alive_counted)
     c->srv->m.alive[rpc__method_index(c->method)]--;
   detach_work(c);
-  rpc__decode_orphan(c);
+  if (c->decoding)
+    rpc__decode_orphan(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);
   if (c->req) {

@@ -137,10 +137,21 @@ int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compres
   j->method = c->method;
   j->cfg = c->srv->cfg;
   j->compressed = compressed;
+  log_debug("stream %d: decoding a request message of %zu bytes off the loop", c->stream_id,
+            len);
+  /* Set before submit: an executor may run the job and call done (which
+   * frees j) before submit returns. */
+  c->decoding = j;
+  const rpc_transport *tr = c->srv->tr;
+  if (tr->pause_read) /* nothing more is read until it is decoded */
+    tr->pause_read(c->conn, c->stream_id, 1);
   exec *dec = c->srv->decoder;
   if (dec->submit(dec, &j->ej)) {
     /* No decoder thread: inline, as without one. The bytes go back where
      * they came from when they were taken over. */
+    c->decoding = NULL;
+    if (tr->pause_read)
+      tr->pause_read(c->conn, c->stream_id, 0);
     if (j->bytes.data != data) {
       buf_free(&j->bytes);
     } else {
@@ -149,11 +160,6 @@ int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compres
     free(j);
     return 1;
   }
-  c->decoding = j;
-  log_debug("stream %d: decoding a request message of %zu bytes off the loop", c->stream_id,
-            len);
-  if (c->srv->tr->pause_read) /* nothing more is read until it is decoded */
-    c->srv->tr->pause_read(c->conn, c->stream_id, 1);
   return 0;
 }
 

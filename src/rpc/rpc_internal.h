@@ -113,6 +113,9 @@ struct rpc_server {
   rpc_metrics m;
   uint64_t shed; /* calls refused by admission control */
   exec *decoder; /* NULL: every message is decoded on the loop */
+  /* Messages over these sizes go to the decoder (RPC_DECODE_INLINE_MAX*;
+   * the fuzz target lowers them to reach the decoder's paths). */
+  size_t decode_over, decode_over_gzip;
 };
 
 typedef enum call_state {
@@ -167,7 +170,7 @@ struct rpc_call {
 };
 
 /* Messages above these sizes (on the wire) are decoded off the loop when
- * the server has a decoder: a message of tiny fields costs some ns per
+ * the server has a decoder (the defaults of decode_over*): a message of tiny fields costs some ns per
  * byte to decode, and gzip may inflate ~1000-fold. Below them, decoding
  * stays inline (the hot path pays no thread hop). */
 #define RPC_DECODE_INLINE_MAX (64 * 1024)

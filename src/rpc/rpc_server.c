@@ -139,7 +139,11 @@ void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
 
-void rpc_server_set_decoder(rpc_server *srv, exec *decoder) { srv->decoder = decoder; }
+void rpc_server_set_decoder(rpc_server *srv, exec *decoder) {
+  srv->decoder = decoder;
+  srv->decode_over = RPC_DECODE_INLINE_MAX;
+  srv->decode_over_gzip = RPC_DECODE_INLINE_MAX_GZIP;
+}
 
 void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens) {
   srv->auth = tokens;

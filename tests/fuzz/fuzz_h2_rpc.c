@@ -8,7 +8,8 @@
  *
  * OCRPC_FUZZ_EXEC=queued switches to an executor that queues jobs and runs
  * them after each feed, the order libuv gives; OCRPC_FUZZ_LOG=1 turns the
- * server's debug log on. */
+ * server's debug log on. The same executor is the server's decoder, with
+ * its size bounds lowered so that most messages take that path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "ocr/ocr.h"
 #include "ocr/ocr_internal.h" /* ocr__image_quiet */
 #include "rpc/rpc.h"
+#include "rpc_internal.h" /* the decoder's size bounds */
 
 /* Input is fed in pieces of this size, as reads of a socket would hand it;
  * the virtual clock advances one millisecond per piece. */
@@ -317,6 +319,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                        &rpc) == 0);
   rpc_server_set_timers(rpc, &timer_source);
   rpc_server_set_jobs(rpc, jobs);
+  /* Messages over 32 bytes (8 compressed) are decoded "off the loop". */
+  rpc_server_set_decoder(rpc, queued_exec ? &ex_queued : &ex_now);
+  rpc->decode_over = 32;
+  rpc->decode_over_gzip = 8;
   now_ms = 0;
 
   fconn c = {0};

@@ -236,6 +236,9 @@ void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
 typedef struct rpc_kv {
   char buf[15][32];
   common_Metadata_DataEntry e[17];
+  /* Lengths of e[i].key and e[i].value, known when they are added: the
+   * encoder would otherwise strlen each three times. */
+  size_t klen[17], vlen[17];
   size_t n, nbuf;
 } rpc_kv;
 

@@ -128,6 +128,14 @@ double app_recog_queue_ms(const app_recog *r);
 /* Describes an OCR result for the job store; strings borrowed from r. */
 void app_jobs_result(const ocr_result *r, int32_t index, jobs_result *jr);
 
+/* Admission control (app_admit.c): 1 when a new recognition should be
+ * refused now, with the reason in msg (size bytes, NUL-terminated): the
+ * executor already holds --max-queued-jobs recognitions waiting for a
+ * worker, or (with --shed-by-deadline on and deadline_ns != 0, a time of
+ * clock_mono_ns) the recognitions queued ahead would take longer than the
+ * deadline leaves. 0: admit. Loop thread. */
+int app_admit(const app *a, uint64_t deadline_ns, char *msg, size_t size);
+
 /* ---- the result cache's steps, public for tests ---- */
 
 /* Worker thread. Reads the image in (ocr_engine_read) and hashes it with

@@ -113,4 +113,17 @@ int loop__auth_start(loop_server *srv);
  * No-op without --auth-token-file. Loop thread. */
 void loop__auth_reload(loop_server *srv);
 
+/* loop_decode.c: an executor with one thread of its own (not libuv's pool,
+ * started by the first job) for decoding large request messages off the
+ * loop; jobs run one at a time, in order. submit fails with
+ * ERR_UNAVAILABLE when the thread cannot be started. Returns 0, or
+ * ERR_NOMEM (the caller then decodes on the loop as before). ex must
+ * outlive the decoder. Loop thread. */
+int loop__decoder_init(exec *ex, uv_loop_t *loop);
+/* Stops the thread after the job it runs, hands every job back (unstarted
+ * ones with ERR_CANCELLED) and closes the async handle (freed on the
+ * loop's next run). No-op if init failed. Loop thread, before the loop's
+ * last run. */
+void loop__decoder_close(exec *ex);
+
 #endif

@@ -316,6 +316,12 @@ int loop_run(const config *cfg) {
                cfg->tls_client_ca[0] ? ", client certificates required" : "");
   }
   loop__metrics_start(srv);
+  /* Large request messages are decoded on a thread of their own. */
+  exec decoder = {0};
+  if (loop__decoder_init(&decoder, &loop) == 0)
+    rpc_server_set_decoder(srv->rpc, &decoder);
+  else
+    log_warn("no decoder thread: large messages are decoded on the event loop");
 
   if (tls_ok && loop__auth_start(srv) == 0 && loop__listen(srv) == 0) {
     log_info("ocrpc-server: engine %s %s, %d workers, image root %s",
@@ -330,6 +336,7 @@ int loop_run(const config *cfg) {
     status = 0;
   }
   stop(srv);
+  loop__decoder_close(&decoder); /* every call is closed: results dropped */
   /* The job store: no call refers to the store after stop(); freed before
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);

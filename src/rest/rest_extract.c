@@ -360,6 +360,15 @@ rest_work *rest__extract(rest_server *rs, void *conn, const rest_request *req) {
     rest__error(rs, conn, 503, "UNAVAILABLE", "the server is shutting down", "UNAVAILABLE");
     return NULL;
   }
+  /* Shed as gRPC does, before the body is parsed or decoded: the queue
+   * is full. No deadline: HTTP has no standard header for one and the
+   * guide's clients send none; a client that gives up closes the
+   * connection, which cancels its work. */
+  char shed[160];
+  if (app_admit(rs->app, 0, shed, sizeof shed)) {
+    rest__error(rs, conn, 503, "UNAVAILABLE", shed, "UNAVAILABLE");
+    return NULL;
+  }
   size_t ctlen = 0;
   const char *ct = rest__header(req, "content-type", &ctlen);
   int raw = ct && (has_prefix(ct, ctlen, "image/") ||

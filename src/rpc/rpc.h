@@ -63,6 +63,13 @@ struct auth_tokens;
  * as this returns. NULL (the default) turns the check off. */
 void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens);
 
+/* Hands the server an executor for decoding large request messages
+ * (above RPC_DECODE_INLINE_MAX bytes, or a smaller gzip one) off the loop
+ * (borrowed, must outlive the server; its jobs touch only their own
+ * memory and the config). Without one, every message is decoded on the
+ * loop thread. */
+void rpc_server_set_decoder(rpc_server *srv, exec *decoder);
+
 typedef struct jobs_store jobs_store;
 struct llm_service;
 

@@ -183,7 +183,7 @@ void rpc__call_finish(rpc_call *c) {
 static void resume_held(rpc_call *c);
 
 void rpc_call_drained(rpc_call *c) {
-  if (c->held.len) {
+  if (c->held.len && !c->decoding) {
     resume_held(c);
     return;
   }
@@ -421,8 +421,11 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
 }
 
 static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
-  if (c->method->check && c->method->check(c, data, len))
+  char why[160];
+  if (c->method->check && c->method->check(c->srv->cfg, data, len, why, sizeof why)) {
+    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, why);
     return ERR_MSG_TOO_LARGE;
+  }
   void *req = calloc(1, c->method->req_size);
   if (!req) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -450,12 +453,21 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
     rpc__call_fail(c, RPC_UNIMPLEMENTED, "unary call with more than one request message");
     return ERR_PROTOCOL;
   }
-  if (!compressed)
-    return decode_request(c, data, len);
-  if (!c->gzip_in) {
+  if (compressed && !c->gzip_in) {
     rpc__call_fail(c, RPC_INTERNAL, "compressed message without grpc-encoding");
     return ERR_PROTOCOL;
   }
+  /* Large messages are decoded off the loop (rpc_decode.c). */
+  if (c->srv->decoder &&
+      len > (compressed ? c->srv->decode_over_gzip : c->srv->decode_over)) {
+    int rc = rpc__decode_submit(c, data, len, compressed);
+    if (rc < 0)
+      return rc;
+    if (rc == 0) /* handed over (and maybe answered already) */
+      return c->state == CALL_DONE ? ERR_PROTOCOL : 0;
+  }
+  if (!compressed)
+    return decode_request(c, data, len);
   /* The limit applies after inflation too: no zip bombs. */
   buf plain = BUF_INIT;
   int rc = rpc__gunzip(data, len, c->srv->cfg->max_message_bytes, &plain);
@@ -489,6 +501,11 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len);
  * rest is held, and the client's window shut, until they drain. */
 static void feed_stream(rpc_call *c, const uint8_t *data, size_t len) {
   while (len && c->state == CALL_RECEIVING) {
+    if (c->decoding) { /* the rest waits for the message before it */
+      if (buf_append(&c->held, data, len))
+        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+      return;
+    }
     if (stream_backed_up(c)) {
       if (buf_append(&c->held, data, len)) {
         rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -513,18 +530,49 @@ static void resume_held(rpc_call *c) {
   c->held = (buf)BUF_INIT;
   if (c->srv->tr->pause_read)
     c->srv->tr->pause_read(c->conn, c->stream_id, 0);
-  feed_stream(c, held.data, held.len);
+  if (c->method->flags & RPC_M_CLIENT_STREAM)
+    feed_stream(c, held.data, held.len);
+  else if (held.len && c->state == CALL_RECEIVING)
+    feed(c, held.data, held.len);
   buf_free(&held);
-  if (!c->held.len && c->end_held) {
+  if (!c->held.len && !c->decoding && c->end_held) {
     c->end_held = 0;
     rpc_call_end(c);
   }
+}
+
+void rpc__call_decoded(rpc_call *c, void *req) {
+  if (c->state != CALL_RECEIVING) { /* answered meanwhile (deadline) */
+    pb_release(c->method->req_fields, req);
+    free(req);
+    return;
+  }
+  if (c->method->flags & RPC_M_CLIENT_STREAM) {
+    c->method->handler(c, req);
+  } else {
+    c->req = req;
+  }
+  if (c->state == CALL_RECEIVING)
+    resume_held(c);
+}
+
+void rpc__call_decode_failed(rpc_call *c, rpc_status status, const char *msg) {
+  rpc__call_fail(c, status, msg);
+  rpc_deframer_free(&c->deframer);
+  buf_free(&c->held);
+  if (c->srv->tr->pause_read) /* what the client still sends is dropped */
+    c->srv->tr->pause_read(c->conn, c->stream_id, 0);
 }
 
 int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->state != CALL_RECEIVING)
     return 0;
   c->bytes_in += len;
+  if (c->decoding) { /* in order, after the message being decoded */
+    if (buf_append(&c->held, data, len))
+      rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    return 0;
+  }
   if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
     if (c->held.len) {
       if (buf_append(&c->held, data, len))
@@ -554,39 +602,13 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
   }
 }
 
-/* Overload sheds instead of queueing past any useful deadline: with the
- * executor's queue full (--max-queued-jobs), or with more work queued
- * ahead than the call's deadline leaves time for, the call is refused at
- * once with UNAVAILABLE, which clients retry (elsewhere). Answers and
- * returns 1 when refused. */
+/* Overload sheds instead of queueing past any useful deadline
+ * (app_admit): the call is refused at once with UNAVAILABLE, which clients
+ * retry (elsewhere). Answers and returns 1 when refused. */
 static int refuse_overload(rpc_call *c) {
-  const exec *ex = c->srv->app.ex;
-  const config *cfg = c->srv->cfg;
-  size_t workers = cfg->workers > 0 ? (size_t)cfg->workers : 1;
-  size_t max_queued = cfg->max_queued_jobs > 0 ? (size_t)cfg->max_queued_jobs : 4 * workers;
-  size_t queued = ex->in_flight > workers ? ex->in_flight - workers : 0;
   char msg[160];
-  if (queued >= max_queued) {
-    snprintf(msg, sizeof msg, "overloaded: %zu recognitions queued (--max-queued-jobs %zu)",
-             queued, max_queued);
-  } else if (c->deadline_ns && queued && ex->service_ms > 0 &&
-             strcmp(cfg->shed_by_deadline, "on") == 0) {
-    /* Time until a worker is free for us (the mean run time per queued
-     * job per worker). Our own run is not counted: its image may be far
-     * from the mean, and a call that only its own run makes late ends in
-     * DEADLINE_EXCEEDED as before. */
-    double need_ms = (double)queued / (double)workers * ex->service_ms;
-    uint64_t now = clock_mono_ns();
-    double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
-    if (left_ms >= need_ms)
-      return 0;
-    snprintf(msg, sizeof msg,
-             "overloaded: the deadline leaves %.0f ms, the %zu recognitions queued ahead "
-             "take about %.0f ms",
-             left_ms, queued, need_ms);
-  } else {
+  if (!app_admit(&c->srv->app, c->deadline_ns, msg, sizeof msg))
     return 0;
-  }
   c->srv->shed++;
   rpc__call_fail(c, RPC_UNAVAILABLE, msg);
   return 1;
@@ -595,7 +617,7 @@ static int refuse_overload(rpc_call *c) {
 void rpc_call_end(rpc_call *c) {
   if (c->state != CALL_RECEIVING)
     return;
-  if (c->held.len) {
+  if (c->held.len || c->decoding) {
     c->end_held = 1; /* after the held requests are answered */
     return;
   }
@@ -625,6 +647,8 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   if (c->alive_counted)
     c->srv->m.alive[rpc__method_index(c->method)]--;
   detach_work(c);
+  if (c->decoding)
+    rpc__decode_orphan(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);
   if (c->req) {

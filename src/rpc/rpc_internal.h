@@ -96,9 +96,11 @@ typedef struct rpc_method {
   rpc_unary_fn handler;        /* takes ownership of req (pb_release + free) */
   void (*on_end)(rpc_call *c); /* RPC_M_CLIENT_STREAM only */
   /* Before decoding: refuses a request whose repeated fields pass the
-   * method's limits (what decoding them would cost), answering the call.
-   * NULL: no repeated field to bound. Returns 0 or ERR_MSG_TOO_LARGE. */
-  int (*check)(rpc_call *c, const uint8_t *data, size_t len);
+   * method's limits (what decoding them would cost), writing why into msg
+   * (the RESOURCE_EXHAUSTED message). NULL: no repeated field to bound.
+   * Returns 0 or ERR_MSG_TOO_LARGE. Any thread (reads only cfg). */
+  int (*check)(const config *cfg, const uint8_t *data, size_t len, char *msg,
+               size_t msg_size);
 } rpc_method;
 
 struct rpc_server {
@@ -119,6 +121,10 @@ struct rpc_server {
   void *running_batches;
   rpc_metrics m;
   uint64_t shed; /* calls refused by admission control */
+  exec *decoder; /* NULL: every message is decoded on the loop */
+  /* Messages over these sizes go to the decoder (RPC_DECODE_INLINE_MAX*;
+   * the fuzz target lowers them to reach the decoder's paths). */
+  size_t decode_over, decode_over_gzip;
 };
 
 typedef enum call_state {
@@ -140,6 +146,10 @@ struct rpc_call {
   int gzip_in;          /* request messages may be gzip-compressed */
   int gzip_out;         /* the client accepts gzip responses */
   char request_id[129]; /* x-request-id, echoed; "" when absent */
+  /* The client half-closed behind the held bytes (see `held`); a char
+   * here, in request_id's padding, leaves room for `decoding` without
+   * growing the call (424 bytes, allocated per call). */
+  char end_held;
   rpc_md *md;           /* custom metadata (not pseudo, not grpc-*) */
   size_t nmd;
   timer *deadline;
@@ -167,8 +177,33 @@ struct rpc_call {
    * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
    * the client's flow-control window is shut meanwhile. */
   buf held;
-  int end_held; /* the client half-closed behind the held bytes */
+  /* A large request message being decoded by the decoder (rpc_decode.c):
+   * later bytes are held meanwhile, in order. */
+  struct rpc_decode_job *decoding;
 };
+
+/* Messages above these sizes (on the wire) are decoded off the loop when
+ * the server has a decoder (the defaults of decode_over*): a message of tiny fields costs some ns per
+ * byte to decode, and gzip may inflate ~1000-fold. Below them, decoding
+ * stays inline (the hot path pays no thread hop). */
+#define RPC_DECODE_INLINE_MAX (64 * 1024)
+#define RPC_DECODE_INLINE_MAX_GZIP 512
+
+/* Hands one request message (data: the deframer's buffer, taken over, or
+ * bytes copied) to the server's decoder: inflated if compressed, checked,
+ * decoded there; the call continues on the loop in rpc__call_decoded.
+ * Returns 0; 1 when the decoder refused the job (decode inline instead;
+ * data is untouched); or answers the call and returns ERR_NOMEM. */
+int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compressed);
+/* The call goes away while its message is being decoded: the result is
+ * dropped when it comes. */
+void rpc__decode_orphan(rpc_call *c);
+/* A decoded request for the call (ownership passes): the client stream's
+ * handler runs at once, a unary request waits for the half-close. Then
+ * the bytes held meanwhile are fed. */
+void rpc__call_decoded(rpc_call *c, void *req);
+/* The message failed in the decoder: answers status/msg, drops the rest. */
+void rpc__call_decode_failed(rpc_call *c, rpc_status status, const char *msg);
 
 /* A client-streaming call stops reading requests while more than this of
  * its responses waits to be written. */

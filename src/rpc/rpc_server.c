@@ -13,40 +13,41 @@
 
 /* OCRBatchRequest.image_paths (1): each entry costs an ImagePath and a
  * batch item however small it is on the wire. */
-static int check_batch(rpc_call *c, const uint8_t *data, size_t len) {
-  uint64_t max = c->srv->cfg->max_batch_images;
+static int check_batch(const config *cfg, const uint8_t *data, size_t len, char *msg,
+                       size_t msg_size) {
+  uint64_t max = cfg->max_batch_images;
   ssize_t n = rpc__pb_count(data, len, 1, 0, max);
   if (n < 0 || (uint64_t)n <= max)
     return 0;
-  char msg[128];
-  snprintf(msg, sizeof msg, "batch has more than %llu images (--max-batch-images)",
+  snprintf(msg, msg_size, "batch has more than %llu images (--max-batch-images)",
            (unsigned long long)max);
-  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
   return ERR_MSG_TOO_LARGE;
 }
 
 /* Refuses a request whose options map (field `field`, a map<string,string>
  * whose entries are that field repeated) has more than RPC_MAX_OPTIONS
  * entries, counted on the wire before decoding. */
-static int check_options_field(rpc_call *c, const uint8_t *data, size_t len,
-                               uint32_t field) {
+static int check_options_field(const uint8_t *data, size_t len, uint32_t field, char *msg,
+                               size_t msg_size) {
   ssize_t n = rpc__pb_count(data, len, field, 1, RPC_MAX_OPTIONS);
   if (n < 0 || n <= RPC_MAX_OPTIONS)
     return 0;
-  char msg[64];
-  snprintf(msg, sizeof msg, "options has more than %d entries", RPC_MAX_OPTIONS);
-  rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+  snprintf(msg, msg_size, "options has more than %d entries", RPC_MAX_OPTIONS);
   return ERR_MSG_TOO_LARGE;
 }
 
 /* OCRRequest.options is field 6. */
-static int check_options(rpc_call *c, const uint8_t *data, size_t len) {
-  return check_options_field(c, data, len, 6);
+static int check_options(const config *cfg, const uint8_t *data, size_t len, char *msg,
+                         size_t msg_size) {
+  (void)cfg;
+  return check_options_field(data, len, 6, msg, msg_size);
 }
 
 /* LLMRequest.options is field 3. */
-static int check_llm_options(rpc_call *c, const uint8_t *data, size_t len) {
-  return check_options_field(c, data, len, 3);
+static int check_llm_options(const config *cfg, const uint8_t *data, size_t len, char *msg,
+                             size_t msg_size) {
+  (void)cfg;
+  return check_options_field(data, len, 3, msg, msg_size);
 }
 
 static const rpc_method methods[] = {
@@ -137,6 +138,12 @@ void rpc_server_set_llm(rpc_server *srv, struct llm_service *llm) {
 }
 
 void rpc_server_set_timers(rpc_server *srv, timer_src *timers) { srv->timers = timers; }
+
+void rpc_server_set_decoder(rpc_server *srv, exec *decoder) {
+  srv->decoder = decoder;
+  srv->decode_over = RPC_DECODE_INLINE_MAX;
+  srv->decode_over_gzip = RPC_DECODE_INLINE_MAX_GZIP;
+}
 
 void rpc_server_set_auth(rpc_server *srv, const struct auth_tokens *tokens) {
   srv->auth = tokens;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* grpc.health.v1.Health: Check answers the serving state of the whole
  * server ("") or of one service; Watch sends the current state at once and
- * again on every change (draining flips it to NOT_SERVING). Loop thread. */
+ * again on every change (draining flips it to NOT_SERVING). A Watch whose
+ * client does not read holds at most one unsent status: changes made
+ * meanwhile are coalesced to the latest, sent once the stream drains.
+ * Loop thread. */
 #include <pb_decode.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +20,8 @@
 struct rpc_watcher {
   rpc_call *call;
   char *service;
-  int last; /* status last sent */
+  int last;    /* status last sent */
+  int waiting; /* an earlier status is unsent: the next waits for the drain */
   rpc_watcher *prev, *next;
 };
 
@@ -50,11 +54,32 @@ void rpc__health_check(rpc_call *c, void *reqp) {
   rpc__call_reply(c, grpc_health_v1_HealthCheckResponse_fields, &resp);
 }
 
+/* Sends st unless the client has not read the last status yet: then only
+ * asks to be told when it has (watch_drained sends what is current then),
+ * so a client that never reads costs one message however often the status
+ * flips, as grpc-go's health server keeps only the latest per watcher. */
 static void send_status(rpc_watcher *w, int st) {
+  rpc_call *c = w->call;
+  const rpc_transport *tr = c->srv->tr;
+  if (w->waiting)
+    return;
+  if (tr->pending(c->conn, c->stream_id) > 0) {
+    w->waiting = 1;
+    tr->notify_drain(c->conn, c->stream_id);
+    return;
+  }
   grpc_health_v1_HealthCheckResponse resp = {
       .status = (grpc_health_v1_HealthCheckResponse_ServingStatus)st};
   w->last = st;
-  rpc__call_send(w->call, grpc_health_v1_HealthCheckResponse_fields, &resp);
+  rpc__call_send(c, grpc_health_v1_HealthCheckResponse_fields, &resp);
+}
+
+static void watch_drained(void *work) {
+  rpc_watcher *w = work;
+  w->waiting = 0;
+  int st = rpc__service_status(w->call->srv, w->service);
+  if (st != w->last)
+    send_status(w, st);
 }
 
 static void watch_detach(void *work) {
@@ -79,6 +104,7 @@ void rpc__health_watch(rpc_call *c, void *reqp) {
     srv->nwatchers++;
     c->work = w;
     c->detach = watch_detach;
+    c->drained = watch_drained;
     send_status(w, rpc__service_status(srv, w->service));
   }
   pb_release(grpc_health_v1_HealthCheckRequest_fields, req);

@@ -9,13 +9,15 @@
  *
  * OCRPC_FUZZ_EXEC=queued switches to an executor that queues jobs and runs
  * them after each feed, the order libuv gives; OCRPC_FUZZ_LOG=1 turns the
- * server's debug log on. */
+ * server's debug log on. The same executor is the server's decoder, with
+ * its size bounds lowered so that most messages take that path. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "conn_fake.h"
 #include "rpc/rpc.h"
+#include "rpc_internal.h" /* the decoder's size bounds */
 
 /* Input is fed in pieces of this size, as reads of a socket would hand it;
  * the virtual clock advances one millisecond per piece. */
@@ -44,6 +46,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fake_server fs;
   fake_server_init(&fs, 4, args, queued_exec);
+  /* Messages over 32 bytes (8 compressed) are decoded "off the loop". */
+  rpc_server_set_decoder(fs.rpc, queued_exec ? &fake_exec_queued : &fake_exec_now);
+  fs.rpc->decode_over = 32;
+  fs.rpc->decode_over_gzip = 8;
   fake_conn fc;
   fake_conn_open(&fc, &fs, CONN_SNIFF);
 

@@ -28,7 +28,8 @@ connections opened, and which scenarios saw their client disconnect.
 Tests in this process use the Backend object; other processes (grpc-js)
 run `python3 llm_backend.py`, read "port N" from its stdout, and use
 GET /_test/state, POST /_test/release and /_test/reset (the gate), and
-GET /_test/wait?disconnected=NAME or ?requests=N (answers once it happened).
+GET /_test/wait?disconnected=NAME or ?requests=N (answers once it happened),
+POST /_test/models?status=N (what the health probe, GET /models, gets).
 """
 
 import http.server
@@ -126,6 +127,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.endswith("/models"):
             self.backend.record("GET", self.path, dict(self.headers), None)
+            if self.backend.models_status != 200:  # the health probe fails
+                return self._send_json(self.backend.models_status,
+                                       {"error": {"message": "probe refused"}})
             return self._send_json(200, {"object": "list", "data": [
                 {"id": "json", "object": "model"}]})
         if self.path == "/_test/state":
@@ -145,6 +149,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n)
         if self.path == "/_test/release":
             self.backend.release()
+            return self._send_json(200, {"ok": True})
+        if self.path.startswith("/_test/models?status="):
+            self.backend.models_status = int(self.path.split("=", 1)[1])
             return self._send_json(200, {"ok": True})
         if self.path == "/_test/reset":
             self.backend.reset_gate()
@@ -288,6 +295,7 @@ class Backend:
 
     def __init__(self):
         self.requests = []
+        self.models_status = 200  # GET /models (the server's health probe)
         self.connections = 0
         self.disconnected = []
         self.gate = threading.Event()

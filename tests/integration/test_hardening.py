@@ -11,6 +11,7 @@ import threading
 import time
 import unittest
 
+import httpx
 import hyperframe.frame as hf
 
 import harness as H
@@ -281,6 +282,141 @@ class Hardening(unittest.TestCase):
         w.call(1, EXTRACT, b"", [("x-huge", "h" * 70000)])
         w.expect_goaway(R.COMPRESSION_ERROR)
         self.bystander()
+
+
+def pb_string(field, value):
+    value = value.encode() if isinstance(value, str) else value
+    return bytes([field << 3 | 2]) + varint(len(value)) + value
+
+
+def grpc_messages(body):
+    """The payloads of the gRPC messages framed in body."""
+    out, i = [], 0
+    while i + 5 <= len(body):
+        size = int.from_bytes(body[i + 1:i + 5], "big")
+        out.append(body[i + 5:i + 5 + size])
+        i += 5 + size
+    return out
+
+
+class WatchNotRead(unittest.TestCase):
+    """health Watch whose client does not read (window 0) while the status
+    flips many times: the server holds one unsent status, not one per
+    change, and the latest is delivered once the client reads. The flips
+    come from llm.LLMService's health, which follows the test backend's
+    answers (a 500 marks it down, a good answer up)."""
+
+    ANALYZE = "/llm.LLMService/AnalyzeText"
+    LLM_WATCH = pb_string(1, "llm.LLMService")  # HealthCheckRequest.service
+    SERVING, NOT_SERVING = b"\x08\x01", b"\x08\x02"
+
+    def setUp(self):
+        from llm_backend import Backend
+        self.backend = Backend().start()
+        self.addCleanup(self.backend.stop)
+        self.server = H.Server("--llm-base-url", self.backend.url, "--llm-model", "json",
+                               engine="mock").start()
+        self.addCleanup(self.server.stop)
+
+    def analyze(self, w, sid, model):
+        entry = pb_string(1, "model") + pb_string(2, model)
+        w.call(sid, self.ANALYZE, pb_string(1, "hello") + pb_string(3, pb_string(1, entry)))
+        return w.grpc_status(sid)
+
+    def test_status_flips_coalesce_to_the_latest(self):
+        pid = self.server.proc.pid
+        # Wait (by a Watch that reads) until the first probe made it SERVING.
+        ready = R.Wire(self.server).handshake()
+        self.addCleanup(ready.close)
+        ready.call(1, WATCH, self.LLM_WATCH)
+        ready.until(lambda: self.SERVING in grpc_messages(ready.data.get(1, b"")),
+                    "llm.LLMService SERVING")
+        # The watcher that never reads: its first status stays queued.
+        w = R.Wire(self.server).handshake({hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+        self.addCleanup(w.close)
+        w.call(1, WATCH, self.LLM_WATCH)
+        w.barrier()
+        self.assertNotIn(1, w.data)
+        before = R.memory_kib(pid, "VmRSS")
+        # Probes fail from now on, so only our calls move the status.
+        httpx.post(self.backend.url.rsplit("/v1", 1)[0] + "/_test/models?status=503",
+                   timeout=R.TIMEOUT)
+        caller = R.Wire(self.server).handshake()
+        self.addCleanup(caller.close)
+        flips = 200
+        sid = 1
+        for i in range(flips // 2):
+            self.assertEqual(self.analyze(caller, sid, "http500"), 14)   # down
+            self.assertEqual(self.analyze(caller, sid + 2, "json"), 0)  # up
+            sid += 4
+        self.assertEqual(self.analyze(caller, sid, "http500"), 14)       # down, last
+        self.bystander_check()
+        # The reading watcher sees the changes (it may coalesce too, if a
+        # flip comes before it read the one before).
+        ready.until(lambda: grpc_messages(ready.data.get(1, b""))[-1:] == [self.NOT_SERVING],
+                    "NOT_SERVING on the reading watcher")
+        grown = R.memory_kib(pid, "VmHWM") - before
+        self.assertLess(grown, 64 * 1024, "peak memory grew by %d KiB" % grown)
+        # Now read: the status queued first, then only the latest.
+        s = hf.SettingsFrame(0)
+        s.settings = {hf.SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 24}
+        w.send(s)
+        w.until(lambda: grpc_messages(w.data.get(1, b""))[-1:] == [self.NOT_SERVING],
+                "the latest status")
+        w.barrier()
+        self.assertEqual(grpc_messages(w.data[1]), [self.SERVING, self.NOT_SERVING])
+        self.assertIsNone(w.goaway)
+
+    def bystander_check(self):
+        self.assertEqual(R.ordinary_call(self.server), 0)
+
+
+class LargeMessage(unittest.TestCase):
+    """One large message of tiny fields (32 MiB of unknown 2-byte fields:
+    ~17M fields for nanopb to skip) is decoded on the decoder thread, not
+    on the event loop: an ordinary call on another connection is answered
+    while it is being decoded (between the server's "decoding" and
+    "decoded" log lines), memory stays within a small multiple of the
+    message, and the big call gets its answer (the mock's OK)."""
+
+    SIZE = 32 * 1024 * 1024
+
+    def setUp(self):
+        self.server = H.Server(engine="mock", log_level="debug").start()
+        self.addCleanup(self.server.stop)
+
+    def test_large_message_decoded_off_the_loop(self):
+        pid = self.server.proc.pid
+        path = pb_string(2, "page.png")  # private_image_path
+        msg = path + b"\x78\x00" * ((self.SIZE - len(path)) // 2)  # field 15 = 0
+        started = "decoding a request message of %d bytes off the loop" % len(msg)
+        before = R.memory_kib(pid, "VmRSS")
+        ch = self.server.channel([("grpc.max_send_message_length", -1),
+                                  ("grpc.max_receive_message_length", -1)])
+        call = ch.unary_unary(EXTRACT).future(msg, timeout=R.TIMEOUT * 5)
+        deadline = time.monotonic() + R.TIMEOUT * 5
+        while started not in self.server.stderr_text():
+            self.assertFalse(call.done(), "answered without decoding off the loop")
+            self.assertLess(time.monotonic(), deadline, "the decode never started")
+            time.sleep(0.01)  # polling the log reader, bounded above
+        # The loop is free while the decoder works: an ordinary call is
+        # taken in (its "request ID" line) and answered before the big
+        # message is decoded. Both lines come from the loop thread, so
+        # their order in the log is the order things happened.
+        w = R.Wire(self.server).handshake()
+        self.addCleanup(w.close)
+        w.call(1, CHECK, b"", [("x-request-id", "bystander-during-decode")])
+        self.assertEqual(w.grpc_status(1), 0)
+        resp = call.result()
+        log = self.server.stderr_text()
+        after_start = log[log.index(started):]
+        self.assertIn("decoded off the loop", after_start)
+        self.assertLess(after_start.index("request bystander-during-decode"),
+                        after_start.index("decoded off the loop"),
+                        "the ordinary call waited for the decode:\n" + after_start[:2000])
+        self.assertIn(b"mock text", resp)
+        grown = R.memory_kib(pid, "VmHWM") - before
+        self.assertLess(grown, 3 * self.SIZE // 1024, "peak memory grew by %d KiB" % grown)
 
 
 class Connections(unittest.TestCase):

@@ -3,11 +3,14 @@
 and --max-queued-jobs 2, a burst of calls is answered OK or UNAVAILABLE,
 every one of them, and some are shed; a call whose deadline the queue ahead
 would miss is refused at once with UNAVAILABLE rather than left to expire.
+The REST front door sheds the same way: 503 with Retry-After.
 Judged by counts and status codes, never by timing."""
 
+import asyncio
 import unittest
 
 import grpc
+import httpx
 
 import harness as H
 
@@ -62,6 +65,39 @@ class Overload(unittest.TestCase):
         self.assertIn("deadline", cm.exception.details())
         for f in ahead:
             self.assertEqual(f.result().status, S.common.STATUS_SUCCESS)
+
+    def test_rest_burst_is_answered_200_or_503_and_sheds(self):
+        # POST /ocr/extract shares the gRPC queue and its limit: a burst of
+        # the guide's JSON requests is answered 200 or 503 (Retry-After,
+        # the guide's client retries it), none lost, some shed.
+        srv = self.start("--max-queued-jobs", "2")
+        base = srv.http_base()
+        body = {"public_image_path": "page.png", "language": "english"}
+        n = 24
+
+        async def burst():
+            limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+            async with httpx.AsyncClient(timeout=CALL_TIMEOUT, limits=limits) as c:
+                warm = await c.post(base + "/ocr/extract", json=body)
+                self.assertEqual(warm.status_code, 200, warm.text)
+                return await asyncio.gather(
+                    *[c.post(base + "/ocr/extract", json=body) for _ in range(n)])
+
+        ok = shed = 0
+        for r in asyncio.run(burst()):
+            if r.status_code == 200:
+                self.assertEqual(r.json()["status"], "success")
+                ok += 1
+            else:
+                self.assertEqual(r.status_code, 503, r.text)
+                self.assertEqual(r.headers.get("retry-after"), "1")
+                detail = r.json()["detail"]
+                self.assertEqual(detail["details"], "UNAVAILABLE")
+                self.assertIn("--max-queued-jobs", detail["message"])
+                shed += 1
+        self.assertEqual(ok + shed, n)
+        self.assertGreater(shed, 0, "nothing was shed")
+        self.assertGreaterEqual(ok, 3, "fewer served than one worker + 2 queued")
 
 
 if __name__ == "__main__":

@@ -48,8 +48,10 @@ CHANNEL_OPTIONS = [
     ("grpc.enable_http_proxy", 0),
 ]
 
-STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "60"))
-STOP_TIMEOUT = float(os.environ.get("OCRPC_STOP_TIMEOUT", "30"))
+STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "120"))
+# Above the server's default drain window (30 s): a stop waits out a full
+# drain on a loaded machine; only a hang reaches it.
+STOP_TIMEOUT = float(os.environ.get("OCRPC_STOP_TIMEOUT", "120"))
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
 HTTP_LISTEN_RE = re.compile(r"REST over HTTP/1\.1 at (\S+):(\d+)")

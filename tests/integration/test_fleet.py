@@ -58,7 +58,7 @@ class Fleet(unittest.TestCase):
                             "--job-lease-seconds", str(LEASE_SECONDS),
                             # A batch leaves a worker free for single calls.
                             "--batch-parallelism", "1",
-                            "--drain-seconds", "30")
+                            "--drain-seconds", "120")
                      for n in ("A", "B", "C")]
         try:
             for n in cls.nodes:

@@ -24,8 +24,8 @@ const DEJAVU = 'DejaVu-Sans';
 const MB = 1024 * 1024;
 const LISTEN_RE = /listening on (\S+):(\d+)/;
 const SANITIZER_MARKERS = ['AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
-const STARTUP_TIMEOUT_MS = 60000;
-const STOP_TIMEOUT_MS = 30000;
+const STARTUP_TIMEOUT_MS = 120000; // a hang ceiling (ASan tree on a loaded machine)
+const STOP_TIMEOUT_MS = 120000; // above the default 30 s drain window: only a hang reaches it
 const WAIT_TIMEOUT_MS = 120000; // a ceiling only a hang reaches (loaded machine, ASan)
 const CALL_TIMEOUT_MS = 300000; // a ceiling only a hang reaches (loaded machine)
 

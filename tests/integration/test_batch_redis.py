@@ -310,6 +310,11 @@ class RedisRestart(Base):
             timeout=CALL_TIMEOUT)
         self.assertEqual(st.status, SUCCESS, str(st))
         self.assertEqual(st.processed_images, TOTAL)
+        # The reconnect line is logged before the replay that put SUCCESS
+        # in Redis; the harness reads stderr on its own thread: wait for
+        # it (bounded), then count.
+        H.poll(lambda: "redis: reconnected" in self.srv.stderr_text(),
+               "the reconnect log line")
         err = self.srv.stderr_text()
         self.assertEqual(err.count("redis: connection lost"), 1, err)
         self.assertEqual(err.count("redis: reconnected"), 1, err)
@@ -354,6 +359,8 @@ class RedisNeverStarted(unittest.TestCase):
                 timeout=CALL_TIMEOUT)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
         self.assertIn("job store is unavailable", cm.exception.details())
+        H.poll(lambda: "redis: cannot connect" in self.srv.stderr_text(),
+               "the cannot-connect log line")
         err = self.srv.stderr_text()
         self.assertEqual(err.count("redis: cannot connect"), 1, err)
 

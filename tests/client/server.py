@@ -17,8 +17,8 @@ import threading
 
 LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
-STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "60"))
-STOP_TIMEOUT = 30
+STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "120"))
+STOP_TIMEOUT = 120  # above the default 30 s drain window: only a hang reaches it
 
 
 class Server:

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import harness as H
 
@@ -29,25 +28,8 @@ from ocrpc_client import OcrClient, ocr_pb2, ocr_pb2_grpc  # noqa: E402,F401
 
 NGINX = "/usr/sbin/nginx"
 REDIS_SERVER = "/usr/bin/redis-server"
-WAIT = 60  # ceiling of every wait; only a hang reaches it
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(pred, what, timeout=WAIT):
-    """Calls pred until it returns a true value; fails after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)  # polling interval, not a synchronisation
+WAIT = H.WAIT  # ceiling of every wait; only a hang reaches it
+CALL_TIMEOUT = 300  # per call (OCR on a loaded machine, ASan tree): a hang ceiling
 
 
 def accepting(port):
@@ -123,8 +105,8 @@ class Nginx:
     def __init__(self, upstream_ports, http_ports=()):
         self.upstream_ports = list(upstream_ports)
         self.http_ports = list(http_ports)
-        self.port = free_port()
-        self.http_port = free_port()
+        self.port = H.free_port()
+        self.http_port = H.free_port()
         self.proc = None
         self.prefix = None
 
@@ -152,7 +134,7 @@ class Nginx:
              os.path.join(self.prefix, "error.log")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
-        poll(lambda: self._check_alive() and accepting(self.port),
+        H.poll(lambda: self._check_alive() and accepting(self.port),
              "nginx to listen on %d" % self.port)
         return self
 
@@ -193,8 +175,8 @@ class Node:
 
     def __init__(self, name, image_root, *args, engine="mock", workers=2):
         self.name = name
-        self.port = free_port()
-        self.http_port = free_port()
+        self.port = H.free_port()
+        self.http_port = H.free_port()
         self.image_root = image_root
         self.args = ["--port", str(self.port), "--http-port", str(self.http_port)] + list(args)
         self.engine = engine
@@ -210,10 +192,10 @@ class Node:
         self.srv = H.Server(*self.args, engine=self.engine, workers=self.workers,
                             image_root=self.image_root).start()
         assert self.srv.port == self.port, (self.srv.port, self.port)
-        self.client = OcrClient(self.address, timeout=60, max_attempts=1)
+        self.client = OcrClient(self.address, timeout=CALL_TIMEOUT, max_attempts=1)
         if "--redis-url" in self.args:
             # Store reads answer UNAVAILABLE until the first connection.
-            poll(lambda: "redis: connected" in self.srv.stderr_text(),
+            H.poll(lambda: "redis: connected" in self.srv.stderr_text(),
                  "%s to connect to Redis" % self.name)
         return self
 
@@ -240,7 +222,7 @@ class Node:
         self._close_client()
 
     def restart(self):
-        poll(lambda: not accepting(self.port), "port %d to be free" % self.port)
+        H.poll(lambda: not accepting(self.port), "port %d to be free" % self.port)
         return self.start()
 
     def status(self, batch_id):
@@ -251,7 +233,7 @@ class Redis:
     """A throwaway redis-server on 127.0.0.1 without persistence."""
 
     def __init__(self, port=None, *args):
-        self.port = port or free_port()
+        self.port = port or H.free_port()
         self.args = list(args)
         self.proc = None
 
@@ -265,7 +247,7 @@ class Redis:
              "--loglevel", "warning"] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
-        poll(self._pong, "redis-server on port %d to answer PING" % self.port)
+        H.poll(self._pong, "redis-server on port %d to answer PING" % self.port)
         return self
 
     def _pong(self):
@@ -293,7 +275,7 @@ class CallStream(threading.Thread):
 
     def __init__(self, target, image, batch_every=20, max_calls=5000):
         super().__init__(daemon=True, name="calls")
-        self.client = OcrClient(target, timeout=60, max_attempts=30,
+        self.client = OcrClient(target, timeout=CALL_TIMEOUT, max_attempts=30,
                                 initial_backoff=0.05, max_backoff=0.5,
                                 retry_hook=self._on_retry)
         self.image = image
@@ -338,7 +320,7 @@ class CallStream(threading.Thread):
             return self.calls
 
     def wait_calls(self, n, what):
-        poll(lambda: self.count() >= n or not self.is_alive(), what)
+        H.poll(lambda: self.count() >= n or not self.is_alive(), what)
         if self.count() < n:
             raise AssertionError("the call stream ended early: %s" % self.failures[:5])
 

@@ -20,10 +20,13 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+import urllib.request
 
 import grpc
 
@@ -45,14 +48,88 @@ CHANNEL_OPTIONS = [
     ("grpc.enable_http_proxy", 0),
 ]
 
-STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "60"))
-STOP_TIMEOUT = float(os.environ.get("OCRPC_STOP_TIMEOUT", "30"))
+STARTUP_TIMEOUT = float(os.environ.get("OCRPC_STARTUP_TIMEOUT", "120"))
+# Above the server's default drain window (30 s): a stop waits out a full
+# drain on a loaded machine; only a hang reaches it.
+STOP_TIMEOUT = float(os.environ.get("OCRPC_STOP_TIMEOUT", "120"))
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
 HTTP_LISTEN_RE = re.compile(r"REST over HTTP/1\.1 at (\S+):(\d+)")
 
+# Ceiling of a wait for an event (a poll): only a hang reaches it, on a
+# loaded 2-core machine with the sanitizer tree too. Never an assertion
+# about speed.
+WAIT = 120
+
 _STUB_MODULES = ("common_pb2", "ocr_pb2", "llm_pb2",
                  "common_pb2_grpc", "ocr_pb2_grpc", "llm_pb2_grpc")
+
+
+# --------------------------------------------------------------------------
+# Waiting and ports
+# --------------------------------------------------------------------------
+
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on (bound to 0, then
+    closed), for a process that takes its port as an argument."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def poll(pred, what, timeout=WAIT):
+    """Calls pred until it returns a true value and returns that value;
+    fails after timeout seconds (a hang, never a speed judgement)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(0.02)  # polling interval, not a synchronisation
+
+
+def poll_until(fetch, done, timeout=WAIT):
+    """Calls fetch() until done(result) and returns that result; bounded
+    by timeout seconds. For fetches that are a round trip to a server, so
+    no sleep is needed between them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = fetch()
+        if done(r):
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in %.0fs; last: %r"
+                                 % (timeout, r))
+
+
+# Straight to 127.0.0.1 even if the environment sets an HTTP proxy.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def parse_metrics(text):
+    """Prometheus text exposition -> {'name{labels}': value} (labels as
+    the server wrote them; comments skipped)."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def metric_sum(samples, name, **labels):
+    """Sum of the samples of family `name` whose labels include every
+    given label=value (all of the family when none is given)."""
+    want = ['%s="%s"' % kv for kv in labels.items()]
+    total = 0.0
+    for key, value in samples.items():
+        base, _, rest = key.partition("{")
+        if base == name and all(w in rest for w in want):
+            total += value
+    return total
 
 
 # --------------------------------------------------------------------------
@@ -247,6 +324,20 @@ class Server:
             raise AssertionError("server did not log its HTTP port\n"
                                  + self.stderr_text())
         return "http://127.0.0.1:%d" % self.http_port
+
+    def metrics(self, timeout=WAIT):
+        """The server's own counters and gauges now (GET /metrics on the
+        REST listener), parsed by parse_metrics."""
+        with _DIRECT.open(self.http_base() + "/metrics",
+                          timeout=timeout) as r:
+            return parse_metrics(r.read().decode())
+
+    def idle(self):
+        """True when no recognition is running or queued (the server's
+        ocr_workers_busy and ocr_queue_depth gauges)."""
+        m = self.metrics()
+        return (metric_sum(m, "ocr_workers_busy") == 0
+                and metric_sum(m, "ocr_queue_depth") == 0)
 
     @property
     def address(self):

@@ -6,11 +6,8 @@ single calls; a cancelled batch is recorded CANCELLED and frees the
 workers; a single call with x-request-id can be polled like a batch of
 one. Assertions are about ordering and counts, never wall-clock limits."""
 
-import os
 import threading
-import time
 import unittest
-import urllib.request
 
 import grpc
 
@@ -34,10 +31,7 @@ stub = None
 
 def images_recognised():
     """The server's ocr_images_total summed over its labels (GET /metrics)."""
-    with urllib.request.urlopen(server.http_base() + "/metrics", timeout=TIMEOUT) as r:
-        text = r.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("ocr_images_total{"))
+    return H.metric_sum(server.metrics(timeout=TIMEOUT), "ocr_images_total")
 
 
 def setUpModule():
@@ -52,18 +46,6 @@ def setUpModule():
     with open(server.path("corrupt.png"), "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\nnot really")
     stub = S.ocr_grpc.OCRServiceStub(server.channel())
-
-
-def poll_until(fetch, done, timeout):
-    """Calls fetch() until done(result); bounded by timeout seconds. Each
-    poll is a round trip to the server, so no sleep is needed between."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = fetch()
-        if done(r):
-            return r
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached; last: %r" % (r,))
 
 
 def metadata(resp):
@@ -165,7 +147,7 @@ class BatchTest(unittest.TestCase):
         got = [next(stream) for _ in range(3)]
         stream.cancel()
         # The server learns of the cancel asynchronously: poll, bounded.
-        st = poll_until(lambda: stub.GetBatchStatus(
+        st = H.poll_until(lambda: stub.GetBatchStatus(
             ocr_pb2.BatchStatusRequest(batch_id="cancel-30"), timeout=TIMEOUT),
             lambda s: s.state == "CANCELLED", timeout=TIMEOUT)
         self.assertLess(st.processed_images, 30)

@@ -21,7 +21,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import unittest
 
 import grpc
@@ -37,34 +36,15 @@ FAILURE = common_pb2.STATUS_FAILURE
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 CALL_TIMEOUT = 300  # a ceiling only a hang reaches (loaded machine)
-WAIT = 60  # upper bound for polls; nothing asserts how fast things happen
 TOTAL = 30
 TEXTS = ["Redis batch alpha", "Redis batch bravo", "Redis batch charlie"]
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(pred, what, timeout=WAIT):
-    """Calls pred until it returns a true value; fails after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)  # polling interval, not a synchronisation
 
 
 class Redis:
     """A throwaway redis-server on 127.0.0.1 without persistence."""
 
     def __init__(self, port=None):
-        self.port = port or free_port()
+        self.port = port or H.free_port()
         self.proc = None
 
     def start(self):
@@ -74,7 +54,7 @@ class Redis:
              "--loglevel", "warning"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
-        poll(self._pong, "redis-server on port %d to answer PING" % self.port)
+        H.poll(self._pong, "redis-server on port %d to answer PING" % self.port)
         return self
 
     def _pong(self):
@@ -290,7 +270,7 @@ class Batches(Base):
                     call.cancel()
         self.assertEqual(cm.exception.code(), grpc.StatusCode.CANCELLED)
         key = "ocrpc:batch:it-redis-cancel"
-        poll(lambda: self.redis.hget(key, "status") == "CANCELLED",
+        H.poll(lambda: self.redis.hget(key, "status") == "CANCELLED",
              "CANCELLED in Redis (now %r)" % self.redis.hgetall(key))
         h = self.redis.hgetall(key)
         self.assertLess(int(h["processed"]), total, h)
@@ -315,13 +295,13 @@ class RedisRestart(Base):
                 self.redis.kill()
                 # The server sees the connection close; wait for its one
                 # log line so the restart below is a real reconnect.
-                poll(lambda: "redis: connection lost"
+                H.poll(lambda: "redis: connection lost"
                      in self.srv.stderr_text(), "the lost-connection log")
             elif len(msgs) == 15:
                 self.redis.start()
         self.check_stream(msgs, "it-redis-restart", failing)
         key = "ocrpc:batch:it-redis-restart"
-        poll(lambda: self.redis.hget(key, "status") == "SUCCESS",
+        H.poll(lambda: self.redis.hget(key, "status") == "SUCCESS",
              "SUCCESS in Redis after the reconnect")
         self.check_final_in_redis(self.redis, "it-redis-restart",
                                   len(failing))
@@ -330,6 +310,11 @@ class RedisRestart(Base):
             timeout=CALL_TIMEOUT)
         self.assertEqual(st.status, SUCCESS, str(st))
         self.assertEqual(st.processed_images, TOTAL)
+        # The reconnect line is logged before the replay that put SUCCESS
+        # in Redis; the harness reads stderr on its own thread: wait for
+        # it (bounded), then count.
+        H.poll(lambda: "redis: reconnected" in self.srv.stderr_text(),
+               "the reconnect log line")
         err = self.srv.stderr_text()
         self.assertEqual(err.count("redis: connection lost"), 1, err)
         self.assertEqual(err.count("redis: reconnected"), 1, err)
@@ -343,7 +328,7 @@ class RedisRestart(Base):
 class RedisNeverStarted(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.port = free_port()  # nothing listens there
+        cls.port = H.free_port()  # nothing listens there
         cls.srv = start_server("redis://127.0.0.1:%d" % cls.port)
         cls.addClassCleanup(cls.srv.stop)
         cls.stub = S.ocr_grpc.OCRServiceStub(cls.srv.channel())
@@ -374,6 +359,8 @@ class RedisNeverStarted(unittest.TestCase):
                 timeout=CALL_TIMEOUT)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
         self.assertIn("job store is unavailable", cm.exception.details())
+        H.poll(lambda: "redis: cannot connect" in self.srv.stderr_text(),
+               "the cannot-connect log line")
         err = self.srv.stderr_text()
         self.assertEqual(err.count("redis: cannot connect"), 1, err)
 

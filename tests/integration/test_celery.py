@@ -22,7 +22,6 @@ control ping, task states), never by fixed sleeps.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,13 +56,6 @@ TASK_MAX_RETRIES, TASK_RETRY_BASE, TASK_RETRY_MAX = 2, 0.5, 1.0
 OUTAGE = 8.0
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def wait_until(pred, timeout, what, diag=lambda: ""):
@@ -111,7 +103,7 @@ class CeleryWorker(unittest.TestCase):
                 cls.jobs.append((name, text))
 
         # Redis.
-        cls.redis_port = free_port()
+        cls.redis_port = harness.free_port()
         cls.redis_log = open(os.path.join(cls.tmp, "redis.log"), "wb")
         cls.addClassCleanup(cls.redis_log.close)
         cls.redis_proc = subprocess.Popen(
@@ -137,7 +129,7 @@ class CeleryWorker(unittest.TestCase):
         cls.url = "redis://127.0.0.1:%d/0" % cls.redis_port
 
         # ocrpc-server on a fixed port, so that it can restart on it.
-        cls.grpc_port = free_port()
+        cls.grpc_port = harness.free_port()
         cls.server = cls.new_server()
         cls.addClassCleanup(lambda: cls.server._kill())
         cls.server.start()
@@ -312,7 +304,7 @@ class OCRStageInProcess(unittest.TestCase):
     def test_unavailable_is_retryable(self):
         from ocrpc_client import OcrClient
         from ocr_worker.stage import OCRStage, PipelineContext, RetryableError
-        with OcrClient("127.0.0.1:%d" % free_port(), max_attempts=2,
+        with OcrClient("127.0.0.1:%d" % harness.free_port(), max_attempts=2,
                        initial_backoff=0.01, timeout=0.2,
                        options=[("grpc.enable_http_proxy", 0)]) as c:
             with self.assertRaises(RetryableError) as cm:

@@ -30,7 +30,7 @@ import unittest
 
 import harness  # noqa: E402
 from test_celery import (CLIENT_DIR, EXAMPLE_DIR, PYTHON, REDIS_SERVER,
-                         START_TIMEOUT, TASK, free_port, stop_process,
+                         START_TIMEOUT, TASK, stop_process,
                          wait_until)
 
 import redis  # noqa: E402
@@ -57,7 +57,7 @@ class Fleet(unittest.TestCase):
         for i in range(TASKS):
             cls.jobs.append(("t%d.png" % (i % len(TEXTS)), TEXTS[i % len(TEXTS)]))
 
-        cls.redis_port = free_port()
+        cls.redis_port = harness.free_port()
         cls.redis_log = open(os.path.join(cls.tmp, "redis.log"), "wb")
         cls.addClassCleanup(cls.redis_log.close)
         cls.redis_proc = subprocess.Popen(
@@ -265,7 +265,7 @@ class StageInProcess(unittest.TestCase):
         self.assertEqual(cm.exception.details, "NOT_FOUND")
         with self.assertRaises(RetryableError):
             self.stage(use_grpc=False,
-                       url="http://127.0.0.1:%d" % free_port()).execute(
+                       url="http://127.0.0.1:%d" % harness.free_port()).execute(
                 PipelineContext(input_file_path="ok.png"))
 
     def test_fallback_to_http_when_grpc_stays_unavailable(self):
@@ -273,7 +273,7 @@ class StageInProcess(unittest.TestCase):
         from ocr_worker import config, paths
         from ocr_worker.stage import PipelineContext, RetryableError
         self.assertFalse(config.fallback_to_http(), "off by default")
-        dead = "127.0.0.1:%d" % free_port()
+        dead = "127.0.0.1:%d" % harness.free_port()
         with OcrClient(dead, max_attempts=2, initial_backoff=0.01,
                        timeout=0.5, options=NO_PROXY) as c:
             with self.assertRaises(RetryableError):

@@ -11,7 +11,6 @@ pool of their own (test_guide_coexist imports them beside the guide's).
 import filecmp
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,14 +35,6 @@ TEXTS = ["Hello brave world", "The quick brown fox",
 NO_PROXY = [("grpc.enable_http_proxy", 0)]
 
 
-def free_port():
-    """A TCP port nothing listens on (bound to 0, then closed)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 class Recorder:
@@ -276,7 +267,7 @@ class Retry(unittest.TestCase):
         self.assertEqual(opts["grpc.max_reconnect_backoff_ms"], 3000)
 
     def test_nothing_listening_raises_after_max_attempts(self):
-        port = free_port()
+        port = harness.free_port()
         rec = Recorder()
         # Retries wait for a reconnection up to their deadline (timeout):
         # short here, since nothing will ever listen.
@@ -308,7 +299,7 @@ class Retry(unittest.TestCase):
                          [0.01, 0.02, 0.04, 0.05])
 
     def test_max_attempts_one_disables_retries(self):
-        port = free_port()
+        port = harness.free_port()
         rec = Recorder()
         with OcrClient("127.0.0.1:%d" % port, options=NO_PROXY,
                        max_attempts=1, retry_hook=rec, timeout=30) as c:
@@ -360,7 +351,7 @@ class LateServer(unittest.TestCase):
     the retry's deadline (120 s) is only reached by a hang."""
 
     def reach(self, delay, method):
-        port = free_port()
+        port = harness.free_port()
         server = harness.Server("--port", str(port), engine="mock", workers=1)
         started = threading.Event()
         failures = []

@@ -9,7 +9,6 @@ which the installed package imports and answers a call."""
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,6 @@ def setUpModule():
         harness.render_line(server.path("t%d.png" % i), t)
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def run(coro):
@@ -135,7 +127,7 @@ class AsyncClient(unittest.TestCase):
             events.append(ev)
 
         async def go():
-            async with AsyncOcrClient("127.0.0.1:%d" % free_port(),
+            async with AsyncOcrClient("127.0.0.1:%d" % harness.free_port(),
                                       options=NO_PROXY, max_attempts=3,
                                       initial_backoff=0.01, max_backoff=0.05,
                                       timeout=5, retry_hook=hook) as c:

@@ -58,7 +58,7 @@ class Fleet(unittest.TestCase):
                             "--job-lease-seconds", str(LEASE_SECONDS),
                             # A batch leaves a worker free for single calls.
                             "--batch-parallelism", "1",
-                            "--drain-seconds", "30")
+                            "--drain-seconds", "120")
                      for n in ("A", "B", "C")]
         try:
             for n in cls.nodes:
@@ -68,7 +68,7 @@ class Fleet(unittest.TestCase):
         except BaseException:
             cls.tearDownClass()
             raise
-        cls.front = F.OcrClient(cls.nginx.address, timeout=60, max_attempts=10,
+        cls.front = F.OcrClient(cls.nginx.address, timeout=F.CALL_TIMEOUT, max_attempts=10,
                                 initial_backoff=0.05, max_backoff=0.5)
 
     @classmethod
@@ -102,14 +102,14 @@ class Fleet(unittest.TestCase):
             failed += msg.current_result.status != SUCCESS
             # Everyone sees at least what the stream reported, never more
             # than the total, and a batch still running is IN_PROGRESS.
-            for where, st in F.poll(lambda: self._all_at_least(bid, seen),
+            for where, st in H.poll(lambda: self._all_at_least(bid, seen),
                                     "every node to see %d images" % seen).items():
                 self.assertEqual(st.total_images, len(images), where)
                 self.assertIn(st.state, ("IN_PROGRESS", "SUCCESS"), where)
                 if st.processed_images < len(images):
                     self.assertEqual(st.state, "IN_PROGRESS", where)
         self.assertEqual(seen, len(images))
-        final = F.poll(lambda: self._all_final(bid), "the final state everywhere")
+        final = H.poll(lambda: self._all_final(bid), "the final state everywhere")
         first = final["nginx"]
         self.assertEqual(first.state, "SUCCESS")
         self.assertEqual((first.processed_images, first.failed_images), (5, failed))
@@ -168,7 +168,7 @@ class Fleet(unittest.TestCase):
 
         t = threading.Thread(target=run_batch, daemon=True)
         t.start()
-        F.poll(lambda: a.status(bid).processed_images >= 1
+        H.poll(lambda: a.status(bid).processed_images >= 1
                if self._known(a, bid) else None, "the batch to start on B")
         stream = F.CallStream(self.nginx.address, self.png)
         stream.start()
@@ -187,7 +187,7 @@ class Fleet(unittest.TestCase):
         # says so, instead of IN_PROGRESS forever.
         for n in (a, b, c):
             try:
-                st = F.poll(lambda: self._abandoned(n, bid), "ABANDONED on " + n.name)
+                st = H.poll(lambda: self._abandoned(n, bid), "ABANDONED on " + n.name)
             except AssertionError as e:
                 raise AssertionError("%s; last answer: %s" % (e, self.last_status))
             self.assertEqual(st.status, FAILURE)
@@ -198,7 +198,7 @@ class Fleet(unittest.TestCase):
         nodes = self.nodes
         targets = [n.address for n in nodes]
         tag = "rr-%d-" % os.getpid()
-        client = F.OcrClient(targets, timeout=60, max_attempts=10,
+        client = F.OcrClient(targets, timeout=F.CALL_TIMEOUT, max_attempts=10,
                              initial_backoff=0.05, max_backoff=0.5)
         try:
             # Calls spread over every node (each logs the request id).
@@ -211,12 +211,12 @@ class Fleet(unittest.TestCase):
                 return all(n.srv.stderr_text().count("request " + tag) > 0
                            for n in nodes)
             self.rr_calls = 0
-            F.poll(every_node_served, "round robin to reach every node")
+            H.poll(every_node_served, "round robin to reach every node")
         finally:
             client.close()
         # AsyncOcrClient takes the same list.
         async def async_calls():
-            async with ocrpc_client.AsyncOcrClient(targets, timeout=60) as ac:
+            async with ocrpc_client.AsyncOcrClient(targets, timeout=F.CALL_TIMEOUT) as ac:
                 for _ in range(6):
                     r = await ac.extract(image_data=self.png)
                     self.assertEqual(r.status, SUCCESS)
@@ -255,7 +255,7 @@ class Fleet(unittest.TestCase):
         bid = "fleet-rest-%d" % os.getpid()
         for _ in self.front.extract_batch(["a.png", "a.png"], batch_id=bid, timeout=600):
             pass
-        with httpx.Client(timeout=60, trust_env=False) as c:
+        with httpx.Client(timeout=F.CALL_TIMEOUT, trust_env=False) as c:
             for _ in range(6):  # over every node
                 r = c.post(base + "/ocr/extract", json={"private_image_path": "a.png"})
                 self.assertEqual(r.status_code, 200, r.text)

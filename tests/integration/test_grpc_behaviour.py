@@ -15,8 +15,10 @@ grpc.health.v1, graceful shutdown (drain, GOAWAY, second SIGTERM) and the
 percent-encoding of grpc-message.
 
 No timing thresholds: "the workers were freed" is judged by the server's
-own metadata.queue_ms (time a job waited for a worker) against the ocr_ms
-of one full recognition of the big page measured in the same test."""
+own counts (GET /metrics): once no recognition is running or queued, no
+abandoned big page was recognised to the end (ocr_images_total with
+result="success" did not grow), and the normal calls after it are the only
+successes counted."""
 
 import gzip
 import importlib
@@ -28,7 +30,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
@@ -48,7 +49,7 @@ common_pb2 = S.common
 SUCCESS = common_pb2.STATUS_SUCCESS
 
 CALL_TIMEOUT = 300          # seconds; a ceiling only a hang reaches, never an assertion
-WAIT_TIMEOUT = 60           # bound for polling the server's log
+WAIT_TIMEOUT = H.WAIT       # bound for polling the server's log (a hang)
 SMALL_LIMIT = 100000        # --max-message-bytes of the small-limit server
 BURST = 10
 WORKERS = 2
@@ -160,6 +161,10 @@ class Srv(H.Server):
                                             self.stderr_text()[-4000:]))
             time.sleep(0.01)
 
+    def poll_idle(self, what):
+        """Waits (bounded: a hang) until no recognition runs or waits."""
+        H.poll(self.idle, what, timeout=WAIT_TIMEOUT)
+
     def wait_in_flight(self, request_ids, path=EXTRACT):
         """The server logs 'request ID: PATH' when a call with an
         x-request-id arrives: wait until every one of them did."""
@@ -194,12 +199,16 @@ def md(resp):
     return dict(resp.metadata.data)
 
 
-def queue_ms(resp):
-    return float(md(resp)["queue_ms"])
+def successes(m=None):
+    """Images the server answered with a result (ocr_images_total,
+    result="success"), from its /metrics (scraped now unless given)."""
+    return H.metric_sum(m if m is not None else server.metrics(),
+                        "ocr_images_total", result="success")
 
 
-def ocr_ms(resp):
-    return float(md(resp)["ocr_ms"])
+def by_result(m):
+    """ocr_images_total's samples, for failure messages."""
+    return {k: v for k, v in m.items() if k.startswith("ocr_images_total{")}
 
 
 def describe(resp):
@@ -443,38 +452,49 @@ class Base(unittest.TestCase):
         return (stub or self.stub).ExtractText(req, timeout=timeout, **kw)
 
     def measure_big(self):
-        """One full recognition of the big page: its server-side ocr_ms."""
+        """One full recognition of the big page; returns the server's count
+        of successful images just after it (the baseline of
+        assert_workers_free)."""
         resp = self.extract("big.png")
         self.assertEqual(resp.status, SUCCESS, describe(resp))
         self.assertEqual(H.norm_text(resp.text).splitlines(), BIG_LINES,
                          describe(resp))
-        return ocr_ms(resp)
+        server.poll_idle("the big page's recognition to leave the workers")
+        return successes()
 
-    def assert_workers_free(self, big_ms, what):
-        """Four normal calls on small images succeed, and none of them
-        waited for a worker anywhere near as long as one big recognition
-        (had the server kept working for the abandoned calls, they would
-        queue behind several of them)."""
+    def assert_workers_free(self, before, what):
+        """The abandoned big-page calls were stopped, not finished: once the
+        server has no recognition running or queued (its own gauges, waited
+        for; the ceiling is for a hang), its count of successful images has
+        not grown. Then four normal calls on small images succeed, and the
+        count grows by exactly those four: had the server kept working for
+        the abandoned calls (which are ahead of these in its FIFO queue),
+        they would be counted too. Counts only: nothing compares durations,
+        so a loaded machine cannot change the verdict."""
+        server.poll_idle("the abandoned calls to leave the workers (%s)"
+                         % what)
+        m = server.metrics()
+        self.assertEqual(
+            successes(m) - before, 0,
+            "%s: the server recognised abandoned big-page calls to the end "
+            "(ocr_images_total by result: %s)" % (what, by_result(m)))
         futs = [(text, self.stub.ExtractText.future(
             ocr_pb2.OCRRequest(private_image_path=name, language="english"),
             timeout=CALL_TIMEOUT)) for name, text in SMALL]
-        waits = []
         for text, f in futs:
             resp = f.result()
             d = describe(resp)
-            waits.append(queue_ms(resp))
             self.assertEqual(resp.status, SUCCESS, d)
             self.assertEqual(H.norm_text(resp.text), text, d)
-            q = queue_ms(resp)
-            self.assertLess(
-                q, big_ms / 2,
-                "%s: a normal call waited %.1f ms for a worker, while one "
-                "full recognition of the big page takes %.1f ms: the "
-                "workers were still busy with abandoned calls" % (what, q,
-                                                                  big_ms))
-        sys.stderr.write("\n  %s: queue_ms of normal calls %s; big page "
-                         "ocr_ms %.1f\n" % (what, ["%.1f" % w for w in waits],
-                                              big_ms))
+        server.poll_idle("the normal calls to leave the workers (%s)" % what)
+        m = server.metrics()
+        self.assertEqual(
+            successes(m) - before, len(SMALL),
+            "%s: successes counted besides the %d normal calls "
+            "(ocr_images_total by result: %s)" % (what, len(SMALL),
+                                                  by_result(m)))
+        sys.stderr.write("\n  %s: ocr_images_total by result %s\n"
+                         % (what, by_result(m)))
 
 
 # --------------------------------------------------------------------------
@@ -483,7 +503,7 @@ class Base(unittest.TestCase):
 
 class Deadlines(Base):
     def test_deadline_exceeded_and_workers_freed(self):
-        big_ms = self.measure_big()
+        before = self.measure_big()
         with self.assertRaises(grpc.RpcError) as cm:
             self.extract("big.png", timeout=0.001)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -499,7 +519,7 @@ class Deadlines(Base):
             self.assertIsNotNone(e, "a 50 ms call on the big page succeeded")
             self.assertEqual(e.code(), grpc.StatusCode.DEADLINE_EXCEEDED,
                              e.details())
-        self.assert_workers_free(big_ms, "after %d expired deadlines" % BURST)
+        self.assert_workers_free(before, "after %d expired deadlines" % BURST)
 
     def test_server_enforces_grpc_timeout(self):
         """Without any client-side timer (raw h2 client), the server itself
@@ -543,7 +563,7 @@ class Cancellation(Base):
         return futs
 
     def test_cancel_in_flight_frees_workers(self):
-        big_ms = self.measure_big()
+        before = self.measure_big()
         # 2 workers: 2 calls running and 2 queued.
         futs = self.start_big_calls(self.stub, 2 * WORKERS)
         for f in futs:
@@ -551,11 +571,11 @@ class Cancellation(Base):
         for f in futs:
             self.assertTrue(f.cancelled())
         self.assertTrue(server.alive())
-        self.assert_workers_free(big_ms, "after cancelling %d calls"
+        self.assert_workers_free(before, "after cancelling %d calls"
                                  % (2 * WORKERS))
 
     def test_closed_channel_frees_workers(self):
-        big_ms = self.measure_big()
+        before = self.measure_big()
         ch = grpc.insecure_channel(server.address, options=H.CHANNEL_OPTIONS)
         futs = self.start_big_calls(S.ocr_grpc.OCRServiceStub(ch),
                                     2 * WORKERS)
@@ -565,10 +585,10 @@ class Cancellation(Base):
             # Ended without a result: cancelled, or an error status.
             self.assertTrue(f.cancelled() or f.exception() is not None)
         self.assertTrue(server.alive())
-        self.assert_workers_free(big_ms, "after closing a channel mid-call")
+        self.assert_workers_free(before, "after closing a channel mid-call")
 
     def test_killed_client_process_frees_workers(self):
-        big_ms = self.measure_big()
+        before = self.measure_big()
         ids = [new_id() for _ in range(2 * WORKERS)]
         child = subprocess.Popen(
             ["/usr/bin/python3", "-c", CHILD_CLIENT, H.HERE, server.address]
@@ -581,7 +601,7 @@ class Cancellation(Base):
             out, err = child.communicate(timeout=WAIT_TIMEOUT)
         self.assertNotIn(b"finished", out, err.decode("utf-8", "replace"))
         self.assertTrue(server.alive())
-        self.assert_workers_free(big_ms, "after a client process died "
+        self.assert_workers_free(before, "after a client process died "
                                  "mid-call")
 
 

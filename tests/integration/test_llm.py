@@ -91,12 +91,6 @@ def opts(**kw):
     return common_pb2.Metadata(data={k: str(v) for k, v in kw.items()})
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_health(channel, want, service="llm.LLMService"):
@@ -133,7 +127,7 @@ class LlmTest(unittest.TestCase):
         cls.queue = start("--llm-base-url", cls.backend.url, "--llm-model", "json",
                           "--llm-max-concurrent", "1", "--llm-max-queued", "1",
                           "--max-message-bytes", str(SMALL_LIMIT))
-        cls.down = start("--llm-base-url", "http://127.0.0.1:%d/v1" % free_port())
+        cls.down = start("--llm-base-url", "http://127.0.0.1:%d/v1" % H.free_port())
         cls.stub_rules = llm_grpc.LLMServiceStub(cls.rules.channel())
         cls.ch_openai = cls.openai.channel()
         cls.stub = llm_grpc.LLMServiceStub(cls.ch_openai)

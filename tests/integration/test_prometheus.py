@@ -18,7 +18,6 @@ depend on Tesseract."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,7 +34,7 @@ ocr_pb2 = S.ocr
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
-CALL_TIMEOUT = 60
+CALL_TIMEOUT = 300  # a ceiling only a hang reaches (loaded machine, ASan tree)
 WAIT = 120  # ceiling for Prometheus to start and scrape
 
 # Families README.md documents; each must have HELP and TYPE.
@@ -71,10 +70,6 @@ N_REST_404 = 4          # GET of an unknown path
 N_REST_HEALTHZ = 6      # GET /healthz
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(method, url, body=None, ctype=None):
@@ -107,7 +102,7 @@ class Prometheus:
         # Prometheus cannot report a port it picked itself: ask the OS for
         # a free one, and take another if it was taken in between.
         for _ in range(5):
-            self.port = free_port()
+            self.port = H.free_port()
             self.log = open(os.path.join(self.dir, "prometheus.log"), "w+")
             self.proc = subprocess.Popen(
                 [PROMETHEUS, "--config.file=" + cfg,

@@ -25,7 +25,7 @@ import harness as H
 S = H.load_stubs("repo")
 ocr_pb2, ocr_grpc = S.ocr, S.ocr_grpc
 
-WAIT = 60  # seconds: a ceiling only a hang reaches
+WAIT = H.WAIT  # seconds: a ceiling only a hang reaches
 HEADER_TIMEOUT_MS = 700
 MAX_BODY = 4 * 1024 * 1024
 EN = ("en.png", "Invoice number 4711")

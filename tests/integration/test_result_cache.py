@@ -24,7 +24,7 @@ import sys
 import unittest
 
 import harness as H
-from test_batch_redis import Redis, poll
+from test_batch_redis import Redis
 
 S = H.load_stubs("repo")
 ocr_pb2 = S.ocr
@@ -174,12 +174,12 @@ class RedisCache(unittest.TestCase):
         first = extract(self.stub, private_image_path="c0.png")
         # The first server's SET and the second server's GET travel on two
         # connections: wait until the entry is in Redis.
-        poll(lambda: len(cache_keys()) >= 1, "the cache entry to reach Redis")
+        H.poll(lambda: len(cache_keys()) >= 1, "the cache entry to reach Redis")
         other = start_server("second", "--redis-url", self.url)
         try:
             # Listening comes before the store's Redis connection: a call
             # in between is a miss by design. Wait for the connection.
-            poll(lambda: "redis: connected" in other.stderr_text(),
+            H.poll(lambda: "redis: connected" in other.stderr_text(),
                  "the second server's Redis connection")
             stub = S.ocr_grpc.OCRServiceStub(other.channel())
             r = extract(stub, image_data=image_bytes[0])

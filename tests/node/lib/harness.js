@@ -9,6 +9,7 @@ const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const { EventEmitter, once } = require('node:events');
 const fs = require('node:fs');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -23,9 +24,9 @@ const DEJAVU = 'DejaVu-Sans';
 const MB = 1024 * 1024;
 const LISTEN_RE = /listening on (\S+):(\d+)/;
 const SANITIZER_MARKERS = ['AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
-const STARTUP_TIMEOUT_MS = 60000;
-const STOP_TIMEOUT_MS = 30000;
-const WAIT_TIMEOUT_MS = 60000;
+const STARTUP_TIMEOUT_MS = 120000; // a hang ceiling (ASan tree on a loaded machine)
+const STOP_TIMEOUT_MS = 120000; // above the default 30 s drain window: only a hang reaches it
+const WAIT_TIMEOUT_MS = 120000; // a ceiling only a hang reaches (loaded machine, ASan)
 const CALL_TIMEOUT_MS = 300000; // a ceiling only a hang reaches (loaded machine)
 
 const CHANNEL_OPTIONS = {
@@ -149,6 +150,36 @@ class Server extends EventEmitter {
     for (const id of ids) await this.waitLog(new RegExp(`request ${id}: ${method.replace(/\./g, '\\.')}`));
   }
 
+  // The server's own counters and gauges now: GET /metrics on the gRPC
+  // port (which answers HTTP/1.1 too), parsed by parseMetrics.
+  metrics(timeoutMs = WAIT_TIMEOUT_MS) {
+    const p = new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: this.port, path: '/metrics', agent: false },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => { body += d; });
+          res.on('end', () => (res.statusCode === 200 ? resolve(parseMetrics(body))
+            : reject(new Error(`GET /metrics: ${res.statusCode}\n${body}`))));
+          res.on('error', reject);
+        });
+      req.on('error', reject);
+    });
+    return withTimeout(p, timeoutMs, 'GET /metrics');
+  }
+
+  // Resolves once no recognition is running or queued (the server's
+  // ocr_workers_busy and ocr_queue_depth gauges); the ceiling is a hang.
+  async pollIdle(what, timeoutMs = WAIT_TIMEOUT_MS) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const m = await this.metrics();
+      if (metricSum(m, 'ocr_workers_busy') === 0 && metricSum(m, 'ocr_queue_depth') === 0) return m;
+      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20)); // polling interval, not a synchronisation
+    }
+  }
+
   ocrClient(options = {}) {
     const c = new OCRService(this.address, grpc.credentials.createInsecure(),
       { ...CHANNEL_OPTIONS, ...options });
@@ -200,6 +231,31 @@ class Server extends EventEmitter {
   kill() {
     if (this.proc && this.exit === null) this.proc.kill('SIGKILL');
   }
+}
+
+// Prometheus text exposition -> Map 'name{labels}' -> value (comments skipped).
+function parseMetrics(text) {
+  const out = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+// Sum of the samples of family `name` whose labels include every given
+// label=value (the whole family when none is given).
+function metricSum(samples, name, labels = {}) {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let total = 0;
+  for (const [key, value] of samples) {
+    const brace = key.indexOf('{');
+    const base = brace < 0 ? key : key.slice(0, brace);
+    const rest = brace < 0 ? '' : key.slice(brace);
+    if (base === name && want.every((w) => rest.includes(w))) total += value;
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------
@@ -298,5 +354,5 @@ function tempDir(prefix) {
 module.exports = {
   grpc, Server, OCRService, Health, CHANNEL_OPTIONS, MB, CALL_TIMEOUT_MS, WAIT_TIMEOUT_MS,
   renderLine, renderBig, BIG_LINES, normText, unary, startUnary, rawUnary, mdMap,
-  requestIdMd, newId, tempDir, deadline, withTimeout,
+  requestIdMd, newId, tempDir, deadline, withTimeout, parseMetrics, metricSum,
 };

@@ -141,11 +141,7 @@ void loop__h1_start(loop_conn *c, const uint8_t *data, size_t len) {
                     .max_body_bytes = cfg->max_message_bytes};
   c->proto = CONN_H1;
   c->h1_timer_phase = -1;
-  if (h1_session_new(&st, &h1_cbs, c, &c->h1)) {
-    log_error("conn %llu: cannot create an HTTP/1.1 session", (unsigned long long)c->id);
-    loop__conn_close(c);
-    return;
-  }
+  c->h1 = h1_session_new(&st, &h1_cbs, c);
   loop__h1_read(c, data, len, 0);
 }
 
@@ -180,10 +176,7 @@ int loop__h1_pull(loop_conn *c) {
   }
   if (c->closing)
     return -1;
-  if (h1_session_pull(s, &c->wbuf)) {
-    loop__conn_close(c);
-    return -1;
-  }
+  h1_session_pull(s, &c->wbuf);
   return 0;
 }
 

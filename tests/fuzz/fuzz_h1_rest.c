@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(rest_server_new(&cfg, &a, &transport, &c.rest) == 0);
   h1_settings st = {.max_header_bytes = cfg.max_header_list_bytes,
                     .max_body_bytes = cfg.max_message_bytes};
-  CHECK(h1_session_new(&st, &h1_cbs, &c, &c.h1) == 0);
+  c.h1 = h1_session_new(&st, &h1_cbs, &c);
   buf out = BUF_INIT;
   int failed = 0;
   for (size_t off = 0; off < size && !failed; off += chunk) {
@@ -131,11 +131,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (!failed && h1_session_has_input(c.h1) && h1_session_phase(c.h1) != H1_WAITING) {
       size_t before = out.len;
       failed = h1_session_feed(c.h1, NULL, 0) != 0;
-      CHECK(h1_session_pull(c.h1, &out) == 0);
+      h1_session_pull(c.h1, &out);
       if (out.len == before)
         break; /* a partial request kept: wait for more bytes */
     }
-    CHECK(h1_session_pull(c.h1, &out) == 0);
+    h1_session_pull(c.h1, &out);
     if (h1_session_want_close(c.h1))
       break;
   }

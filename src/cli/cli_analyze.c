@@ -110,15 +110,17 @@ static char *read_all(FILE *f, size_t *len) {
   char chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (b.len + n > TEXT_LIMIT || buf_append(&b, chunk, n)) {
+    if (b.len + n > TEXT_LIMIT) {
       buf_free(&b);
       return NULL;
     }
+    buf_append(&b, chunk, n);
   }
-  if (ferror(f) || buf_append(&b, "", 1)) {
+  if (ferror(f)) {
     buf_free(&b);
     return NULL;
   }
+  buf_append(&b, "", 1);
   *len = b.len - 1;
   return (char *)b.data;
 }

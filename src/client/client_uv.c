@@ -357,10 +357,7 @@ static void flush(client_conn *c) {
     n = client__session_pull(c->s, &p);
     if (n <= 0)
       break;
-    if (buf_append(&c->wbuf, p, (size_t)n)) {
-      n = ERR_NOMEM;
-      break;
-    }
+    buf_append(&c->wbuf, p, (size_t)n);
   }
   c->flushing = 0;
   if (n < 0) {

@@ -159,19 +159,15 @@ static void add_cmd(builder *bd, int argc, const char *const *argv, const size_t
     return;
   }
   int n = snprintf(hdr, sizeof hdr, "*%d\r\n", argc);
-  if (buf_append(&bd->b, hdr, (size_t)n))
-    goto nomem;
+  buf_append(&bd->b, hdr, (size_t)n);
   for (int i = 0; i < argc; i++) {
     size_t l = argl ? argl[i] : strlen(argv[i]);
     n = snprintf(hdr, sizeof hdr, "$%zu\r\n", l);
-    if (buf_append(&bd->b, hdr, (size_t)n) || buf_append(&bd->b, argv[i], l) ||
-        buf_append(&bd->b, "\r\n", 2))
-      goto nomem;
+    buf_append(&bd->b, hdr, (size_t)n);
+    buf_append(&bd->b, argv[i], l);
+    buf_append(&bd->b, "\r\n", 2);
   }
   bd->lens[bd->n++] = bd->b.len - start;
-  return;
-nomem:
-  bd->nomem = 1;
 }
 
 static void add1(builder *bd, const char *a) { add_cmd(bd, 1, &a, NULL); }

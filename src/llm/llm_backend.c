@@ -283,7 +283,8 @@ static int call_body(void *arg, int st, const char *data, size_t len) {
     size_t cap = st >= 200 && st < 300 ? MAX_BODY : MAX_ERROR_BODY;
     if (c->answer.len + len > cap)
       return st >= 200 && st < 300 ? -1 : 0; /* error bodies: keep the start */
-    return buf_append(&c->answer, data, len) ? -1 : 0;
+    buf_append(&c->answer, data, len);
+    return 0;
   }
   c->paused = 0;
   int rc = llm_sse_feed(&c->sse, data, len, on_event, c);

@@ -259,10 +259,7 @@ static void conn_flush(loop_conn *c) {
     int hold = c->tls && !loop__tls_handshake_done(c->tls);
     while (!hold && c->proto == CONN_H2 && c->wbuf.len < WRITE_HIGH_WATER &&
            (n = h2_session_pull(c->h2, &data)) > 0) {
-      if (buf_append(&c->wbuf, data, (size_t)n)) {
-        conn_close(c);
-        return;
-      }
+      buf_append(&c->wbuf, data, (size_t)n);
     }
     if (n < 0) {
       log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id,

@@ -86,8 +86,7 @@ static void arm_flush(void *ud) {
 }
 
 int loop__metrics_init(loop_server *srv) {
-  if (metrics_new(&srv->metrics))
-    return ERR_NOMEM;
+  srv->metrics = metrics_new();
   metrics *m = srv->metrics;
   const char *proto[] = {"protocol"};
   metric_family *conns = metrics_family(

@@ -264,8 +264,7 @@ int loop_run(const config *cfg) {
   loop_exec_init(&ex, &loop);
   if (loop_timer_init(&timers, &loop))
     goto fail_jobs;
-  if (rpc_server_new(cfg, engine, &ex, &loop__transport, &srv->rpc))
-    goto fail_timers;
+  srv->rpc = rpc_server_new(cfg, engine, &ex, &loop__transport);
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);

@@ -175,8 +175,7 @@ int loop__tls_seal(loop_tls *t, buf *b) {
   size_t pending = BIO_ctrl_pending(t->wbio);
   if (!pending)
     return 0;
-  if (buf_reserve(b, pending))
-    return ERR_NOMEM;
+  buf_reserve(b, pending);
   int n = BIO_read(t->wbio, b->data + b->len, (int)pending);
   if (n > 0)
     b->len += (size_t)n;

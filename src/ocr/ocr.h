@@ -179,12 +179,13 @@ void ocr_result_clear(ocr_result *r);
  * confidence, quad), width, height, language and rotation, little-endian
  * whatever the host, so that servers sharing a store read each other's
  * values. ocr_ms and errors are not kept (only successes are worth
- * caching). 0, ERR_INVAL (r->err is set) or ERR_NOMEM. Any thread. */
+ * caching). 0 or ERR_INVAL (r->err is set, or a string or box count
+ * past 32 bits). Any thread. */
 int ocr_result_pack(const ocr_result *r, uint8_t **data, size_t *len);
 
 /* Reads what ocr_result_pack wrote into out (initialised; the caller
  * clears it). Bytes from another version or damaged ones are refused
- * with ERR_PARSE, out left empty; also ERR_NOMEM. Any thread. */
+ * with ERR_PARSE, out left empty. Any thread. */
 int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out);
 
 /* Maps a language name ("korean", "english", "kor+eng", ...) to the

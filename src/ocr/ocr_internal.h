@@ -155,12 +155,12 @@ void ocr__pdf_close(ocr__doc *doc);
 int ocr__fail(ocr_result *out, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Appends one box; takes ownership of text (heap, NUL-terminated) even on
- * failure. Returns 0 or ERR_NOMEM. */
+/* Appends one box; takes ownership of text (heap, NUL-terminated).
+ * Returns 0 (out of memory aborts). */
 int ocr__result_add_box(ocr_result *out, char *text, float confidence, const float quad[8]);
 
 /* Joins the box texts with '\n' into out->text and sets out->confidence to
- * their mean. Returns 0 or ERR_NOMEM. */
+ * their mean. Returns 0 (out of memory aborts). */
 int ocr__result_finish(ocr_result *out);
 
 /* Milliseconds on the monotonic clock. */

@@ -64,10 +64,11 @@ typedef struct rpc_transport {
   void (*pause_read)(void *conn, int32_t stream_id, int paused);
 } rpc_transport;
 
-/* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
- * the server. Returns 0 or ERR_NOMEM. */
-int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_transport *tr,
-                   rpc_server **out);
+/* Creates the server (free with rpc_server_free). cfg, engine, ex and tr
+ * are borrowed and must outlive the server. Never NULL: out of memory
+ * aborts (base/ocrpc_alloc.h). */
+rpc_server *rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
+                           const rpc_transport *tr);
 
 /* Hands the server a timer source for grpc-timeout deadlines (borrowed,
  * must outlive the server). Without one, deadlines are not enforced. */
@@ -108,7 +109,7 @@ typedef struct metrics metrics;
  * ocr_recognition_seconds, ocr_queue_wait_seconds,
  * ocr_result_cache_hits_total, ocr_result_cache_misses_total,
  * ocr_batches_in_flight. Without a call to this, nothing is counted.
- * Returns 0 or ERR_NOMEM. */
+ * Returns 0, or ERR_INVAL when m already has one of these families. */
 int rpc_server_set_metrics(rpc_server *srv, metrics *m);
 
 struct app;

@@ -12,6 +12,7 @@
 #include "base/access_log.h"
 #include "base/auth.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "base/log.h"
 #include "rpc_internal.h"
 
@@ -92,15 +93,14 @@ void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
 }
 
 /* Replaces a framed message with its gzip form when that is smaller. */
-static int compress_framed(buf *framed) {
+static void compress_framed(buf *framed) {
   buf z = BUF_INIT;
-  if (buf_reserve(&z, 5) || (z.len = 5, rpc__gzip(framed->data + 5, framed->len - 5, &z))) {
-    buf_free(&z);
-    return ERR_NOMEM;
-  }
+  buf_reserve(&z, 5);
+  z.len = 5;
+  rpc__gzip(framed->data + 5, framed->len - 5, &z);
   if (z.len >= framed->len) {
     buf_free(&z);
-    return 0;
+    return;
   }
   size_t n = z.len - 5;
   z.data[0] = 1;
@@ -110,7 +110,6 @@ static int compress_framed(buf *framed) {
   z.data[4] = (uint8_t)n;
   buf_free(framed);
   *framed = z;
-  return 0;
 }
 
 static void fail_encode(rpc_call *c, int rc) {
@@ -122,13 +121,8 @@ static void fail_encode(rpc_call *c, int rc) {
 int rpc__call_send_framed(rpc_call *c, buf *framed) {
   if (c->state == CALL_DONE)
     return ERR_INVAL;
-  int rc = 0;
   if (c->gzip_out && framed->len - 5 >= RPC_GZIP_MIN_BYTES)
-    rc = compress_framed(framed);
-  if (rc) {
-    fail_encode(c, rc);
-    return rc;
-  }
+    compress_framed(framed);
   const rpc_transport *tr = c->srv->tr;
   c->bytes_out += framed->len;
   if (!c->headers_sent) {
@@ -300,9 +294,7 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
 
 static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_headers *r,
                           const hdr *hdrs, size_t n) {
-  rpc_call *c = calloc(1, sizeof *c);
-  if (!c)
-    return NULL;
+  rpc_call *c = ocrpc_calloc(1, sizeof *c);
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
@@ -407,11 +399,7 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
 static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
   if (c->method->check && c->method->check(c, data, len))
     return ERR_MSG_TOO_LARGE;
-  void *req = calloc(1, c->method->req_size);
-  if (!req) {
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return ERR_NOMEM;
-  }
+  void *req = ocrpc_calloc(1, c->method->req_size);
   pb_istream_t is = pb_istream_from_buffer(data, len);
   if (!pb_decode(&is, c->method->req_fields, req)) {
     char msg[256];
@@ -475,10 +463,7 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len);
 static void feed_stream(rpc_call *c, const uint8_t *data, size_t len) {
   while (len && c->state == CALL_RECEIVING) {
     if (stream_backed_up(c)) {
-      if (buf_append(&c->held, data, len)) {
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-      }
+      buf_append(&c->held, data, len);
       if (c->srv->tr->pause_read)
         c->srv->tr->pause_read(c->conn, c->stream_id, 1);
       c->srv->tr->notify_drain(c->conn, c->stream_id);
@@ -512,8 +497,7 @@ int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
   c->bytes_in += len;
   if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
     if (c->held.len) {
-      if (buf_append(&c->held, data, len))
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+      buf_append(&c->held, data, len);
     } else {
       feed_stream(c, data, len);
     }
@@ -530,8 +514,6 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
     snprintf(msg, sizeof msg, "request message of %u bytes exceeds the limit of %llu",
              c->deframer.msg_len, (unsigned long long)c->srv->cfg->max_message_bytes);
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
-  } else if (rc == ERR_NOMEM) {
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
   }
   if (c->state == CALL_DONE) {
     rpc_deframer_free(&c->deframer);

@@ -43,7 +43,7 @@ int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
                        "ExtractTextBatch streams open now.");
   if (!rm->requests || !rm->duration || !rm->batches ||
       metrics_on_collect(m, collect, srv, NULL) || app_metrics_register(&srv->app, m))
-    return ERR_NOMEM;
+    return ERR_INVAL;
   rm->reg = m;
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "health.pb.h"
 #include "llm.pb.h"
 #include "llm/llm_backend.h"
@@ -108,16 +109,13 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
   return NULL;
 }
 
-int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_transport *tr,
-                   rpc_server **out) {
-  rpc_server *srv = calloc(1, sizeof *srv);
-  if (!srv)
-    return ERR_NOMEM;
+rpc_server *rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
+                           const rpc_transport *tr) {
+  rpc_server *srv = ocrpc_calloc(1, sizeof *srv);
   srv->cfg = cfg;
   app_init(&srv->app, cfg, engine, ex);
   srv->tr = tr;
-  *out = srv;
-  return 0;
+  return srv;
 }
 
 void rpc_server_set_inline(rpc_server *srv, int on) { srv->app.inline_instant = on; }

@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
 #include "rpc_internal.h"
 #include "rpc_options.h"
 #include "rpc_reorder.h"
@@ -120,9 +121,7 @@ static void store_result(batch *b, batch_item *it) {
 static int send_progress(batch *b, batch_item *it) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   rpc_kv kv = {0};
-  if (rpc__ocr_response(&it->r.out, b->srv->app.engine, app_recog_queue_ms(&it->r), &resp,
-                        &kv))
-    return ERR_NOMEM;
+  rpc__ocr_response(&it->r.out, b->srv->app.engine, app_recog_queue_ms(&it->r), &resp, &kv);
   if (it->r.cache) {
     rpc__kv_add(&kv, "cache", it->r.cache == APP_CACHE_HIT ? "hit" : "miss");
     resp.metadata.data_count = (pb_size_t)kv.n;
@@ -157,7 +156,7 @@ static void submit_item(batch *b, batch_item *it) {
   it->submitted = 1;
   if (!it->r.in.path && !it->r.in.data_len) {
     it->r.out.err = ERR_INVAL;
-    it->r.out.error_message = strdup("no image: set private_path, public_path or data");
+    it->r.out.error_message = ocrpc_strdup("no image: set private_path, public_path or data");
     app_metrics_image(&b->srv->app, &it->r.out, -1);
     complete_item(b, it);
     return;
@@ -168,7 +167,7 @@ static void submit_item(batch *b, batch_item *it) {
                       item_done)) {
     b->inflight--;
     it->r.out.err = ERR_ENGINE;
-    it->r.out.error_message = strdup("the server cannot take work now");
+    it->r.out.error_message = ocrpc_strdup("the server cannot take work now");
     complete_item(b, it);
   }
 }
@@ -255,7 +254,7 @@ static void item_done(app_recog *r, int status) {
   } else if (status) { /* a later step could not be queued */
     ocr_result_clear(&it->r.out);
     it->r.out.err = ERR_ENGINE;
-    it->r.out.error_message = strdup("the server cannot take work now");
+    it->r.out.error_message = ocrpc_strdup("the server cannot take work now");
   }
   complete_item(b, it);
   pump(b);
@@ -287,20 +286,11 @@ static void batch_detach(void *work) {
 void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   ocr_OCRBatchRequest *req = reqp;
   rpc_server *srv = c->srv;
-  batch *b = calloc(1, sizeof *b);
+  batch *b = ocrpc_calloc(1, sizeof *b);
   int32_t total = (int32_t)req->image_paths_count;
-  if (!b || (total && !(b->items = calloc((size_t)total, sizeof *b->items))) ||
-      rpc_reorder_init(&b->order, total, !req->completion_order)) {
-    if (b) {
-      free(b->items);
-      rpc_reorder_free(&b->order);
-      free(b);
-    }
-    pb_release(ocr_OCRBatchRequest_fields, req);
-    free(req);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
+  if (total)
+    b->items = ocrpc_calloc((size_t)total, sizeof *b->items);
+  rpc_reorder_init(&b->order, total, !req->completion_order);
   b->req = req;
   b->srv = srv;
   b->call = c;

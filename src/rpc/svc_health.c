@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "health.pb.h"
 #include "llm/llm_backend.h"
 #include "rpc_internal.h"
@@ -65,6 +66,7 @@ static void watch_detach(void *work) {
     srv->watchers = w->next;
   if (w->next)
     w->next->prev = w->prev;
+  OCRPC_ASSERT(srv->nwatchers > 0);
   srv->nwatchers--;
   free(w->service);
   free(w);

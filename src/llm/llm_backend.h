@@ -41,7 +41,8 @@ typedef struct llm_http_cbs {
 struct llm_http {
   /* Starts a request: POST with body (borrowed until on_done or abort)
    * when body is non-NULL, else GET. headers: "Name: value" strings
-   * (copied). timeout_ms 0: none. Returns 0 or ERR_NOMEM / ERR_INVAL. */
+   * (copied). timeout_ms 0: none. Returns 0, ERR_UNAVAILABLE (closing),
+   * ERR_IO (the HTTP library refused the transfer) or ERR_INVAL. */
   int (*start)(llm_http *h, const char *url, const char *const *headers, size_t nheaders,
                const char *body, size_t body_len, uint64_t timeout_ms,
                const llm_http_cbs *cbs, void *arg, llm_http_req **out);

@@ -37,7 +37,7 @@ struct jobs_store;
  * uv_poll_t that does not keep the loop alive and that passes poll errors
  * to hiredis (a refused connect fails at once); the handle closes when
  * hiredis frees the context, on the loop's next turn. Returns 0, ERR_INVAL (already
- * attached), ERR_NOMEM or ERR_IO; on error nothing is attached and the context may be
+ * attached) or ERR_IO; on error nothing is attached and the context may be
  * freed. Loop thread. */
 int loop_redis_attach(void *loop, struct redisAsyncContext *ac);
 

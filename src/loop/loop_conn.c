@@ -201,10 +201,6 @@ static int on_request(void *ud, int32_t sid, const hdr *hdrs, size_t n, void **s
   rpc_call *call = h2_stream_header_overflow(c->h2, sid)
                        ? rpc_call_start_oversized(c->srv->rpc, c, sid, hdrs, n)
                        : rpc_call_start(c->srv->rpc, c, sid, hdrs, n);
-  if (!call) {
-    log_error("conn %llu stream %d: out of memory", (unsigned long long)c->id, sid);
-    return ERR_NOMEM;
-  }
   *sud = call;
   return 0;
 }
@@ -295,11 +291,7 @@ static void conn_flush(loop_conn *c) {
     }
     if (w > 0)
       buf_consume(&c->wbuf, (size_t)w);
-    write_req *wr = malloc(sizeof *wr);
-    if (!wr) {
-      conn_close(c);
-      return;
-    }
+    write_req *wr = ocrpc_malloc(sizeof *wr);
     size_t len;
     wr->conn = c;
     wr->data = buf_steal(&c->wbuf, &len);
@@ -527,11 +519,7 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
     log_warn("accept failed: %s", uv_strerror(status));
     return;
   }
-  loop_conn *c = calloc(1, sizeof *c);
-  if (!c) {
-    log_error("accept: out of memory");
-    return;
-  }
+  loop_conn *c = ocrpc_calloc(1, sizeof *c);
   c->srv = srv;
   c->id = ++srv->next_conn_id;
   uv_tcp_init(srv->loop, &c->tcp);

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 
 struct llm_http_req {
   loop_curl *g;
@@ -125,9 +126,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void
     return 0;
   }
   if (!ctx) {
-    ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
-      return -1;
+    ctx = ocrpc_calloc(1, sizeof *ctx);
     if (uv_poll_init_socket(g->loop, &ctx->poll, fd)) {
       free(ctx);
       return -1;
@@ -248,9 +247,7 @@ static int http_start(llm_http *h, const char *url, const char *const *headers,
   loop_curl *g = h->ud;
   if (g->closing)
     return ERR_UNAVAILABLE;
-  llm_http_req *r = calloc(1, sizeof *r);
-  if (!r)
-    return ERR_NOMEM;
+  llm_http_req *r = ocrpc_calloc(1, sizeof *r);
   r->g = g;
   r->cbs = *cbs;
   r->arg = arg;
@@ -300,7 +297,7 @@ fail:
     curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->hdrs);
   free(r);
-  return ERR_NOMEM;
+  return ERR_IO;
 }
 
 static void http_resume(llm_http *h, llm_http_req *r) {
@@ -335,13 +332,13 @@ static void http_abort(llm_http *h, llm_http_req *r) {
 int loop_curl_new(uv_loop_t *loop, loop_curl **out) {
   static int global_done;
   if (!global_done) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT))
+    /* libcurl allocates through the out-of-memory policy too. */
+    if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, ocrpc_malloc_fn, free, ocrpc_realloc_fn,
+                             ocrpc_strdup_fn, ocrpc_calloc_fn))
       return ERR_IO;
     global_done = 1;
   }
-  loop_curl *g = calloc(1, sizeof *g);
-  if (!g)
-    return ERR_NOMEM;
+  loop_curl *g = ocrpc_calloc(1, sizeof *g);
   g->loop = loop;
   g->multi = curl_multi_init();
   if (!g->multi) {

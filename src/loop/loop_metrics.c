@@ -120,7 +120,7 @@ int loop__metrics_init(loop_server *srv) {
       !srv->m_http_duration || !srv->m_queue_depth || !srv->m_workers_busy ||
       !srv->m_store_up || metrics_on_collect(m, collect, srv, NULL) ||
       metrics_process_register(m))
-    return ERR_NOMEM;
+    return ERR_INVAL;
   return 0;
 }
 

@@ -216,9 +216,7 @@ int loop_run(const config *cfg) {
   int status = 1;
   loop_pool_size(cfg->workers);
 
-  loop_server *srv = calloc(1, sizeof *srv);
-  if (!srv)
-    return 1;
+  loop_server *srv = ocrpc_calloc(1, sizeof *srv);
   srv->cfg = cfg;
   srv->h2.max_concurrent_streams = (uint32_t)cfg->max_concurrent_streams;
   srv->h2.initial_window_size = (uint32_t)cfg->initial_window_bytes;

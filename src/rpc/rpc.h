@@ -136,14 +136,13 @@ void rpc_server_free(rpc_server *srv);
  * the call). Validates them and returns the call, which the caller passes
  * to the functions below until rpc_call_close. A request that is refused
  * at once (unknown method, bad content-type) is answered here; its call
- * still lives until rpc_call_close. Returns NULL only when out of memory
- * (the caller then resets the stream). */
+ * still lives until rpc_call_close. Never NULL (out of memory aborts). */
 rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
                          size_t n);
 
 /* Like rpc_call_start for a request whose header block passed the header
  * list limit (`hdrs`: the fields that fit): answers RESOURCE_EXHAUSTED at
- * once. Returns NULL only when out of memory. */
+ * once. Never NULL. */
 rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_id,
                                    const hdr *hdrs, size_t n);
 

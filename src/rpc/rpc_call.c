@@ -321,8 +321,6 @@ rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_i
                                    const hdr *hdrs, size_t n) {
   req_headers r;
   rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
-  if (!c)
-    return NULL;
   /* What gRPC C-core answers: the call fails, the connection lives. */
   char msg[128];
   snprintf(msg, sizeof msg,
@@ -337,8 +335,6 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
                          size_t n) {
   req_headers r;
   rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
-  if (!c)
-    return NULL;
   if (refuse_transport(c, &r))
     return c;
   if (!r.path) {

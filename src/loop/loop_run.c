@@ -17,6 +17,7 @@
 #include "loop_internal.h"
 #include "loop_tls.h"
 #include "jobs/jobs.h"
+#include "llm/llm.h"
 #include "ocr/ocr.h"
 #include "loop_curl.h"
 
@@ -215,6 +216,7 @@ static void warn_exposed_workdir(const config *cfg) {
 int loop_run(const config *cfg) {
   int status = 1;
   loop_pool_size(cfg->workers);
+  llm_json_hooks(); /* before any thread: cJSON's allocator is global */
 
   loop_server *srv = ocrpc_calloc(1, sizeof *srv);
   srv->cfg = cfg;
@@ -267,10 +269,7 @@ int loop_run(const config *cfg) {
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
-  if (rest_server_new(cfg, rpc_server_app(srv->rpc), &loop__rest_transport, &srv->rest)) {
-    rpc_server_free(srv->rpc);
-    goto fail_timers;
-  }
+  srv->rest = rest_server_new(cfg, rpc_server_app(srv->rpc), &loop__rest_transport);
   if (cfg->redis_url[0])
     rest_server_set_store_probe(srv->rest, loop_redis_up, NULL);
   srv->jobs = jobs;

@@ -9,18 +9,15 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/version.h"
+#include "base/ocrpc_alloc.h"
 #include "rest_internal.h"
 
-int rest_server_new(const config *cfg, app *a, const rest_transport *tr,
-                    rest_server **out) {
-  rest_server *rs = calloc(1, sizeof *rs);
-  if (!rs)
-    return ERR_NOMEM;
+rest_server *rest_server_new(const config *cfg, app *a, const rest_transport *tr) {
+  rest_server *rs = ocrpc_calloc(1, sizeof *rs);
   rs->cfg = cfg;
   rs->app = a;
   rs->tr = tr;
-  *out = rs;
-  return 0;
+  return rs;
 }
 
 void rest_server_free(rest_server *rs) { free(rs); }

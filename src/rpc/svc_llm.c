@@ -417,9 +417,9 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   int rc = llm_call_start(svc, &p, &openai_cbs, j, &j->lc);
   if (rc) {
     c->work = NULL;
-    rpc__call_fail(c, rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_RESOURCE_EXHAUSTED,
+    rpc__call_fail(c, rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_INTERNAL,
                    rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting"
-                                         : "out of memory");
+                                         : "the LLM request could not be started");
     job_free(j);
   }
 }

@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   a.jobs = jobs;
   a.cache_on = size % 2; /* both recognition paths */
   fconn c = {0};
-  CHECK(rest_server_new(&cfg, &a, &transport, &c.rest) == 0);
+  c.rest = rest_server_new(&cfg, &a, &transport);
   h1_settings st = {.max_header_bytes = cfg.max_header_list_bytes,
                     .max_body_bytes = cfg.max_message_bytes};
   c.h1 = h1_session_new(&st, &h1_cbs, &c);

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Logs the failed size (0: unknown, for a library's constructor that only
  * reports failure) and call site, then aborts. Any thread. */
 __attribute__((noreturn, cold)) void ocrpc__oom(size_t n, const char *file, int line);
@@ -38,7 +42,7 @@ static inline void *ocrpc__realloc(void *ptr, size_t n, const char *file, int li
 }
 
 static inline char *ocrpc__copy_str(const char *s, size_t n, const char *file, int line) {
-  char *p = malloc(n + 1);
+  char *p = (char *)malloc(n + 1);
   if (__builtin_expect(!p, 0))
     ocrpc__oom(n + 1, file, line);
   memcpy(p, s, n);
@@ -78,5 +82,9 @@ void *ocrpc_malloc_fn(size_t n);
 void *ocrpc_calloc_fn(size_t count, size_t size);
 void *ocrpc_realloc_fn(void *ptr, size_t n);
 char *ocrpc_strdup_fn(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

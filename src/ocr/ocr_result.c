@@ -49,8 +49,8 @@ int ocr__fail(ocr_result *out, int err, const char *fmt, ...) {
   return err;
 }
 
-int ocr__result_add_box(ocr_result *out, char *text, float confidence,
-                        const float quad[8]) {
+void ocr__result_add_box(ocr_result *out, char *text, float confidence,
+                         const float quad[8]) {
   ocr_box *boxes;
 
   /* Capacity is 4, then doubles each time the count reaches a power of
@@ -65,10 +65,9 @@ int ocr__result_add_box(ocr_result *out, char *text, float confidence,
   memcpy(out->boxes[out->nboxes].quad, quad, sizeof(float) * 8);
   out->boxes[out->nboxes].page = 1;
   out->nboxes++;
-  return 0;
 }
 
-int ocr__result_finish(ocr_result *out) {
+void ocr__result_finish(ocr_result *out) {
   size_t i, len = 0, off = 0;
   double sum = 0;
 
@@ -87,7 +86,6 @@ int ocr__result_finish(ocr_result *out) {
   }
   out->text[off] = '\0';
   out->confidence = out->nboxes > 0 ? (float)(sum / (double)out->nboxes) : 0.0f;
-  return 0;
 }
 
 /* ---- pack / unpack ------------------------------------------------------- */

@@ -25,3 +25,20 @@ void *ocrpc_malloc_fn(size_t n) { return ocrpc_malloc(n); }
 void *ocrpc_calloc_fn(size_t count, size_t size) { return ocrpc_calloc(count, size); }
 void *ocrpc_realloc_fn(void *ptr, size_t n) { return ocrpc_realloc(ptr, n); }
 char *ocrpc_strdup_fn(const char *s) { return ocrpc_strdup(s); }
+
+void *ocrpc_malloc_ud(size_t n, void *ud) {
+  (void)ud;
+  return ocrpc_malloc(n);
+}
+void ocrpc_free_ud(void *p, void *ud) {
+  (void)ud;
+  free(p);
+}
+void *ocrpc_calloc_ud(size_t count, size_t size, void *ud) {
+  (void)ud;
+  return ocrpc_calloc(count, size);
+}
+void *ocrpc_realloc_ud(void *ptr, size_t n, void *ud) {
+  (void)ud;
+  return ocrpc_realloc(ptr, n);
+}

@@ -82,6 +82,11 @@ void *ocrpc_malloc_fn(size_t n);
 void *ocrpc_calloc_fn(size_t count, size_t size);
 void *ocrpc_realloc_fn(void *ptr, size_t n);
 char *ocrpc_strdup_fn(const char *s);
+/* The same with a trailing user-data pointer, ignored (nghttp2_mem). */
+void *ocrpc_malloc_ud(size_t n, void *ud);
+void ocrpc_free_ud(void *p, void *ud);
+void *ocrpc_calloc_ud(size_t count, size_t size, void *ud);
+void *ocrpc_realloc_ud(void *ptr, size_t n, void *ud);
 
 #ifdef __cplusplus
 }

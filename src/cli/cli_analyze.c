@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "client.h"
 #include "client_pb.h"
 #include "llm.pb.h"
@@ -149,9 +150,9 @@ static int ocr_text(const cli_analyze_opts *a, char **text) {
     pb_release(ocr_OCRResponse_fields, &resp);
     return 1;
   }
-  *text = strdup(resp.text ? resp.text : "");
+  *text = ocrpc_strdup(resp.text ? resp.text : "");
   pb_release(ocr_OCRResponse_fields, &resp);
-  return *text ? 0 : 5;
+  return 0;
 }
 
 int cli_analyze(const cli_analyze_opts *a) {

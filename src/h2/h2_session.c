@@ -357,23 +357,8 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t l
 
 /* nghttp2 allocates through the out-of-memory policy too (nghttp2_mem):
  * no NGHTTP2_ERR_NOMEM reaches us from a session. */
-static void *ng_malloc(size_t n, void *ud) {
-  (void)ud;
-  return ocrpc_malloc(n);
-}
-static void ng_free(void *p, void *ud) {
-  (void)ud;
-  free(p);
-}
-static void *ng_calloc(size_t count, size_t size, void *ud) {
-  (void)ud;
-  return ocrpc_calloc(count, size);
-}
-static void *ng_realloc(void *p, size_t n, void *ud) {
-  (void)ud;
-  return ocrpc_realloc(p, n);
-}
-static nghttp2_mem ng_mem = {NULL, ng_malloc, ng_free, ng_calloc, ng_realloc};
+static nghttp2_mem ng_mem = {NULL, ocrpc_malloc_ud, ocrpc_free_ud, ocrpc_calloc_ud,
+                             ocrpc_realloc_ud};
 
 int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *ud,
                    h2_session **out) {

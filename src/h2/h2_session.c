@@ -482,10 +482,11 @@ ssize_t h2_session_pull(h2_session *s, const uint8_t **data) {
       if (st && st->ud && s->cbs.on_drain)
         s->cbs.on_drain(s->ud, st->ud);
     }
-    /* Keep what the waiters asked for while being woken. */
+    /* Keep what the waiters asked for while being woken (the queue only
+     * grows meanwhile). */
+    OCRPC_ASSERT(s->ndrained >= n0 && s->ndrained <= s->drained_cap);
     memmove(s->drained, s->drained + n0, (s->ndrained - n0) * sizeof *s->drained);
     s->ndrained -= n0;
-    OCRPC_ASSERT(s->ndrained >= n0);
     n = nghttp2_session_mem_send(s->ng, data);
     if (n < 0)
       return ERR_PROTOCOL;

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "jobs.h"
 
 typedef struct entry entry;
@@ -121,6 +123,8 @@ static void entry_free(entry *e) {
 
 static void remove_entry(mem_store *m, entry *e) {
   entry **p = slot(m, e->id);
+  /* Every batch is in the table, on the use list and in the counts. */
+  OCRPC_ASSERT(*p == e && m->count > 0 && m->bytes >= e->bytes);
   *p = e->hnext;
   list_unlink(m, e);
   m->count--;
@@ -164,11 +168,9 @@ static entry *find(mem_store *m, const char *id) {
   return *slot(m, id);
 }
 
-static int grow(mem_store *m) {
+static void grow(mem_store *m) {
   size_t n = m->nbuckets * 2;
-  entry **t = calloc(n, sizeof *t);
-  if (!t)
-    return ERR_NOMEM;
+  entry **t = ocrpc_calloc(n, sizeof *t);
   for (size_t i = 0; i < m->nbuckets; i++) {
     entry *e = m->table[i];
     while (e) {
@@ -182,7 +184,6 @@ static int grow(mem_store *m) {
   free(m->table);
   m->table = t;
   m->nbuckets = n;
-  return 0;
 }
 
 static int mem_create(jobs_store *s, const char *id, int32_t total) {
@@ -190,13 +191,10 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   entry *old = find(m, id);
   if (old)
     remove_entry(m, old); /* a client reusing its batch id starts afresh */
-  if (m->count >= m->nbuckets && grow(m))
-    return ERR_NOMEM;
-  entry *e = calloc(1, sizeof *e);
-  if (!e || !(e->id = strdup(id))) {
-    free(e);
-    return ERR_NOMEM;
-  }
+  if (m->count >= m->nbuckets)
+    grow(m);
+  entry *e = ocrpc_calloc(1, sizeof *e);
+  e->id = ocrpc_strdup(id);
   e->state = JOBS_IN_PROGRESS;
   e->total = total;
   e->created_ms = wall_ms();
@@ -209,7 +207,7 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   return 0;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) { return s ? ocrpc_strdup(s) : NULL; }
 
 static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
                           int32_t processed, int32_t failed) {
@@ -220,11 +218,8 @@ static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
   size_t added = 0;
   if (e->nresults == e->cap) {
     size_t cap = e->cap ? e->cap * 2 : 8;
-    jobs_result *p = realloc(e->results, cap * sizeof *p);
-    if (!p)
-      return ERR_NOMEM;
-    e->results = p;
-    added += (cap - e->cap) * sizeof *p;
+    e->results = ocrpc_realloc(e->results, cap * sizeof *e->results);
+    added += (cap - e->cap) * sizeof *e->results;
     e->cap = cap;
   }
   jobs_result *d = &e->results[e->nresults++];
@@ -281,6 +276,9 @@ static void mem_free(jobs_store *s) {
     remove_entry(m, m->oldest);
   while (m->coldest)
     cremove(m, m->coldest);
+  /* Teardown: the counts agree with the lists they count. */
+  OCRPC_ASSERT(m->count == 0 && m->bytes == 0 && m->newest == NULL);
+  OCRPC_ASSERT(m->ccount == 0 && m->warmest == NULL);
   free(m->table);
   free(m->ctable);
   free(m);
@@ -319,6 +317,7 @@ static void clist_push(mem_store *m, centry *e) {
 
 static void cremove(mem_store *m, centry *e) {
   centry **p = cslot(m, e->key);
+  OCRPC_ASSERT(*p == e && m->ccount > 0);
   *p = e->hnext;
   clist_unlink(m, e);
   m->ccount--;
@@ -357,25 +356,16 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
     /* Sized once for the bound (about 1.3 buckets per entry): the table
      * never grows. */
     m->cbuckets = m->cmax + m->cmax / 3 + 1;
-    m->ctable = calloc(m->cbuckets, sizeof *m->ctable);
-    if (!m->ctable)
-      return;
+    m->ctable = ocrpc_calloc(m->cbuckets, sizeof *m->ctable);
   }
-  uint8_t *copy = malloc(len ? len : 1);
-  if (!copy)
-    return;
-  memcpy(copy, data, len);
+  uint8_t *copy = ocrpc_memdup(data, len);
   centry *e = *cslot(m, key);
   if (e) {
     free(e->data);
     clist_unlink(m, e);
   } else {
     size_t klen = strlen(key);
-    e = malloc(sizeof *e + klen + 1);
-    if (!e) {
-      free(copy);
-      return;
-    }
+    e = ocrpc_malloc(sizeof *e + klen + 1);
     memcpy(e->key, key, klen + 1);
     /* Full: expired entries at the cold end go first, then the least
      * recently used one. */
@@ -422,16 +412,10 @@ int jobs_memory_new(uint64_t ttl_ms, jobs_store **out) {
 }
 
 int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out) {
-  mem_store *m = calloc(1, sizeof *m);
-  if (!m)
-    return ERR_NOMEM;
+  mem_store *m = ocrpc_calloc(1, sizeof *m);
   m->cmax = cache_max;
   m->nbuckets = 64;
-  m->table = calloc(m->nbuckets, sizeof *m->table);
-  if (!m->table) {
-    free(m);
-    return ERR_NOMEM;
-  }
+  m->table = ocrpc_calloc(m->nbuckets, sizeof *m->table);
   m->base.ops = &mem_ops;
   m->ttl_ms = ttl_ms;
   *out = &m->base;

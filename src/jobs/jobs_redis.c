@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "base/timer.h"
 #include "jobs.h"
 #include "jobs_redis_internal.h"
@@ -172,12 +174,11 @@ static void add_cmd(builder *bd, int argc, const char *const *argv, const size_t
 
 static void add1(builder *bd, const char *a) { add_cmd(bd, 1, &a, NULL); }
 
-/* "ocrpc:batch:ID" or with ":results"; NULL when out of memory. */
+/* "ocrpc:batch:ID" or with ":results" (heap; caller frees). */
 static char *key_of(const char *id, int results) {
   size_t n = strlen(KEY_PREFIX) + strlen(id) + strlen(RESULTS_SUFFIX) + 1;
-  char *k = malloc(n);
-  if (k)
-    snprintf(k, n, "%s%s%s", KEY_PREFIX, id, results ? RESULTS_SUFFIX : "");
+  char *k = ocrpc_malloc(n);
+  snprintf(k, n, "%s%s%s", KEY_PREFIX, id, results ? RESULTS_SUFFIX : "");
   return k;
 }
 
@@ -568,10 +569,7 @@ static void rewrite_journals(redis_store *s, const char *why) {
   for (journal *j = s->journals; j; j = j->next) {
     batches += j->head != NULL;
     for (wcmd *w = j->head; w; w = w->next) {
-      wcmd *c = malloc(sizeof *c + w->size);
-      if (!c)
-        break; /* out of memory: a partial rewrite beats none */
-      memcpy(c, w, sizeof *c + w->size);
+      wcmd *c = ocrpc_memdup(w, sizeof *c + w->size);
       c->next = NULL;
       c->j = NULL;
       c->sent = 0;
@@ -650,15 +648,11 @@ static void send_write(redis_store *s, wcmd *w) {
  * sends it when connected. */
 static int enqueue(redis_store *s, builder *bd, journal *j) {
   add1(bd, "EXEC");
-  if (bd->nomem) {
+  if (bd->nomem) { /* more commands than a transaction holds: a bug */
     buf_free(&bd->b);
-    return ERR_NOMEM;
+    return ERR_INVAL;
   }
-  wcmd *w = malloc(sizeof *w + bd->b.len);
-  if (!w) {
-    buf_free(&bd->b);
-    return ERR_NOMEM;
-  }
+  wcmd *w = ocrpc_malloc(sizeof *w + bd->b.len);
   w->next = NULL;
   w->j = j;
   if (j)
@@ -671,6 +665,10 @@ static int enqueue(redis_store *s, builder *bd, journal *j) {
   buf_free(&bd->b);
   if (s->pending >= s->env.max_pending) {
     wcmd *old = s->head;
+    /* The bounded write queue: its count is its length, never past the
+     * bound, and a dropped journal write was counted in its journal. */
+    OCRPC_ASSERT(old != NULL && s->pending > 0);
+    OCRPC_ASSERT(!old->j || old->j->queued > 0);
     s->head = old->next;
     if (!s->head)
       s->tail = NULL;
@@ -695,6 +693,7 @@ static int enqueue(redis_store *s, builder *bd, journal *j) {
     s->head = w;
   s->tail = w;
   s->pending++;
+  OCRPC_ASSERT(s->pending <= s->env.max_pending || s->env.max_pending == 0);
   if (ready(s))
     send_write(s, w);
   return 0;
@@ -753,9 +752,7 @@ static int redis_create(jobs_store *js, const char *id, int32_t total) {
   int64_t now = wall_ms();
   active *a = find_active(s, id, NULL);
   if (!a) {
-    a = malloc(sizeof *a + strlen(id) + 1);
-    if (!a)
-      return ERR_NOMEM;
+    a = ocrpc_malloc(sizeof *a + strlen(id) + 1);
     strcpy(a->id, id);
     a->next = s->active;
     s->active = a;
@@ -764,9 +761,7 @@ static int redis_create(jobs_store *js, const char *id, int32_t total) {
   a->created_ms = now;
   journal *j = journal_find(s, id);
   if (!j) {
-    j = calloc(1, sizeof *j + strlen(id) + 1);
-    if (!j)
-      return ERR_NOMEM;
+    j = ocrpc_calloc(1, sizeof *j + strlen(id) + 1);
     strcpy(j->id, id);
     j->next = s->journals;
     s->journals = j;
@@ -774,7 +769,7 @@ static int redis_create(jobs_store *js, const char *id, int32_t total) {
   journal_clear(s, j); /* a reused id starts afresh */
   j->finished_ms = 0;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  builder bd = {BUF_INIT, 0, {0}, !k || !rk};
+  builder bd = {BUF_INIT, 0, {0}, 0};
   add1(&bd, "MULTI");
   /* A client reusing its batch id starts afresh, as in-process. */
   const char *del[] = {"DEL", k, rk};
@@ -794,7 +789,7 @@ static int redis_put_result(jobs_store *js, const char *id, const jobs_result *r
                             int32_t processed, int32_t failed) {
   redis_store *s = (redis_store *)js;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  builder bd = {BUF_INIT, 0, {0}, !k || !rk};
+  builder bd = {BUF_INIT, 0, {0}, 0};
   buf json = BUF_INIT;
   char idx[16];
   snprintf(idx, sizeof idx, "%" PRId32, r->index);
@@ -818,7 +813,7 @@ static int redis_finish(jobs_store *js, const char *id, jobs_state st, int32_t p
                         int32_t failed) {
   redis_store *s = (redis_store *)js;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  builder bd = {BUF_INIT, 0, {0}, !k || !rk};
+  builder bd = {BUF_INIT, 0, {0}, 0};
   add1(&bd, "MULTI");
   add_hset(s, &bd, k, id, st, processed, failed, wall_ms());
   add_expire(s, &bd, k);
@@ -861,8 +856,6 @@ static void renew_leases(redis_store *s, const char *only_id) {
     if (only_id && strcmp(a->id, only_id) != 0)
       continue;
     char *k = key_of(a->id, 0);
-    if (!k)
-      return;
     const char *argv[] = {"EVAL", lease_script, "1", k, until};
     redisAsyncCommandArgv(s->ac, on_lease_reply, s, 5, argv, NULL);
     expect_reply(s);
@@ -935,11 +928,7 @@ static void answer(get_req *req, const redisReply *reply) {
   jobs_result *results = NULL;
   size_t n = 0;
   if (rs->elements >= 2) {
-    results = calloc(rs->elements / 2, sizeof *results);
-    if (!results) {
-      req->cb(req->arg, ERR_UNAVAILABLE, NULL);
-      return;
-    }
+    results = ocrpc_calloc(rs->elements / 2, sizeof *results);
     for (size_t i = 0; i + 1 < rs->elements; i += 2) {
       const redisReply *v = rs->element[i + 1];
       /* A value this version cannot read is skipped rather than failing
@@ -980,15 +969,8 @@ static void *redis_get(jobs_store *js, const char *id, jobs_get_cb cb, void *arg
     cb(arg, ERR_UNAVAILABLE, NULL);
     return NULL;
   }
-  get_req *req = malloc(sizeof *req + strlen(id) + 1);
+  get_req *req = ocrpc_malloc(sizeof *req + strlen(id) + 1);
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  if (!req || !k || !rk) {
-    free(req);
-    free(k);
-    free(rk);
-    cb(arg, ERR_UNAVAILABLE, NULL);
-    return NULL;
-  }
   req->s = s;
   req->cb = cb;
   req->arg = arg;
@@ -1022,9 +1004,8 @@ typedef struct cache_req {
 
 static char *cache_key_of(const char *key) {
   size_t n = strlen(CACHE_PREFIX) + strlen(key) + 1;
-  char *k = malloc(n);
-  if (k)
-    snprintf(k, n, "%s%s", CACHE_PREFIX, key);
+  char *k = ocrpc_malloc(n);
+  snprintf(k, n, "%s%s", CACHE_PREFIX, key);
   return k;
 }
 
@@ -1053,14 +1034,8 @@ static void *redis_cache_get(jobs_store *js, const char *key, jobs_cache_cb cb, 
     cb(arg, ERR_UNAVAILABLE, NULL, 0);
     return NULL;
   }
-  cache_req *req = malloc(sizeof *req);
+  cache_req *req = ocrpc_malloc(sizeof *req);
   char *k = cache_key_of(key);
-  if (!req || !k) {
-    free(req);
-    free(k);
-    cb(arg, ERR_UNAVAILABLE, NULL, 0);
-    return NULL;
-  }
   req->s = s;
   req->cb = cb;
   req->arg = arg;
@@ -1093,8 +1068,6 @@ static void redis_cache_put(jobs_store *js, const char *key, const uint8_t *data
   if (!ready(s))
     return;
   char *k = cache_key_of(key);
-  if (!k)
-    return;
   char px[24];
   snprintf(px, sizeof px, "%" PRIu64, ttl_ms ? ttl_ms : 1);
   const char *argv[] = {"SET", k, (const char *)data, "PX", px};
@@ -1170,9 +1143,7 @@ int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
       snprintf(err, errsize, "the Redis store needs an event loop and timers");
     return ERR_INVAL;
   }
-  redis_store *s = calloc(1, sizeof *s);
-  if (!s)
-    return ERR_NOMEM;
+  redis_store *s = ocrpc_calloc(1, sizeof *s);
   s->base.ops = &redis_ops;
   s->env = *env;
   if (!s->env.connect_timeout_ms)

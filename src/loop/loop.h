@@ -48,7 +48,7 @@ int loop_redis_attach(void *loop, struct redisAsyncContext *ac);
 void loop_redis_env_init(struct jobs_redis_env *env, uv_loop_t *loop);
 
 /* Builds the Redis job store for cfg->redis_url with cfg->job_ttl_seconds.
- * Returns 0, ERR_CONFIG (malformed URL) or ERR_NOMEM; the reason is logged.
+ * Returns 0 or ERR_CONFIG (malformed URL); the reason is logged.
  * Free it (jobs_free) before the loop's last run. Loop thread. */
 int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **out);
 /* 1 while the Redis job store is connected, 0 while it is not (or not

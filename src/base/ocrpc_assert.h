@@ -16,8 +16,9 @@ __attribute__((noreturn, cold)) void ocrpc__assert_fail(const char *expr, const 
 
 #ifdef OCRPC_ASSERTIONS
 #define OCRPC_ASSERT(cond)                                                                 \
-  (__builtin_expect(!!(cond), 1) ? (void)0                                                 \
-                                 : ocrpc__assert_fail(#cond, __FILE__, __LINE__, __func__))
+  (__builtin_expect(!!(cond), 1)                                                           \
+       ? (void)0                                                                           \
+       : ocrpc__assert_fail(#cond, __FILE__, __LINE__, __func__))
 #else
 #define OCRPC_ASSERT(cond) ((void)sizeof(!(cond)))
 #endif

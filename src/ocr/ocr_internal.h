@@ -156,7 +156,8 @@ int ocr__fail(ocr_result *out, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Appends one box; takes ownership of text (heap, NUL-terminated). */
-void ocr__result_add_box(ocr_result *out, char *text, float confidence, const float quad[8]);
+void ocr__result_add_box(ocr_result *out, char *text, float confidence,
+                         const float quad[8]);
 
 /* Joins the box texts with '\n' into out->text and sets out->confidence to
  * their mean. */

@@ -156,7 +156,6 @@ static void cancel(rest_work *w) {
 
 /* ---- reading the request ---- */
 
-
 /* Reads the JSON body into x. Returns 0, or answers (400/422) and
  * returns -1. */
 static int read_json(rest_server *rs, void *conn, const rest_request *req,

@@ -57,7 +57,8 @@ int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out) {
 
 void rpc__gzip(const uint8_t *in, size_t len, buf *out) {
   z_stream z = {.zalloc = z_alloc, .zfree = z_free};
-  int zr = deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  int zr =
+      deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
   OCRPC_ASSERT(zr == Z_OK);
   size_t bound = deflateBound(&z, (uLong)len);
   buf_reserve(out, bound);

@@ -220,7 +220,7 @@ int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
 /* Fills resp from an OCR result: everything is borrowed from r and kv,
  * except resp->text_boxes, which the caller frees. */
 void rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
-                      ocr_OCRResponse *resp, rpc_kv *kv);
+                       ocr_OCRResponse *resp, rpc_kv *kv);
 
 /* Adds one metadata entry (key and value borrowed; at most 17 in all). */
 void rpc__kv_add(rpc_kv *kv, const char *key, const char *value);

@@ -161,7 +161,8 @@ static void submit_item(batch *b, batch_item *it) {
   it->submitted = 1;
   if (!it->r.in.path && !it->r.in.data_len) {
     it->r.out.err = ERR_INVAL;
-    it->r.out.error_message = ocrpc_strdup("no image: set private_path, public_path or data");
+    it->r.out.error_message =
+        ocrpc_strdup("no image: set private_path, public_path or data");
     app_metrics_image(&b->srv->app, &it->r.out, -1);
     complete_item(b, it);
     return;

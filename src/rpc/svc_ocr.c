@@ -108,7 +108,7 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
 }
 
 void rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
-                      ocr_OCRResponse *resp, rpc_kv *kv) {
+                       ocr_OCRResponse *resp, rpc_kv *kv) {
   rpc__ocr_kv(r, eng, queue_ms, kv);
   resp->has_metadata = true;
   resp->metadata.data = kv->e;

@@ -112,6 +112,4 @@ Test(assert, failure_names_the_invariant_function_and_line) {
   cr_assert(strstr(t, "test_alloc.c:"), "%s", t);
 }
 
-Test(assert, holding_invariant_is_silent) {
-  OCRPC_ASSERT(two == 2);
-}
+Test(assert, holding_invariant_is_silent) { OCRPC_ASSERT(two == 2); }

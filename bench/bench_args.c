@@ -10,7 +10,7 @@
 
 #include "base/text.h"
 #include "base/version.h"
-#include "client.h"
+#include "client/client.h"
 
 static const char usage[] =
     "usage: ocrpc-bench [options] [host:port]\n"

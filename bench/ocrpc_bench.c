@@ -22,8 +22,8 @@
 #include "base/err.h"
 #include "bench_args.h"
 #include "bench_hist.h"
-#include "client.h"
-#include "client_pb.h"
+#include "client/client.h"
+#include "client/client_pb.h"
 #include "health.pb.h"
 #include "ocr.pb.h"
 

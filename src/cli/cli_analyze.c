@@ -13,8 +13,8 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/ocrpc_alloc.h"
-#include "client.h"
-#include "client_pb.h"
+#include "client/client.h"
+#include "client/client_pb.h"
 #include "llm.pb.h"
 #include "ocr.pb.h"
 

@@ -20,8 +20,8 @@
 #include "base/ocrpc_alloc.h"
 #include "cli_analyze.h"
 #include "cli_json.h"
-#include "client.h"
-#include "client_pb.h"
+#include "client/client.h"
+#include "client/client_pb.h"
 #include "ocr.pb.h"
 
 enum {

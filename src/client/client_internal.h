@@ -13,7 +13,7 @@
 #include "base/buf.h"
 #include "base/timer.h"
 #include "client.h"
-#include "rpc_wire.h"
+#include "rpc/rpc_wire.h"
 
 /* Writes the grpc-timeout value for ms (at most 8 digits and a unit,
  * rounding up so the server never sees a shorter deadline) into out (at

@@ -12,7 +12,7 @@
 
 #include "base/err.h"
 #include "base/ocrpc_alloc.h"
-#include "rpc_wire.h"
+#include "rpc/rpc_wire.h"
 
 int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg) {
   return rpc_encode_message(out, fields, msg, UINT32_MAX);

@@ -165,7 +165,7 @@ int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out)
  * until something touches them (tests). */
 size_t jobs_memory_cache_count(const jobs_store *s);
 
-/* ---- ocrpc-redis: the Redis store (jobs_redis.c) ---- */
+/* ---- the Redis store (jobs_redis.c) ---- */
 /* Keys, each with a TTL of ttl_ms refreshed on every write:
  *   ocrpc:batch:ID          hash: status, total, processed, failed,
  *                           created_at, updated_at (Unix ms), lease_until
@@ -256,6 +256,5 @@ typedef struct jobs_redis_stats {
 
 /* Counters of a store made by jobs_redis_new (not another kind). */
 void jobs_redis_get_stats(const jobs_store *s, jobs_redis_stats *out);
-/* ---- end ocrpc-redis ---- */
 
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The process around the layers: the TCP listeners (gRPC, HTTP), connections
- * that move bytes between sockets and h2 or h1 sessions, the work-queue
- * executor, and signals. The only module that includes uv.h. Loop
- * thread. */
+/* The process around the layers: the TCP listeners (gRPC, HTTP), connection
+ * sockets that move bytes to and from src/conn (which decides what they
+ * mean), TLS, the work-queue executor, and signals. The only server module
+ * that includes uv.h. Loop thread. */
 #ifndef OCRPC_LOOP_H
 #define OCRPC_LOOP_H
 
@@ -28,7 +28,7 @@ void loop_exec_init(exec *ex, uv_loop_t *loop);
  * count the starts with one atomic add per job. Loop thread. */
 void loop_exec_counts(uint64_t *queued, uint64_t *running);
 
-/* ---- ocrpc-redis: hiredis glue (loop_redis.c) ---- */
+/* ---- hiredis glue (loop_redis.c) ---- */
 struct redisAsyncContext;
 struct jobs_redis_env;
 struct jobs_store;
@@ -55,7 +55,6 @@ int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **
  * connected yet). ud is unused (the probe shape /readyz takes). Loop
  * thread. */
 int loop_redis_up(void *ud);
-/* ---- end ocrpc-redis ---- */
 
 /* Runs the server with cfg until SIGINT or SIGTERM, then closes every
  * handle and frees everything. Returns the process exit status: 0 after a

@@ -7,8 +7,7 @@
 
 #include "base/buf.h"
 #include "base/metrics.h"
-#include "h1/h1.h"
-#include "h2/h2.h"
+#include "conn/conn.h"
 #include "loop.h"
 #include "rest/rest.h"
 #include "rpc/rpc.h"
@@ -33,7 +32,7 @@ typedef struct loop_server {
   struct llm_service *llm; /* llm.LLMService; freed by stop() */
   struct loop_curl *curl;  /* the LLM backend's HTTP (NULL without LLM_BASE_URL) */
   rest_server *rest;
-  h2_settings h2;
+  conn_ctx cc;      /* what every connection shares (src/conn) */
   loop_conn *conns; /* every open connection */
   loop_conn *dirty; /* connections with output to flush */
   loop_conn *dirty_tail;
@@ -47,74 +46,29 @@ typedef struct loop_server {
   /* Metrics (loop_metrics.c); the registry is also /metrics' source. */
   metrics *metrics;
   metric *m_conns_h2, *m_conns_h1, *m_queue_depth, *m_workers_busy, *m_store_up;
-  metric_family *m_http_requests, *m_http_duration;
   struct jobs_store *jobs;
   uv_timer_t access_timer; /* flushes the access log buffer */
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
 } loop_server;
 
-/* What a connection speaks: decided by its first bytes on the gRPC
- * port (the HTTP/2 client preface or not), HTTP/1.1 on the HTTP port. */
-typedef enum conn_proto { CONN_SNIFF = 0, CONN_H2, CONN_H1 } conn_proto;
-
 struct loop_conn {
   uv_tcp_t tcp;
-  conn_proto proto;
-  uint8_t sniffed[24]; /* first bytes while still undecided */
-  size_t nsniffed;
-  h1_session *h1;
-  rest_work *rest_work;  /* the h1 request being answered, if async */
-  int h1_timer_phase;    /* the h1_phase the idle timer was started for */
-  uint64_t h1_timer_req; /* and the request it was started in */
-  int reading;
-  uv_timer_t keepalive; /* ping every keepalive_time, then wait for the ack */
-  uv_timer_t idle;      /* runs while the connection has no stream */
+  uv_timer_t keepalive; /* CONN_TIMER_KEEPALIVE */
+  uv_timer_t idle;      /* CONN_TIMER_IDLE */
   int handles;          /* open handles: the last close callback frees */
-  int awaiting_ack;
   loop_server *srv;
-  h2_session *h2;
+  conn *conn; /* the protocols over the socket (src/conn) */
   uint64_t id;
   loop_conn *prev, *next;
   loop_conn *dirty_next;
   int is_dirty;
   int closing;
   int writing;
-  int close_after_flush;
-  char peer[64]; /* "address:port", for the access log */
-  /* The HTTP/1.1 request being answered (one at a time per connection),
-   * for http_* metrics and its access log line (loop_h1.c). */
-  struct {
-    uint64_t t0_ns;
-    const char *route;  /* rest_route_name */
-    const char *method; /* static (h1) */
-    uint64_t bytes_in;
-    char request_id[129];
-    int id_generated;
-    const char *ocr_status, *details;
-    double queue_ms, ocr_ms;
-  } req;
-  int handshake_done;   /* preface + SETTINGS received; keepalive runs after */
-  buf wbuf;             /* bytes pulled from h2, not yet handed to the socket */
   struct loop_tls *tls; /* NULL: plaintext */
 };
 
-/* ---- shared by loop_conn.c and loop_h1.c ---- */
-void loop__mark_dirty(loop_conn *c);
-void loop__conn_close(loop_conn *c);
-void loop__conn_flush(loop_conn *c);
-/* Makes c an HTTP/1.1 connection and feeds it what was read so far. */
-void loop__h1_start(loop_conn *c, const uint8_t *data, size_t len);
-/* Bytes read on an HTTP/1.1 connection; len 0 with eof at end of input. */
-void loop__h1_read(loop_conn *c, const uint8_t *data, size_t len, int eof);
-/* Before a flush: goes on with pipelined input; moves h1's output to
- * c->wbuf. Returns 0, or -1 when the connection was closed. */
-int loop__h1_pull(loop_conn *c);
-/* Once the output is written: whether to close, and the timers. */
-void loop__h1_after_write(loop_conn *c);
-/* Frees the session and cancels the request in flight. */
-void loop__h1_close(loop_conn *c);
-/* Drain: close idle HTTP/1.1 connections, the rest after their answer. */
-void loop__h1_shutdown(loop_conn *c);
+/* What src/conn asks of a loop_conn's socket and timers. */
+extern const conn_io loop__conn_io;
 
 /* HTTP/1.1 connections with a request under way (a drain waits for
  * them). Walks the connection list: for the drain only. */
@@ -123,8 +77,6 @@ size_t loop__h1_busy(const loop_server *srv);
 /* HTTP/2 connections sent the shutdown notice whose PING is not yet
  * acknowledged (a drain waits for them, see loop__after_flush). */
 size_t loop__h2_shutdown_pending(const loop_server *srv);
-
-extern const rest_transport loop__rest_transport;
 
 /* Starts listening; logs the bound address. Returns 0 or a uv error. */
 int loop__listen(loop_server *srv);
@@ -148,16 +100,9 @@ int loop__metrics_init(loop_server *srv);
  * loop__metrics_stop, from stop()). */
 void loop__metrics_start(loop_server *srv);
 
-/* Counts one HTTP/1.1 answer (http_requests_total{route,code} and
- * http_request_duration_seconds{route}) and writes its access log line. */
-void loop__h1_account(loop_conn *c, int status, uint64_t bytes_out);
-
 /* Flushes the access log and closes its timer (the registry stays until
  * loop_run frees it). */
 void loop__metrics_stop(loop_server *srv);
-
-/* The rpc transport implemented over h2 sessions. */
-extern const rpc_transport loop__transport;
 
 /* loop_auth.c: with --auth-token-file, loads the tokens and hands them to
  * srv->rpc and srv->rest. 0, or -1 (logged) when the file cannot be used.

@@ -21,43 +21,12 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
                                  5,      10,      30,     60,    120,    300};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
-void loop__h1_account(loop_conn *c, int status, uint64_t bytes_out) {
-  loop_server *srv = c->srv;
-  if (!c->req.route)
-    return; /* not a request rest saw */
-  double seconds = (double)(uv_hrtime() - c->req.t0_ns) / 1e9;
-  char code[8];
-  snprintf(code, sizeof code, "%d", status);
-  metric_inc(metrics_series(srv->m_http_requests, (const char *[]){c->req.route, code}));
-  metric_observe(metrics_series(srv->m_http_duration, (const char *[]){c->req.route}),
-                 seconds);
-  access_entry e = {
-      .protocol = "http",
-      .peer = c->peer,
-      .method = c->req.method,
-      .route = c->req.route,
-      .status = status,
-      .ocr_status = c->req.ocr_status,
-      .details = c->req.details,
-      .queue_ms = c->req.queue_ms,
-      .ocr_ms = c->req.ocr_ms,
-      .bytes_in = c->req.bytes_in,
-      .bytes_out = bytes_out,
-      .duration_ms = seconds * 1000.0,
-      .request_id = c->req.request_id[0] ? c->req.request_id : NULL,
-      .request_id_trusted = c->req.id_generated,
-      .failed = status >= 400,
-  };
-  access_log_write(&e);
-  c->req.route = NULL;
-}
-
 static void collect(void *ud) {
   loop_server *srv = ud;
   size_t h2 = 0, h1 = 0;
   for (loop_conn *c = srv->conns; c; c = c->next) {
-    h2 += c->proto == CONN_H2;
-    h1 += c->proto == CONN_H1;
+    h2 += conn_protocol(c->conn) == CONN_H2;
+    h1 += conn_protocol(c->conn) == CONN_H1;
   }
   metric_set(srv->m_conns_h2, (double)h2);
   metric_set(srv->m_conns_h1, (double)h1);
@@ -95,10 +64,10 @@ int loop__metrics_init(loop_server *srv) {
   srv->m_conns_h2 = metrics_series(conns, (const char *[]){"http2"});
   srv->m_conns_h1 = metrics_series(conns, (const char *[]){"http1"});
   const char *rc[] = {"route", "code"}, *r[] = {"route"};
-  srv->m_http_requests = metrics_family(
+  srv->cc.http_requests = metrics_family(
       m, METRIC_COUNTER, "http_requests_total",
       "REST requests answered, by route and HTTP status code.", 2, rc, NULL, 0);
-  srv->m_http_duration = metrics_family(
+  srv->cc.http_duration = metrics_family(
       m, METRIC_HISTOGRAM, "http_request_duration_seconds",
       "REST request duration: request received to answer queued.", 1, r, buckets, NBUCKETS);
   srv->m_queue_depth = metrics_series(
@@ -116,8 +85,8 @@ int loop__metrics_init(loop_server *srv) {
                      "Redis: connected and authenticated), else 0.",
                      0, NULL, NULL, 0),
       NULL);
-  if (!srv->m_conns_h2 || !srv->m_conns_h1 || !srv->m_http_requests ||
-      !srv->m_http_duration || !srv->m_queue_depth || !srv->m_workers_busy ||
+  if (!srv->m_conns_h2 || !srv->m_conns_h1 || !srv->cc.http_requests ||
+      !srv->cc.http_duration || !srv->m_queue_depth || !srv->m_workers_busy ||
       !srv->m_store_up || metrics_on_collect(m, collect, srv, NULL) ||
       metrics_process_register(m))
     return ERR_INVAL;

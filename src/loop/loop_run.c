@@ -220,12 +220,7 @@ int loop_run(const config *cfg) {
 
   loop_server *srv = ocrpc_calloc(1, sizeof *srv);
   srv->cfg = cfg;
-  srv->h2.max_concurrent_streams = (uint32_t)cfg->max_concurrent_streams;
-  srv->h2.initial_window_size = (uint32_t)cfg->initial_window_bytes;
-  srv->h2.connection_window_size = (uint32_t)cfg->initial_window_bytes;
-  srv->h2.max_header_list_size = (uint32_t)cfg->max_header_list_bytes;
-  srv->h2.min_ping_interval_ms = cfg->min_ping_interval_ms;
-  srv->h2.max_ping_strikes = (uint32_t)cfg->max_ping_strikes;
+  conn_ctx_init(&srv->cc, cfg, &loop__conn_io);
 
   uv_loop_t loop;
   if (uv_loop_init(&loop))
@@ -254,7 +249,7 @@ int loop_run(const config *cfg) {
   }
 
   jobs_store *jobs = NULL;
-  /* ocrpc-redis: Redis when REDIS_URL is set (a malformed one is logged). */
+  /* Redis when REDIS_URL is set (a malformed one is logged). */
   if (cfg->redis_url[0] ? loop_redis_jobs_new(cfg, &loop, &jobs)
                         : jobs_memory_new(cfg->job_ttl_seconds * 1000, &jobs))
     goto fail_engine;
@@ -265,11 +260,13 @@ int loop_run(const config *cfg) {
   timer_src timers;
   loop_exec_init(&ex, &loop);
   loop_timer_init(&timers, &loop);
-  srv->rpc = rpc_server_new(cfg, engine, &ex, &loop__transport);
+  srv->rpc = rpc_server_new(cfg, engine, &ex, &conn_rpc_transport);
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
-  srv->rest = rest_server_new(cfg, rpc_server_app(srv->rpc), &loop__rest_transport);
+  srv->rest = rest_server_new(cfg, rpc_server_app(srv->rpc), &conn_rest_transport);
+  srv->cc.rpc = srv->rpc;
+  srv->cc.rest = srv->rest;
   if (cfg->redis_url[0])
     rest_server_set_store_probe(srv->rest, loop_redis_up, NULL);
   srv->jobs = jobs;
@@ -320,7 +317,7 @@ int loop_run(const config *cfg) {
     status = 0;
   }
   stop(srv);
-  /* ocrpc-redis: no call refers to the store after stop(); freed before
+  /* The job store: no call refers to the store after stop(); freed before
    * the last run, which completes the close of Redis' poll handle. */
   jobs_free(jobs);
   jobs = NULL;

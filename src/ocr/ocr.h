@@ -200,4 +200,10 @@ int ocr_language_code(const char *name, char *buf, size_t bufsize);
  * else ERR_FORBIDDEN_PATH or ERR_NOT_FOUND. Any thread. */
 int ocr_path_resolve(const char *root, const char *path, char *out, size_t outsize);
 
+/* Keeps the decoders' (leptonica, libtiff, poppler) messages off stderr:
+ * failures reach callers as codes and messages instead. ocr_engine_new
+ * does it; tests and fuzz targets that read image headers without an
+ * engine call it themselves. Idempotent. Any thread. */
+void ocr_quiet(void);
+
 #endif

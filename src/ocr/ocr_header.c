@@ -444,7 +444,7 @@ static int tiff(const uint8_t *d, size_t n, int page_cap, ocr__header *h) {
     }
     if (w == 0 || ht == 0)
       break;
-    if (tiled && h->unsupported == NULL)
+    if (tiled && !h->unsupported)
       h->unsupported = "tiled TIFF";
     add_page(h, w, ht);
     if (h->pages > page_cap)
@@ -462,7 +462,7 @@ int ocr__header_read(const uint8_t *d, size_t n, int page_cap, ocr__header *h) {
   memset(h, 0, sizeof(*h));
   if (page_cap < 1)
     page_cap = 1;
-  if (d == NULL || n < 4)
+  if (!d || n < 4)
     return ERR_DECODE;
   if (n >= 8 && memcmp(d, png_sig, 8) == 0)
     return png(d, n, h);

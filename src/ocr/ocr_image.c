@@ -40,9 +40,9 @@ static void tiff_message(const char *module, const char *fmt, va_list ap) {
   char text[sizeof(decoder_msg)];
   int n;
 
-  if (decoder_msg[0] != '\0')
+  if (decoder_msg[0])
     return;
-  n = snprintf(text, sizeof(text), "%s: ", module != NULL ? module : "TIFF");
+  n = snprintf(text, sizeof(text), "%s: ", module ? module : "TIFF");
   if (n < 0 || (size_t)n >= sizeof(text))
     n = 0;
   vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
@@ -62,7 +62,7 @@ static void tiff_warning(const char *module, const char *fmt, va_list ap) {
 static void lept_message(const char *msg) {
   size_t n;
 
-  if (decoder_msg[0] != '\0')
+  if (decoder_msg[0])
     return;
   snprintf(decoder_msg, sizeof(decoder_msg), "%s", msg);
   n = strlen(decoder_msg);
@@ -82,6 +82,8 @@ void ocr__image_quiet(void) {
   TIFFSetWarningHandler(tiff_warning);
   ocr__pdf_quiet();
 }
+
+void ocr_quiet(void) { ocr__image_quiet(); }
 
 /* The header check kept for the mock engine: size of the first page. */
 int ocr__image_header(const uint8_t *data, size_t len, int *w, int *h) {
@@ -168,10 +170,10 @@ static PIX *normalise(PIX *pix) {
   PIX *next;
   l_int32 d;
 
-  if (pixGetColormap(pix) != NULL) {
+  if (pixGetColormap(pix)) {
     next = pixRemoveColormap(pix, REMOVE_CMAP_BASED_ON_SRC);
     pixDestroy(&pix);
-    if (next == NULL)
+    if (!next)
       return NULL;
     pix = next;
   }
@@ -180,7 +182,7 @@ static PIX *normalise(PIX *pix) {
     if (has_transparency(pix)) {
       next = pixAlphaBlendUniform(pix, backdrop_for(pix));
       pixDestroy(&pix);
-      if (next == NULL)
+      if (!next)
         return NULL;
       pix = next;
     }
@@ -218,7 +220,7 @@ static PIX *orient(PIX *pix, int o) {
   case 5: /* transpose */
   case 7: /* transverse */
     tmp = pixRotate90(pix, o == 5 ? 1 : -1);
-    next = tmp != NULL ? pixFlipLR(NULL, tmp) : NULL;
+    next = tmp ? pixFlipLR(NULL, tmp) : NULL;
     pixDestroy(&tmp);
     break;
   case 6:
@@ -288,7 +290,7 @@ static PIX *pad_if_needed(PIX *pix, int *pad) {
     return pix;
   next = pixAddBorder(pix, INK_PAD, pixGetDepth(pix) == 8 ? 0xff : 0xffffff00);
   pixDestroy(&pix);
-  if (next != NULL)
+  if (next)
     *pad = INK_PAD;
   return next;
 }
@@ -335,7 +337,7 @@ int ocr__doc_open(const ocr_engine *e, const uint8_t *data, size_t len, ocr__doc
   if (hd->pages > max_pages)
     return ocr__fail(out, ERR_TOO_LARGE, "TIFF has more than %d pages (--max-pages)",
                      max_pages);
-  if (hd->unsupported != NULL)
+  if (hd->unsupported)
     return ocr__fail(out, ERR_UNSUPPORTED_FORMAT, "%s is not supported", hd->unsupported);
   if (!png_intact(data, len))
     return ocr__fail(out, ERR_DECODE, "PNG data is truncated or corrupt");
@@ -364,11 +366,11 @@ int ocr__doc_page(const ocr_engine *e, ocr__doc *doc, int index, ocr__image *img
 
   memset(img, 0, sizeof(*img));
   img->orientation = 1;
-  if (doc->pdf != NULL)
+  if (doc->pdf)
     return ocr__pdf_page(e, doc, index, img, out);
   decoder_msg[0] = '\0';
   pix = decode_page(doc, index);
-  if (pix == NULL)
+  if (!pix)
     return decoder_msg[0] != '\0'
                ? ocr__fail(out, ERR_DECODE, "%s data is corrupt or truncated (%s)",
                            format_name(hd->format), decoder_msg)
@@ -385,16 +387,16 @@ int ocr__doc_page(const ocr_engine *e, ocr__doc *doc, int index, ocr__image *img
     return ocr__fail(out, ERR_DECODE, "image size differs from its header");
   }
   pix = normalise(pix);
-  if (pix == NULL)
+  if (!pix)
     return ocr__fail(out, ERR_DECODE, "unsupported pixel format");
   if (hd->orientation > 1 && hd->format == OCR__FMT_JPEG) {
     pix = orient(pix, hd->orientation);
-    if (pix == NULL)
+    if (!pix)
       return ocr__fail(out, ERR_NOMEM, "no memory to orient the image");
     img->orientation = hd->orientation;
   }
   pix = pad_if_needed(pix, &img->pad);
-  if (pix == NULL)
+  if (!pix)
     return ocr__fail(out, ERR_NOMEM, "no memory to pad the image");
   img->pix = pix;
   img->width = w;
@@ -403,7 +405,7 @@ int ocr__doc_page(const ocr_engine *e, ocr__doc *doc, int index, ocr__image *img
 }
 
 void ocr__doc_close(ocr__doc *doc) {
-  if (doc->pdf != NULL)
+  if (doc->pdf)
     ocr__pdf_close(doc);
   doc->pdf = NULL;
 }

@@ -26,7 +26,7 @@ static void keep_message(j_common_ptr cinfo) {
   quiet_err *q = (quiet_err *)cinfo->err;
   char text[JMSG_LENGTH_MAX];
 
-  if (q->msgsize == 0 || q->msg[0] != '\0')
+  if (q->msgsize == 0 || q->msg[0])
     return;
   q->mgr.format_message(cinfo, text);
   snprintf(q->msg, q->msgsize, "%s", text);
@@ -90,7 +90,7 @@ PIX *ocr__jpeg_decode(const uint8_t *data, size_t len, int w, int h, char *msg,
   pix = pixCreate((l_int32)cinfo.output_width, (l_int32)cinfo.output_height,
                   cinfo.out_color_space == JCS_GRAYSCALE ? 8 : 32);
   row = LEPT_CALLOC((size_t)cinfo.output_width * (size_t)cinfo.output_components, 1);
-  if (pix == NULL || row == NULL) {
+  if (!pix || !row) {
     if (msgsize > 0)
       snprintf(msg, msgsize, "no memory for %ux%u pixels", cinfo.output_width,
                cinfo.output_height);

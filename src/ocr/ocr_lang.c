@@ -65,7 +65,7 @@ static int append_part(const char *part, size_t len, char *buf, size_t bufsize,
       break;
     }
   }
-  if (code == NULL) {
+  if (!code) {
     for (i = 0; i < len; i++)
       if (!((part[i] >= 'a' && part[i] <= 'z') || part[i] == '_'))
         return ERR_LANGUAGE;
@@ -74,12 +74,12 @@ static int append_part(const char *part, size_t len, char *buf, size_t bufsize,
     if (len == 3 && memcmp(part, "osd", 3) == 0)
       return ERR_LANGUAGE;
   }
-  n = code != NULL ? strlen(code) : len;
+  n = code ? strlen(code) : len;
   if (*off + (*off > 0) + n + 1 > bufsize)
     return ERR_LANGUAGE;
   if (*off > 0)
     buf[(*off)++] = '+';
-  memcpy(buf + *off, code != NULL ? code : part, n);
+  memcpy(buf + *off, code ? code : part, n);
   *off += n;
   buf[*off] = '\0';
   return 0;
@@ -90,7 +90,7 @@ int ocr_language_code(const char *name, char *buf, size_t bufsize) {
   size_t plen = 0, off = 0;
   const char *p;
 
-  if (name == NULL || bufsize == 0)
+  if (!name || bufsize == 0)
     return ERR_LANGUAGE;
   buf[0] = '\0';
   for (p = name;; p++) {
@@ -121,7 +121,7 @@ int ocr__tessdata_dir(const char *configured, char *buf, size_t bufsize) {
   size_t n;
 
   /* The config layer reads TESSDATA_PREFIX (--tessdata-dir). */
-  if (dir == NULL || dir[0] == '\0')
+  if (!dir || !dir[0])
     dir = DEFAULT_TESSDATA;
   n = strlen(dir);
   /* Tesseract concatenates the directory and file name itself, so a
@@ -146,7 +146,7 @@ int ocr__language_installed(const char *tessdata, const char *code, ocr_result *
     int n;
 
     end = strchr(p, '+');
-    if (end == NULL)
+    if (!end)
       end = p + strlen(p);
     n = snprintf(file, sizeof(file), "%s/%.*s.traineddata", tessdata, (int)(end - p), p);
     if (n < 0 || (size_t)n >= sizeof(file) || stat(file, &st) != 0 || !S_ISREG(st.st_mode))
@@ -154,7 +154,7 @@ int ocr__language_installed(const char *tessdata, const char *code, ocr_result *
                        "language \"%.*s\" is not installed (no %.*s.traineddata"
                        " in %s)",
                        (int)(end - p), p, (int)(end - p), p, tessdata);
-    if (*end == '\0')
+    if (!*end)
       return 0;
     p = end + 1;
   }
@@ -164,10 +164,10 @@ int ocr__language_is_korean(const char *code) {
   const char *p = code;
 
   for (;;) {
-    if (strncmp(p, "kor", 3) == 0 && (p[3] == '\0' || p[3] == '+' || p[3] == '_'))
+    if (strncmp(p, "kor", 3) == 0 && (!p[3] || p[3] == '+' || p[3] == '_'))
       return 1;
     p = strchr(p, '+');
-    if (p == NULL)
+    if (!p)
       return 0;
     p++;
   }

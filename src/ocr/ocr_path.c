@@ -31,16 +31,16 @@ static int is_inside(const char *root, const char *path) {
 static int normalise(char *p) {
   char *out = p, *in = p;
 
-  while (*in != '\0') {
+  while (*in) {
     char *seg;
     size_t len;
 
     while (*in == '/')
       in++;
-    if (*in == '\0')
+    if (!*in)
       break;
     seg = in;
-    while (*in != '\0' && *in != '/')
+    while (*in && *in != '/')
       in++;
     len = (size_t)(in - seg);
     if (len == 1 && seg[0] == '.')
@@ -66,11 +66,11 @@ int ocr_path_resolve(const char *root, const char *path, char *out, size_t outsi
   char real_root[PATH_MAX], joined[PATH_MAX], real[PATH_MAX];
   int n;
 
-  if (path == NULL || path[0] == '\0')
+  if (!path || !path[0])
     return ERR_NOT_FOUND;
-  if (root == NULL || root[0] == '\0')
+  if (!root || !root[0])
     root = ".";
-  if (realpath(root, real_root) == NULL)
+  if (!realpath(root, real_root))
     return ERR_NOT_FOUND;
 
   if (path[0] == '/')
@@ -95,7 +95,7 @@ int ocr_path_resolve(const char *root, const char *path, char *out, size_t outsi
       return ERR_FORBIDDEN_PATH;
   }
 
-  if (realpath(joined, real) == NULL)
+  if (!realpath(joined, real))
     return errno == ENOENT || errno == ENOTDIR ? ERR_NOT_FOUND : ERR_FORBIDDEN_PATH;
   if (!is_inside(real_root, real))
     return ERR_FORBIDDEN_PATH;

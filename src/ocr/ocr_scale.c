@@ -31,18 +31,18 @@ double ocr__text_scale(void *p) {
   int *heights = NULL, n, k = 0, i, median;
   double scale = 1.0;
 
-  if (pix == NULL || pixGetWidth(pix) * (double)pixGetHeight(pix) < 2e6)
+  if (!pix || pixGetWidth(pix) * (double)pixGetHeight(pix) < 2e6)
     return 1.0;
   /* Components on a half-size copy: heights halve, the count stays, and
    * the pass costs a quarter. */
   grey = pixConvertTo8(pix, 0);
-  if (grey != NULL)
+  if (grey)
     small = pixScaleAreaMap2(grey);
-  if (small != NULL)
+  if (small)
     bin = pixConvertTo1(small, 128);
-  if (bin != NULL)
+  if (bin)
     boxa = pixConnComp(bin, NULL, 8);
-  n = boxa != NULL ? boxaGetCount(boxa) : 0;
+  n = boxa ? boxaGetCount(boxa) : 0;
   if (n >= MIN_COMPONENTS)
     heights = ocrpc_malloc((size_t)n * sizeof(*heights));
   for (i = 0; heights != NULL && i < n; i++) {

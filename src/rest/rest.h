@@ -2,8 +2,9 @@
 /* The REST front door (the guide's FastAPI endpoints): routes an HTTP
  * request to the app layer and answers with JSON (cJSON). POST
  * /ocr/extract, GET /v1/batches/{id}, /healthy, /healthz, /readyz. rest
- * performs no I/O: answers go out through the rest_transport the loop
- * hands in, recognitions through the app's executor. Loop thread only. */
+ * performs no I/O: answers go out through the rest_transport it is
+ * handed (src/conn's, over an h1 session), recognitions through the app's
+ * executor. Loop thread only. */
 #ifndef OCRPC_REST_H
 #define OCRPC_REST_H
 
@@ -17,7 +18,7 @@ typedef struct rest_server rest_server;
 typedef struct rest_work rest_work;
 struct app;
 
-/* How rest answers. conn is the loop's connection; everything passed is
+/* How rest answers. conn is the connection (src/conn's); everything passed is
  * copied. Returns 0 or a negative ERR_*. */
 typedef struct rest_transport {
   int (*respond)(void *conn, int status, const hdr *hdrs, size_t n, const uint8_t *body,
@@ -69,7 +70,7 @@ void rest_server_set_auth(rest_server *rs, const struct auth_tokens *tokens);
 
 /* Serves one request on conn. The answer may be given before this returns
  * (health, errors, an instant engine): NULL is then returned. Otherwise
- * the work in flight is returned; the loop keeps it until the answer
+ * the work in flight is returned; the caller keeps it until the answer
  * comes through tr->respond, or cancels it with rest_work_cancel if the
  * connection goes away first. */
 rest_work *rest_handle(rest_server *rs, void *conn, const rest_request *req);

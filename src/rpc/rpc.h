@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* gRPC over an abstract stream transport: request validation, the method
  * table keyed by :path, 5-byte message framing, status and trailers, and
- * the services (OCRService). rpc performs no I/O and starts no threads:
- * responses go out through the rpc_transport the loop hands in, and
- * blocking work through the exec it hands in. Loop thread only. */
+ * the services (OCRService, LLMService, health, reflection). rpc performs
+ * no I/O and starts no threads: responses go out through the
+ * rpc_transport it is handed (src/conn's, over an h2 session), and
+ * blocking work through the exec it is handed. Loop thread only. */
 #ifndef OCRPC_RPC_H
 #define OCRPC_RPC_H
 
@@ -42,7 +43,7 @@ typedef enum rpc_status {
   RPC_UNAUTHENTICATED = 16
 } rpc_status;
 
-/* How rpc writes to a stream. `conn` is the loop's connection; every call
+/* How rpc writes to a stream. `conn` is the connection (src/conn's); every call
  * copies what it is given. Each returns 0 or a negative ERR_*. */
 typedef struct rpc_transport {
   int (*respond)(void *conn, int32_t stream_id, const hdr *hdrs, size_t n, int end_stream);

@@ -11,7 +11,6 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/metrics.h"
-#include "ocr/ocr_internal.h"
 
 static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,
                               0,    13,  'I', 'H', 'D',  'R',  0,    0,    0x01, 0x41,
@@ -76,7 +75,7 @@ static void setup(void) {
   cr_assert_eq(config_load(&cfg, 3, args, env, stderr, err, sizeof err), 0);
   ocr_config oc = {.kind = OCR_KIND_MOCK, .image_root = "/tmp", .default_language = "eng"};
   cr_assert_eq(ocr_engine_new(&oc, &engine), 0);
-  ocr__image_quiet();
+  ocr_quiet();
   cr_assert_eq(jobs_memory_new(3600 * 1000, &jobs), 0);
   app_init(&a, &cfg, engine, &ex);
   a.jobs = jobs;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "ocr/ocr_internal.h"
+#include "ocr_internal.h"
 
 #define CHECK(cond)                                                                        \
   do {                                                                                     \

@@ -47,8 +47,8 @@ struct metrics;
 /* Registers the recognition path's families in m (borrowed, must outlive
  * a): ocr_images_total{language,result}, ocr_recognition_seconds,
  * ocr_queue_wait_seconds, ocr_result_cache_hits_total,
- * ocr_result_cache_misses_total and ocr_phase_seconds{phase}. Returns 0
- * or ERR_NOMEM. Loop thread. */
+ * ocr_result_cache_misses_total and ocr_phase_seconds{phase}. Returns 0,
+ * or ERR_INVAL when m already has one of these families. Loop thread. */
 int app_metrics_register(app *a, struct metrics *m);
 
 /* Counts one answered image in ocr_images_total (language: the Tesseract

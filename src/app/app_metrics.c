@@ -55,10 +55,10 @@ int app_metrics_register(app *a, metrics *m) {
                                        "encode"};
   for (size_t i = 0; i < 5; i++)
     if (!(a->m_phase[i] = metrics_series(phase, (const char *[]){phases[i]})))
-      return ERR_NOMEM;
+      return ERR_INVAL;
   if (!a->m_images || !a->m_recognition || !a->m_queue_wait || !a->m_cache_hits ||
       !a->m_cache_misses || metrics_on_collect(m, collect, a, NULL))
-    return ERR_NOMEM;
+    return ERR_INVAL;
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_assert.h"
 
 void app_init(app *a, const config *cfg, ocr_engine *engine, exec *ex) {
   memset(a, 0, sizeof *a);
@@ -107,12 +108,17 @@ void app__cache_store(app *a, const app_recog *r) {
 /* Hands the outcome to the owner; a fresh result of a miss is stored
  * first, unless the owner has gone. */
 static void finish(app_recog *r, int status) {
+  /* Exactly once per started recognition, and never while the store
+   * still holds a request for it. */
+  OCRPC_ASSERT(r->_done != NULL && r->_store_req == NULL);
   if (status == 0 && !r->_cancel && r->cache == APP_CACHE_MISS)
     app__cache_store(r->_app, r);
   if (status == 0)
     app_metrics_image(r->_app, &r->out,
                       r->cache == APP_CACHE_HIT ? -1 : app_recog_queue_ms(r));
-  r->_done(r, status);
+  app_recog_cb done = r->_done;
+  r->_done = NULL; /* the owner may free r inside done: nothing after */
+  done(r, status);
 }
 
 /* Worker thread. */
@@ -136,6 +142,7 @@ static void read_work(exec_job *ej) {
  * unreachable: the recognition then runs as without the cache). */
 static int cache_answer(app_recog *r, int err, const uint8_t *data, size_t len) {
   app *a = r->_app;
+  OCRPC_ASSERT(r->cache == APP_CACHE_NONE); /* the store answers once */
   r->_store_req = NULL;
   if (err == 0 && ocr_result_unpack(data, len, &r->out) == 0) {
     a->cache_hits++;
@@ -189,6 +196,7 @@ static void read_done(exec_job *ej, int status) {
 }
 
 int app_recog_start(app *a, app_recog *r, int flags, app_recog_cb done) {
+  OCRPC_ASSERT(done != NULL);
   r->_app = a;
   r->_done = done;
   r->_t_queued_ns = clock_mono_ns();

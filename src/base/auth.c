@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "ocrpc_alloc.h"
 #include "sha256.h"
 
 #define TOKEN_MAX 4096
@@ -38,14 +39,10 @@ int auth_tokens_load(const char *path, auth_tokens **out, char *err, size_t errs
     snprintf(err, errsize, "auth token file %s: %s", path, strerror(errno));
     return ERR_IO;
   }
-  auth_tokens *t = calloc(1, sizeof *t);
-  char *line = malloc(TOKEN_MAX + 3);
+  auth_tokens *t = ocrpc_calloc(1, sizeof *t);
+  char *line = ocrpc_malloc(TOKEN_MAX + 3);
   size_t cap = 0;
   int rc = 0;
-  if (!t || !line) {
-    rc = ERR_NOMEM;
-    goto fail;
-  }
   unsigned lineno = 0;
   while (fgets(line, TOKEN_MAX + 3, f)) {
     lineno++;
@@ -79,12 +76,7 @@ int auth_tokens_load(const char *path, auth_tokens **out, char *err, size_t errs
     }
     if (t->n == cap) {
       cap = cap ? 2 * cap : 8;
-      void *d = realloc(t->digest, cap * sizeof *t->digest);
-      if (!d) {
-        rc = ERR_NOMEM;
-        goto fail;
-      }
-      t->digest = d;
+      t->digest = ocrpc_realloc(t->digest, cap * sizeof *t->digest);
     }
     digest_of(s, len, t->digest[t->n++]);
   }
@@ -104,10 +96,7 @@ int auth_tokens_load(const char *path, auth_tokens **out, char *err, size_t errs
   *out = t;
   return 0;
 fail:
-  if (rc == ERR_NOMEM)
-    snprintf(err, errsize, "auth token file %s: out of memory", path);
-  if (line)
-    OPENSSL_cleanse(line, TOKEN_MAX + 3);
+  OPENSSL_cleanse(line, TOKEN_MAX + 3);
   free(line);
   auth_tokens_free(t);
   fclose(f);

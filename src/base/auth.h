@@ -18,7 +18,7 @@ typedef struct auth_tokens auth_tokens;
  * returned. Errors, with a one-line message in err (size errsize) that
  * names the file and the line but never shows a token: ERR_IO (cannot
  * read the file), ERR_CONFIG (no token in it, a line that is too long or
- * has other bytes, over 100000 tokens), ERR_NOMEM. */
+ * has other bytes, over 100000 tokens). */
 int auth_tokens_load(const char *path, auth_tokens **out, char *err, size_t errsize);
 
 /* Frees a set. NULL is a no-op. */

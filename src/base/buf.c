@@ -5,34 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "ocrpc_alloc.h"
 
-int buf_reserve(buf *b, size_t extra) {
+void buf_reserve(buf *b, size_t extra) {
   if (b->cap - b->len >= extra)
-    return 0;
+    return;
   size_t need = b->len + extra;
+  /* Wrapped: no limit checked the size first (a bug); no block fits. */
   if (need < b->len)
-    return ERR_NOMEM;
+    ocrpc__oom(SIZE_MAX, __FILE__, __LINE__);
   size_t cap = b->cap ? b->cap : 256;
   while (cap < need)
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-  uint8_t *p = realloc(b->data, cap);
-  if (!p)
-    return ERR_NOMEM;
-  b->data = p;
+  b->data = ocrpc_realloc(b->data, cap);
   b->cap = cap;
-  return 0;
 }
 
-int buf_append(buf *b, const void *data, size_t n) {
+void buf_append(buf *b, const void *data, size_t n) {
   if (n == 0)
-    return 0;
-  int rc = buf_reserve(b, n);
-  if (rc)
-    return rc;
+    return;
+  buf_reserve(b, n);
   memcpy(b->data + b->len, data, n);
   b->len += n;
-  return 0;
 }
 
 void buf_consume(buf *b, size_t n) {
@@ -61,8 +55,7 @@ int buf_gather(buf *b, size_t high, buf_pull_fn pull, void *src) {
     long n = pull(src, &data);
     if (n <= 0)
       return (int)n;
-    if (buf_append(b, data, (size_t)n))
-      return ERR_NOMEM;
+    buf_append(b, data, (size_t)n);
   }
   return 1;
 }

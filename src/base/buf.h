@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A growable byte buffer. Callers check sizes a client chooses against
- * their limits before appending. One owner; not thread-safe. */
+ * their limits before appending: growing never fails, out of memory aborts
+ * (base/ocrpc_alloc.h). One owner; not thread-safe. */
 #ifndef OCRPC_BASE_BUF_H
 #define OCRPC_BASE_BUF_H
 
@@ -16,10 +17,10 @@ typedef struct buf {
 #define BUF_INIT                                                                           \
   { NULL, 0, 0 }
 
-/* Ensures room for `extra` more bytes; 0 or ERR_NOMEM. */
-int buf_reserve(buf *b, size_t extra);
-/* Appends n bytes; 0 or ERR_NOMEM. */
-int buf_append(buf *b, const void *data, size_t n);
+/* Ensures room for `extra` more bytes. */
+void buf_reserve(buf *b, size_t extra);
+/* Appends n bytes. */
+void buf_append(buf *b, const void *data, size_t n);
 /* Drops the first n bytes (n <= len). */
 void buf_consume(buf *b, size_t n);
 /* Moves the bytes out: returns the data pointer (caller frees) and resets b. */
@@ -36,7 +37,7 @@ typedef long (*buf_pull_fn)(void *src, const uint8_t **data);
  * appends what pull hands out until it has nothing, it fails, or b holds
  * `high` bytes or more, so many small frames leave in one write. Returns 0
  * (pull has nothing more), 1 (stopped at `high`: more may be waiting), or
- * the negative ERR_* of pull or ERR_NOMEM (b keeps what it gathered). */
+ * the negative ERR_* of pull (b keeps what it gathered). */
 int buf_gather(buf *b, size_t high, buf_pull_fn pull, void *src);
 
 #endif

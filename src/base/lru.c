@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "ocrpc_alloc.h"
+#include "ocrpc_assert.h"
 
 static size_t hash(const char *s) {
   uint64_t h = 1469598103934665603ull;
@@ -45,16 +46,15 @@ static void push_newest(lru_table *t, lru_node *n) {
   t->newest = n;
 }
 
-int lru_init(lru_table *t, size_t nbuckets) {
+void lru_init(lru_table *t, size_t nbuckets) {
   memset(t, 0, sizeof *t);
-  t->buckets = calloc(nbuckets, sizeof *t->buckets);
-  if (!t->buckets)
-    return ERR_NOMEM;
+  t->buckets = ocrpc_calloc(nbuckets, sizeof *t->buckets);
   t->nbuckets = nbuckets;
-  return 0;
 }
 
 void lru_free(lru_table *t) {
+  /* Teardown: every object was removed first, so the order list agrees. */
+  OCRPC_ASSERT(t->count == 0 && t->oldest == NULL && t->newest == NULL);
   free(t->buckets);
   memset(t, 0, sizeof *t);
 }
@@ -73,6 +73,8 @@ void lru_insert(lru_table *t, lru_node *n) {
 
 void lru_remove(lru_table *t, lru_node *n) {
   lru_node **p = slot(t, n->key);
+  /* n is in the table (its bucket finds it) and counted. */
+  OCRPC_ASSERT(*p == n && t->count > 0);
   *p = n->hnext;
   t->count--;
   unlink_order(t, n);
@@ -83,11 +85,9 @@ void lru_touch(lru_table *t, lru_node *n) {
   push_newest(t, n);
 }
 
-int lru_grow(lru_table *t) {
+void lru_grow(lru_table *t) {
   size_t n = t->nbuckets * 2;
-  lru_node **b = calloc(n, sizeof *b);
-  if (!b)
-    return ERR_NOMEM;
+  lru_node **b = ocrpc_calloc(n, sizeof *b);
   for (size_t i = 0; i < t->nbuckets; i++) {
     lru_node *e = t->buckets[i];
     while (e) {
@@ -101,5 +101,4 @@ int lru_grow(lru_table *t) {
   free(t->buckets);
   t->buckets = b;
   t->nbuckets = n;
-  return 0;
 }

@@ -24,10 +24,11 @@ typedef struct lru_table {
   lru_node *oldest, *newest;
 } lru_table;
 
-/* An empty table of nbuckets (> 0) buckets. 0 or ERR_NOMEM. */
-int lru_init(lru_table *t, size_t nbuckets);
+/* An empty table of nbuckets (> 0) buckets. Aborts when out of memory
+ * (base/ocrpc_alloc.h). */
+void lru_init(lru_table *t, size_t nbuckets);
 
-/* Frees the buckets (not the objects: remove them first). */
+/* Frees the buckets (not the objects: remove them first; asserted). */
 void lru_free(lru_table *t);
 
 /* The object with this key, or NULL. Does not change the order. */
@@ -42,7 +43,7 @@ void lru_remove(lru_table *t, lru_node *n);
 /* Makes n, which is in t, the newest. */
 void lru_touch(lru_table *t, lru_node *n);
 
-/* Doubles the buckets. 0 or ERR_NOMEM (t unchanged). */
-int lru_grow(lru_table *t);
+/* Doubles the buckets. Aborts when out of memory. */
+void lru_grow(lru_table *t);
 
 #endif

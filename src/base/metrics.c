@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "ocrpc_alloc.h"
 
 const double metrics_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
                                           0.5,   0.75, 1.0,   2.5,  5.0,   7.5, 10.0};
@@ -43,10 +44,7 @@ struct metrics {
   size_t ncollect;
 };
 
-int metrics_new(metrics **out) {
-  *out = calloc(1, sizeof **out);
-  return *out ? 0 : ERR_NOMEM;
-}
+metrics *metrics_new(void) { return ocrpc_calloc(1, sizeof(metrics)); }
 
 static void series_free(metric *s, size_t nlabels) {
   if (!s)
@@ -101,29 +99,19 @@ static int valid_name(const char *s, int label) {
 }
 
 static metric *series_new(metric_family *f, const char *const *values) {
-  metric *s = calloc(1, sizeof *s);
-  if (!s)
-    return NULL;
+  metric *s = ocrpc_calloc(1, sizeof *s);
   s->_family = f;
   if (f->nlabels) {
-    s->_values = calloc(f->nlabels, sizeof *s->_values);
-    if (!s->_values)
-      goto fail;
+    s->_values = ocrpc_calloc(f->nlabels, sizeof *s->_values);
     for (size_t i = 0; i < f->nlabels; i++)
-      if (!(s->_values[i] = strdup(values[i] ? values[i] : "")))
-        goto fail;
+      s->_values[i] = ocrpc_strdup(values[i] ? values[i] : "");
   }
   if (f->type == METRIC_HISTOGRAM) {
-    s->buckets = calloc(f->nbounds + 1, sizeof *s->buckets);
-    if (!s->buckets)
-      goto fail;
+    s->buckets = ocrpc_calloc(f->nbounds + 1, sizeof *s->buckets);
     s->bounds = f->bounds;
     s->nbounds = f->nbounds;
   }
   return s;
-fail:
-  series_free(s, f->nlabels);
-  return NULL;
 }
 
 static void series_link(metric_family *f, metric *s) {
@@ -154,38 +142,26 @@ metric_family *metrics_family(metrics *m, metric_type type, const char *name,
     if (!(buckets[i] > buckets[i - 1]))
       return NULL;
 
-  metric_family *f = calloc(1, sizeof *f);
-  if (!f)
-    return NULL;
+  metric_family *f = ocrpc_calloc(1, sizeof *f);
   f->type = type;
   f->nlabels = nlabels;
-  if (!(f->name = strdup(name)) || !(f->help = strdup(help ? help : "")))
-    goto fail;
+  f->name = ocrpc_strdup(name);
+  f->help = ocrpc_strdup(help ? help : "");
   for (size_t i = 0; i < nlabels; i++)
-    if (!(f->labels[i] = strdup(labels[i])))
-      goto fail;
+    f->labels[i] = ocrpc_strdup(labels[i]);
   if (type == METRIC_HISTOGRAM) {
     f->nbounds = nbuckets;
-    if (nbuckets && !(f->bounds = malloc(nbuckets * sizeof *f->bounds)))
-      goto fail;
     if (nbuckets)
-      memcpy(f->bounds, buckets, nbuckets * sizeof *f->bounds);
+      f->bounds = ocrpc_memdup(buckets, nbuckets * sizeof *f->bounds);
   }
-  if (nlabels == 0) {
-    metric *s = series_new(f, NULL);
-    if (!s)
-      goto fail;
-    series_link(f, s);
-  }
+  if (nlabels == 0)
+    series_link(f, series_new(f, NULL));
   if (m->tail)
     m->tail->next = f;
   else
     m->families = f;
   m->tail = f;
   return f;
-fail:
-  family_free(f);
-  return NULL;
 }
 
 metric *metrics_series(metric_family *f, const char *const *values) {
@@ -206,8 +182,7 @@ metric *metrics_series(metric_family *f, const char *const *values) {
     return f->overflow;
   }
   metric *s = series_new(f, values);
-  if (s)
-    series_link(f, s);
+  series_link(f, s);
   return s;
 }
 
@@ -229,7 +204,7 @@ double metric_value(const metric *s) { return s ? s->value : 0; }
 int metrics_on_collect(metrics *m, void (*fn)(void *ud), void *ud,
                        void (*release)(void *ud)) {
   if (m->ncollect == MAX_COLLECTORS)
-    return ERR_NOMEM;
+    return ERR_INVAL;
   m->collect[m->ncollect].fn = fn;
   m->collect[m->ncollect].ud = ud;
   m->collect[m->ncollect].release = release;
@@ -241,13 +216,9 @@ int metrics_on_collect(metrics *m, void (*fn)(void *ud), void *ud,
 
 typedef struct out {
   buf *b;
-  int err;
 } out;
 
-static void put(out *o, const char *s, size_t n) {
-  if (!o->err && buf_append(o->b, s, n))
-    o->err = ERR_NOMEM;
-}
+static void put(out *o, const char *s, size_t n) { buf_append(o->b, s, n); }
 
 static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
@@ -357,10 +328,10 @@ static void put_series(out *o, const metric_family *f, const metric *s) {
 
 static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
-int metrics_render(metrics *m, buf *b) {
+void metrics_render(metrics *m, buf *b) {
   for (size_t i = 0; i < m->ncollect; i++)
     m->collect[i].fn(m->collect[i].ud);
-  out o = {b, 0};
+  out o = {b};
   for (const metric_family *f = m->families; f; f = f->next) {
     puts_(&o, "# HELP ");
     puts_(&o, f->name);
@@ -376,5 +347,4 @@ int metrics_render(metrics *m, buf *b) {
     if (f->overflow)
       put_series(&o, f, f->overflow);
   }
-  return o.err;
 }

@@ -31,8 +31,9 @@ typedef enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM } metr
 extern const double metrics_default_buckets[];
 extern const size_t metrics_default_nbuckets;
 
-/* Creates an empty registry. Returns 0 or ERR_NOMEM. */
-int metrics_new(metrics **out);
+/* Creates an empty registry (free with metrics_free). Never NULL: out of
+ * memory aborts (base/ocrpc_alloc.h). */
+metrics *metrics_new(void);
 
 /* Frees the registry, its families and series (every metric pointer handed
  * out dies with it). NULL is a no-op. */
@@ -43,7 +44,7 @@ void metrics_free(metrics *m);
  * nbuckets upper bounds in increasing order (copied; +Inf is implied);
  * NULL means metrics_default_buckets. A family without labels has its one
  * series from the start, so it is exposed (as 0) before any update.
- * Returns the family (owned by the registry), or NULL for ERR_NOMEM, a
+ * Returns the family (owned by the registry), or NULL for a
  * name or label name that is not a valid Prometheus name, too many labels,
  * a duplicate family name, or unordered buckets. */
 metric_family *metrics_family(metrics *m, metric_type type, const char *name,
@@ -53,7 +54,7 @@ metric_family *metrics_family(metrics *m, metric_type type, const char *name,
 /* The series of f with these label values (f's nlabels strings, copied on
  * first use; any bytes, escaped on output), created at 0 when new. Look a
  * series up once and keep the pointer where the values are fixed. Returns
- * NULL when f is NULL or out of memory; every update below ignores NULL. */
+ * NULL when f is NULL; every update below ignores NULL. */
 metric *metrics_series(metric_family *f, const char *const *values);
 
 /* Counters and gauges. A counter is only ever increased (v >= 0). */
@@ -70,21 +71,21 @@ double metric_value(const metric *s);
 /* Registers fn(ud) to run at the start of every metrics_render, to set
  * gauges that are read rather than counted (process memory, queue depth).
  * ud is borrowed; when release is not NULL, metrics_free calls
- * release(ud). At most 16. Returns 0 or ERR_NOMEM (nothing registered,
+ * release(ud). At most 16. Returns 0 or ERR_INVAL (16 already: nothing registered,
  * release not called). */
 int metrics_on_collect(metrics *m, void (*fn)(void *ud), void *ud,
                        void (*release)(void *ud));
 
 /* Appends the exposition of every family, in registration order, to out
- * (Content-Type: text/plain; version=0.0.4). Returns 0 or ERR_NOMEM (out
- * then holds a prefix). */
-int metrics_render(metrics *m, buf *out);
+ * (Content-Type: text/plain; version=0.0.4). */
+void metrics_render(metrics *m, buf *out);
 
 /* Registers the process_* families Prometheus client libraries export
  * (process_cpu_seconds_total, process_open_fds, process_max_fds,
  * process_virtual_memory_bytes, process_resident_memory_bytes,
  * process_start_time_seconds), read from /proc at each render. Returns 0,
- * or ERR_NOMEM. */
+ * or ERR_INVAL when a family of these names exists or the registry already
+ * has its 16 collectors. */
 int metrics_process_register(metrics *m);
 
 /* ---- the series layout, for the inline updates only ---- */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "ocrpc_alloc.h"
 #include "metrics.h"
 
 typedef struct proc_metrics {
@@ -95,9 +96,7 @@ static void collect(void *ud) {
 }
 
 int metrics_process_register(metrics *m) {
-  proc_metrics *pm = calloc(1, sizeof *pm);
-  if (!pm)
-    return ERR_NOMEM;
+  proc_metrics *pm = ocrpc_calloc(1, sizeof *pm);
   struct {
     metric **slot;
     metric_type type;
@@ -133,5 +132,5 @@ int metrics_process_register(metrics *m) {
   return 0;
 fail:
   free(pm);
-  return ERR_NOMEM;
+  return ERR_INVAL;
 }

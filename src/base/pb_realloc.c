@@ -3,20 +3,23 @@
  * CMakeLists.txt). nanopb grows a repeated pointer field by one element per
  * entry decoded; with plain realloc that is quadratic wherever realloc
  * copies (always under ASan), so 400,000 empty batch entries froze the
- * loop. Growing the block geometrically makes decoding linear. Any thread
- * (the calling thread's decode only). */
+ * loop. Growing the block geometrically makes decoding linear. Out of
+ * memory aborts (ocrpc_alloc.h): sizes come from a message already bounded
+ * by --max-message-bytes and counted against the batch limit before
+ * decoding. Any thread (the calling thread's decode only). */
 #include "pb_realloc.h"
 
 #include <malloc.h>
-#include <stdlib.h>
+
+#include "ocrpc_alloc.h"
 
 void *ocrpc_pb_realloc(void *ptr, size_t size) {
   if (!ptr)
-    return malloc(size);
+    return ocrpc_malloc(size);
   size_t have = malloc_usable_size(ptr);
   if (size <= have)
     return ptr; /* room left from an earlier growth step */
   /* 1.5x: amortised linear, and a block at most half again the data. */
   size_t want = have + have / 2;
-  return realloc(ptr, want > size ? want : size);
+  return ocrpc_realloc(ptr, want > size ? want : size);
 }

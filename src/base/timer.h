@@ -14,7 +14,8 @@ typedef void (*timer_cb)(void *arg);
 
 struct timer_src {
   /* Calls cb(arg) once after ms milliseconds, on the loop thread, unless
-   * stopped first. Returns the timer, or NULL when out of memory. */
+   * stopped first. Returns the timer (never NULL: out of memory aborts,
+   * base/ocrpc_alloc.h). */
   timer *(*start)(timer_src *src, uint64_t ms, timer_cb cb, void *arg);
   /* Stops and frees the timer; the callback will not run. Must not be
    * called after the callback ran (the timer is freed then). NULL is a

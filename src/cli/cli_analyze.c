@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "client/client.h"
 #include "client/client_pb.h"
 #include "llm.pb.h"
@@ -110,15 +111,17 @@ static char *read_all(FILE *f, size_t *len) {
   char chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (b.len + n > TEXT_LIMIT || buf_append(&b, chunk, n)) {
+    if (b.len + n > TEXT_LIMIT) {
       buf_free(&b);
       return NULL;
     }
+    buf_append(&b, chunk, n);
   }
-  if (ferror(f) || buf_append(&b, "", 1)) {
+  if (ferror(f)) {
     buf_free(&b);
     return NULL;
   }
+  buf_append(&b, "", 1);
   *len = b.len - 1;
   return (char *)b.data;
 }
@@ -147,9 +150,9 @@ static int ocr_text(const cli_analyze_opts *a, char **text) {
     pb_release(ocr_OCRResponse_fields, &resp);
     return 1;
   }
-  *text = strdup(resp.text ? resp.text : "");
+  *text = ocrpc_strdup(resp.text ? resp.text : "");
   pb_release(ocr_OCRResponse_fields, &resp);
-  return *text ? 0 : 5;
+  return 0;
 }
 
 int cli_analyze(const cli_analyze_opts *a) {

@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/text.h"
 #include "base/version.h"
+#include "base/ocrpc_alloc.h"
 #include "cli_analyze.h"
 #include "cli_json.h"
 #include "client/client.h"
@@ -416,14 +417,10 @@ static int cmd_batch(cli *o) {
     return EXIT_USAGE;
   }
   ocr_OCRBatchRequest req = ocr_OCRBatchRequest_init_zero;
-  req.image_paths = calloc((size_t)o->nargs, sizeof *req.image_paths);
+  req.image_paths = ocrpc_calloc((size_t)o->nargs, sizeof *req.image_paths);
   batch_ud b;
   memset(&b, 0, sizeof b);
-  b.names = calloc((size_t)o->nargs, sizeof *b.names);
-  if (!req.image_paths || !b.names) {
-    fprintf(stderr, "ocrpc: out of memory\n");
-    return EXIT_SERVER;
-  }
+  b.names = ocrpc_calloc((size_t)o->nargs, sizeof *b.names);
   int local_failed = 0;
   for (int i = 0; i < o->nargs; i++) {
     ocr_ImagePath *ip = &req.image_paths[req.image_paths_count];
@@ -609,9 +606,7 @@ int main(int argc, char **argv) {
   o.target = env && *env ? env : "localhost:50051";
   const char *tok = getenv("OCRPC_TOKEN");
   o.token = tok && *tok ? tok : NULL;
-  char **args = calloc((size_t)argc + 1, sizeof *args);
-  if (!args)
-    return EXIT_SERVER;
+  char **args = ocrpc_calloc((size_t)argc + 1, sizeof *args);
   int no_more_flags = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -700,11 +695,7 @@ int main(int argc, char **argv) {
 #undef VALUE
   }
   o.args = args;
-  char *targets = strdup(o.target);
-  if (!targets) {
-    free(args);
-    return EXIT_SERVER;
-  }
+  char *targets = ocrpc_strdup(o.target);
   int bad_target = 0;
   char host[256], port[16];
   for (char *save = NULL, *t = strtok_r(targets, ",", &save); t;

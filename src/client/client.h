@@ -60,7 +60,7 @@ typedef struct client_conn_opts {
   const char *authorization;
 } client_conn_opts;
 
-/* Creates a loop. 0 or ERR_NOMEM. */
+/* Creates a loop. 0 or ERR_IO (libuv could not set up a loop). */
 int client_loop_new(client_loop **out);
 
 /* Runs the loop until nothing is left to do: every connection closed and
@@ -89,7 +89,7 @@ int client_target_parse(const char *target, char *host, size_t hostlen, char *po
 /* Starts connecting to target ("host:port"; names are resolved, IPv4 and
  * IPv6, each address tried in turn). Calls may be started at once: they
  * wait until the server's SETTINGS arrive. opts may be NULL. Returns 0,
- * ERR_INVAL (bad target) or ERR_NOMEM. A failed connection is reported
+ * or ERR_INVAL (bad target). A failed connection is reported
  * through the calls (UNAVAILABLE, with the reason). */
 int client_conn_new(client_loop *l, const char *target, const client_conn_opts *opts,
                     client_conn **out);
@@ -115,7 +115,7 @@ uint32_t client_conn_max_streams(const client_conn *c);
  * (the call then ends with DEADLINE_EXCEEDED). cbs is copied; ud is passed
  * to the callbacks. *out (may be NULL) is valid until on_done returns.
  * Returns 0, or ERR_UNAVAILABLE when the connection is not usable,
- * ERR_INVAL, ERR_NOMEM; on_done is not called when it fails. */
+ * ERR_INVAL; on_done is not called when it fails. */
 int client_call_start(client_conn *c, const char *path, const uint8_t *body, size_t len,
                       uint64_t timeout_ms, int flags, const client_call_cbs *cbs, void *ud,
                       client_call **out);

@@ -26,7 +26,7 @@ typedef struct client_session_cfg {
 } client_session_cfg;
 
 /* Creates the session and queues the connection preface and SETTINGS.
- * 0, ERR_NOMEM or ERR_PROTOCOL. */
+ * 0 or ERR_PROTOCOL. */
 int client__session_new(const client_session_cfg *cfg, client_session **out);
 
 /* Ends every call still open with `code` and `msg` (local status), then
@@ -40,7 +40,7 @@ void client__session_free(client_session *s, int code, const char *msg);
 int client__session_feed(client_session *s, const uint8_t *data, size_t len);
 
 /* The next bytes to write, valid until the next call on the session; 0
- * when there is nothing; ERR_PROTOCOL or ERR_NOMEM on a fatal error. */
+ * when there is nothing; ERR_PROTOCOL on a fatal error. */
 ssize_t client__session_pull(client_session *s, const uint8_t **data);
 
 /* Ends every open and queued call with a local status (connection lost,

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "rpc/rpc_wire.h"
 
 int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg) {
@@ -38,11 +39,7 @@ int client_pb_read_file(const char *path, uint64_t limit, pb_bytes_array_t **out
     goto done;
   }
   size_t n = (size_t)st.st_size;
-  pb_bytes_array_t *b = malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(n));
-  if (!b) {
-    rc = ERR_NOMEM;
-    goto done;
-  }
+  pb_bytes_array_t *b = ocrpc_malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(n));
   if (fread(b->bytes, 1, n, f) != n) {
     free(b);
     goto done;

@@ -17,7 +17,7 @@
 #define CLIENT_M_BATCH_STATUS "/ocr.OCRService/GetBatchStatus"
 
 /* Appends msg as one length-prefixed, uncompressed gRPC message to out.
- * Returns 0, ERR_MSG_TOO_LARGE (over 4 GiB - 1), ERR_NOMEM or ERR_PARSE
+ * Returns 0, ERR_MSG_TOO_LARGE (over 4 GiB - 1) or ERR_PARSE
  * (nanopb refused the message). */
 int client_pb_frame(buf *out, const pb_msgdesc_t *fields, const void *msg);
 
@@ -48,7 +48,7 @@ int client_wire_check(const uint8_t *data, size_t len, const client_schema *s,
 
 /* Reads a regular file into a new pb_bytes_array_t (caller frees with
  * free()). Returns 0, ERR_NOT_FOUND, ERR_TOO_LARGE (over limit bytes),
- * ERR_IO (not a regular file, read error) or ERR_NOMEM. */
+ * or ERR_IO (not a regular file, read error). */
 int client_pb_read_file(const char *path, uint64_t limit, pb_bytes_array_t **out);
 
 #endif

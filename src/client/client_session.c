@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/list.h"
 #include "base/version.h"
+#include "base/ocrpc_alloc.h"
 #include "client_internal.h"
 
 #define USER_AGENT "ocrpc-client/" OCRPC_VERSION
@@ -265,9 +266,6 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
       code = RPC_RESOURCE_EXHAUSTED;
       snprintf(c->local_msg, sizeof c->local_msg, "response message larger than %llu bytes",
                (unsigned long long)c->df.limit);
-    } else if (rc == ERR_NOMEM) {
-      code = RPC_RESOURCE_EXHAUSTED;
-      snprintf(c->local_msg, sizeof c->local_msg, "out of memory");
     }
     char msg[sizeof c->local_msg];
     memcpy(msg, c->local_msg, sizeof msg);
@@ -307,9 +305,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     c->have_status = 1;
     c->grpc_status = ok && v < RPC_STATUS_COUNT ? v : RPC_UNKNOWN;
   } else if (IS("grpc-message")) {
-    char *m = malloc(valuelen + 1);
-    if (!m)
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    char *m = ocrpc_malloc(valuelen + 1);
     memcpy(m, value, valuelen);
     m[valuelen] = '\0';
     free(c->grpc_message);
@@ -432,41 +428,37 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame,
 }
 
 int client__session_new(const client_session_cfg *cfg, client_session **out) {
-  int rc = ERR_NOMEM;
-  client_session *s = calloc(1, sizeof *s);
-  if (!s)
-    goto fail_alloc;
-  s->authority = strdup(cfg->authority);
-  if (!s->authority)
-    goto fail_authority;
-  if (cfg->authorization && !(s->authorization = strdup(cfg->authorization)))
-    goto fail_callbacks;
+  client_session *s = ocrpc_calloc(1, sizeof *s);
+  s->authority = ocrpc_strdup(cfg->authority);
+  if (cfg->authorization)
+    s->authorization = ocrpc_strdup(cfg->authorization);
   s->window = cfg->window ? cfg->window : DEFAULT_WINDOW;
   if (s->window > NGHTTP2_MAX_WINDOW_SIZE)
     s->window = NGHTTP2_MAX_WINDOW_SIZE;
   s->max_recv = cfg->max_recv_message ? cfg->max_recv_message : DEFAULT_MAX_RECV;
   s->timers = cfg->timers;
 
+  /* Their only error is NGHTTP2_ERR_NOMEM: the out-of-memory policy. */
   nghttp2_session_callbacks *cbs;
   if (nghttp2_session_callbacks_new(&cbs))
-    goto fail_callbacks;
+    ocrpc__oom(0, __FILE__, __LINE__);
   nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, on_frame_not_send);
   nghttp2_option *opt;
-  if (nghttp2_option_new(&opt)) {
-    nghttp2_session_callbacks_del(cbs);
-    goto fail_callbacks;
-  }
+  if (nghttp2_option_new(&opt))
+    ocrpc__oom(0, __FILE__, __LINE__);
   /* Until the server's SETTINGS arrive we start nothing anyway. */
   nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-  int nrc = nghttp2_session_client_new2(&s->ng, cbs, s, opt);
+  static nghttp2_mem mem = {NULL, ocrpc_malloc_ud, ocrpc_free_ud, ocrpc_calloc_ud,
+                            ocrpc_realloc_ud};
+  int nrc = nghttp2_session_client_new3(&s->ng, cbs, s, opt, &mem);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
-  if (nrc)
-    goto fail_callbacks;
+  if (nrc) /* only NGHTTP2_ERR_NOMEM, which mem never lets happen */
+    ocrpc__oom(0, __FILE__, __LINE__);
 
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -476,21 +468,14 @@ int client__session_new(const client_session_cfg *cfg, client_session **out) {
   if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) ||
       nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
                                             (int32_t)s->window)) {
-    rc = ERR_PROTOCOL;
-    goto fail_settings;
+    nghttp2_session_del(s->ng);
+    free(s->authorization);
+    free(s->authority);
+    free(s);
+    return ERR_PROTOCOL;
   }
   *out = s;
   return 0;
-
-fail_settings:
-  nghttp2_session_del(s->ng);
-fail_callbacks:
-  free(s->authorization);
-  free(s->authority);
-fail_authority:
-  free(s);
-fail_alloc:
-  return rc;
 }
 
 void client__session_fail(client_session *s, int code, const char *msg) {
@@ -536,7 +521,7 @@ ssize_t client__session_pull(client_session *s, const uint8_t **data) {
     return 0;
   ssize_t n = nghttp2_session_mem_send(s->ng, data);
   if (n < 0)
-    return n == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_PROTOCOL;
+    return ERR_PROTOCOL;
   return n;
 }
 
@@ -580,14 +565,8 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
     return ERR_INVAL;
   if (!client__session_usable(s))
     return ERR_UNAVAILABLE;
-  client_call *c = calloc(1, sizeof *c);
-  if (!c)
-    return ERR_NOMEM;
-  c->path = strdup(path);
-  if (!c->path) {
-    free(c);
-    return ERR_NOMEM;
-  }
+  client_call *c = ocrpc_calloc(1, sizeof *c);
+  c->path = ocrpc_strdup(path);
   c->s = s;
   c->body = body;
   c->body_len = len;
@@ -598,11 +577,6 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
   rpc_deframer_init(&c->df, s->max_recv);
   if (timeout_ms) {
     c->deadline = s->timers->start(s->timers, timeout_ms, on_deadline, c);
-    if (!c->deadline) {
-      free(c->path);
-      free(c);
-      return ERR_NOMEM;
-    }
   }
   DLIST_PUSH(s->calls, c);
   s->ncalls++;

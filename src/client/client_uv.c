@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "client_internal.h"
 #include "loop/loop_timer.h"
 
@@ -144,18 +145,13 @@ static timer *conn_timer_start(timer_src *src, uint64_t ms, timer_cb cb, void *a
   conn_timer *ct = l->free_timers;
   if (ct)
     l->free_timers = ct->next_free;
-  else if (!(ct = malloc(sizeof *ct)))
-    return NULL;
+  else
+    ct = ocrpc_malloc(sizeof *ct);
   uv_update_time(&l->uv); /* the cached time may be a whole callback old */
   ct->c = c;
   ct->cb = cb;
   ct->arg = arg;
   ct->inner = l->timers.start(&l->timers, ms, on_conn_timer, ct);
-  if (!ct->inner) {
-    ct->next_free = l->free_timers;
-    l->free_timers = ct;
-    return NULL;
-  }
   return (timer *)ct;
 }
 
@@ -190,18 +186,12 @@ static void on_prepare(uv_prepare_t *h) { flush_dirty(h->data); }
 static void on_check(uv_check_t *h) { flush_dirty(h->data); }
 
 int client_loop_new(client_loop **out) {
-  client_loop *l = calloc(1, sizeof *l);
-  if (!l)
-    return ERR_NOMEM;
+  client_loop *l = ocrpc_calloc(1, sizeof *l);
   if (uv_loop_init(&l->uv)) {
     free(l);
-    return ERR_NOMEM;
+    return ERR_IO;
   }
-  if (loop_timer_init(&l->timers, &l->uv)) {
-    uv_loop_close(&l->uv);
-    free(l);
-    return ERR_NOMEM;
-  }
+  loop_timer_init(&l->timers, &l->uv);
   uv_prepare_init(&l->uv, &l->prepare);
   l->prepare.data = l;
   uv_prepare_start(&l->prepare, on_prepare);
@@ -531,18 +521,12 @@ static void wake(void *ud) { mark_dirty(ud); }
 
 int client_conn_new(client_loop *l, const char *target, const client_conn_opts *opts,
                     client_conn **out) {
-  client_conn *c = calloc(1, sizeof *c);
-  if (!c)
-    return ERR_NOMEM;
+  client_conn *c = ocrpc_calloc(1, sizeof *c);
   if (client_target_parse(target, c->host, sizeof c->host, c->port, sizeof c->port)) {
     free(c);
     return ERR_INVAL;
   }
-  c->rbuf = malloc(READ_BUF);
-  if (!c->rbuf) {
-    free(c);
-    return ERR_NOMEM;
-  }
+  c->rbuf = ocrpc_malloc(READ_BUF);
   c->l = l;
   c->timers.start = conn_timer_start;
   c->timers.stop = conn_timer_stop;

@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
 #include "conn_internal.h"
 
 /* Stop pulling frames from nghttp2 above this: the rest stays queued in
@@ -98,10 +99,6 @@ static int on_request(void *ud, int32_t sid, const hdr *hdrs, size_t n, void **s
   rpc_call *call = h2_stream_header_overflow(c->h2, sid)
                        ? rpc_call_start_oversized(c->ctx->rpc, c, sid, hdrs, n)
                        : rpc_call_start(c->ctx->rpc, c, sid, hdrs, n);
-  if (!call) {
-    log_error("conn %llu stream %d: out of memory", (unsigned long long)c->id, sid);
-    return ERR_NOMEM;
-  }
   *sud = call;
   return 0;
 }
@@ -214,10 +211,8 @@ void conn_ctx_init(conn_ctx *ctx, const config *cfg, const conn_io *io) {
   ctx->h2.max_ping_strikes = (uint32_t)cfg->max_ping_strikes;
 }
 
-int conn_new(const conn_ctx *ctx, void *io, uint64_t id, const char *peer, conn **out) {
-  conn *c = calloc(1, sizeof *c);
-  if (!c)
-    return ERR_NOMEM;
+conn *conn_new(const conn_ctx *ctx, void *io, uint64_t id, const char *peer) {
+  conn *c = ocrpc_calloc(1, sizeof *c);
   c->ctx = ctx;
   c->iof = ctx->io;
   c->io = io;
@@ -229,8 +224,7 @@ int conn_new(const conn_ctx *ctx, void *io, uint64_t id, const char *peer, conn 
   if (n >= sizeof c->peer)
     n = sizeof c->peer - 1;
   memcpy(c->peer, peer, n);
-  *out = c;
-  return 0;
+  return c;
 }
 
 /* The session reported a protocol error: write the GOAWAY it queued, read

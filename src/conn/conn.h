@@ -77,13 +77,14 @@ extern const rest_transport conn_rest_transport;
 
 /* A new connection, not yet started. ctx is borrowed for its lifetime; id
  * names it in the log; peer ("address:port", for the access log) is
- * copied. The owner is reading the socket. 0 or ERR_NOMEM. */
-int conn_new(const conn_ctx *ctx, void *io, uint64_t id, const char *peer, conn **out);
+ * copied. The owner is reading the socket. Never NULL (out of memory
+ * aborts, base/ocrpc_alloc.h). */
+conn *conn_new(const conn_ctx *ctx, void *io, uint64_t id, const char *peer);
 
 /* Starts the connection as `how`: CONN_SNIFF waits for the first bytes
  * under the HTTP header timeout; CONN_H2 sends our SETTINGS and bounds the
- * handshake; CONN_H1 waits for a request. Failure (out of memory) is
- * logged and asks io->close. */
+ * handshake; CONN_H1 waits for a request. Failure (the h2 session could
+ * not queue its SETTINGS) is logged and asks io->close. */
 void conn_start(conn *c, conn_proto how);
 
 /* Bytes read from the socket (plaintext), borrowed until it returns. 0, or

@@ -192,11 +192,7 @@ void conn__h1_start(conn *c, const uint8_t *data, size_t len) {
                     .max_body_bytes = cfg->max_message_bytes};
   c->proto = CONN_H1;
   c->h1_timer_phase = -1;
-  if (h1_session_new(&st, &h1_cbs, c, &c->h1)) {
-    log_error("conn %llu: cannot create an HTTP/1.1 session", (unsigned long long)c->id);
-    conn__close(c);
-    return;
-  }
+  c->h1 = h1_session_new(&st, &h1_cbs, c);
   conn__h1_read(c, data, len, 0);
 }
 
@@ -226,10 +222,7 @@ int conn__h1_pull(conn *c) {
     conn__read(c, 0);
   if (c->closing)
     return -1;
-  if (h1_session_pull(s, &c->out)) {
-    conn__close(c);
-    return -1;
-  }
+  h1_session_pull(s, &c->out);
   return 0;
 }
 

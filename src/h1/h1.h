@@ -69,10 +69,9 @@ typedef enum h1_phase {
   H1_WAITING   /* a request is being answered */
 } h1_phase;
 
-/* Creates a session. st and cb are copied; ud is passed to callbacks.
- * Returns 0 or ERR_NOMEM. */
-int h1_session_new(const h1_settings *st, const h1_callbacks *cb, void *ud,
-                   h1_session **out);
+/* Creates a session (free with h1_session_free). st and cb are copied; ud
+ * is passed to callbacks. Never NULL: out of memory aborts. */
+h1_session *h1_session_new(const h1_settings *st, const h1_callbacks *cb, void *ud);
 
 /* Frees the session; NULL is a no-op. Requests not answered are dropped. */
 void h1_session_free(h1_session *s);
@@ -96,15 +95,15 @@ void h1_session_drain(h1_session *s);
 
 /* Answers the request being served: status line, hdrs (borrowed; the
  * session adds Content-Length and Connection), body (borrowed, len
- * bytes; omitted for HEAD). Returns 0, ERR_INVAL when no request waits
- * for an answer, or ERR_NOMEM. Do not call from inside on_request's
+ * bytes; omitted for HEAD). Returns 0, or ERR_INVAL when no request
+ * waits for an answer. Do not call from inside on_request's
  * parsing of a later request: answers go out in request order anyway,
  * since only one request is delivered at a time. */
 int h1_session_respond(h1_session *s, int status, const hdr *hdrs, size_t n,
                        const uint8_t *body, size_t len);
 
-/* Moves the bytes to write onto the end of out. 0 or ERR_NOMEM. */
-int h1_session_pull(h1_session *s, buf *out);
+/* Moves the bytes to write onto the end of out. */
+void h1_session_pull(h1_session *s, buf *out);
 
 h1_phase h1_session_phase(const h1_session *s);
 

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "h1.h"
 
 /* Input kept while a request is answered: beyond it the caller stops
@@ -124,8 +125,9 @@ static int on_message_begin(http_parser *p) {
 
 static int on_url(http_parser *p, const char *at, size_t len) {
   h1_session *s = p->data;
-  if (count_header(s, len) || buf_append(&s->url, at, len))
-    return s->fail_status ? -1 : (s->fail_status = 500, -1);
+  if (count_header(s, len))
+    return -1;
+  buf_append(&s->url, at, len);
   return 0;
 }
 
@@ -148,10 +150,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   }
   hline *h = &s->hl[s->nh - 1];
   size_t off = s->hbytes.len;
-  if (buf_append(&s->hbytes, at, len)) {
-    s->fail_status = 500;
-    return -1;
-  }
+  buf_append(&s->hbytes, at, len);
   for (size_t i = 0; i < len; i++)
     s->hbytes.data[off + i] = (uint8_t)tolower(s->hbytes.data[off + i]);
   h->name_len += len;
@@ -169,10 +168,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     h->val_off = s->hbytes.len;
     s->last_value = 1;
   }
-  if (buf_append(&s->hbytes, at, len)) {
-    s->fail_status = 500;
-    return -1;
-  }
+  buf_append(&s->hbytes, at, len);
   h->val_len += len;
   return 0;
 }
@@ -198,19 +194,14 @@ static int on_headers_complete(http_parser *p) {
     s->fail_status = 413;
     return -1;
   }
-  if (has_length && declared > 0 && buf_reserve(&s->body, (size_t)declared)) {
-    s->fail_status = 500;
-    return -1;
-  }
+  if (has_length && declared > 0)
+    buf_reserve(&s->body, (size_t)declared);
   const hline *e = find_header(s, "expect");
   if (e && p->http_minor >= 1 && (chunked || (has_length && declared > 0))) {
     const char *v = (const char *)s->hbytes.data + e->val_off;
     if (e->val_len == 12 && strncasecmp(v, "100-continue", 12) == 0) {
       static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (buf_append(&s->out, cont, sizeof cont - 1)) {
-        s->fail_status = 500;
-        return -1;
-      }
+      buf_append(&s->out, cont, sizeof cont - 1);
     } else {
       s->fail_status = 417;
       return -1;
@@ -226,10 +217,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     s->fail_status = 413; /* a chunked body passing the limit */
     return -1;
   }
-  if (buf_append(&s->body, at, len)) {
-    s->fail_status = 500;
-    return -1;
-  }
+  buf_append(&s->body, at, len);
   return 0;
 }
 
@@ -243,11 +231,8 @@ static int on_message_complete(http_parser *p) {
   return 0;
 }
 
-int h1_session_new(const h1_settings *st, const h1_callbacks *cb, void *ud,
-                   h1_session **out) {
-  h1_session *s = calloc(1, sizeof *s);
-  if (!s)
-    return ERR_NOMEM;
+h1_session *h1_session_new(const h1_settings *st, const h1_callbacks *cb, void *ud) {
+  h1_session *s = ocrpc_calloc(1, sizeof *s);
   s->st = *st;
   s->cb = *cb;
   s->ud = ud;
@@ -261,8 +246,7 @@ int h1_session_new(const h1_settings *st, const h1_callbacks *cb, void *ud,
   s->ps.on_headers_complete = on_headers_complete;
   s->ps.on_body = on_body;
   s->ps.on_message_complete = on_message_complete;
-  *out = s;
-  return 0;
+  return s;
 }
 
 void h1_session_free(h1_session *s) {
@@ -278,12 +262,11 @@ void h1_session_free(h1_session *s) {
 
 /* Fills s->req from what was read: the request line once whole, the
  * headers once the block is whole, the body so far. */
-static int build_view(h1_session *s) {
+static void build_view(h1_session *s) {
   memset(&s->req, 0, sizeof s->req);
   s->req.query = "";
   if (s->url_done) {
-    if (buf_append(&s->url, "", 1))
-      return ERR_NOMEM;
+    buf_append(&s->url, "", 1);
     char *url = (char *)s->url.data;
     char *q = strchr(url, '?');
     s->req.path = url;
@@ -307,7 +290,6 @@ static int build_view(h1_session *s) {
   s->req.body = s->body.len ? s->body.data : NULL;
   s->req.body_len = s->body.len;
   s->req.http_minor = s->p.http_minor;
-  return 0;
 }
 
 /* Queues an answer the session gives itself (errors), then closes. */
@@ -317,10 +299,7 @@ static void fail(h1_session *s, int status) {
   static const hdr ct = HDR_LIT("content-type", "application/json");
   if (s->cb.on_refused) {
     /* Told before the answer is queued: respond resets the request. */
-    if (build_view(s)) {
-      memset(&s->req, 0, sizeof s->req);
-      s->req.query = "";
-    }
+    build_view(s);
     s->req.body = NULL;
     s->req.body_len = 0;
     s->cb.on_refused(s->ud, status, &s->req, (size_t)n);
@@ -334,11 +313,9 @@ static void fail(h1_session *s, int status) {
 }
 
 /* Delivers the request once the message is complete. */
-static int deliver(h1_session *s) {
-  if (build_view(s))
-    return ERR_NOMEM;
+static void deliver(h1_session *s) {
+  build_view(s);
   s->cb.on_request(s->ud, &s->req);
-  return 0;
 }
 
 /* Parses data until it is used up or a request waits for its answer;
@@ -350,10 +327,7 @@ static ssize_t parse(h1_session *s, const uint8_t *data, size_t len) {
     enum http_errno e = HTTP_PARSER_ERRNO(&s->p);
     used += k;
     if (e == HPE_PAUSED) {
-      if (deliver(s)) {
-        fail(s, 500);
-        return -1;
-      }
+      deliver(s);
       continue; /* answered at once: go on with the next request */
     }
     if (e != HPE_OK || k == 0) {
@@ -371,8 +345,7 @@ int h1_session_feed(h1_session *s, const uint8_t *data, size_t len) {
   if (s->dead)
     return ERR_PROTOCOL;
   if (len && (s->in.len || s->phase == H1_WAITING)) {
-    if (buf_append(&s->in, data, len))
-      return ERR_NOMEM;
+    buf_append(&s->in, data, len);
     len = 0;
   }
   if (s->in.len && s->phase != H1_WAITING) {
@@ -385,8 +358,8 @@ int h1_session_feed(h1_session *s, const uint8_t *data, size_t len) {
     ssize_t n = parse(s, data, len);
     if (n < 0)
       return ERR_PROTOCOL;
-    if ((size_t)n < len && buf_append(&s->in, data + n, len - (size_t)n))
-      return ERR_NOMEM;
+    if ((size_t)n < len)
+      buf_append(&s->in, data + n, len - (size_t)n);
   }
   return 0;
 }
@@ -395,7 +368,7 @@ void h1_session_eof(h1_session *s) { s->eof = 1; }
 
 void h1_session_drain(h1_session *s) { s->draining = 1; }
 
-static int append_str(buf *b, const char *str) { return buf_append(b, str, strlen(str)); }
+static void append_str(buf *b, const char *str) { buf_append(b, str, strlen(str)); }
 
 int h1_session_respond(h1_session *s, int status, const hdr *hdrs, size_t n,
                        const uint8_t *body, size_t len) {
@@ -403,23 +376,21 @@ int h1_session_respond(h1_session *s, int status, const hdr *hdrs, size_t n,
     return ERR_INVAL;
   char line[128];
   snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, h1_reason(status));
-  int rc = append_str(&s->out, line);
-  for (size_t i = 0; i < n && !rc; i++) {
-    rc = buf_append(&s->out, hdrs[i].name, hdrs[i].name_len);
-    rc = rc ? rc : buf_append(&s->out, ": ", 2);
-    rc = rc ? rc : buf_append(&s->out, hdrs[i].value, hdrs[i].value_len);
-    rc = rc ? rc : buf_append(&s->out, "\r\n", 2);
+  append_str(&s->out, line);
+  for (size_t i = 0; i < n; i++) {
+    buf_append(&s->out, hdrs[i].name, hdrs[i].name_len);
+    buf_append(&s->out, ": ", 2);
+    buf_append(&s->out, hdrs[i].value, hdrs[i].value_len);
+    buf_append(&s->out, "\r\n", 2);
   }
   if (!s->keep_alive || s->draining)
     s->close = 1;
   snprintf(line, sizeof line, "content-length: %zu\r\n%s\r\n", len,
            s->close ? "connection: close\r\n"
                     : (s->p.http_minor == 0 ? "connection: keep-alive\r\n" : ""));
-  rc = rc ? rc : append_str(&s->out, line);
+  append_str(&s->out, line);
   if (len && !s->is_head)
-    rc = rc ? rc : buf_append(&s->out, body, len);
-  if (rc)
-    return rc;
+    buf_append(&s->out, body, len);
   reset_request(s);
   s->phase = H1_IDLE;
   if (s->close)
@@ -429,13 +400,11 @@ int h1_session_respond(h1_session *s, int status, const hdr *hdrs, size_t n,
   return 0;
 }
 
-int h1_session_pull(h1_session *s, buf *out) {
+void h1_session_pull(h1_session *s, buf *out) {
   if (!s->out.len)
-    return 0;
-  int rc = buf_append(out, s->out.data, s->out.len);
-  if (rc == 0)
-    buf_reset(&s->out);
-  return rc;
+    return;
+  buf_append(out, s->out.data, s->out.len);
+  buf_reset(&s->out);
 }
 
 h1_phase h1_session_phase(const h1_session *s) { return s->phase; }

@@ -67,7 +67,7 @@ typedef struct h2_callbacks {
 } h2_callbacks;
 
 /* Creates a server session and queues our SETTINGS. `cbs` is copied; `ud`
- * is passed to every callback. Returns 0, ERR_NOMEM or ERR_PROTOCOL. */
+ * is passed to every callback. Returns 0 or ERR_PROTOCOL. */
 int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *ud,
                    h2_session **out);
 
@@ -83,7 +83,7 @@ int h2_session_feed(h2_session *s, const uint8_t *data, size_t len);
 
 /* Gives the next bytes to write: sets *data (valid until the next call on
  * the session) and returns their length; 0 when there is nothing to write;
- * ERR_PROTOCOL or ERR_NOMEM on a fatal error. */
+ * ERR_PROTOCOL on a fatal error. */
 ssize_t h2_session_pull(h2_session *s, const uint8_t **data);
 
 /* 1 while the session wants to read or write; 0 when it is finished
@@ -94,21 +94,19 @@ int h2_session_alive(h2_session *s);
 /* Sends response headers. With end_stream the headers end the stream
  * (gRPC Trailers-Only); otherwise a body follows via h2_send_data and
  * h2_send_trailers. Headers are copied. Returns 0, ERR_INVAL (unknown or
- * closed stream, headers already sent) or ERR_NOMEM. */
+ * closed stream, headers already sent). */
 int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n, int end_stream);
 
-/* Queues body bytes (copied) after h2_respond. Returns 0, ERR_INVAL or
- * ERR_NOMEM. */
+/* Queues body bytes (copied) after h2_respond. Returns 0 or ERR_INVAL. */
 int h2_send_data(h2_session *s, int32_t stream_id, const uint8_t *data, size_t len);
 
 /* Queues body bytes held in *b, taking them over without a copy when the
  * stream has nothing queued; *b then holds an empty buffer (possibly with
- * capacity) that the caller still owns and frees. Returns 0, ERR_INVAL or
- * ERR_NOMEM. */
+ * capacity) that the caller still owns and frees. Returns 0 or ERR_INVAL. */
 int h2_send_buf(h2_session *s, int32_t stream_id, buf *b);
 
-/* Ends the stream with trailers (at most 8) after the queued body. Copied. Returns 0,
- * ERR_INVAL or ERR_NOMEM. */
+/* Ends the stream with trailers (at most 8) after the queued body. Copied. Returns 0
+ * or ERR_INVAL. */
 int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n);
 
 /* Resets the stream with an HTTP/2 error code. 0 or ERR_INVAL. */

@@ -14,6 +14,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/list.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 
 typedef struct h2_stream h2_stream;
 
@@ -77,7 +79,13 @@ static void stream_free(h2_stream *st) {
   free(st);
 }
 
-static void stream_unlink(h2_session *s, h2_stream *st) { DLIST_UNLINK(s->streams, st); }
+static void stream_unlink(h2_session *s, h2_stream *st) {
+  OCRPC_ASSERT(s->nstreams > 0);
+  OCRPC_ASSERT(st->prev ? st->prev->next == st : s->streams == st);
+  OCRPC_ASSERT(!st->next || st->next->prev == st);
+  s->nstreams--;
+  DLIST_UNLINK(s->streams, st);
+}
 
 static h2_stream *find_stream(h2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
@@ -111,9 +119,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   h2_session *s = user_data;
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
-  h2_stream *st = calloc(1, sizeof *st);
-  if (!st)
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  OCRPC_ASSERT(find_stream(s, frame->hd.stream_id) == NULL);
+  h2_stream *st = ocrpc_calloc(1, sizeof *st);
   st->id = frame->hd.stream_id;
   s->nstreams++;
   DLIST_PUSH(s->streams, st);
@@ -168,8 +175,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
                : 0;
   }
   st->hdr_list_size += field;
-  if (buf_reserve(&st->hdr_bytes, namelen + valuelen + 2))
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  buf_reserve(&st->hdr_bytes, namelen + valuelen + 2);
   uint8_t *p = st->hdr_bytes.data + st->hdr_bytes.len;
   memcpy(p, name, namelen);
   p[namelen] = 0;
@@ -184,9 +190,7 @@ static int deliver_request(h2_session *s, h2_stream *st) {
   st->request_seen = 1;
   hdr stack[32];
   stack[0] = (hdr){0}; /* a request may have no field at all */
-  hdr *hs = st->hdr_count <= 32 ? stack : calloc(st->hdr_count, sizeof *hs);
-  if (!hs)
-    return ERR_NOMEM;
+  hdr *hs = st->hdr_count <= 32 ? stack : ocrpc_calloc(st->hdr_count, sizeof *hs);
   const char *p = (const char *)st->hdr_bytes.data;
   for (size_t i = 0; i < st->hdr_count; i++) {
     hs[i].name = p;
@@ -289,7 +293,6 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
     return 0;
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   stream_unlink(s, st);
-  s->nstreams--;
   if (st->unconsumed) /* the connection's window is shared: give it back */
     nghttp2_session_consume_connection(ng, st->unconsumed);
   if (st->ud)
@@ -301,10 +304,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
 static void queue_drained(h2_session *s, int32_t id) {
   if (s->ndrained == s->drained_cap) {
     size_t cap = s->drained_cap ? s->drained_cap * 2 : 16;
-    int32_t *p = realloc(s->drained, cap * sizeof *p);
-    if (!p)
-      return; /* the waiter is woken by its next completion instead */
-    s->drained = p;
+    s->drained = ocrpc_realloc(s->drained, cap * sizeof *s->drained);
     s->drained_cap = cap;
   }
   s->drained[s->ndrained++] = id;
@@ -313,6 +313,7 @@ static void queue_drained(h2_session *s, int32_t id) {
 static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t len,
                          uint32_t *flags, nghttp2_data_source *src, void *user_data) {
   h2_stream *st = src->ptr;
+  OCRPC_ASSERT(st->responded && st->out_off <= st->out.len);
   size_t avail = st->out.len - st->out_off;
   size_t n = avail < len ? avail : len;
   if (n) {
@@ -342,20 +343,24 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *dst, size_t l
   return (ssize_t)n;
 }
 
+/* nghttp2 allocates through the out-of-memory policy too (nghttp2_mem):
+ * no NGHTTP2_ERR_NOMEM reaches us from a session. */
+static nghttp2_mem ng_mem = {NULL, ocrpc_malloc_ud, ocrpc_free_ud, ocrpc_calloc_ud,
+                             ocrpc_realloc_ud};
+
 int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *ud,
                    h2_session **out) {
-  h2_session *s = calloc(1, sizeof *s);
-  if (!s)
-    return ERR_NOMEM;
+  h2_session *s = ocrpc_calloc(1, sizeof *s);
   s->cbs = *cbs;
   s->ud = ud;
   s->max_header_list_size = settings->max_header_list_size;
   s->min_ping_interval_ms = settings->min_ping_interval_ms;
   s->max_ping_strikes = settings->max_ping_strikes;
 
+  /* Their only error is NGHTTP2_ERR_NOMEM: the out-of-memory policy. */
   nghttp2_session_callbacks *ncb;
   if (nghttp2_session_callbacks_new(&ncb))
-    goto fail_session;
+    ocrpc__oom(0, __FILE__, __LINE__);
   nghttp2_session_callbacks_set_on_begin_headers_callback(ncb, on_begin_headers);
   nghttp2_session_callbacks_set_on_begin_frame_callback(ncb, on_begin_frame);
   nghttp2_session_callbacks_set_on_header_callback(ncb, on_header);
@@ -366,18 +371,18 @@ int h2_session_new(const h2_settings *settings, const h2_callbacks *cbs, void *u
 
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt))
-    goto fail_callbacks;
+    ocrpc__oom(0, __FILE__, __LINE__);
   /* The upper layer bounds what it buffers by the message-size limit,
    * checked from the length prefix. */
   nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
   /* Window updates by hand (on_data_chunk), so a stream whose responses
    * are not read can stop the client sending (h2_stream_pause_read). */
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  int rc = nghttp2_session_server_new2(&s->ng, ncb, s, opt);
+  int rc = nghttp2_session_server_new3(&s->ng, ncb, s, opt, &ng_mem);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(ncb);
-  if (rc)
-    goto fail_session;
+  if (rc) /* only NGHTTP2_ERR_NOMEM, which ng_mem never lets happen */
+    ocrpc__oom(0, __FILE__, __LINE__);
 
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings->max_concurrent_streams},
@@ -395,11 +400,6 @@ fail_ng:
   nghttp2_session_del(s->ng);
   free(s);
   return ERR_PROTOCOL;
-fail_callbacks:
-  nghttp2_session_callbacks_del(ncb);
-fail_session:
-  free(s);
-  return ERR_NOMEM;
 }
 
 void h2_session_free(h2_session *s) {
@@ -413,6 +413,9 @@ void h2_session_free(h2_session *s) {
       s->cbs.on_close(s->ud, st->ud, H2_CONNECTION_GONE);
     stream_free(st);
   }
+  /* Teardown: every stream we counted was on the list and is gone. */
+  OCRPC_ASSERT(s->nstreams == 0);
+  OCRPC_ASSERT(s->ndrained <= s->drained_cap);
   nghttp2_session_del(s->ng);
   free(s->drained);
   free(s);
@@ -445,7 +448,6 @@ int h2_session_feed(h2_session *s, const uint8_t *data, size_t len) {
       why = "bad connection preface";
       break;
     case NGHTTP2_ERR_CALLBACK_FAILURE:
-    case NGHTTP2_ERR_NOMEM:
       code = NGHTTP2_INTERNAL_ERROR;
       why = "internal error";
       break;
@@ -459,7 +461,7 @@ int h2_session_feed(h2_session *s, const uint8_t *data, size_t len) {
 ssize_t h2_session_pull(h2_session *s, const uint8_t **data) {
   ssize_t n = nghttp2_session_mem_send(s->ng, data);
   if (n < 0)
-    return n == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_PROTOCOL;
+    return ERR_PROTOCOL;
   if (n == 0 && s->ndrained) {
     /* Waiters may queue more body; then nghttp2 has new frames to give. */
     size_t n0 = s->ndrained;
@@ -468,12 +470,14 @@ ssize_t h2_session_pull(h2_session *s, const uint8_t **data) {
       if (st && st->ud && s->cbs.on_drain)
         s->cbs.on_drain(s->ud, st->ud);
     }
-    /* Keep what the waiters asked for while being woken. */
+    /* Keep what the waiters asked for while being woken (the queue only
+     * grows meanwhile). */
+    OCRPC_ASSERT(s->ndrained >= n0 && s->ndrained <= s->drained_cap);
     memmove(s->drained, s->drained + n0, (s->ndrained - n0) * sizeof *s->drained);
     s->ndrained -= n0;
     n = nghttp2_session_mem_send(s->ng, data);
     if (n < 0)
-      return n == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_PROTOCOL;
+      return ERR_PROTOCOL;
   }
   return n;
 }
@@ -536,7 +540,7 @@ int h2_respond(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n,
   nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
   int rc = nghttp2_submit_response(s->ng, stream_id, nv, n, end_stream ? NULL : &prd);
   if (rc)
-    return rc == NGHTTP2_ERR_NOMEM ? ERR_NOMEM : ERR_INVAL;
+    return ERR_INVAL;
   st->responded = 1;
   if (end_stream)
     st->ended = 1;
@@ -554,8 +558,7 @@ int h2_send_data(h2_session *s, int32_t stream_id, const uint8_t *data, size_t l
   h2_stream *st = find_stream(s, stream_id);
   if (!st || !st->responded || st->ended)
     return ERR_INVAL;
-  if (buf_append(&st->out, data, len))
-    return ERR_NOMEM;
+  buf_append(&st->out, data, len);
   resume(s, st);
   return 0;
 }
@@ -572,9 +575,8 @@ int h2_send_buf(h2_session *s, int32_t stream_id, buf *b) {
     st->out_off = 0;
     mine.len = 0;
     *b = mine;
-  } else if (buf_append(&st->out, b->data, b->len)) {
-    return ERR_NOMEM;
   } else {
+    buf_append(&st->out, b->data, b->len);
     b->len = 0;
   }
   resume(s, st);
@@ -588,8 +590,7 @@ int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n
   size_t total = 0;
   for (size_t i = 0; i < n; i++)
     total += hdrs[i].name_len + hdrs[i].value_len;
-  if (buf_reserve(&st->trailer_bytes, total))
-    return ERR_NOMEM;
+  buf_reserve(&st->trailer_bytes, total);
   /* Reserved once, so the pointers below stay valid. */
   for (size_t i = 0; i < n; i++) {
     uint8_t *name = st->trailer_bytes.data + st->trailer_bytes.len;
@@ -599,6 +600,7 @@ int h2_send_trailers(h2_session *s, int32_t stream_id, const hdr *hdrs, size_t n
     st->trailers[i] = (nghttp2_nv){name, value, hdrs[i].name_len, hdrs[i].value_len,
                                    NGHTTP2_NV_FLAG_NONE};
   }
+  OCRPC_ASSERT(st->trailer_bytes.len <= st->trailer_bytes.cap); /* no pointer moved */
   st->ntrailers = n;
   st->ended = 1;
   resume(s, st);

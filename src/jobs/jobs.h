@@ -83,7 +83,8 @@ struct jobs_store {
   const jobs_ops *ops;
 };
 
-/* Records a new batch as IN_PROGRESS with `total` images. 0 or ERR_NOMEM. */
+/* Records a new batch as IN_PROGRESS with `total` images. 0 (the Redis
+ * store drops its oldest buffered write when its queue is full). */
 static inline int jobs_create(jobs_store *s, const char *id, int32_t total) {
   return s->ops->create(s, id, total);
 }
@@ -139,8 +140,8 @@ static inline void jobs_free(jobs_store *s) {
 /* The in-process store: entries expire ttl_ms after their last update
  * (checked whenever the store is touched). Its result cache holds at most
  * JOBS_MEMORY_CACHE_MAX entries, each expiring after its own ttl; when
- * full, the least recently used entry makes room. Returns 0 or
- * ERR_NOMEM. */
+ * full, the least recently used entry makes room. Returns 0 (out of
+ * memory aborts). */
 int jobs_memory_new(uint64_t ttl_ms, jobs_store **out);
 
 #define JOBS_MEMORY_CACHE_MAX 10000
@@ -236,7 +237,8 @@ typedef struct jobs_redis_env {
  * redis+sentinel://[:password@]host:port,host:port/mastername[/db] or
  * unix:///path) and starts connecting; an unreachable Redis is not an
  * error (the store keeps trying). Returns 0, ERR_CONFIG for a malformed
- * url (with a one-line reason in err, errsize bytes) or ERR_NOMEM. Loop
+ * url (with a one-line reason in err, errsize bytes) or ERR_INVAL (env
+ * without a loop or timers). Loop
  * thread. */
 int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
                    jobs_store **out, char *err, size_t errsize);

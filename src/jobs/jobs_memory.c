@@ -12,6 +12,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/lru.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "jobs.h"
 
 typedef struct entry entry;
@@ -73,6 +75,8 @@ static void entry_free(entry *e) {
 }
 
 static void remove_entry(mem_store *m, entry *e) {
+  /* Every batch's bytes are in the store's account. */
+  OCRPC_ASSERT(m->bytes >= e->bytes);
   lru_remove(&m->batches, &e->n);
   m->bytes -= e->bytes;
   entry_free(e);
@@ -118,13 +122,10 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   entry *old = find(m, id);
   if (old)
     remove_entry(m, old); /* a client reusing its batch id starts afresh */
-  if (m->batches.count >= m->batches.nbuckets && lru_grow(&m->batches))
-    return ERR_NOMEM;
-  entry *e = calloc(1, sizeof *e);
-  if (!e || !(e->id = strdup(id))) {
-    free(e);
-    return ERR_NOMEM;
-  }
+  if (m->batches.count >= m->batches.nbuckets)
+    lru_grow(&m->batches);
+  entry *e = ocrpc_calloc(1, sizeof *e);
+  e->id = ocrpc_strdup(id);
   e->state = JOBS_IN_PROGRESS;
   e->total = total;
   e->created_ms = clock_wall_ms();
@@ -135,7 +136,7 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   return 0;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) { return s ? ocrpc_strdup(s) : NULL; }
 
 static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
                           int32_t processed, int32_t failed) {
@@ -146,11 +147,8 @@ static int mem_put_result(jobs_store *s, const char *id, const jobs_result *r,
   size_t added = 0;
   if (e->nresults == e->cap) {
     size_t cap = e->cap ? e->cap * 2 : 8;
-    jobs_result *p = realloc(e->results, cap * sizeof *p);
-    if (!p)
-      return ERR_NOMEM;
-    e->results = p;
-    added += (cap - e->cap) * sizeof *p;
+    e->results = ocrpc_realloc(e->results, cap * sizeof *e->results);
+    added += (cap - e->cap) * sizeof *e->results;
     e->cap = cap;
   }
   jobs_result *d = &e->results[e->nresults++];
@@ -207,6 +205,8 @@ static void mem_free(jobs_store *s) {
     remove_entry(m, OLDEST(m));
   while (COLDEST(m))
     cremove(m, COLDEST(m));
+  /* Teardown: the byte account went back to zero with the batches. */
+  OCRPC_ASSERT(m->bytes == 0);
   lru_free(&m->batches);
   lru_free(&m->cache);
   free(m);
@@ -248,23 +248,16 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
     return;
   /* Sized once for the bound (about 1.3 buckets per entry): the table
    * never grows. */
-  if (!m->cache.buckets && lru_init(&m->cache, m->cmax + m->cmax / 3 + 1))
-    return;
-  uint8_t *copy = malloc(len ? len : 1);
-  if (!copy)
-    return;
-  memcpy(copy, data, len);
+  if (!m->cache.buckets)
+    lru_init(&m->cache, m->cmax + m->cmax / 3 + 1);
+  uint8_t *copy = ocrpc_memdup(data, len);
   centry *e = (centry *)lru_find(&m->cache, key);
   if (e) {
     free(e->data);
     lru_touch(&m->cache, &e->n);
   } else {
     size_t klen = strlen(key);
-    e = malloc(sizeof *e + klen + 1);
-    if (!e) {
-      free(copy);
-      return;
-    }
+    e = ocrpc_malloc(sizeof *e + klen + 1);
     memcpy(e->key, key, klen + 1);
     /* Full: expired entries at the cold end go first, then the least
      * recently used one. */
@@ -308,14 +301,9 @@ int jobs_memory_new(uint64_t ttl_ms, jobs_store **out) {
 }
 
 int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out) {
-  mem_store *m = calloc(1, sizeof *m);
-  if (!m)
-    return ERR_NOMEM;
+  mem_store *m = ocrpc_calloc(1, sizeof *m);
   m->cmax = cache_max;
-  if (lru_init(&m->batches, 64)) {
-    free(m);
-    return ERR_NOMEM;
-  }
+  lru_init(&m->batches, 64);
   m->base.ops = &mem_ops;
   m->ttl_ms = ttl_ms;
   *out = &m->base;

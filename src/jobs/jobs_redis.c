@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "jobs_redis_store.h"
 
 static void redis_free(jobs_store *js) {
@@ -70,9 +71,7 @@ int jobs_redis_new(const char *url, uint64_t ttl_ms, const jobs_redis_env *env,
       snprintf(err, errsize, "the Redis store needs an event loop and timers");
     return ERR_INVAL;
   }
-  redis_store *s = calloc(1, sizeof *s);
-  if (!s)
-    return ERR_NOMEM;
+  redis_store *s = ocrpc_calloc(1, sizeof *s);
   s->base.ops = &redis_ops;
   s->env = *env;
   if (!s->env.connect_timeout_ms)

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "jobs_redis_store.h"
 
 #define CACHE_PREFIX "ocrpc:cache:"
@@ -24,9 +25,8 @@ typedef struct cache_req {
 
 static char *cache_key_of(const char *key) {
   size_t n = strlen(CACHE_PREFIX) + strlen(key) + 1;
-  char *k = malloc(n);
-  if (k)
-    snprintf(k, n, "%s%s", CACHE_PREFIX, key);
+  char *k = ocrpc_malloc(n);
+  snprintf(k, n, "%s%s", CACHE_PREFIX, key);
   return k;
 }
 
@@ -55,14 +55,8 @@ void *jobs__redis_cache_get(jobs_store *js, const char *key, jobs_cache_cb cb, v
     cb(arg, ERR_UNAVAILABLE, NULL, 0);
     return NULL;
   }
-  cache_req *req = malloc(sizeof *req);
+  cache_req *req = ocrpc_malloc(sizeof *req);
   char *k = cache_key_of(key);
-  if (!req || !k) {
-    free(req);
-    free(k);
-    cb(arg, ERR_UNAVAILABLE, NULL, 0);
-    return NULL;
-  }
   req->s = s;
   req->cb = cb;
   req->arg = arg;
@@ -95,8 +89,6 @@ void jobs__redis_cache_put(jobs_store *js, const char *key, const uint8_t *data,
   if (!jobs__redis_ready(s))
     return;
   char *k = cache_key_of(key);
-  if (!k)
-    return;
   char px[24];
   snprintf(px, sizeof px, "%" PRIu64, ttl_ms ? ttl_ms : 1);
   const char *argv[] = {"SET", k, (const char *)data, "PX", px};

@@ -43,10 +43,8 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 
 int jobs__json_escape(buf *b, const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
-  if (buf_reserve(b, n + 2))
-    return ERR_NOMEM;
-  if (buf_append(b, "\"", 1))
-    return ERR_NOMEM;
+  buf_reserve(b, n + 2);
+  buf_append(b, "\"", 1);
   size_t run = 0; /* bytes at p[i - run .. i) that need no escaping */
   size_t i = 0;
   while (i < n) {
@@ -91,17 +89,20 @@ int jobs__json_escape(buf *b, const char *s, size_t n) {
       i += len;
       continue;
     }
-    if (buf_append(b, p + i - run, run) || buf_append(b, esc, strlen(esc)))
-      return ERR_NOMEM;
+    buf_append(b, p + i - run, run);
+    buf_append(b, esc, strlen(esc));
     run = 0;
     i += len;
   }
-  if (buf_append(b, p + i - run, run) || buf_append(b, "\"", 1))
-    return ERR_NOMEM;
+  buf_append(b, p + i - run, run);
+  buf_append(b, "\"", 1);
   return 0;
 }
 
-static int put_str(buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+static int put_str(buf *b, const char *s) {
+  buf_append(b, s, strlen(s));
+  return 0;
+}
 
 static int put_member(buf *b, const char *name, const char *value) {
   const char *v = value ? value : "";
@@ -191,7 +192,8 @@ static int put_utf8(buf *b, unsigned cp) {
     u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
     u[3] = (unsigned char)(0x80 | (cp & 0x3f)), n = 4;
   }
-  return buf_append(b, u, n);
+  buf_append(b, u, n);
+  return 0;
 }
 
 /* Parses a string literal into a heap copy (NULL on error; sets nomem when
@@ -206,7 +208,7 @@ static char *parse_string(parser *ps) {
     if (c < 0x20)
       goto fail; /* raw control characters are not JSON */
     if (c != '\\') {
-      rc = buf_append(&b, ps->p++, 1);
+      buf_append(&b, ps->p++, 1);
     } else {
       if (ps->end - ps->p < 2)
         goto fail;
@@ -215,7 +217,7 @@ static char *parse_string(parser *ps) {
       const char *simple = strchr("\"\\/bfnrt", e);
       if (e && simple) {
         static const char map[] = "\"\\/\b\f\n\r\t";
-        rc = buf_append(&b, &map[simple - "\"\\/bfnrt"], 1);
+        buf_append(&b, &map[simple - "\"\\/bfnrt"], 1);
       } else if (e == 'u') {
         unsigned cp, lo;
         if (ps->end - ps->p < 4 || hex4(ps->p, &cp))
@@ -238,10 +240,9 @@ static char *parse_string(parser *ps) {
       goto fail;
     }
   }
-  if (ps->p >= ps->end || buf_append(&b, "", 1)) {
-    ps->nomem = ps->p < ps->end;
+  if (ps->p >= ps->end)
     goto fail;
-  }
+  buf_append(&b, "", 1);
   ps->p++; /* closing quote */
   return (char *)buf_steal(&b, NULL);
 fail:

@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "jobs_redis_store.h"
 
 #define KEY_PREFIX "ocrpc:batch:"
@@ -27,12 +28,11 @@ typedef struct get_req {
   char id[];
 } get_req;
 
-/* "ocrpc:batch:ID" or with ":results"; NULL when out of memory. */
+/* "ocrpc:batch:ID" or with ":results" (heap; caller frees). */
 static char *key_of(const char *id, int results) {
   size_t n = strlen(KEY_PREFIX) + strlen(id) + strlen(RESULTS_SUFFIX) + 1;
-  char *k = malloc(n);
-  if (k)
-    snprintf(k, n, "%s%s%s", KEY_PREFIX, id, results ? RESULTS_SUFFIX : "");
+  char *k = ocrpc_malloc(n);
+  snprintf(k, n, "%s%s%s", KEY_PREFIX, id, results ? RESULTS_SUFFIX : "");
   return k;
 }
 
@@ -89,9 +89,7 @@ int jobs__redis_create(jobs_store *js, const char *id, int32_t total) {
   int64_t now = clock_wall_ms();
   active *a = find_active(s, id, NULL);
   if (!a) {
-    a = malloc(sizeof *a + strlen(id) + 1);
-    if (!a)
-      return ERR_NOMEM;
+    a = ocrpc_malloc(sizeof *a + strlen(id) + 1);
     strcpy(a->id, id);
     a->next = s->active;
     s->active = a;
@@ -100,9 +98,7 @@ int jobs__redis_create(jobs_store *js, const char *id, int32_t total) {
   a->created_ms = now;
   journal *j = jobs__redis_journal_find(s, id);
   if (!j) {
-    j = calloc(1, sizeof *j + strlen(id) + 1);
-    if (!j)
-      return ERR_NOMEM;
+    j = ocrpc_calloc(1, sizeof *j + strlen(id) + 1);
     strcpy(j->id, id);
     j->next = s->journals;
     s->journals = j;
@@ -110,7 +106,7 @@ int jobs__redis_create(jobs_store *js, const char *id, int32_t total) {
   jobs__redis_journal_clear(s, j); /* a reused id starts afresh */
   j->finished_ms = 0;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  builder bd = {BUF_INIT, 0, {0}, !k || !rk};
+  builder bd = {BUF_INIT, 0, {0}, 0};
   jobs__redis_add1(&bd, "MULTI");
   /* A client reusing its batch id starts afresh, as in-process. */
   const char *del[] = {"DEL", k, rk};
@@ -130,7 +126,7 @@ int jobs__redis_put_result(jobs_store *js, const char *id, const jobs_result *r,
                            int32_t processed, int32_t failed) {
   redis_store *s = (redis_store *)js;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  builder bd = {BUF_INIT, 0, {0}, !k || !rk};
+  builder bd = {BUF_INIT, 0, {0}, 0};
   buf json = BUF_INIT;
   char idx[16];
   snprintf(idx, sizeof idx, "%" PRId32, r->index);
@@ -154,7 +150,7 @@ int jobs__redis_finish(jobs_store *js, const char *id, jobs_state st, int32_t pr
                        int32_t failed) {
   redis_store *s = (redis_store *)js;
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  builder bd = {BUF_INIT, 0, {0}, !k || !rk};
+  builder bd = {BUF_INIT, 0, {0}, 0};
   jobs__redis_add1(&bd, "MULTI");
   add_hset(s, &bd, k, id, st, processed, failed, clock_wall_ms());
   add_expire(s, &bd, k);
@@ -203,8 +199,6 @@ void jobs__redis_renew_leases(redis_store *s, const char *only_id) {
     if (only_id && strcmp(a->id, only_id) != 0)
       continue;
     char *k = key_of(a->id, 0);
-    if (!k)
-      return;
     const char *argv[] = {"EVAL", lease_script, "1", k, until};
     redisAsyncCommandArgv(s->ac, on_lease_reply, s, 5, argv, NULL);
     jobs__redis_expect_reply(s);
@@ -276,11 +270,7 @@ static void answer(get_req *req, const redisReply *reply) {
   jobs_result *results = NULL;
   size_t n = 0;
   if (rs->elements >= 2) {
-    results = calloc(rs->elements / 2, sizeof *results);
-    if (!results) {
-      req->cb(req->arg, ERR_UNAVAILABLE, NULL);
-      return;
-    }
+    results = ocrpc_calloc(rs->elements / 2, sizeof *results);
     for (size_t i = 0; i + 1 < rs->elements; i += 2) {
       const redisReply *v = rs->element[i + 1];
       /* A value this version cannot read is skipped rather than failing
@@ -321,15 +311,8 @@ void *jobs__redis_get(jobs_store *js, const char *id, jobs_get_cb cb, void *arg)
     cb(arg, ERR_UNAVAILABLE, NULL);
     return NULL;
   }
-  get_req *req = malloc(sizeof *req + strlen(id) + 1);
+  get_req *req = ocrpc_malloc(sizeof *req + strlen(id) + 1);
   char *k = key_of(id, 0), *rk = key_of(id, 1);
-  if (!req || !k || !rk) {
-    free(req);
-    free(k);
-    free(rk);
-    cb(arg, ERR_UNAVAILABLE, NULL);
-    return NULL;
-  }
   req->s = s;
   req->cb = cb;
   req->arg = arg;

@@ -13,6 +13,8 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "jobs_redis_store.h"
 
 void jobs__redis_add_cmd(builder *bd, int argc, const char *const *argv,
@@ -24,19 +26,15 @@ void jobs__redis_add_cmd(builder *bd, int argc, const char *const *argv,
     return;
   }
   int n = snprintf(hdr, sizeof hdr, "*%d\r\n", argc);
-  if (buf_append(&bd->b, hdr, (size_t)n))
-    goto nomem;
+  buf_append(&bd->b, hdr, (size_t)n);
   for (int i = 0; i < argc; i++) {
     size_t l = argl ? argl[i] : strlen(argv[i]);
     n = snprintf(hdr, sizeof hdr, "$%zu\r\n", l);
-    if (buf_append(&bd->b, hdr, (size_t)n) || buf_append(&bd->b, argv[i], l) ||
-        buf_append(&bd->b, "\r\n", 2))
-      goto nomem;
+    buf_append(&bd->b, hdr, (size_t)n);
+    buf_append(&bd->b, argv[i], l);
+    buf_append(&bd->b, "\r\n", 2);
   }
   bd->lens[bd->n++] = bd->b.len - start;
-  return;
-nomem:
-  bd->nomem = 1;
 }
 
 void jobs__redis_add1(builder *bd, const char *a) { jobs__redis_add_cmd(bd, 1, &a, NULL); }
@@ -114,10 +112,7 @@ void jobs__redis_rewrite_journals(redis_store *s, const char *why) {
   for (journal *j = s->journals; j; j = j->next) {
     batches += j->head != NULL;
     for (wcmd *w = j->head; w; w = w->next) {
-      wcmd *c = malloc(sizeof *c + w->size);
-      if (!c)
-        break; /* out of memory: a partial rewrite beats none */
-      memcpy(c, w, sizeof *c + w->size);
+      wcmd *c = ocrpc_memdup(w, sizeof *c + w->size);
       c->next = NULL;
       c->j = NULL;
       c->sent = 0;
@@ -195,15 +190,11 @@ void jobs__redis_send_write(redis_store *s, wcmd *w) {
  * sends it when connected. */
 int jobs__redis_enqueue(redis_store *s, builder *bd, journal *j) {
   jobs__redis_add1(bd, "EXEC");
-  if (bd->nomem) {
+  if (bd->nomem) { /* more commands than a transaction holds: a bug */
     buf_free(&bd->b);
-    return ERR_NOMEM;
+    return ERR_INVAL;
   }
-  wcmd *w = malloc(sizeof *w + bd->b.len);
-  if (!w) {
-    buf_free(&bd->b);
-    return ERR_NOMEM;
-  }
+  wcmd *w = ocrpc_malloc(sizeof *w + bd->b.len);
   w->next = NULL;
   w->j = j;
   if (j)
@@ -216,6 +207,10 @@ int jobs__redis_enqueue(redis_store *s, builder *bd, journal *j) {
   buf_free(&bd->b);
   if (s->pending >= s->env.max_pending) {
     wcmd *old = s->head;
+    /* The bounded write queue: its count is its length, never past the
+     * bound, and a dropped journal write was counted in its journal. */
+    OCRPC_ASSERT(old != NULL && s->pending > 0);
+    OCRPC_ASSERT(!old->j || old->j->queued > 0);
     s->head = old->next;
     if (!s->head)
       s->tail = NULL;
@@ -240,6 +235,7 @@ int jobs__redis_enqueue(redis_store *s, builder *bd, journal *j) {
     s->head = w;
   s->tail = w;
   s->pending++;
+  OCRPC_ASSERT(s->pending <= s->env.max_pending || s->env.max_pending == 0);
   if (jobs__redis_ready(s))
     jobs__redis_send_write(s, w);
   return 0;

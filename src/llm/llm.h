@@ -30,7 +30,7 @@ void llm_result_init(llm_result *r);
 void llm_result_clear(llm_result *r);
 
 /* Adds a key/value pair (copied) to the entities or the metadata.
- * 0 or ERR_NOMEM. */
+ * Returns 0 (out of memory aborts). */
 int llm_result_entity(llm_result *r, const char *key, const char *value);
 int llm_result_meta(llm_result *r, const char *key, const char *value);
 /* The entity named key, or NULL. */
@@ -43,8 +43,8 @@ const char *llm_result_get(const llm_result *r, const char *key);
  * (masked, never in clear) in UTF-8 text of len bytes, and writes a short
  * extractive analysis and a confidence (the share of non-empty lines in
  * which something was recognised). Entity keys: see README "Entity keys".
- * out must be initialised. Returns 0 or ERR_NOMEM (out then holds what was
- * found so far). Linear in len. */
+ * out must be initialised. Returns 0 (out of memory aborts). Linear in
+ * len. */
 int llm_rules_analyze(const char *text, size_t len, llm_result *out);
 
 /* Replaces every resident registration number and card number in s (NUL
@@ -75,8 +75,7 @@ void llm_sse_free(llm_sse *p);
 /* Parses len bytes (borrowed). cb gets each complete event's data (owned
  * by the parser, valid during the call, NUL terminated); a non-zero
  * return from cb stops parsing and is returned. Returns 0, cb's value, or
- * ERR_MSG_TOO_LARGE when one event's line or data exceeds max_event, or
- * ERR_NOMEM. */
+ * ERR_MSG_TOO_LARGE when one event's line or data exceeds max_event. */
 int llm_sse_feed(llm_sse *p, const char *data, size_t len, llm_sse_event_cb cb, void *arg);
 
 /* ---- OpenAI chat completions (llm_openai.c), cJSON inside ---- */
@@ -92,8 +91,13 @@ typedef struct llm_params {
 } llm_params;
 
 /* Builds the request body. *out is malloc'd, NUL terminated (caller
- * frees). 0 or ERR_NOMEM. */
-int llm_openai_request(const llm_params *p, char **out, size_t *out_len);
+ * frees). */
+void llm_openai_request(const llm_params *p, char **out, size_t *out_len);
+
+/* Has cJSON allocate through the out-of-memory policy (base/ocrpc_alloc.h)
+ * for the whole process (the REST front door's JSON too). Call once at
+ * start, before any thread uses cJSON. */
+void llm_json_hooks(void);
 
 /* The pieces of a whole (non-streamed) completion. Owned strings. */
 typedef struct llm_completion {
@@ -106,13 +110,13 @@ typedef struct llm_completion {
 void llm_completion_clear(llm_completion *c);
 
 /* Reads a chat.completion body. 0, ERR_PARSE (not JSON, or no
- * choices[0].message.content), ERR_NOMEM. */
+ * choices[0].message.content). */
 int llm_openai_completion(const char *body, size_t len, llm_completion *out);
 
 /* Reads one streamed chunk (an SSE event's data). *token gets a malloc'd
  * copy of choices[0].delta.content or NULL when the chunk has none; usage
  * counts are stored in c when present. *done = 1 for the "[DONE]" marker.
- * 0, ERR_PARSE, ERR_NOMEM. */
+ * 0 or ERR_PARSE. */
 int llm_openai_chunk(const char *data, size_t len, char **token, int *done,
                      llm_completion *c);
 

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "llm_backend.h"
 
 /* An answer body larger than this is not a chat completion. */
@@ -144,30 +145,22 @@ int llm_service_new(const llm_service_config *cfg, llm_http *http, timer_src *ti
     snprintf(err, errsize, "no HTTP client for LLM_BASE_URL");
     return ERR_CONFIG;
   }
-  llm_service *s = calloc(1, sizeof *s);
-  if (!s)
-    return ERR_NOMEM;
+  llm_service *s = ocrpc_calloc(1, sizeof *s);
   snprintf(s->engine, sizeof s->engine, "%s", engine);
   s->timeout_ms = cfg->timeout_ms;
   s->max_concurrent = cfg->max_concurrent > 0 ? cfg->max_concurrent : 1;
   s->max_queued = cfg->max_queued >= 0 ? cfg->max_queued : 0;
   s->timers = timers;
-  s->model = strdup(cfg->model ? cfg->model : "");
-  if (!s->model)
-    goto fail;
+  s->model = ocrpc_strdup(cfg->model ? cfg->model : "");
   if (cfg->base_url && *cfg->base_url) {
     size_t n = strlen(cfg->base_url);
     while (n > 0 && cfg->base_url[n - 1] == '/')
       n--;
-    s->base_url = strndup(cfg->base_url, n);
+    s->base_url = ocrpc_strndup(cfg->base_url, n);
     s->http = http;
-    if (!s->base_url)
-      goto fail;
     if (cfg->api_key && *cfg->api_key) {
       size_t kl = strlen(cfg->api_key) + 32;
-      s->auth = malloc(kl);
-      if (!s->auth)
-        goto fail;
+      s->auth = ocrpc_malloc(kl);
       snprintf(s->auth, kl, "Authorization: Bearer %s", cfg->api_key);
     }
     start_probe(s);
@@ -176,9 +169,6 @@ int llm_service_new(const llm_service_config *cfg, llm_http *http, timer_src *ti
   }
   *out = s;
   return 0;
-fail:
-  llm_service_free(s);
-  return ERR_NOMEM;
 }
 
 static void call_free(llm_call *c) {
@@ -283,7 +273,8 @@ static int call_body(void *arg, int st, const char *data, size_t len) {
     size_t cap = st >= 200 && st < 300 ? MAX_BODY : MAX_ERROR_BODY;
     if (c->answer.len + len > cap)
       return st >= 200 && st < 300 ? -1 : 0; /* error bodies: keep the start */
-    return buf_append(&c->answer, data, len) ? -1 : 0;
+    buf_append(&c->answer, data, len);
+    return 0;
   }
   c->paused = 0;
   int rc = llm_sse_feed(&c->sse, data, len, on_event, c);
@@ -310,8 +301,7 @@ static void whole_answer(llm_call *c) {
     /* Not the JSON we asked for: the text is the analysis, the entities
      * come from the rules engine (on the document, not the answer). */
     llm_result_clear(&r);
-    r.analysis = strdup(cp->content);
-    rc = r.analysis ? 0 : ERR_NOMEM;
+    r.analysis = ocrpc_strdup(cp->content);
   }
   rc = rc ? rc : llm_result_meta(&r, "answer_format", json ? "json" : "text");
   rc = rc ? rc : llm_result_meta(&r, "model", cp->model ? cp->model : c->model);
@@ -404,9 +394,7 @@ int llm_call_start(llm_service *s, const llm_params *p, const llm_call_cbs *cbs,
     return ERR_UNAVAILABLE;
   if (s->inflight >= s->max_concurrent && s->nqueued >= s->max_queued)
     return ERR_UNAVAILABLE;
-  llm_call *c = calloc(1, sizeof *c);
-  if (!c)
-    return ERR_NOMEM;
+  llm_call *c = ocrpc_calloc(1, sizeof *c);
   c->svc = s;
   c->cbs = *cbs;
   c->arg = arg;
@@ -417,15 +405,13 @@ int llm_call_start(llm_service *s, const llm_params *p, const llm_call_cbs *cbs,
   llm_params q = *p;
   if (!q.model || !*q.model)
     q.model = s->model;
-  c->model = strdup(q.model);
-  if (!c->model || llm_openai_request(&q, &c->body, &c->body_len)) {
-    call_free(c);
-    return ERR_NOMEM;
-  }
+  c->model = ocrpc_strdup(q.model);
+  llm_openai_request(&q, &c->body, &c->body_len);
   if (s->inflight < s->max_concurrent) {
-    if (send_call(c)) {
+    int rc = send_call(c);
+    if (rc) {
       call_free(c);
-      return ERR_NOMEM;
+      return rc;
     }
   } else {
     if (s->qtail)

@@ -41,7 +41,8 @@ typedef struct llm_http_cbs {
 struct llm_http {
   /* Starts a request: POST with body (borrowed until on_done or abort)
    * when body is non-NULL, else GET. headers: "Name: value" strings
-   * (copied). timeout_ms 0: none. Returns 0 or ERR_NOMEM / ERR_INVAL. */
+   * (copied). timeout_ms 0: none. Returns 0, ERR_UNAVAILABLE (closing),
+   * ERR_IO (the HTTP library refused the transfer) or ERR_INVAL. */
   int (*start)(llm_http *h, const char *url, const char *const *headers, size_t nheaders,
                const char *body, size_t body_len, uint64_t timeout_ms,
                const llm_http_cbs *cbs, void *arg, llm_http_req **out);
@@ -69,7 +70,7 @@ typedef struct llm_service_config {
 /* Creates the service. cfg's strings are copied; http and timers are
  * borrowed (http may be NULL when no base_url is set) and must outlive
  * the service. Returns 0, ERR_CONFIG (openai without base_url; reason in
- * err) or ERR_NOMEM. With openai, a first health probe (GET /models) is
+ * err). With openai, a first health probe (GET /models) is
  * sent at once. */
 int llm_service_new(const llm_service_config *cfg, llm_http *http, timer_src *timers,
                     llm_service **out, char *err, size_t errsize);
@@ -120,8 +121,9 @@ typedef struct llm_call_cbs {
 
 /* Starts (or queues) a call to the openai engine with p (copied). For
  * p->stream == 0 the outcome carries the parsed answer; with 1, tokens
- * come through on_token. Returns 0, ERR_UNAVAILABLE (queue full, or the
- * engine not configured) or ERR_NOMEM. */
+ * come through on_token. Returns 0, ERR_UNAVAILABLE (queue full, the
+ * engine not configured, or the HTTP client closing), or the HTTP
+ * client's refusal of the transfer (ERR_IO, ERR_INVAL). */
 int llm_call_start(llm_service *s, const llm_params *p, const llm_call_cbs *cbs, void *arg,
                    llm_call **out);
 /* Resumes a call that on_token paused. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "llm.h"
 
 #define SYSTEM_JSON                                                                        \
@@ -23,65 +24,46 @@
 #define DEFAULT_PROMPT                                                                     \
   "Analyse this document: its kind, its key fields and anything notable."
 
-int llm_openai_request(const llm_params *p, char **out, size_t *out_len) {
-  int rc = ERR_NOMEM;
-  char *user = NULL;
+/* cJSON allocates through the out-of-memory policy (llm_json_hooks), so
+ * its constructors never return NULL here. */
+void llm_json_hooks(void) {
+  static cJSON_Hooks hooks = {ocrpc_malloc_fn, free};
+  cJSON_InitHooks(&hooks);
+}
+
+void llm_openai_request(const llm_params *p, char **out, size_t *out_len) {
   cJSON *root = cJSON_CreateObject();
-  if (!root)
-    return ERR_NOMEM;
   const char *prompt = p->prompt && *p->prompt ? p->prompt : DEFAULT_PROMPT;
   size_t plen = strlen(prompt);
-  user = malloc(plen + p->text_len + 32);
-  if (!user)
-    goto done;
+  char *user = ocrpc_malloc(plen + p->text_len + 32);
   int n = snprintf(user, plen + 32, "%s\n\nDocument:\n", prompt);
   memcpy(user + n, p->text, p->text_len);
   user[n + p->text_len] = 0;
 
-  if (!cJSON_AddStringToObject(root, "model", p->model ? p->model : ""))
-    goto done;
+  cJSON_AddStringToObject(root, "model", p->model ? p->model : "");
   cJSON *msgs = cJSON_AddArrayToObject(root, "messages");
   cJSON *sys = cJSON_CreateObject(), *usr = cJSON_CreateObject();
-  if (!msgs || !sys || !usr) {
-    cJSON_Delete(sys);
-    cJSON_Delete(usr);
-    goto done;
-  }
   cJSON_AddItemToArray(msgs, sys);
   cJSON_AddItemToArray(msgs, usr);
-  if (!cJSON_AddStringToObject(sys, "role", "system") ||
-      !cJSON_AddStringToObject(sys, "content",
-                               p->json_answer ? SYSTEM_JSON : SYSTEM_TEXT) ||
-      !cJSON_AddStringToObject(usr, "role", "user") ||
-      !cJSON_AddStringToObject(usr, "content", user))
-    goto done;
-  if (p->temperature >= 0 && !cJSON_AddNumberToObject(root, "temperature", p->temperature))
-    goto done;
-  if (p->max_tokens > 0 &&
-      !cJSON_AddNumberToObject(root, "max_tokens", (double)p->max_tokens))
-    goto done;
-  if (p->json_answer) {
-    cJSON *rf = cJSON_AddObjectToObject(root, "response_format");
-    if (!rf || !cJSON_AddStringToObject(rf, "type", "json_object"))
-      goto done;
-  }
+  cJSON_AddStringToObject(sys, "role", "system");
+  cJSON_AddStringToObject(sys, "content", p->json_answer ? SYSTEM_JSON : SYSTEM_TEXT);
+  cJSON_AddStringToObject(usr, "role", "user");
+  cJSON_AddStringToObject(usr, "content", user);
+  if (p->temperature >= 0)
+    cJSON_AddNumberToObject(root, "temperature", p->temperature);
+  if (p->max_tokens > 0)
+    cJSON_AddNumberToObject(root, "max_tokens", (double)p->max_tokens);
+  if (p->json_answer)
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "response_format"), "type",
+                            "json_object");
   if (p->stream) {
-    cJSON *so = NULL;
-    if (!cJSON_AddTrueToObject(root, "stream") ||
-        !(so = cJSON_AddObjectToObject(root, "stream_options")) ||
-        !cJSON_AddTrueToObject(so, "include_usage"))
-      goto done;
+    cJSON_AddTrueToObject(root, "stream");
+    cJSON_AddTrueToObject(cJSON_AddObjectToObject(root, "stream_options"), "include_usage");
   }
-  char *s = cJSON_PrintUnformatted(root);
-  if (!s)
-    goto done;
-  *out = s;
-  *out_len = strlen(s);
-  rc = 0;
-done:
+  *out = cJSON_PrintUnformatted(root);
+  *out_len = strlen(*out);
   free(user);
   cJSON_Delete(root);
-  return rc;
 }
 
 void llm_completion_clear(llm_completion *c) {
@@ -96,8 +78,8 @@ static int dup_string(const cJSON *item, char **out) {
   if (!cJSON_IsString(item) || !item->valuestring)
     return 0;
   free(*out);
-  *out = strdup(item->valuestring);
-  return *out ? 0 : ERR_NOMEM;
+  *out = ocrpc_strdup(item->valuestring);
+  return 0;
 }
 
 static void read_usage(const cJSON *root, llm_completion *c) {
@@ -157,9 +139,7 @@ int llm_openai_chunk(const char *data, size_t len, char **token, int *done,
   const cJSON *delta = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "delta") : NULL;
   const cJSON *content = delta ? cJSON_GetObjectItemCaseSensitive(delta, "content") : NULL;
   if (cJSON_IsString(content) && content->valuestring[0]) {
-    *token = strdup(content->valuestring);
-    if (!*token)
-      rc = ERR_NOMEM;
+    *token = ocrpc_strdup(content->valuestring);
   }
   if (!rc && c) {
     rc = dup_string(cJSON_GetObjectItemCaseSensitive(root, "model"), &c->model);
@@ -192,9 +172,7 @@ int llm_openai_answer(const char *content, size_t len, llm_result *out) {
   }
   int rc = 0;
   free(out->analysis);
-  out->analysis = strdup(an->valuestring);
-  if (!out->analysis)
-    rc = ERR_NOMEM;
+  out->analysis = ocrpc_strdup(an->valuestring);
   const cJSON *cf = cJSON_GetObjectItemCaseSensitive(root, "confidence");
   if (cJSON_IsNumber(cf)) {
     double v = cf->valuedouble;
@@ -211,7 +189,7 @@ int llm_openai_answer(const char *content, size_t len, llm_result *out) {
       rc = llm_result_entity(out, e->string, e->valuestring);
     } else {
       char *s = cJSON_PrintUnformatted(e);
-      rc = s ? llm_result_entity(out, e->string, s) : ERR_NOMEM;
+      rc = llm_result_entity(out, e->string, s);
       free(s);
     }
   }
@@ -225,7 +203,7 @@ char *llm_openai_error_message(const char *body, size_t len) {
   const cJSON *m = cJSON_IsObject(err) ? cJSON_GetObjectItemCaseSensitive(err, "message")
                    : err               ? err
                                        : NULL;
-  char *s = cJSON_IsString(m) ? strdup(m->valuestring) : NULL;
+  char *s = cJSON_IsString(m) ? ocrpc_strdup(m->valuestring) : NULL;
   cJSON_Delete(root);
   return s;
 }

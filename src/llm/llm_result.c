@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "llm.h"
 
 void llm_result_init(llm_result *r) { memset(r, 0, sizeof *r); }
@@ -29,20 +30,11 @@ static int kv_add(llm_kv **arr, size_t *n, size_t *cap, const char *key,
                   const char *value) {
   if (*n == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
-    llm_kv *na = realloc(*arr, nc * sizeof *na);
-    if (!na)
-      return ERR_NOMEM;
-    *arr = na;
+    *arr = ocrpc_realloc(*arr, nc * sizeof **arr);
     *cap = nc;
   }
-  char *k = strdup(key), *v = strdup(value);
-  if (!k || !v) {
-    free(k);
-    free(v);
-    return ERR_NOMEM;
-  }
-  (*arr)[*n].key = k;
-  (*arr)[*n].value = v;
+  (*arr)[*n].key = ocrpc_strdup(key);
+  (*arr)[*n].value = ocrpc_strdup(value);
   (*n)++;
   return 0;
 }

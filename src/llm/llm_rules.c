@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "llm.h"
 
 typedef struct scan {
@@ -664,24 +665,22 @@ static int write_analysis(scan *s, const char *kind, int hangul) {
   char tail[64];
   snprintf(tail, sizeof tail, " %zu entities found.", r->nentities);
   append(buf, sizeof buf, "%s%s", tail, "");
-  r->analysis = strdup(buf);
-  return r->analysis ? 0 : ERR_NOMEM;
+  r->analysis = ocrpc_strdup(buf);
+  return 0;
 }
 
 int llm_rules_analyze(const char *text, size_t len, llm_result *out) {
   scan s = {0};
   s.r = out;
   s.n = len;
-  s.t = malloc(len + 1);
-  s.used = calloc(len + 1, 1);
+  s.t = ocrpc_malloc(len + 1);
+  s.used = ocrpc_calloc(len + 1, 1);
   size_t nl = 1;
   for (size_t i = 0; i < len; i++)
     nl += text[i] == '\n';
-  s.line_start = malloc(nl * sizeof *s.line_start);
-  s.line_hit = calloc(nl, 1);
-  int rc = ERR_NOMEM;
-  if (!s.t || !s.used || !s.line_start || !s.line_hit)
-    goto done;
+  s.line_start = ocrpc_malloc(nl * sizeof *s.line_start);
+  s.line_hit = ocrpc_calloc(nl, 1);
+  int rc;
   memcpy(s.t, text, len);
   s.t[len] = 0;
   /* NUL bytes in the text would cut strings short: make them spaces. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "llm.h"
 
 void llm_sse_init(llm_sse *p, size_t max_event) {
@@ -29,10 +30,7 @@ static int grow(char **b, size_t *cap, size_t need, size_t max) {
   size_t nc = *cap ? *cap : 256;
   while (nc < need)
     nc *= 2;
-  char *nb = realloc(*b, nc);
-  if (!nb)
-    return ERR_NOMEM;
-  *b = nb;
+  *b = ocrpc_realloc(*b, nc);
   *cap = nc;
   return 0;
 }

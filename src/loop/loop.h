@@ -37,7 +37,7 @@ struct jobs_store;
  * uv_poll_t that does not keep the loop alive and that passes poll errors
  * to hiredis (a refused connect fails at once); the handle closes when
  * hiredis frees the context, on the loop's next turn. Returns 0, ERR_INVAL (already
- * attached), ERR_NOMEM or ERR_IO; on error nothing is attached and the context may be
+ * attached) or ERR_IO; on error nothing is attached and the context may be
  * freed. Loop thread. */
 int loop_redis_attach(void *loop, struct redisAsyncContext *ac);
 
@@ -48,7 +48,7 @@ int loop_redis_attach(void *loop, struct redisAsyncContext *ac);
 void loop_redis_env_init(struct jobs_redis_env *env, uv_loop_t *loop);
 
 /* Builds the Redis job store for cfg->redis_url with cfg->job_ttl_seconds.
- * Returns 0, ERR_CONFIG (malformed URL) or ERR_NOMEM; the reason is logged.
+ * Returns 0 or ERR_CONFIG (malformed URL); the reason is logged.
  * Free it (jobs_free) before the loop's last run. Loop thread. */
 int loop_redis_jobs_new(const config *cfg, uv_loop_t *loop, struct jobs_store **out);
 /* 1 while the Redis job store is connected, 0 while it is not (or not

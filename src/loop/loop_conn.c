@@ -13,6 +13,8 @@
 #include "base/err.h"
 #include "base/list.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "loop_internal.h"
 #include "loop_tls.h"
 
@@ -41,6 +43,9 @@ static inline void mark_dirty(loop_conn *c) {
   if (c->is_dirty || c->closing)
     return;
   loop_server *srv = c->srv;
+  /* The dirty list: head and tail are both set or both empty. */
+  OCRPC_ASSERT(!srv->dirty == !srv->dirty_tail);
+  OCRPC_ASSERT(!srv->dirty_tail || srv->dirty_tail->dirty_next == NULL);
   if (!srv->dirty)
     uv_idle_start(&srv->flush_idle, on_idle);
   c->is_dirty = 1;
@@ -163,11 +168,7 @@ static void flush_conn(loop_conn *c) {
     }
     if (w > 0)
       buf_consume(out, (size_t)w);
-    write_req *wr = malloc(sizeof *wr);
-    if (!wr) {
-      close_conn(c);
-      return;
-    }
+    write_req *wr = ocrpc_malloc(sizeof *wr);
     size_t len;
     wr->conn = c;
     wr->data = buf_steal(out, &len);
@@ -263,6 +264,9 @@ static void close_conn(loop_conn *c) {
       c->is_dirty = 0;
     }
   }
+  OCRPC_ASSERT(c->prev ? c->prev->next == c : srv->conns == c);
+  OCRPC_ASSERT(!c->next || c->next->prev == c);
+  OCRPC_ASSERT(srv->nconns > 0);
   DLIST_UNLINK(srv->conns, c);
   if (c->conn)
     conn_close(c->conn);
@@ -300,11 +304,7 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
     log_warn("accept failed: %s", uv_strerror(status));
     return;
   }
-  loop_conn *c = calloc(1, sizeof *c);
-  if (!c) {
-    log_error("accept: out of memory");
-    return;
-  }
+  loop_conn *c = ocrpc_calloc(1, sizeof *c);
   c->srv = srv;
   c->id = ++srv->next_conn_id;
   uv_tcp_init(srv->loop, &c->tcp);
@@ -330,11 +330,7 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
   }
   char peer[64];
   format_peer(&c->tcp, peer, sizeof peer);
-  if (conn_new(&srv->cc, c, c->id, peer, &c->conn)) {
-    log_error("accept: out of memory");
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
-    return;
-  }
+  c->conn = conn_new(&srv->cc, c, c->id, peer);
   uv_tcp_nodelay(&c->tcp, 1);
   uv_timer_init(srv->loop, &c->keepalive);
   uv_timer_init(srv->loop, &c->idle);

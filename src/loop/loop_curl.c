@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "base/list.h"
+#include "base/ocrpc_alloc.h"
 
 struct llm_http_req {
   loop_curl *g;
@@ -118,9 +119,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void
     return 0;
   }
   if (!ctx) {
-    ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
-      return -1;
+    ctx = ocrpc_calloc(1, sizeof *ctx);
     if (uv_poll_init_socket(g->loop, &ctx->poll, fd)) {
       free(ctx);
       return -1;
@@ -252,9 +251,7 @@ static int http_start(llm_http *h, const char *url, const char *const *headers,
   loop_curl *g = h->ud;
   if (g->closing)
     return ERR_UNAVAILABLE;
-  llm_http_req *r = calloc(1, sizeof *r);
-  if (!r)
-    return ERR_NOMEM;
+  llm_http_req *r = ocrpc_calloc(1, sizeof *r);
   r->g = g;
   r->cbs = *cbs;
   r->arg = arg;
@@ -301,7 +298,7 @@ fail:
     curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->hdrs);
   free(r);
-  return ERR_NOMEM;
+  return ERR_IO;
 }
 
 static void http_resume(llm_http *h, llm_http_req *r) {
@@ -336,13 +333,13 @@ static void http_abort(llm_http *h, llm_http_req *r) {
 int loop_curl_new(uv_loop_t *loop, loop_curl **out) {
   static int global_done;
   if (!global_done) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT))
+    /* libcurl allocates through the out-of-memory policy too. */
+    if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, ocrpc_malloc_fn, free, ocrpc_realloc_fn,
+                             ocrpc_strdup_fn, ocrpc_calloc_fn))
       return ERR_IO;
     global_done = 1;
   }
-  loop_curl *g = calloc(1, sizeof *g);
-  if (!g)
-    return ERR_NOMEM;
+  loop_curl *g = ocrpc_calloc(1, sizeof *g);
   g->loop = loop;
   g->multi = curl_multi_init();
   if (!g->multi) {

@@ -13,8 +13,8 @@
 typedef struct uv_loop_s uv_loop_t;
 typedef struct loop_curl loop_curl;
 
-/* Creates the glue on loop. Returns 0, ERR_NOMEM or ERR_IO (curl could
- * not be initialised). */
+/* Creates the glue on loop. Returns 0 or ERR_IO (curl could not be
+ * initialised). */
 int loop_curl_new(uv_loop_t *loop, loop_curl **out);
 
 /* The llm_http of this glue (owned by it, valid until loop_curl_close). */

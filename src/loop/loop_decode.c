@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "base/log.h"
 #include "loop_internal.h"
 
@@ -137,9 +138,7 @@ static int cancel(exec *ex, exec_job *job) {
 static void on_closed(uv_handle_t *h) { free(h); }
 
 int loop__decoder_init(exec *ex, uv_loop_t *loop) {
-  decoder *d = calloc(1, sizeof *d);
-  if (!d)
-    return ERR_NOMEM;
+  decoder *d = ocrpc_calloc(1, sizeof *d);
   d->ex = ex;
   if (pthread_mutex_init(&d->mu, NULL)) {
     free(d);

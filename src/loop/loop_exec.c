@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_assert.h"
 #include "loop.h"
 
 /* What the executor keeps in a job's _impl: the libuv request, the
@@ -53,6 +54,8 @@ static void on_after_work(uv_work_t *w, int status) {
     n_cancelled++;
   else
     n_finished++;
+  /* Every job ends once: as many ends as submissions at most. */
+  OCRPC_ASSERT(ex->in_flight > 0 && n_cancelled + n_finished <= n_submitted);
   ex->in_flight--;
   if (status != UV_ECANCELED) {
     /* Moving average of run time, for refusing calls whose deadline the

@@ -94,7 +94,8 @@ void loop__shutdown_all(loop_server *srv);
 void loop__after_flush(loop_server *srv);
 
 /* Builds srv->metrics with the loop's families and process_* (no handle:
- * nothing to close on failure). 0 or ERR_NOMEM. */
+ * nothing to close on failure). 0, or ERR_INVAL when a family could not
+ * be registered (a name clash: a bug). */
 int loop__metrics_init(loop_server *srv);
 
 /* Starts the access log's flush timer handle (closed by

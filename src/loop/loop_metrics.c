@@ -57,8 +57,7 @@ static void arm_flush(void *ud) {
 }
 
 int loop__metrics_init(loop_server *srv) {
-  if (metrics_new(&srv->metrics))
-    return ERR_NOMEM;
+  srv->metrics = metrics_new();
   metrics *m = srv->metrics;
   const char *proto[] = {"protocol"};
   metric_family *conns = metrics_family(
@@ -95,7 +94,7 @@ int loop__metrics_init(loop_server *srv) {
       !srv->cc.http_requests || !srv->cc.http_duration || !srv->m_queue_depth ||
       !srv->m_workers_busy || !srv->m_store_up ||
       metrics_on_collect(m, collect, srv, NULL) || metrics_process_register(m))
-    return ERR_NOMEM;
+    return ERR_INVAL;
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
 #include "jobs/jobs.h"
 #include "loop.h"
 
@@ -88,9 +89,7 @@ static void cleanup(void *d) {
 int loop_redis_attach(void *loop, struct redisAsyncContext *ac) {
   if (ac->ev.data)
     return ERR_INVAL;
-  redis_poll *p = calloc(1, sizeof *p);
-  if (!p)
-    return ERR_NOMEM;
+  redis_poll *p = ocrpc_calloc(1, sizeof *p);
   if (uv_poll_init(loop, &p->handle, ac->c.fd) != 0) {
     free(p);
     return ERR_IO;
@@ -168,9 +167,7 @@ static void on_timer_fire(uv_timer_t *h) {
 }
 
 static timer *timer_start(timer_src *src, uint64_t ms, timer_cb cb, void *arg) {
-  struct timer *t = malloc(sizeof *t);
-  if (!t)
-    return NULL;
+  struct timer *t = ocrpc_malloc(sizeof *t);
   uv_timer_init(src->ud, &t->h);
   uv_unref((uv_handle_t *)&t->h);
   t->h.data = t;

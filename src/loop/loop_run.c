@@ -12,10 +12,13 @@
 #include "base/auth.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "loop_internal.h"
 #include "loop_parts.h"
 #include "loop_tls.h"
 #include "jobs/jobs.h"
+#include "llm/llm.h"
 #include "ocr/ocr.h"
 #include "loop_curl.h"
 
@@ -215,10 +218,9 @@ static void warn_exposed_workdir(const config *cfg) {
 int loop_run(const config *cfg) {
   int status = 1;
   loop_pool_size(cfg->workers);
+  llm_json_hooks(); /* before any thread: cJSON's allocator is global */
 
-  loop_server *srv = calloc(1, sizeof *srv);
-  if (!srv)
-    return 1;
+  loop_server *srv = ocrpc_calloc(1, sizeof *srv);
   srv->cfg = cfg;
   conn_ctx_init(&srv->cc, cfg, &loop__conn_io);
 
@@ -227,7 +229,7 @@ int loop_run(const config *cfg) {
     goto fail_srv;
   srv->loop = &loop;
   if (loop__metrics_init(srv)) {
-    log_error("cannot set up the metrics: out of memory");
+    log_error("cannot set up the metrics");
     goto fail_loop;
   }
 
@@ -267,17 +269,12 @@ int loop_run(const config *cfg) {
       goto fail_jobs;
     ocr_engine_set_parts(engine, cfg->workers, loop_parts_post, srv->parts);
   }
-  if (loop_timer_init(&timers, &loop))
-    goto fail_jobs;
-  if (rpc_server_new(cfg, engine, &ex, &conn_rpc_transport, &srv->rpc))
-    goto fail_timers;
+  loop_timer_init(&timers, &loop);
+  srv->rpc = rpc_server_new(cfg, engine, &ex, &conn_rpc_transport);
   rpc_server_set_timers(srv->rpc, &timers);
   rpc_server_set_inline(srv->rpc, 1);
   rpc_server_set_jobs(srv->rpc, jobs);
-  if (rest_server_new(cfg, rpc_server_app(srv->rpc), &conn_rest_transport, &srv->rest)) {
-    rpc_server_free(srv->rpc);
-    goto fail_timers;
-  }
+  srv->rest = rest_server_new(cfg, rpc_server_app(srv->rpc), &conn_rest_transport);
   srv->cc.rpc = srv->rpc;
   srv->cc.rest = srv->rest;
   if (cfg->redis_url[0])
@@ -285,13 +282,13 @@ int loop_run(const config *cfg) {
   srv->jobs = jobs;
   rest_server_set_metrics(srv->rest, srv->metrics);
   if (rpc_server_set_metrics(srv->rpc, srv->metrics)) {
-    log_error("cannot set up the metrics: out of memory");
+    log_error("cannot set up the metrics");
     rest_server_free(srv->rest);
     rpc_server_free(srv->rpc);
     goto fail_timers;
   }
   if (start_llm(srv, &timers)) {
-    loop_curl_close(srv->curl); /* its close callback runs in fail_jobs */
+    loop_curl_close(srv->curl); /* its close callback runs in the last uv_run */
     srv->curl = NULL;
     rest_server_free(srv->rest);
     rpc_server_free(srv->rpc);
@@ -353,6 +350,11 @@ int loop_run(const config *cfg) {
     log_info("result cache: %llu hits, %llu misses", (unsigned long long)hits,
              (unsigned long long)misses);
   }
+  /* Teardown: every connection closed, nothing left to flush, every job
+   * the executor took has ended. */
+  OCRPC_ASSERT(srv->conns == NULL && srv->nconns == 0);
+  OCRPC_ASSERT(srv->dirty == NULL && srv->dirty_tail == NULL);
+  OCRPC_ASSERT(ex.in_flight == 0);
   rest_server_free(srv->rest);
   rpc_server_free(srv->rpc);
   loop__tls_ctx_free(srv->tls_ctx);

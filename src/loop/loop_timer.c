@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "loop_timer.h"
 
 struct timer {
@@ -63,6 +65,7 @@ static void sift_down(loop_timers *lt, size_t i) {
 }
 
 static void remove_at(loop_timers *lt, size_t i) {
+  OCRPC_ASSERT(i < lt->n && lt->heap[i]->idx == i);
   struct timer *last = lt->heap[--lt->n];
   if (i == lt->n)
     return;
@@ -107,17 +110,12 @@ static timer *start(timer_src *src, uint64_t ms, timer_cb cb, void *arg) {
   struct timer *t = lt->free_list;
   if (t) {
     lt->free_list = t->next_free;
-  } else if (!(t = malloc(sizeof *t))) {
-    return NULL;
+  } else {
+    t = ocrpc_malloc(sizeof *t);
   }
   if (lt->n == lt->cap) {
     size_t cap = lt->cap ? lt->cap * 2 : 64;
-    struct timer **h = realloc(lt->heap, cap * sizeof *h);
-    if (!h) {
-      release(lt, t);
-      return NULL;
-    }
-    lt->heap = h;
+    lt->heap = ocrpc_realloc(lt->heap, cap * sizeof *lt->heap);
     lt->cap = cap;
   }
   t->due = uv_now(lt->loop) + ms;
@@ -127,6 +125,8 @@ static timer *start(timer_src *src, uint64_t ms, timer_cb cb, void *arg) {
   lt->heap[lt->n] = t;
   t->idx = lt->n++;
   sift_up(lt, t->idx);
+  /* Heap order: no timer is due before its parent. */
+  OCRPC_ASSERT(t->idx == 0 || !before(t, lt->heap[(t->idx - 1) / 2]));
   if (t->idx == 0)
     arm(lt);
   return t;
@@ -136,6 +136,8 @@ static void stop(timer_src *src, timer *t) {
   if (!t)
     return;
   loop_timers *lt = src->ud;
+  /* Only a pending timer may be stopped: not one that fired or stopped. */
+  OCRPC_ASSERT(t->idx < lt->n && lt->heap[t->idx] == t);
   remove_at(lt, t->idx);
   release(lt, t);
   /* The uv timer stays armed for the old earliest deadline, if that was
@@ -149,10 +151,8 @@ static uint64_t now_ms(timer_src *src) {
   return uv_now(lt->loop);
 }
 
-int loop_timer_init(timer_src *src, uv_loop_t *loop) {
-  loop_timers *lt = calloc(1, sizeof *lt);
-  if (!lt)
-    return UV_ENOMEM;
+void loop_timer_init(timer_src *src, uv_loop_t *loop) {
+  loop_timers *lt = ocrpc_calloc(1, sizeof *lt);
   lt->loop = loop;
   uv_timer_init(loop, &lt->uv);
   lt->uv.data = lt;
@@ -160,7 +160,6 @@ int loop_timer_init(timer_src *src, uv_loop_t *loop) {
   src->stop = stop;
   src->now_ms = now_ms;
   src->ud = lt;
-  return 0;
 }
 
 static void on_closed(uv_handle_t *h) {

@@ -11,8 +11,8 @@
 
 typedef struct uv_loop_s uv_loop_t;
 
-/* Initialises `src` on `loop`. Returns 0 or UV_ENOMEM. */
-int loop_timer_init(timer_src *src, uv_loop_t *loop);
+/* Initialises `src` on `loop`. */
+void loop_timer_init(timer_src *src, uv_loop_t *loop);
 
 /* Closes the source's handle; its memory goes in the close callback, so
  * the loop must run once more. Timers still pending never fire. */

@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
 
 struct loop_tls {
   SSL *ssl;
@@ -93,9 +94,7 @@ fail:
 void loop__tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
 
 loop_tls *loop__tls_new(SSL_CTX *ctx) {
-  loop_tls *t = calloc(1, sizeof *t);
-  if (!t)
-    return NULL;
+  loop_tls *t = ocrpc_calloc(1, sizeof *t);
   t->ssl = SSL_new(ctx); /* holds a reference: a reload does not free ctx */
   t->rbio = BIO_new(BIO_s_mem());
   t->wbio = BIO_new(BIO_s_mem());
@@ -175,8 +174,7 @@ int loop__tls_seal(loop_tls *t, buf *b) {
   size_t pending = BIO_ctrl_pending(t->wbio);
   if (!pending)
     return 0;
-  if (buf_reserve(b, pending))
-    return ERR_NOMEM;
+  buf_reserve(b, pending);
   int n = BIO_read(t->wbio, b->data + b->len, (int)pending);
   if (n > 0)
     b->len += (size_t)n;

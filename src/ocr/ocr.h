@@ -102,7 +102,9 @@ typedef struct ocr_result {
                           (a valid encoding this server cannot decode:
                           tiled TIFF, RLE BMP, ...), ERR_PDF (broken PDF),
                           ERR_PDF_ENCRYPTED, ERR_LANGUAGE,
-                          ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM; also
+                          ERR_CANCELLED, ERR_ENGINE, ERR_NOMEM (only
+                          from Leptonica, Tesseract or poppler: our own
+                          allocations abort, base/ocrpc_alloc.h); also
                           ERR_INVAL (no image given, psm not 1..13,
                           confidence_threshold not 0..1) and
                           ERR_IO (the file could not be read) */
@@ -141,7 +143,7 @@ typedef struct ocr_result {
 } ocr_result;
 
 /* Creates an engine. Loop thread, before workers run. Returns 0 and sets
- * *out, or ERR_NOMEM / ERR_CONFIG (image root missing, tessdata or the
+ * *out, or ERR_CONFIG (image root missing, tessdata or the
  * default language not installed) with *out untouched. */
 int ocr_engine_new(const ocr_config *cfg, ocr_engine **out);
 
@@ -190,7 +192,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out);
  * ocr_engine_run would for the same request, with the same codes and
  * messages: ERR_CANCELLED, ERR_LANGUAGE, ERR_INVAL, ERR_NOT_FOUND,
  * ERR_FORBIDDEN_PATH, ERR_IO, ERR_TOO_LARGE (a file too big for the pixel
- * limit), ERR_DECODE (empty or not a regular file), ERR_NOMEM. The mock
+ * limit), ERR_DECODE (empty or not a regular file). The mock
  * engine reads files too. Returns out->err. */
 int ocr_engine_read(ocr_engine *e, const ocr_request *req, uint8_t **data, size_t *len,
                     ocr_result *out);
@@ -204,12 +206,13 @@ void ocr_result_clear(ocr_result *r);
  * confidence, quad), width, height, language and rotation, little-endian
  * whatever the host, so that servers sharing a store read each other's
  * values. ocr_ms and errors are not kept (only successes are worth
- * caching). 0, ERR_INVAL (r->err is set) or ERR_NOMEM. Any thread. */
+ * caching). 0 or ERR_INVAL (r->err is set, or a string or box count
+ * past 32 bits). Any thread. */
 int ocr_result_pack(const ocr_result *r, uint8_t **data, size_t *len);
 
 /* Reads what ocr_result_pack wrote into out (initialised; the caller
  * clears it). Bytes from another version or damaged ones are refused
- * with ERR_PARSE, out left empty; also ERR_NOMEM. Any thread. */
+ * with ERR_PARSE, out left empty. Any thread. */
 int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out);
 
 /* Maps a language name ("korean", "english", "kor+eng", ...) to the

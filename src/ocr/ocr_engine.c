@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "ocr_internal.h"
 
 #define MOCK_TEXT "mock text"
@@ -34,9 +35,7 @@ int ocr_engine_new(const ocr_config *cfg, ocr_engine **out) {
   if (cfg == NULL || out == NULL ||
       (cfg->kind != OCR_KIND_TESSERACT && cfg->kind != OCR_KIND_MOCK))
     return ERR_CONFIG;
-  e = calloc(1, sizeof(*e));
-  if (e == NULL)
-    return ERR_NOMEM;
+  e = ocrpc_calloc(1, sizeof(*e));
   e->kind = cfg->kind;
   e->max_pixels = cfg->max_pixels != 0 ? cfg->max_pixels : OCR_DEFAULT_MAX_PIXELS;
   e->max_pages = cfg->max_pages > 0 ? cfg->max_pages : OCR_DEFAULT_MAX_PAGES;
@@ -121,10 +120,9 @@ static int mock_run(const ocr_request *req, ocr_result *out) {
     quad[2] = quad[4] = (float)w;
     quad[5] = quad[7] = (float)h;
   }
-  text = strdup(MOCK_TEXT);
-  if (text == NULL || ocr__result_add_box(out, text, MOCK_CONFIDENCE, quad) != 0 ||
-      ocr__result_finish(out) != 0)
-    return ocr__fail(out, ERR_NOMEM, "no memory for the mock answer");
+  text = ocrpc_strdup(MOCK_TEXT);
+  ocr__result_add_box(out, text, MOCK_CONFIDENCE, quad);
+  ocr__result_finish(out);
   return 0;
 }
 
@@ -303,8 +301,8 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   ocr__doc_close(&doc);
   free(file);
   t1 = clock_mono_ms_f();
-  if (rc == 0 && ocr__result_finish(out) != 0)
-    rc = ocr__fail(out, ERR_NOMEM, "no memory for the text");
+  if (rc == 0)
+    ocr__result_finish(out);
   out->encode_ms = clock_mono_ms_f() - t1;
   out->ocr_ms = clock_mono_ms_f() - t0;
   return rc;

@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "ocr_internal.h"
 
 /* Bytes an image file may take per pixel of the limit: uncompressed 16-bit
@@ -484,11 +485,7 @@ int ocr__file_read(const char *path, uint64_t max_pixels, uint8_t **data, size_t
     close(fd);
     return ocr__fail(out, ERR_DECODE, "empty image file");
   }
-  bytes = malloc(len);
-  if (bytes == NULL) {
-    close(fd);
-    return ocr__fail(out, ERR_NOMEM, "no memory for %zu bytes", len);
-  }
+  bytes = ocrpc_malloc(len);
   while (got < len) {
     ssize_t n = read(fd, bytes + got, len - got);
     if (n < 0 && errno == EINTR)

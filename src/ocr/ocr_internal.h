@@ -163,21 +163,21 @@ void ocr__pdf_close(ocr__doc *doc);
 int ocr__fail(ocr_result *out, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Appends one box; takes ownership of text (heap, NUL-terminated) even on
- * failure. Returns 0 or ERR_NOMEM. */
-int ocr__result_add_box(ocr_result *out, char *text, float confidence, const float quad[8]);
+/* Appends one box; takes ownership of text (heap, NUL-terminated). */
+void ocr__result_add_box(ocr_result *out, char *text, float confidence,
+                         const float quad[8]);
 
 /* Joins the box texts with '\n' into out->text and sets out->confidence to
- * their mean. Returns 0 or ERR_NOMEM. */
-int ocr__result_finish(ocr_result *out);
+ * their mean. */
+void ocr__result_finish(ocr_result *out);
 
 /* ocr_image.c (files and headers) */
 
 /* Worker thread. Reads a file already resolved inside the image root into
  * *data (malloc'd, caller frees) without decoding it. Returns 0, or
  * ERR_NOT_FOUND / ERR_IO / ERR_DECODE (empty, not a regular file) /
- * ERR_TOO_LARGE (bigger than any image within max_pixels) / ERR_NOMEM
- * with a message in out. */
+ * ERR_TOO_LARGE (bigger than any image within max_pixels) with a message
+ * in out. */
 int ocr__file_read(const char *realpath_, uint64_t max_pixels, uint8_t **data, size_t *len,
                    ocr_result *out);
 

@@ -23,6 +23,7 @@
 
 extern "C" {
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "ocr_internal.h"
 }
 
@@ -224,9 +225,7 @@ extern "C" int ocr__pdf_page_text(const ocr_engine *e, ocr__doc *d, int index, i
                        static_cast<float>(r * scale), static_cast<float>(t * scale),
                        static_cast<float>(r * scale), static_cast<float>(b * scale),
                        static_cast<float>(l * scale), static_cast<float>(b * scale)};
-      char *copy = strdup(text.c_str());
-      if (copy == nullptr || ocr__result_add_box(out, copy, 1.0f, quad) != 0)
-        return ocr__fail(out, ERR_NOMEM, "no memory for the PDF text");
+      ocr__result_add_box(out, ocrpc_strdup(text.c_str()), 1.0f, quad);
       out->boxes[out->nboxes - 1].page = index + 1;
       *found = 1;
     }

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "ocr_internal.h"
 
 void ocr_result_init(ocr_result *r) { memset(r, 0, sizeof(*r)); }
@@ -41,30 +42,22 @@ int ocr__fail(ocr_result *out, int err, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return err;
-  out->error_message = malloc((size_t)n + 1);
-  /* Without memory for the message the code alone still tells the cause;
-   * callers map codes, never messages. */
-  if (out->error_message == NULL)
-    return err;
+  out->error_message = ocrpc_malloc((size_t)n + 1);
   va_start(ap, fmt);
   vsnprintf(out->error_message, (size_t)n + 1, fmt, ap);
   va_end(ap);
   return err;
 }
 
-int ocr__result_add_box(ocr_result *out, char *text, float confidence,
-                        const float quad[8]) {
+void ocr__result_add_box(ocr_result *out, char *text, float confidence,
+                         const float quad[8]) {
   ocr_box *boxes;
 
   /* Capacity is 4, then doubles each time the count reaches a power of
    * two, so it needs no field of its own in the public struct. */
   if (out->nboxes == 0 || (out->nboxes >= 4 && (out->nboxes & (out->nboxes - 1)) == 0)) {
     size_t cap = out->nboxes == 0 ? 4 : out->nboxes * 2;
-    boxes = realloc(out->boxes, cap * sizeof(*boxes));
-    if (boxes == NULL) {
-      free(text);
-      return ERR_NOMEM;
-    }
+    boxes = ocrpc_realloc(out->boxes, cap * sizeof(*boxes));
     out->boxes = boxes;
   }
   out->boxes[out->nboxes].text = text;
@@ -72,10 +65,9 @@ int ocr__result_add_box(ocr_result *out, char *text, float confidence,
   memcpy(out->boxes[out->nboxes].quad, quad, sizeof(float) * 8);
   out->boxes[out->nboxes].page = 1;
   out->nboxes++;
-  return 0;
 }
 
-int ocr__result_finish(ocr_result *out) {
+void ocr__result_finish(ocr_result *out) {
   size_t i, len = 0, off = 0;
   double sum = 0;
 
@@ -84,9 +76,7 @@ int ocr__result_finish(ocr_result *out) {
     sum += out->boxes[i].confidence;
   }
   free(out->text);
-  out->text = malloc(len + 1);
-  if (out->text == NULL)
-    return ERR_NOMEM;
+  out->text = ocrpc_malloc(len + 1);
   for (i = 0; i < out->nboxes; i++) {
     size_t n = strlen(out->boxes[i].text);
     if (i > 0)
@@ -96,7 +86,6 @@ int ocr__result_finish(ocr_result *out) {
   }
   out->text[off] = '\0';
   out->confidence = out->nboxes > 0 ? (float)(sum / (double)out->nboxes) : 0.0f;
-  return 0;
 }
 
 /* ---- pack / unpack ------------------------------------------------------- */
@@ -128,19 +117,20 @@ static float bits_float(uint32_t u) {
   return f;
 }
 
-static int pack_u32(buf *out, uint32_t v) {
+static void pack_u32(buf *out, uint32_t v) {
   uint8_t b[4];
   put_u32(b, v);
-  return buf_append(out, b, 4);
+  buf_append(out, b, 4);
 }
 
-/* A length-prefixed string; NULL is written as "". */
+/* A length-prefixed string; NULL is written as "". Returns -1 for a
+ * string too long for its 32-bit length. */
 static int pack_str(buf *out, const char *s) {
   size_t n = s ? strlen(s) : 0;
   if (n > UINT32_MAX)
-    return ERR_NOMEM;
-  if (pack_u32(out, (uint32_t)n) || buf_append(out, s, n))
-    return ERR_NOMEM;
+    return -1;
+  pack_u32(out, (uint32_t)n);
+  buf_append(out, s, n);
   return 0;
 }
 
@@ -153,28 +143,32 @@ int ocr_result_pack(const ocr_result *r, uint8_t **data, size_t *len) {
   if (r->err != 0)
     return ERR_INVAL;
   if (r->nboxes > UINT32_MAX)
-    return ERR_NOMEM;
-  if (buf_append(out, pack_magic, 4) || pack_u32(out, (uint32_t)r->width) ||
-      pack_u32(out, (uint32_t)r->height) || pack_u32(out, (uint32_t)r->rotation) ||
-      pack_u32(out, float_bits(r->confidence)) || pack_u32(out, (uint32_t)r->pages) ||
-      pack_u32(out, (uint32_t)r->orientation) || pack_str(out, r->language) ||
-      pack_str(out, r->text) || pack_u32(out, (uint32_t)r->nboxes))
+    return ERR_INVAL;
+  buf_append(out, pack_magic, 4);
+  pack_u32(out, (uint32_t)r->width);
+  pack_u32(out, (uint32_t)r->height);
+  pack_u32(out, (uint32_t)r->rotation);
+  pack_u32(out, float_bits(r->confidence));
+  pack_u32(out, (uint32_t)r->pages);
+  pack_u32(out, (uint32_t)r->orientation);
+  if (pack_str(out, r->language) || pack_str(out, r->text))
     goto fail;
+  pack_u32(out, (uint32_t)r->nboxes);
   for (size_t i = 0; i < r->nboxes; i++) {
     const ocr_box *bx = &r->boxes[i];
-    if (pack_str(out, bx->text) || pack_u32(out, float_bits(bx->confidence)) ||
-        pack_u32(out, (uint32_t)bx->page))
+    if (pack_str(out, bx->text))
       goto fail;
+    pack_u32(out, float_bits(bx->confidence));
+    pack_u32(out, (uint32_t)bx->page);
     for (int k = 0; k < 8; k++)
-      if (pack_u32(out, float_bits(bx->quad[k])))
-        goto fail;
+      pack_u32(out, float_bits(bx->quad[k]));
   }
   *data = buf_steal(out, len);
   return 0;
 
 fail:
   buf_free(out);
-  return ERR_NOMEM;
+  return ERR_INVAL;
 }
 
 typedef struct reader {
@@ -197,9 +191,7 @@ static int read_str(reader *rd, char **s) {
   uint32_t n;
   if (read_u32(rd, &n) || n > rd->left || memchr(rd->p, 0, n) != NULL)
     return ERR_PARSE;
-  *s = malloc((size_t)n + 1);
-  if (*s == NULL)
-    return ERR_NOMEM;
+  *s = ocrpc_malloc((size_t)n + 1);
   memcpy(*s, rd->p, n);
   (*s)[n] = '\0';
   rd->p += n;
@@ -244,9 +236,7 @@ int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
   if (rc == 0 && nboxes > rd.left / 44)
     rc = ERR_PARSE;
   if (rc == 0 && nboxes > 0) {
-    out->boxes = calloc(nboxes, sizeof(*out->boxes));
-    if (out->boxes == NULL)
-      rc = ERR_NOMEM;
+    out->boxes = ocrpc_calloc(nboxes, sizeof(*out->boxes));
   }
   for (uint32_t i = 0; rc == 0 && i < nboxes; i++) {
     ocr_box *b = &out->boxes[i];

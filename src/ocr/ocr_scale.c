@@ -8,6 +8,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ocr_internal.h"
+#include "base/ocrpc_alloc.h"
 
 /* Median height, in pixels, of the glyph-like connected components scaling
  * aims for: 12 pt text at 300 DPI, the size Tesseract is trained around
@@ -43,7 +44,7 @@ double ocr__text_scale(void *p) {
     boxa = pixConnComp(bin, NULL, 8);
   n = boxa ? boxaGetCount(boxa) : 0;
   if (n >= MIN_COMPONENTS)
-    heights = malloc((size_t)n * sizeof(*heights));
+    heights = ocrpc_malloc((size_t)n * sizeof(*heights));
   for (i = 0; heights != NULL && i < n; i++) {
     l_int32 x, y, w, h;
 

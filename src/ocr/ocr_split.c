@@ -398,11 +398,7 @@ static int merge(split *sp, ocr_result *out, ocr__read_stats *st) {
     for (size_t j = 0; rc == 0 && j < p->res.nboxes; j++) {
       ocr_box *bx = &p->res.boxes[j];
 
-      if (ocr__result_add_box(out, bx->text, bx->confidence, bx->quad) != 0) {
-        bx->text = NULL;
-        rc = ocr__fail(out, ERR_NOMEM, "no memory for boxes");
-        break;
-      }
+      ocr__result_add_box(out, bx->text, bx->confidence, bx->quad);
       bx->text = NULL;
       out->boxes[out->nboxes - 1].page = bx->page;
     }

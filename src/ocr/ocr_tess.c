@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "ocr_internal.h"
 
 /* From libgomp (omp.h), declared here so that the build needs no OpenMP
@@ -89,9 +90,7 @@ static tess_thread *thread_state(void) {
   t = pthread_getspecific(thread_key);
   if (t != NULL)
     return t;
-  t = calloc(1, sizeof(*t));
-  if (t == NULL)
-    return NULL;
+  t = ocrpc_calloc(1, sizeof(*t));
   if (pthread_setspecific(thread_key, t) != 0) {
     free(t);
     return NULL;
@@ -178,9 +177,7 @@ static TessBaseAPI *recognizer(tess_thread *t, const char *tessdata, const char 
   slot_free(victim);
   if (strlen(lang) >= sizeof(victim->lang))
     return NULL;
-  victim->tessdata = strdup(tessdata);
-  if (victim->tessdata == NULL)
-    return NULL;
+  victim->tessdata = ocrpc_strdup(tessdata);
   /* LSTM only: the legacy models add memory and init time and would only
    * matter for OEM modes this server does not offer. */
   victim->api = api_new(tessdata, lang, OEM_LSTM_ONLY);
@@ -200,9 +197,7 @@ static TessBaseAPI *orientation_detector(tess_thread *t, const char *tessdata) {
   if (s->api != NULL && strcmp(s->tessdata, tessdata) == 0)
     return s->api;
   slot_free(s);
-  s->tessdata = strdup(tessdata);
-  if (s->tessdata == NULL)
-    return NULL;
+  s->tessdata = ocrpc_strdup(tessdata);
   /* Orientation detection exists only in the legacy engine. */
   s->api = api_new(tessdata, "osd", OEM_TESSERACT_ONLY);
   if (s->api == NULL) {
@@ -296,11 +291,7 @@ static int salvage_words(const TessResultIterator *it, const char *line, float t
 
   if (w == NULL)
     return ERR_NOMEM;
-  buf = malloc(cap);
-  if (buf == NULL) {
-    TessResultIteratorDelete(w);
-    return ERR_NOMEM;
-  }
+  buf = ocrpc_malloc(cap);
   do {
     const TessPageIterator *pw = TessResultIteratorGetPageIteratorConst(w);
     char *word;
@@ -478,12 +469,8 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
     } else {
       /* Text comes from Tesseract's allocator and must go back to it;
        * the result owns plain heap memory. */
-      copy = strndup(line, n);
+      copy = ocrpc_strndup(line, n);
       TessDeleteText(line);
-    }
-    if (copy == NULL) {
-      TessResultIteratorDelete(it);
-      return ocr__fail(out, ERR_NOMEM, "no memory for line text");
     }
     {
       /* Corners of the upright box, clockwise from the text's top-left;
@@ -506,10 +493,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
         ocr__image_map(img, ux, uy, &quad[2 * i], &quad[2 * i + 1]);
       }
     }
-    if (ocr__result_add_box(out, copy, conf, quad) != 0) {
-      TessResultIteratorDelete(it);
-      return ocr__fail(out, ERR_NOMEM, "no memory for boxes");
-    }
+    ocr__result_add_box(out, copy, conf, quad);
     out->boxes[out->nboxes - 1].page = page;
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
   TessResultIteratorDelete(it);
@@ -576,10 +560,7 @@ static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *i
       char *text = alt.boxes[i].text;
 
       alt.boxes[i].text = NULL;
-      if (ocr__result_add_box(out, text, alt.boxes[i].confidence, alt.boxes[i].quad) != 0) {
-        ocr_result_clear(&alt);
-        return ocr__fail(out, ERR_NOMEM, "no memory for boxes");
-      }
+      ocr__result_add_box(out, text, alt.boxes[i].confidence, alt.boxes[i].quad);
       out->boxes[out->nboxes - 1].page = page;
     }
   }

@@ -45,9 +45,8 @@ typedef struct rest_request {
 } rest_request;
 
 /* Creates the server over app (borrowed, like cfg and tr; all must outlive
- * it). Returns 0 or ERR_NOMEM. */
-int rest_server_new(const config *cfg, struct app *app, const rest_transport *tr,
-                    rest_server **out);
+ * it). Never NULL (out of memory aborts). */
+rest_server *rest_server_new(const config *cfg, struct app *app, const rest_transport *tr);
 
 /* Frees the server; every rest_work must have ended or been cancelled.
  * NULL is a no-op. */

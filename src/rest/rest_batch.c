@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "rest_internal.h"
 
 typedef struct status_work {
@@ -84,11 +85,7 @@ rest_work *rest__batch_status(rest_server *rs, void *conn, const char *id) {
     rest__error(rs, conn, 404, "NOT_FOUND", "no such batch", "NOT_FOUND");
     return NULL;
   }
-  status_work *s = calloc(1, sizeof *s);
-  if (!s) {
-    rest__error(rs, conn, 503, "UNAVAILABLE", "out of memory", "NO_MEMORY");
-    return NULL;
-  }
+  status_work *s = ocrpc_calloc(1, sizeof *s);
   s->w.rs = rs;
   s->w.conn = conn;
   s->w.cancel = cancel;

@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "base/text.h"
+#include "base/ocrpc_alloc.h"
 #include "rest_internal.h"
 
 /* One recognition in flight. Owns every byte the recognition reads: the
@@ -159,14 +160,6 @@ static void cancel(rest_work *w) {
 
 /* ---- reading the request ---- */
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d)
-    memcpy(d, s, n);
-  return d;
-}
-
 /* Reads the JSON body into x. Returns 0, or answers (400/422) and
  * returns -1. */
 static int read_json(rest_server *rs, void *conn, const rest_request *req,
@@ -189,8 +182,8 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
   if (!bad && (f = cJSON_GetObjectItemCaseSensitive(j, name)) && !cJSON_IsNull(f)) {       \
     if (!cJSON_IsString(f))                                                                \
       bad = name " must be a string";                                                      \
-    else if (*f->valuestring && !(dst = dup_str(f->valuestring)))                          \
-      bad = "out of memory";                                                               \
+    else if (*f->valuestring)                                                              \
+      dst = ocrpc_strdup(f->valuestring);                                                  \
   }
   char *priv = NULL, *pub = NULL, *b64 = NULL;
   STRING_FIELD("private_image_path", priv)
@@ -238,16 +231,14 @@ static int read_json(rest_server *rs, void *conn, const rest_request *req,
   }
   if (!bad && b64) {
     size_t len = strlen(b64);
-    if (!(x->image = malloc(len / 4 * 3 + 3))) {
-      bad = "out of memory";
-    } else {
-      ssize_t n = text_base64_decode(b64, len, x->image);
-      if (n < 0)
-        bad = "image_base64 is not base64";
-      else
-        in->data_len = (size_t)n;
-      in->data = x->image;
-    }
+    /* len is bounded: the body passed --max-message-bytes. */
+    x->image = ocrpc_malloc(len / 4 * 3 + 3);
+    ssize_t n = text_base64_decode(b64, len, x->image);
+    if (n < 0)
+      bad = "image_base64 is not base64";
+    else
+      in->data_len = (size_t)n;
+    in->data = x->image;
   }
   cJSON_Delete(j);
   /* The image the gRPC front door would take: inline bytes first, then
@@ -294,12 +285,8 @@ static void url_decode(char *s) {
 static int read_raw(rest_server *rs, void *conn, const rest_request *req, extract_work *x) {
   ocr_request *in = &x->r.in;
   const char *bad = NULL;
-  char *q = dup_str(req->query);
-  if (!q || !(x->image = malloc(req->body_len ? req->body_len : 1))) {
-    free(q);
-    rest__error(rs, conn, 503, "UNAVAILABLE", "out of memory", "NO_MEMORY");
-    return -1;
-  }
+  char *q = ocrpc_strdup(req->query);
+  x->image = ocrpc_malloc(req->body_len ? req->body_len : 1);
   if (req->body_len)
     memcpy(x->image, req->body, req->body_len);
   in->data = x->image;
@@ -318,8 +305,7 @@ static int read_raw(rest_server *rs, void *conn, const rest_request *req, extrac
     char *end;
     if (strcmp(kv, "language") == 0) {
       free(x->language);
-      if (!(x->language = dup_str(v)))
-        bad = "out of memory";
+      x->language = ocrpc_strdup(v);
     } else if (strcmp(kv, "confidence_threshold") == 0) {
       double d = strtod(v, &end);
       if (end == v || *end || d < 0 || d > 1)
@@ -380,11 +366,7 @@ rest_work *rest__extract(rest_server *rs, void *conn, const rest_request *req) {
                 err_name(ERR_INVAL));
     return NULL;
   }
-  extract_work *x = calloc(1, sizeof *x);
-  if (!x) {
-    rest__error(rs, conn, 503, "UNAVAILABLE", "out of memory", "NO_MEMORY");
-    return NULL;
-  }
+  extract_work *x = ocrpc_calloc(1, sizeof *x);
   app_recog_init(&x->r);
   x->w.rs = rs;
   x->w.conn = conn;

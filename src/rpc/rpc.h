@@ -44,10 +44,11 @@ typedef struct rpc_transport {
   void (*pause_read)(void *conn, int32_t stream_id, int paused);
 } rpc_transport;
 
-/* Creates the server. cfg, engine, ex and tr are borrowed and must outlive
- * the server. Returns 0 or ERR_NOMEM. */
-int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_transport *tr,
-                   rpc_server **out);
+/* Creates the server (free with rpc_server_free). cfg, engine, ex and tr
+ * are borrowed and must outlive the server. Never NULL: out of memory
+ * aborts (base/ocrpc_alloc.h). */
+rpc_server *rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
+                           const rpc_transport *tr);
 
 /* Hands the server a timer source for grpc-timeout deadlines (borrowed,
  * must outlive the server). Without one, deadlines are not enforced. */
@@ -95,7 +96,7 @@ typedef struct metrics metrics;
  * ocr_recognition_seconds, ocr_queue_wait_seconds,
  * ocr_result_cache_hits_total, ocr_result_cache_misses_total,
  * ocr_batches_in_flight. Without a call to this, nothing is counted.
- * Returns 0 or ERR_NOMEM. */
+ * Returns 0, or ERR_INVAL when m already has one of these families. */
 int rpc_server_set_metrics(rpc_server *srv, metrics *m);
 
 struct app;
@@ -122,14 +123,13 @@ void rpc_server_free(rpc_server *srv);
  * the call). Validates them and returns the call, which the caller passes
  * to the functions below until rpc_call_close. A request that is refused
  * at once (unknown method, bad content-type) is answered here; its call
- * still lives until rpc_call_close. Returns NULL only when out of memory
- * (the caller then resets the stream). */
+ * still lives until rpc_call_close. Never NULL (out of memory aborts). */
 rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const hdr *hdrs,
                          size_t n);
 
 /* Like rpc_call_start for a request whose header block passed the header
  * list limit (`hdrs`: the fields that fit): answers RESOURCE_EXHAUSTED at
- * once. Returns NULL only when out of memory. */
+ * once. Never NULL. */
 rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_id,
                                    const hdr *hdrs, size_t n);
 

@@ -13,7 +13,9 @@
 #include "base/auth.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "base/log.h"
+#include "base/ocrpc_assert.h"
 #include "rpc_internal.h"
 
 #define ACCEPT_ENCODING "identity,gzip"
@@ -21,6 +23,7 @@
 /* The call has its answer: its deadline no longer matters, and it is
  * counted and logged. */
 static void call_done(rpc_call *c, rpc_status status, const char *msg) {
+  OCRPC_ASSERT(c->state != CALL_DONE); /* one status per call */
   c->state = CALL_DONE;
   rpc__call_account(c, status, msg);
   if (c->deadline) {
@@ -110,15 +113,14 @@ void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
 }
 
 /* Replaces a framed message with its gzip form when that is smaller. */
-static int compress_framed(buf *framed) {
+static void compress_framed(buf *framed) {
   buf z = BUF_INIT;
-  if (buf_reserve(&z, 5) || (z.len = 5, rpc__gzip(framed->data + 5, framed->len - 5, &z))) {
-    buf_free(&z);
-    return ERR_NOMEM;
-  }
+  buf_reserve(&z, 5);
+  z.len = 5;
+  rpc__gzip(framed->data + 5, framed->len - 5, &z);
   if (z.len >= framed->len) {
     buf_free(&z);
-    return 0;
+    return;
   }
   size_t n = z.len - 5;
   z.data[0] = 1;
@@ -128,7 +130,6 @@ static int compress_framed(buf *framed) {
   z.data[4] = (uint8_t)n;
   buf_free(framed);
   *framed = z;
-  return 0;
 }
 
 static void fail_encode(rpc_call *c, int rc) {
@@ -141,13 +142,8 @@ static void fail_encode(rpc_call *c, int rc) {
 int rpc__call_send_framed(rpc_call *c, buf *framed) {
   if (c->state == CALL_DONE)
     return ERR_INVAL;
-  int rc = 0;
   if (c->gzip_out && framed->len - 5 >= RPC_GZIP_MIN_BYTES)
-    rc = compress_framed(framed);
-  if (rc) {
-    fail_encode(c, rc);
-    return rc;
-  }
+    compress_framed(framed);
   const rpc_transport *tr = c->srv->tr;
   c->bytes_out += framed->len;
   if (!c->headers_sent) {
@@ -317,9 +313,7 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
 
 static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_headers *r,
                           const hdr *hdrs, size_t n) {
-  rpc_call *c = calloc(1, sizeof *c);
-  if (!c)
-    return NULL;
+  rpc_call *c = ocrpc_calloc(1, sizeof *c);
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
@@ -344,8 +338,6 @@ rpc_call *rpc_call_start_oversized(rpc_server *srv, void *conn, int32_t stream_i
                                    const hdr *hdrs, size_t n) {
   req_headers r;
   rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
-  if (!c)
-    return NULL;
   /* What gRPC C-core answers: the call fails, the connection lives. */
   char msg[128];
   snprintf(msg, sizeof msg,
@@ -360,8 +352,6 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
                          size_t n) {
   req_headers r;
   rpc_call *c = call_new(srv, conn, stream_id, &r, hdrs, n);
-  if (!c)
-    return NULL;
   if (refuse_transport(c, &r))
     return c;
   if (!r.path) {
@@ -409,8 +399,6 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
     c->deadline_ns = clock_mono_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
-      if (!c->deadline)
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
     }
   }
   /* Tests and operators see a call with a client-chosen id arrive (the
@@ -426,11 +414,7 @@ static int decode_request(rpc_call *c, const uint8_t *data, size_t len) {
     rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, why);
     return ERR_MSG_TOO_LARGE;
   }
-  void *req = calloc(1, c->method->req_size);
-  if (!req) {
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return ERR_NOMEM;
-  }
+  void *req = ocrpc_calloc(1, c->method->req_size);
   pb_istream_t is = pb_istream_from_buffer(data, len);
   if (!pb_decode(&is, c->method->req_fields, req)) {
     char msg[256];
@@ -502,15 +486,11 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len);
 static void feed_stream(rpc_call *c, const uint8_t *data, size_t len) {
   while (len && c->state == CALL_RECEIVING) {
     if (c->decoding) { /* the rest waits for the message before it */
-      if (buf_append(&c->held, data, len))
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+      buf_append(&c->held, data, len);
       return;
     }
     if (stream_backed_up(c)) {
-      if (buf_append(&c->held, data, len)) {
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-      }
+      buf_append(&c->held, data, len);
       if (c->srv->tr->pause_read)
         c->srv->tr->pause_read(c->conn, c->stream_id, 1);
       c->srv->tr->notify_drain(c->conn, c->stream_id);
@@ -569,14 +549,12 @@ int rpc_call_data(rpc_call *c, const uint8_t *data, size_t len) {
     return 0;
   c->bytes_in += len;
   if (c->decoding) { /* in order, after the message being decoded */
-    if (buf_append(&c->held, data, len))
-      rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    buf_append(&c->held, data, len);
     return 0;
   }
   if (c->method && (c->method->flags & RPC_M_CLIENT_STREAM)) {
     if (c->held.len) {
-      if (buf_append(&c->held, data, len))
-        rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+      buf_append(&c->held, data, len);
     } else {
       feed_stream(c, data, len);
     }
@@ -593,8 +571,6 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
     snprintf(msg, sizeof msg, "request message of %u bytes exceeds the limit of %llu",
              c->deframer.msg_len, (unsigned long long)c->srv->cfg->max_message_bytes);
     rpc__call_fail_err(c, rc, msg);
-  } else if (rc == ERR_NOMEM) {
-    rpc__call_fail_err(c, rc, NULL);
   }
   if (c->state == CALL_DONE) {
     rpc_deframer_free(&c->deframer);
@@ -632,6 +608,7 @@ void rpc_call_end(rpc_call *c) {
   }
   if ((c->method->flags & RPC_M_ADMIT) && refuse_overload(c))
     return;
+  OCRPC_ASSERT(c->state == CALL_RECEIVING && c->work == NULL);
   c->state = CALL_RUNNING;
   void *req = c->req;
   c->req = NULL;
@@ -644,8 +621,11 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   if (!c->accounted)
     rpc__call_account(c, RPC_CANCELLED,
                       h2_error_code ? "stream reset by the client" : "connection closed");
-  if (c->alive_counted)
+  OCRPC_ASSERT(c->accounted);
+  if (c->alive_counted) {
+    OCRPC_ASSERT(c->srv->m.alive[rpc__method_index(c->method)] > 0);
     c->srv->m.alive[rpc__method_index(c->method)]--;
+  }
   detach_work(c);
   if (c->decoding)
     rpc__decode_orphan(c);
@@ -658,6 +638,7 @@ void rpc_call_close(rpc_call *c, uint32_t h2_error_code) {
   rpc_deframer_free(&c->deframer);
   buf_free(&c->held);
   rpc__md_free(c);
+  OCRPC_ASSERT(c->srv->ncalls > 0);
   c->srv->ncalls--;
   free(c);
 }

@@ -5,12 +5,25 @@
 #include <zlib.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "rpc_internal.h"
 
+/* zlib allocates through the out-of-memory policy too; its init then
+ * fails only on a library/header version mismatch. */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+  (void)opaque;
+  return ocrpc_calloc(items, size);
+}
+static void z_free(voidpf opaque, voidpf p) {
+  (void)opaque;
+  free(p);
+}
+
 int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out) {
-  z_stream z = {0};
+  z_stream z = {.zalloc = z_alloc, .zfree = z_free};
   if (inflateInit2(&z, 15 + 32) != Z_OK) /* +32: gzip or zlib header */
-    return ERR_NOMEM;
+    return ERR_PARSE;
   z.next_in = (Bytef *)in;
   z.avail_in = (uInt)len;
   int rc = 0;
@@ -18,10 +31,7 @@ int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out) {
     size_t room = len * 4 + 1024;
     if (room > limit + 1 - out->len)
       room = limit + 1 - out->len; /* one byte past the limit detects overflow */
-    if (buf_reserve(out, room)) {
-      rc = ERR_NOMEM;
-      break;
-    }
+    buf_reserve(out, room);
     z.next_out = out->data + out->len;
     z.avail_out = (uInt)room;
     int zr = inflate(&z, Z_NO_FLUSH);
@@ -45,23 +55,20 @@ int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out) {
   return rc;
 }
 
-int rpc__gzip(const uint8_t *in, size_t len, buf *out) {
-  z_stream z = {0};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK)
-    return ERR_NOMEM;
+void rpc__gzip(const uint8_t *in, size_t len, buf *out) {
+  z_stream z = {.zalloc = z_alloc, .zfree = z_free};
+  int zr =
+      deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  OCRPC_ASSERT(zr == Z_OK);
   size_t bound = deflateBound(&z, (uLong)len);
-  int rc = buf_reserve(out, bound);
-  if (rc == 0) {
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = out->data + out->len;
-    z.avail_out = (uInt)bound;
-    if (deflate(&z, Z_FINISH) == Z_STREAM_END)
-      out->len += bound - z.avail_out;
-    else
-      rc = ERR_NOMEM;
-  }
+  buf_reserve(out, bound);
+  z.next_in = (Bytef *)in;
+  z.avail_in = (uInt)len;
+  z.next_out = out->data + out->len;
+  z.avail_out = (uInt)bound;
+  /* deflateBound's room always takes the whole stream in one call. */
+  zr = deflate(&z, Z_FINISH);
+  OCRPC_ASSERT(zr == Z_STREAM_END);
+  out->len += bound - z.avail_out;
   deflateEnd(&z);
-  return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "base/log.h"
 #include "rpc_internal.h"
 
@@ -65,12 +66,12 @@ static void decode_work(exec_job *ej) {
   if (j->compressed) {
     int rc = rpc__gunzip(data, len, j->cfg->max_message_bytes, &plain);
     if (rc) {
-      j->status = rc == ERR_PARSE ? RPC_INTERNAL : RPC_RESOURCE_EXHAUSTED;
+      /* The same statuses and words as the inline path (rpc_call.c). */
+      j->status = rpc_status_from_err(rc);
       snprintf(j->msg, sizeof j->msg, "%s",
-               rc == ERR_MSG_TOO_LARGE
-                   ? "request message exceeds the limit once decompressed"
-               : rc == ERR_PARSE ? "compressed message is not valid gzip"
-                                 : "out of memory");
+               rc == ERR_MSG_TOO_LARGE ? "request message exceeds the limit once decompressed"
+               : rc == ERR_PROTOCOL    ? "compressed message is not valid gzip"
+                                       : err_text(rc));
       buf_free(&plain);
       return;
     }
@@ -80,10 +81,8 @@ static void decode_work(exec_job *ej) {
   }
   if (j->method->check && j->method->check(j->cfg, data, len, j->msg, sizeof j->msg)) {
     j->status = RPC_RESOURCE_EXHAUSTED;
-  } else if (!(j->req = calloc(1, j->method->req_size))) {
-    j->status = RPC_RESOURCE_EXHAUSTED;
-    snprintf(j->msg, sizeof j->msg, "out of memory");
   } else {
+    j->req = ocrpc_calloc(1, j->method->req_size);
     abortable a = {data, &j->abandoned};
     pb_istream_t is = {.callback = abortable_read, .state = &a, .bytes_left = len};
     if (!pb_decode(&is, j->method->req_fields, j->req)) {
@@ -117,19 +116,13 @@ static void decode_done(exec_job *ej, int status) {
 }
 
 int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compressed) {
-  rpc_decode_job *j = calloc(1, sizeof *j);
-  if (!j) {
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return ERR_NOMEM;
-  }
+  rpc_decode_job *j = ocrpc_calloc(1, sizeof *j);
   buf *msg = &c->deframer.msg;
   if (data == msg->data && len == msg->len) {
     j->bytes = *msg; /* take the reassembled message over: no copy */
     *msg = (buf)BUF_INIT;
-  } else if (buf_append(&j->bytes, data, len)) {
-    free(j);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return ERR_NOMEM;
+  } else {
+    buf_append(&j->bytes, data, len);
   }
   j->ej.work = decode_work;
   j->ej.done = decode_done;

@@ -47,8 +47,7 @@ int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len, rpc_msg_c
       whole = data;
     } else {
       size_t take = want < len ? want : len;
-      if (buf_append(&d->msg, data, take))
-        return ERR_NOMEM;
+      buf_append(&d->msg, data, take);
       data += take;
       len -= take;
       if (d->msg.len < d->msg_len)
@@ -75,8 +74,7 @@ int rpc_encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
   /* Most responses are small: encode straight into the room the buffer
    * has (at least 4 KiB), the prefix filled in afterwards. Only a message
    * that does not fit pays for nanopb's sizing pass. */
-  if (buf_reserve(out, 5 + 4096))
-    return ERR_NOMEM;
+  buf_reserve(out, 5 + 4096);
   size_t room = out->cap - out->len - 5;
   if (room > limit)
     room = (size_t)limit;
@@ -90,8 +88,7 @@ int rpc_encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
       return ERR_INTERNAL;
     if (size > limit)
       return ERR_MSG_TOO_LARGE;
-    if (buf_reserve(out, 5 + size))
-      return ERR_NOMEM;
+    buf_reserve(out, 5 + size);
     p = out->data + out->len;
     os = pb_ostream_from_buffer(p + 5, size);
     if (!pb_encode(&os, fields, msg))

@@ -34,8 +34,8 @@ ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t 
  * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PROTOCOL when the
  * bytes are not a complete stream (the peer broke grpc-encoding), ERR_NOMEM. */
 int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out);
-/* Appends the gzip form of in to out. 0 or ERR_NOMEM. */
-int rpc__gzip(const uint8_t *in, size_t len, buf *out);
+/* Appends the gzip form of in to out. */
+void rpc__gzip(const uint8_t *in, size_t len, buf *out);
 
 /* Responses smaller than this are sent uncompressed: gzip would not pay. */
 #define RPC_GZIP_MIN_BYTES 1024
@@ -217,7 +217,7 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
  * names the value is the decoded bytes. */
 const rpc_md *rpc__call_metadata(const rpc_call *c, const char *name);
 
-/* Copies the custom metadata of a request into c->md. 0, ERR_NOMEM, or
+/* Copies the custom metadata of a request into c->md. 0, or
  * ERR_PROTOCOL for a -bin value that is not base64. */
 int rpc__md_collect(rpc_call *c, const hdr *hdrs, size_t n);
 void rpc__md_free(rpc_call *c);
@@ -270,14 +270,14 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
 
 /* Appends r as one framed OCRResponse to out, written directly (the hot
  * path of ExtractText; the same bytes nanopb would produce from
- * rpc__ocr_response). 0, ERR_MSG_TOO_LARGE (over limit) or ERR_NOMEM. */
+ * rpc__ocr_response). 0 or ERR_MSG_TOO_LARGE (over limit). */
 int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
                              uint64_t limit);
 
 /* Fills resp from an OCR result: everything is borrowed from r and kv,
- * except resp->text_boxes, which the caller frees. 0 or ERR_NOMEM. */
-int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
-                      ocr_OCRResponse *resp, rpc_kv *kv);
+ * except resp->text_boxes, which the caller frees. */
+void rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
+                       ocr_OCRResponse *resp, rpc_kv *kv);
 
 /* Adds one metadata entry (key and value borrowed; at most 17 in all). */
 void rpc__kv_add(rpc_kv *kv, const char *key, const char *value);

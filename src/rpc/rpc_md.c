@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "base/text.h"
 #include "rpc_internal.h"
 
@@ -43,22 +44,15 @@ int rpc__md_collect(rpc_call *c, const hdr *hdrs, size_t n) {
     count += !reserved(&hdrs[i]);
   if (!count)
     return 0;
-  c->md = calloc(count, sizeof *c->md);
-  if (!c->md)
-    return ERR_NOMEM;
+  c->md = ocrpc_calloc(count, sizeof *c->md);
   for (size_t i = 0; i < n; i++) {
     const hdr *h = &hdrs[i];
     if (reserved(h))
       continue;
     rpc_md *m = &c->md[c->nmd];
     int bin = h->name_len > 4 && memcmp(h->name + h->name_len - 4, "-bin", 4) == 0;
-    m->name = strndup(h->name, h->name_len);
-    m->value = malloc(h->value_len + 4);
-    if (!m->name || !m->value) {
-      free(m->name);
-      free(m->value);
-      return ERR_NOMEM;
-    }
+    m->name = ocrpc_strndup(h->name, h->name_len);
+    m->value = ocrpc_malloc(h->value_len + 4);
     c->nmd++;
     if (bin) {
       ssize_t d = rpc__base64_decode(h->value, h->value_len, m->value);

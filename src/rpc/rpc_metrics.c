@@ -45,7 +45,7 @@ int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
   if (!rm->requests || !rm->duration || !rm->batches ||
       metrics_on_collect(m, collect, srv, NULL) || app_metrics_register(&srv->app, m) ||
       rpc__llm_metrics_register(srv, m))
-    return ERR_NOMEM;
+    return ERR_INVAL;
   rm->reg = m;
   return 0;
 }

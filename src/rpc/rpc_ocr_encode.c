@@ -113,8 +113,7 @@ int rpc__ocr_response_encode(const ocr_result *r, const rpc_kv *kv, buf *out,
     size += 1 + vsize(err_in) + err_in;
   if (size > limit)
     return ERR_MSG_TOO_LARGE;
-  if (buf_reserve(out, 5 + size))
-    return ERR_NOMEM;
+  buf_reserve(out, 5 + size);
 
   uint8_t *start = out->data + out->len, *p = start;
   *p++ = 0;

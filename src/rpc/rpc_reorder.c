@@ -7,16 +7,16 @@
 #include <stdlib.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 
-int rpc_reorder_init(rpc_reorder *r, int32_t total, int in_order) {
+void rpc_reorder_init(rpc_reorder *r, int32_t total, int in_order) {
   *r = (rpc_reorder){._total = total, ._in_order = in_order != 0};
   if (total <= 0)
-    return 0;
+    return;
   if (r->_in_order)
-    r->_done = calloc((size_t)total, 1);
+    r->_done = ocrpc_calloc((size_t)total, 1);
   else
-    r->_ring = calloc((size_t)total, sizeof *r->_ring);
-  return r->_done || r->_ring ? 0 : ERR_NOMEM;
+    r->_ring = ocrpc_calloc((size_t)total, sizeof *r->_ring);
 }
 
 void rpc_reorder_free(rpc_reorder *r) {

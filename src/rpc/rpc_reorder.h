@@ -22,9 +22,8 @@ typedef struct rpc_reorder {
 } rpc_reorder;
 
 /* Prepares r for `total` results (0 allowed), in input order when
- * in_order is nonzero, else in completion order. Returns 0 or ERR_NOMEM
- * (r then needs no rpc_reorder_free, but it is harmless). */
-int rpc_reorder_init(rpc_reorder *r, int32_t total, int in_order);
+ * in_order is nonzero, else in completion order. */
+void rpc_reorder_init(rpc_reorder *r, int32_t total, int in_order);
 
 /* Frees what r holds. Idempotent. */
 void rpc_reorder_free(rpc_reorder *r);

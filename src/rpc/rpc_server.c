@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "health.pb.h"
 #include "llm.pb.h"
 #include "llm/llm_backend.h"
@@ -109,16 +111,13 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
   return NULL;
 }
 
-int rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex, const rpc_transport *tr,
-                   rpc_server **out) {
-  rpc_server *srv = calloc(1, sizeof *srv);
-  if (!srv)
-    return ERR_NOMEM;
+rpc_server *rpc_server_new(const config *cfg, ocr_engine *engine, exec *ex,
+                           const rpc_transport *tr) {
+  rpc_server *srv = ocrpc_calloc(1, sizeof *srv);
   srv->cfg = cfg;
   app_init(&srv->app, cfg, engine, ex);
   srv->tr = tr;
-  *out = srv;
-  return 0;
+  return srv;
 }
 
 void rpc_server_set_inline(rpc_server *srv, int on) { srv->app.inline_instant = on; }
@@ -161,8 +160,19 @@ void rpc_server_drain(rpc_server *srv) {
   rpc__health_changed(srv);
 }
 
-void rpc_server_free(rpc_server *srv) { free(srv); }
+void rpc_server_free(rpc_server *srv) {
+  if (!srv)
+    return;
+  /* Teardown: every call was closed by its transport first. */
+  OCRPC_ASSERT(srv->ncalls == 0);
+  OCRPC_ASSERT(srv->watchers == NULL && srv->nwatchers == 0);
+  OCRPC_ASSERT(srv->running_batches == NULL);
+  free(srv);
+}
 
 size_t rpc_server_calls(const rpc_server *srv) { return srv->ncalls; }
 
-size_t rpc_server_busy(const rpc_server *srv) { return srv->ncalls - srv->nwatchers; }
+size_t rpc_server_busy(const rpc_server *srv) {
+  OCRPC_ASSERT(srv->nwatchers <= srv->ncalls); /* every watcher is a call */
+  return srv->ncalls - srv->nwatchers;
+}

@@ -116,7 +116,7 @@ typedef int (*rpc_msg_cb)(void *ud, const uint8_t *data, size_t len, int compres
 
 void rpc_deframer_init(rpc_deframer *d, uint64_t limit);
 void rpc_deframer_free(rpc_deframer *d);
-/* Returns 0, ERR_MSG_TOO_LARGE (a prefix over the limit), ERR_NOMEM, or
+/* Returns 0, ERR_MSG_TOO_LARGE (a prefix over the limit), or
  * what the callback returned. */
 int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len, rpc_msg_cb cb,
                      void *ud);
@@ -125,8 +125,8 @@ int rpc_deframe_feed(rpc_deframer *d, const uint8_t *data, size_t len, rpc_msg_c
 int rpc_deframer_partial(const rpc_deframer *d);
 
 /* Encodes msg as one length-prefixed gRPC message appended to out.
- * Returns 0, ERR_MSG_TOO_LARGE (over limit), ERR_NOMEM or ERR_INTERNAL
- * (nanopb cannot encode msg: the caller built it wrong). */
+ * Returns 0, ERR_MSG_TOO_LARGE (over limit) or ERR_INTERNAL (nanopb
+ * cannot encode msg: the caller built it wrong). */
 int rpc_encode_message(buf *out, const struct pb_msgdesc_s *fields, const void *msg,
                        uint64_t limit);
 

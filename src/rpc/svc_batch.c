@@ -18,6 +18,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "rpc_internal.h"
 #include "rpc_options.h"
 #include "rpc_reorder.h"
@@ -87,6 +89,8 @@ static void clear_running(batch *b) {
 }
 
 static void batch_free(batch *b) {
+  /* Freed by whichever of the call and the last image goes last. */
+  OCRPC_ASSERT(b->inflight == 0 && b->call == NULL);
   clear_running(b);
   for (int32_t i = 0; i < b->total; i++)
     app_recog_clear(&b->items[i].r);
@@ -121,9 +125,7 @@ static void store_result(batch *b, batch_item *it) {
 static int send_progress(batch *b, batch_item *it) {
   ocr_OCRResponse resp = ocr_OCRResponse_init_zero;
   rpc_kv kv = {0};
-  if (rpc__ocr_response(&it->r.out, b->srv->app.engine, app_recog_queue_ms(&it->r), &resp,
-                        &kv))
-    return ERR_NOMEM;
+  rpc__ocr_response(&it->r.out, b->srv->app.engine, app_recog_queue_ms(&it->r), &resp, &kv);
   if (it->r.cache) {
     rpc__kv_add(&kv, "cache", it->r.cache == APP_CACHE_HIT ? "hit" : "miss");
     resp.metadata.data_count = (pb_size_t)kv.n;
@@ -144,8 +146,10 @@ static int send_progress(batch *b, batch_item *it) {
 }
 
 static void complete_item(batch *b, batch_item *it) {
+  OCRPC_ASSERT(it->submitted && !it->completed);
   it->completed = 1;
   b->completed++;
+  OCRPC_ASSERT(b->completed <= b->next && b->next <= b->total);
   if (it->r.out.err)
     b->failed++;
   store_result(b, it);
@@ -158,7 +162,8 @@ static void submit_item(batch *b, batch_item *it) {
   it->submitted = 1;
   if (!it->r.in.path && !it->r.in.data_len) {
     it->r.out.err = ERR_INVAL;
-    it->r.out.error_message = strdup("no image: set private_path, public_path or data");
+    it->r.out.error_message =
+        ocrpc_strdup("no image: set private_path, public_path or data");
     app_metrics_image(&b->srv->app, &it->r.out, -1);
     complete_item(b, it);
     return;
@@ -169,12 +174,13 @@ static void submit_item(batch *b, batch_item *it) {
                       item_done)) {
     b->inflight--;
     it->r.out.err = ERR_ENGINE;
-    it->r.out.error_message = strdup("the server cannot take work now");
+    it->r.out.error_message = ocrpc_strdup("the server cannot take work now");
     complete_item(b, it);
   }
 }
 
 static void finish(batch *b) {
+  OCRPC_ASSERT(b->inflight == 0 && b->completed == b->total && b->sent == b->total);
   b->finished = 1;
   clear_running(b);
   jobs_state st = b->total > 0 && b->failed == b->total ? JOBS_FAILURE : JOBS_SUCCESS;
@@ -245,6 +251,7 @@ static void pump(batch *b) {
 static void item_done(app_recog *r, int status) {
   batch_item *it = (batch_item *)r;
   batch *b = it->b;
+  OCRPC_ASSERT(b->inflight > 0);
   b->inflight--;
   if (!b->call) {
     if (b->inflight == 0)
@@ -256,7 +263,7 @@ static void item_done(app_recog *r, int status) {
   } else if (status) { /* a later step could not be queued */
     ocr_result_clear(&it->r.out);
     it->r.out.err = ERR_ENGINE;
-    it->r.out.error_message = strdup("the server cannot take work now");
+    it->r.out.error_message = ocrpc_strdup("the server cannot take work now");
   }
   complete_item(b, it);
   pump(b);
@@ -281,6 +288,7 @@ static void batch_detach(void *work) {
     if (it->submitted && !it->completed && app_recog_cancel(&it->r))
       b->inflight--;
   }
+  OCRPC_ASSERT(b->inflight >= 0);
   if (b->inflight == 0)
     batch_free(b);
 }
@@ -288,20 +296,11 @@ static void batch_detach(void *work) {
 void rpc__ocr_extract_batch(rpc_call *c, void *reqp) {
   ocr_OCRBatchRequest *req = reqp;
   rpc_server *srv = c->srv;
-  batch *b = calloc(1, sizeof *b);
+  batch *b = ocrpc_calloc(1, sizeof *b);
   int32_t total = (int32_t)req->image_paths_count;
-  if (!b || (total && !(b->items = calloc((size_t)total, sizeof *b->items))) ||
-      rpc_reorder_init(&b->order, total, !req->completion_order)) {
-    if (b) {
-      free(b->items);
-      rpc_reorder_free(&b->order);
-      free(b);
-    }
-    pb_release(ocr_OCRBatchRequest_fields, req);
-    free(req);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
+  if (total)
+    b->items = ocrpc_calloc((size_t)total, sizeof *b->items);
+  rpc_reorder_init(&b->order, total, !req->completion_order);
   b->req = req;
   b->srv = srv;
   b->call = c;

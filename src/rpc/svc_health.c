@@ -11,6 +11,8 @@
 
 #include "base/err.h"
 #include "base/list.h"
+#include "base/ocrpc_alloc.h"
+#include "base/ocrpc_assert.h"
 #include "health.pb.h"
 #include "llm/llm_backend.h"
 #include "rpc_internal.h"
@@ -86,6 +88,7 @@ static void watch_detach(void *work) {
   rpc_watcher *w = work;
   rpc_server *srv = w->call->srv;
   DLIST_UNLINK(srv->watchers, w);
+  OCRPC_ASSERT(srv->nwatchers > 0);
   srv->nwatchers--;
   free(w->service);
   free(w);
@@ -93,20 +96,16 @@ static void watch_detach(void *work) {
 
 void rpc__health_watch(rpc_call *c, void *reqp) {
   grpc_health_v1_HealthCheckRequest *req = reqp;
-  rpc_watcher *w = calloc(1, sizeof *w);
-  if (!w || !(w->service = strdup(req->service ? req->service : ""))) {
-    free(w);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-  } else {
-    rpc_server *srv = c->srv;
-    w->call = c;
-    DLIST_PUSH(srv->watchers, w);
-    srv->nwatchers++;
-    c->work = w;
-    c->detach = watch_detach;
-    c->drained = watch_drained;
-    send_status(w, rpc__service_status(srv, w->service));
-  }
+  rpc_watcher *w = ocrpc_calloc(1, sizeof *w);
+  w->service = ocrpc_strdup(req->service ? req->service : "");
+  rpc_server *srv = c->srv;
+  w->call = c;
+  DLIST_PUSH(srv->watchers, w);
+  srv->nwatchers++;
+  c->work = w;
+  c->detach = watch_detach;
+  c->drained = watch_drained;
+  send_status(w, rpc__service_status(srv, w->service));
   pb_release(grpc_health_v1_HealthCheckRequest_fields, req);
   free(req);
 }

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/ocrpc_alloc.h"
 #include "llm.pb.h"
 #include "llm/llm_backend.h"
 #include "rpc_internal.h"
@@ -127,14 +128,8 @@ static void reply_result(llm_job *j, llm_result *r) {
   resp.status = common_Status_STATUS_SUCCESS;
   resp.analysis = r->analysis ? r->analysis : (char *)"";
   resp.confidence = r->confidence;
-  llm_LLMResponse_EntitiesEntry *ents = calloc(r->nentities + 1, sizeof *ents);
-  common_Metadata_DataEntry *md = calloc(r->nmeta + 1, sizeof *md);
-  if (!ents || !md) {
-    free(ents);
-    free(md);
-    rpc__call_fail(j->call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
+  llm_LLMResponse_EntitiesEntry *ents = ocrpc_calloc(r->nentities + 1, sizeof *ents);
+  common_Metadata_DataEntry *md = ocrpc_calloc(r->nmeta + 1, sizeof *md);
   for (size_t i = 0; i < r->nentities; i++) {
     llm_mask_private(r->entities[i].value);
     ents[i].key = r->entities[i].key;
@@ -227,8 +222,7 @@ static int number_ch(uint8_t ch) {
  * character ends it (or at the end, final). 0, or the send's error. */
 static int send_masked(llm_job *j, const char *tok, size_t len, int final) {
   buf *h = &j->held;
-  if (buf_reserve(h, len + 1))
-    return ERR_NOMEM;
+  buf_reserve(h, len + 1);
   memcpy(h->data + h->len, tok, len);
   h->len += len;
   h->data[h->len] = 0;
@@ -361,13 +355,7 @@ static void llm_detach(void *work) {
 
 static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   llm_service *svc = c->srv->llm;
-  llm_job *j = calloc(1, sizeof *j);
-  if (!j) {
-    pb_release(llm_LLMRequest_fields, req);
-    free(req);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
+  llm_job *j = ocrpc_calloc(1, sizeof *j);
   j->call = c;
   j->srv = c->srv;
   j->req = req;

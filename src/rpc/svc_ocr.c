@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "base/ocrpc_alloc.h"
 #include "health.pb.h"
 #include "llm/llm_backend.h"
 #include "rpc_internal.h"
@@ -123,8 +124,8 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
   }
 }
 
-int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
-                      ocr_OCRResponse *resp, rpc_kv *kv) {
+void rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
+                       ocr_OCRResponse *resp, rpc_kv *kv) {
   rpc__ocr_kv(r, eng, queue_ms, kv);
   resp->has_metadata = true;
   resp->metadata.data = kv->e;
@@ -136,15 +137,13 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
     resp->error.code = (char *)"OCR_ERROR";
     resp->error.message = r->error_message ? r->error_message : (char *)err_text(r->err);
     resp->error.details = (char *)err_name(r->err);
-    return 0;
+    return;
   }
   resp->status = common_Status_STATUS_SUCCESS;
   resp->text = r->text;
   resp->overall_confidence = r->confidence;
   if (r->nboxes) {
-    ocr_TextBox *tb = calloc(r->nboxes, sizeof *tb);
-    if (!tb)
-      return ERR_NOMEM;
+    ocr_TextBox *tb = ocrpc_calloc(r->nboxes, sizeof *tb);
     for (size_t i = 0; i < r->nboxes; i++) {
       tb[i].text = r->boxes[i].text;
       tb[i].confidence = r->boxes[i].confidence;
@@ -156,7 +155,6 @@ int rpc__ocr_response(const ocr_result *r, ocr_engine *eng, double queue_ms,
     resp->text_boxes = tb;
     resp->text_boxes_count = (pb_size_t)r->nboxes;
   }
-  return 0;
 }
 
 static void record(extract_job *job, int delivered) {
@@ -229,13 +227,7 @@ static void reply_invalid(rpc_call *c, const char *message) {
 
 void rpc__ocr_extract_text(rpc_call *c, void *reqp) {
   ocr_OCRRequest *req = reqp;
-  extract_job *job = calloc(1, sizeof *job);
-  if (!job) {
-    pb_release(ocr_OCRRequest_fields, req);
-    free(req);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
+  extract_job *job = ocrpc_calloc(1, sizeof *job);
   app_recog_init(&job->r);
   job->req = req;
   job->srv = c->srv;

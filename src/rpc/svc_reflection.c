@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "reflection.pb.h"
 #include "rpc_internal.h"
 #include "rpc_reflection_data.h"
@@ -77,14 +78,8 @@ void rpc__reflection_info(rpc_call *c, void *reqp) {
   grpc_reflection_v1_ServerReflectionRequest *req = reqp;
   refl_stream *rs = c->work;
   if (!rs) {
-    rs = calloc(1, sizeof *rs);
-    if (!rs || !(rs->sent = calloc(rpc__refl_nfiles + 1, 1))) {
-      free(rs);
-      pb_release(grpc_reflection_v1_ServerReflectionRequest_fields, req);
-      free(req);
-      rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-      return;
-    }
+    rs = ocrpc_calloc(1, sizeof *rs);
+    rs->sent = ocrpc_calloc(rpc__refl_nfiles + 1, 1);
     c->work = rs;
     c->detach = reflection_detach;
   }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "rpc_internal.h"
 
 typedef struct status_req {
@@ -62,11 +63,7 @@ static void on_batch(void *arg, int err, const jobs_batch *jb) {
   resp.updated_at.nanos = (int32_t)(jb->updated_ms % 1000) * 1000000;
   ocr_BatchImageResult *rs = NULL;
   if (jb->nresults) {
-    rs = calloc(jb->nresults, sizeof *rs);
-    if (!rs) {
-      rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-      return;
-    }
+    rs = ocrpc_calloc(jb->nresults, sizeof *rs);
     for (size_t i = 0; i < jb->nresults; i++) {
       const jobs_result *r = &jb->results[i];
       rs[i].index = r->index;
@@ -96,10 +93,8 @@ static void status_detach(void *work) {
 
 void rpc__ocr_batch_status(rpc_call *c, void *reqp) {
   ocr_BatchStatusRequest *req = reqp;
-  status_req *sr = calloc(1, sizeof *sr);
-  if (!sr) {
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-  } else if (!req->batch_id || !*req->batch_id) {
+  status_req *sr = ocrpc_calloc(1, sizeof *sr);
+  if (!req->batch_id || !*req->batch_id) {
     free(sr);
     rpc__call_fail(c, RPC_INVALID_ARGUMENT, "batch_id is required");
   } else {

@@ -192,7 +192,7 @@ Test(app_metrics, phase_histograms_count_timed_results_only) {
   buf out = BUF_INIT;
 
   memset(&ap, 0, sizeof ap);
-  cr_assert_eq(metrics_new(&m), 0);
+  m = metrics_new();
   cr_assert_eq(app_metrics_register(&ap, m), 0);
   ocr_result_init(&r);
   snprintf(r.language, sizeof r.language, "eng");
@@ -202,8 +202,8 @@ Test(app_metrics, phase_histograms_count_timed_results_only) {
   r.layout_ms = 30;
   r.recognition_ms = 400;
   app_metrics_image(&ap, &r, 1.0);
-  cr_assert_eq(metrics_render(m, &out), 0);
-  cr_assert_eq(buf_append(&out, "", 1), 0);
+  metrics_render(m, &out);
+  buf_append(&out, "", 1);
   const char *t = (const char *)out.data;
   cr_assert(strstr(t, "ocr_phase_seconds_count{phase=\"decode\"} 1\n"), "%s", t);
   cr_assert(strstr(t, "ocr_phase_seconds_count{phase=\"orientation\"} 1\n"), "%s", t);

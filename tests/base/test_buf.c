@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The growable byte buffer: append, consume, steal, reserve. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@ Test(buf, starts_empty_and_free_is_idempotent) {
   buf b = BUF_INIT;
   cr_assert_null(b.data);
   cr_assert_eq(b.len, 0);
-  cr_assert_eq(buf_append(&b, "x", 0), 0);
+  buf_append(&b, "x", 0);
   cr_assert_null(b.data, "appending nothing allocates nothing");
   buf_free(&b);
   buf_free(&b);
@@ -26,7 +27,7 @@ Test(buf, append_keeps_every_byte_in_order_across_growth) {
   for (int round = 0; round < 100; round++) {
     for (size_t i = 0; i < sizeof chunk; i++)
       chunk[i] = (uint8_t)(round * 7 + i);
-    cr_assert_eq(buf_append(&b, chunk, sizeof chunk), 0);
+    buf_append(&b, chunk, sizeof chunk);
     cr_assert_eq(b.len, (size_t)(round + 1) * sizeof chunk);
     cr_assert_geq(b.cap, b.len);
   }
@@ -39,54 +40,58 @@ Test(buf, append_keeps_every_byte_in_order_across_growth) {
 
 Test(buf, reserve_grows_geometrically_and_keeps_content) {
   buf b = BUF_INIT;
-  cr_assert_eq(buf_reserve(&b, 1), 0);
+  buf_reserve(&b, 1);
   cr_assert_geq(b.cap, 1);
   cr_assert_eq(b.len, 0);
-  cr_assert_eq(buf_append(&b, "hello", 5), 0);
+  buf_append(&b, "hello", 5);
   size_t cap = b.cap;
   uint8_t *p = b.data;
   /* Room already there: no reallocation. */
-  cr_assert_eq(buf_reserve(&b, cap - 5), 0);
+  buf_reserve(&b, cap - 5);
   cr_assert_eq(b.cap, cap);
   cr_assert_eq(b.data, p);
   /* One more byte than there is room for: at least doubles. */
-  cr_assert_eq(buf_reserve(&b, cap - 5 + 1), 0);
+  buf_reserve(&b, cap - 5 + 1);
   cr_assert_geq(b.cap, 2 * cap);
   cr_assert_eq(b.len, 5);
   cr_assert_arr_eq(b.data, "hello", 5);
   /* A big request is met in one step. */
-  cr_assert_eq(buf_reserve(&b, 10 * 1000 * 1000), 0);
+  buf_reserve(&b, 10 * 1000 * 1000);
   cr_assert_geq(b.cap - b.len, 10 * 1000 * 1000);
   cr_assert_arr_eq(b.data, "hello", 5);
   buf_free(&b);
 }
 
-Test(buf, reserve_overflow_is_nomem_and_leaves_the_buffer) {
+/* A size that wraps size_t is a missing limit check upstream: the process
+ * stops (out-of-memory policy, base/ocrpc_alloc.h) rather than writing
+ * past a block that could not be sized. */
+Test(buf, reserve_overflow_aborts, .signal = SIGABRT) {
   buf b = BUF_INIT;
-  cr_assert_eq(buf_append(&b, "0123456789", 10), 0);
-  uint8_t *p = b.data;
-  size_t cap = b.cap;
-  cr_assert_eq(buf_reserve(&b, SIZE_MAX - 5), ERR_NOMEM);
-  cr_assert_eq(buf_append(&b, "x", SIZE_MAX - 5), ERR_NOMEM);
-  cr_assert_eq(b.data, p);
-  cr_assert_eq(b.cap, cap);
-  cr_assert_eq(b.len, 10);
-  buf_free(&b);
+  buf_append(&b, "0123456789", 10);
+  buf_reserve(&b, SIZE_MAX - 5);
+  cr_assert(0, "buf_reserve returned from a size that wraps");
+}
+
+Test(buf, append_overflow_aborts, .signal = SIGABRT) {
+  buf b = BUF_INIT;
+  buf_append(&b, "0123456789", 10);
+  buf_append(&b, "x", SIZE_MAX - 5);
+  cr_assert(0, "buf_append returned from a size that wraps");
 }
 
 Test(buf, consume_drops_the_front) {
   buf b = BUF_INIT;
-  cr_assert_eq(buf_append(&b, "abcdefgh", 8), 0);
+  buf_append(&b, "abcdefgh", 8);
   buf_consume(&b, 3);
   cr_assert_eq(b.len, 5);
   cr_assert_arr_eq(b.data, "defgh", 5);
   buf_consume(&b, 0);
   cr_assert_eq(b.len, 5);
-  cr_assert_eq(buf_append(&b, "ij", 2), 0);
+  buf_append(&b, "ij", 2);
   cr_assert_arr_eq(b.data, "defghij", 7);
   buf_consume(&b, 7);
   cr_assert_eq(b.len, 0);
-  cr_assert_eq(buf_append(&b, "xy", 2), 0);
+  buf_append(&b, "xy", 2);
   buf_consume(&b, 100); /* more than there is: empties */
   cr_assert_eq(b.len, 0);
   buf_free(&b);
@@ -94,7 +99,7 @@ Test(buf, consume_drops_the_front) {
 
 Test(buf, steal_moves_the_bytes_out) {
   buf b = BUF_INIT;
-  cr_assert_eq(buf_append(&b, "payload", 7), 0);
+  buf_append(&b, "payload", 7);
   size_t len = 0;
   uint8_t *p = buf_steal(&b, &len);
   cr_assert_eq(len, 7);
@@ -103,7 +108,7 @@ Test(buf, steal_moves_the_bytes_out) {
   cr_assert_eq(b.len, 0);
   cr_assert_eq(b.cap, 0);
   /* The buffer is usable again and does not share the stolen bytes. */
-  cr_assert_eq(buf_append(&b, "new", 3), 0);
+  buf_append(&b, "new", 3);
   cr_assert_neq(b.data, p);
   cr_assert_arr_eq(p, "payload", 7);
   free(p);
@@ -113,7 +118,7 @@ Test(buf, steal_moves_the_bytes_out) {
 
 Test(buf, reset_keeps_capacity) {
   buf b = BUF_INIT;
-  cr_assert_eq(buf_append(&b, "abc", 3), 0);
+  buf_append(&b, "abc", 3);
   size_t cap = b.cap;
   buf_reset(&b);
   cr_assert_eq(b.len, 0);

@@ -25,7 +25,7 @@ static void order_is(const lru_table *t, const char *want) {
 
 Test(lru, insert_find_touch_remove) {
   lru_table t;
-  cr_assert_eq(lru_init(&t, 2), 0);
+  lru_init(&t, 2);
   obj o[5];
   for (int i = 0; i < 5; i++) {
     snprintf(o[i].key, sizeof o[i].key, "%c", 'a' + i);
@@ -57,20 +57,22 @@ Test(lru, insert_find_touch_remove) {
 
 Test(lru, grow_keeps_every_object_and_the_order) {
   lru_table t;
-  cr_assert_eq(lru_init(&t, 1), 0);
+  lru_init(&t, 1);
   static obj o[300];
   for (int i = 0; i < 300; i++) {
     snprintf(o[i].key, sizeof o[i].key, "k%d", i);
     o[i].n.key = o[i].key;
     lru_insert(&t, &o[i].n);
     if (t.count >= t.nbuckets)
-      cr_assert_eq(lru_grow(&t), 0);
+      lru_grow(&t);
   }
   cr_assert_geq(t.nbuckets, 300);
   for (int i = 0; i < 300; i++)
     cr_assert_eq(lru_find(&t, o[i].key), &o[i].n, "%s lost", o[i].key);
   cr_assert_eq(t.oldest, &o[0].n);
   cr_assert_eq(t.newest, &o[299].n);
+  for (int i = 0; i < 300; i++)
+    lru_remove(&t, &o[i].n);
   lru_free(&t);
 }
 

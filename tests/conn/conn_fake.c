@@ -227,12 +227,11 @@ void fake_server_init(fake_server *fs, int argc, char **argv, int queued) {
   ocr_quiet();
   FAKE_CHECK(jobs_memory_new(fs->cfg.job_ttl_seconds * 1000, &fs->jobs) == 0);
   fs->queued = queued;
-  FAKE_CHECK(rpc_server_new(&fs->cfg, fs->engine,
-                            queued ? &fake_exec_queued : &fake_exec_now,
-                            &conn_rpc_transport, &fs->rpc) == 0);
+  fs->rpc = rpc_server_new(&fs->cfg, fs->engine, queued ? &fake_exec_queued : &fake_exec_now,
+                           &conn_rpc_transport);
   rpc_server_set_timers(fs->rpc, &fake_timers);
   rpc_server_set_jobs(fs->rpc, fs->jobs);
-  FAKE_CHECK(rest_server_new(&fs->cfg, rpc_server_app(fs->rpc), &rest_tr, &fs->rest) == 0);
+  fs->rest = rest_server_new(&fs->cfg, rpc_server_app(fs->rpc), &rest_tr);
   conn_ctx_init(&fs->ctx, &fs->cfg, &fake_io);
   fs->ctx.rpc = fs->rpc;
   fs->ctx.rest = fs->rest;
@@ -259,7 +258,7 @@ void fake_conn_open(fake_conn *fc, fake_server *fs, conn_proto how) {
   fc->reading = 1;
   fc->take = SIZE_MAX;
   fc->written = (buf)BUF_INIT;
-  FAKE_CHECK(conn_new(&fs->ctx, fc, 1, "127.0.0.1:40000", &fc->c) == 0);
+  fc->c = conn_new(&fs->ctx, fc, 1, "127.0.0.1:40000");
   conn_start(fc->c, how);
 }
 
@@ -276,7 +275,7 @@ size_t fake_conn_flush(fake_conn *fc) {
     size_t n = out->len < fc->take ? out->len : fc->take;
     if (n == 0)
       break; /* the peer reads nothing: the rest waits */
-    FAKE_CHECK(buf_append(&fc->written, out->data, n) == 0);
+    buf_append(&fc->written, out->data, n);
     buf_consume(out, n);
     total += n;
     if (fc->take != SIZE_MAX)

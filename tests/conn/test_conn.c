@@ -47,7 +47,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
                    size_t n, void *ud) {
   (void)s, (void)flags, (void)sid;
   client *cl = ud;
-  cr_assert_eq(buf_append(&cl->data, d, n), 0);
+  buf_append(&cl->data, d, n);
   return 0;
 }
 
@@ -148,7 +148,7 @@ static void extract_missing(buf *body) {
   static const uint8_t msg[] = {0,   0,   0,   0,   13,  0x12, 11,  'm', 'i',
                                 's', 's', 'i', 'n', 'g', '.',  'p', 'n', 'g'};
   *body = (buf)BUF_INIT;
-  cr_assert_eq(buf_append(body, msg, sizeof msg), 0);
+  buf_append(body, msg, sizeof msg);
 }
 
 static void quiet(void) { log_set_level(LOG_ERROR + 1); }
@@ -309,7 +309,7 @@ Test(conn, pipelined_input_stops_reading_until_the_answers_are_written) {
   size_t n = 300 * 1024 / (size_t)len + 1;
   buf in = BUF_INIT;
   for (size_t i = 0; i < n; i++)
-    cr_assert_eq(buf_append(&in, req, (size_t)len), 0);
+    buf_append(&in, req, (size_t)len);
   fc.take = 0; /* the client reads nothing */
   conn_feed(fc.c, in.data, in.len);
   cr_assert_eq(fc.reading, 0, "more than a request's worth kept: reading stops");

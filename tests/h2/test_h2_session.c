@@ -69,7 +69,7 @@ static int s_on_data(void *ud, void *stream_ud, const uint8_t *data, size_t len)
   tstream *t = stream_ud;
   u->datas++;
   t->ndata++;
-  cr_assert_eq(buf_append(&t->body, data, len), 0);
+  buf_append(&t->body, data, len);
   return 0;
 }
 
@@ -222,7 +222,7 @@ static int c_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8
   (void)ng;
   (void)flags;
   (void)ud;
-  cr_assert_eq(buf_append(&cs(id)->body, data, len), 0);
+  buf_append(&cs(id)->body, data, len);
   return 0;
 }
 
@@ -593,7 +593,7 @@ Test(h2, garbage_instead_of_preface_is_a_protocol_error_with_goaway) {
   const uint8_t *d;
   ssize_t n;
   while ((n = h2_session_pull(srv, &d)) > 0)
-    cr_assert_eq(buf_append(&out, d, (size_t)n), 0);
+    buf_append(&out, d, (size_t)n);
   int goaway = 0;
   uint32_t code = 0xffffffff;
   for (size_t off = 0; off + 9 <= out.len;) {

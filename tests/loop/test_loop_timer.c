@@ -41,7 +41,7 @@ Test(loop_timer, fire_in_deadline_order_and_stopped_ones_never) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   timer_src src;
-  cr_assert_eq(loop_timer_init(&src, &loop), 0);
+  loop_timer_init(&src, &loop);
   rec r = {.src = &src};
   tag t[6];
   uint64_t ms[6] = {30, 10, 20, 10, 5, 25};
@@ -65,7 +65,7 @@ Test(loop_timer, a_callback_may_start_another_timer) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   timer_src src;
-  cr_assert_eq(loop_timer_init(&src, &loop), 0);
+  loop_timer_init(&src, &loop);
   rec r = {.src = &src};
   tag t = {&r, 1};
   src.start(&src, 1, on_fire_restart, &t);
@@ -80,7 +80,7 @@ Test(loop_timer, pending_timers_do_not_keep_a_closed_source_alive) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   timer_src src;
-  cr_assert_eq(loop_timer_init(&src, &loop), 0);
+  loop_timer_init(&src, &loop);
   rec r = {.src = &src};
   tag t[100];
   for (int i = 0; i < 100; i++) {

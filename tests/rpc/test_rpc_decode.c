@@ -38,9 +38,9 @@ static void health_padded(buf *wire, size_t pad) {
   pb_ostream_t os = pb_ostream_from_buffer(head, sizeof head);
   cr_assert(pb_encode(&os, ocr_HealthCheckRequest_fields, &req));
   buf payload = BUF_INIT;
-  cr_assert_eq(buf_append(&payload, head, os.bytes_written), 0);
+  buf_append(&payload, head, os.bytes_written);
   for (size_t i = 0; i < pad / 2; i++)
-    cr_assert_eq(buf_append(&payload, "\x78\x00", 2), 0);
+    buf_append(&payload, "\x78\x00", 2);
   frame_append(wire, payload.data, payload.len, 0);
   buf_free(&payload);
 }
@@ -121,7 +121,7 @@ Test(rpc_decode, repeated_field_limit_is_checked_by_the_decoder) {
   rpc_call *c = start_call(&env, 1, BATCH, NULL, 0);
   buf payload = BUF_INIT, wire = BUF_INIT;
   for (size_t i = 0; i < RPC_DECODE_INLINE_MAX; i++)
-    cr_assert_eq(buf_append(&payload, "\x0a\x00", 2), 0); /* empty image_paths */
+    buf_append(&payload, "\x0a\x00", 2); /* empty image_paths */
   frame_append(&wire, payload.data, payload.len, 0);
   feed(c, &wire);
   rpc_call_end(c);
@@ -139,7 +139,7 @@ Test(rpc_decode, garbage_is_invalid_argument_from_the_decoder) {
   rpc_call *c = start_call(&env, 1, HEALTH, NULL, 0);
   buf payload = BUF_INIT, wire = BUF_INIT;
   for (size_t i = 0; i < RPC_DECODE_INLINE_MAX + 1; i++)
-    cr_assert_eq(buf_append(&payload, "\xff", 1), 0);
+    buf_append(&payload, "\xff", 1);
   frame_append(&wire, payload.data, payload.len, 0);
   feed(c, &wire);
   rpc_call_end(c);
@@ -160,9 +160,9 @@ Test(rpc_decode, gzip_message_is_inflated_by_the_decoder) {
   for (size_t i = 0; i < 32768; i++) {
     x = x * 1103515245u + 12345u;
     uint8_t f[2] = {0x78, (uint8_t)((x >> 16) & 0x7f)};
-    cr_assert_eq(buf_append(&payload, f, 2), 0);
+    buf_append(&payload, f, 2);
   }
-  cr_assert_eq(rpc__gzip(payload.data, payload.len, &z), 0);
+  rpc__gzip(payload.data, payload.len, &z);
   cr_assert_gt(z.len, RPC_DECODE_INLINE_MAX_GZIP);
   frame_append(&wire, z.data, z.len, 1);
   feed(c, &wire);

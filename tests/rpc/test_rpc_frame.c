@@ -29,7 +29,7 @@ static int on_msg(void *ud, const uint8_t *data, size_t len, int compressed) {
   s->compressed[s->n] = compressed;
   s->n++;
   if (len)
-    cr_assert_eq(buf_append(&s->all, data, len), 0);
+    buf_append(&s->all, data, len);
   if (s->fail_at && s->n == s->fail_at)
     return ERR_PARSE;
   return 0;
@@ -210,7 +210,7 @@ Test(rpc_frame, encode_message_prefix_and_limit) {
   resp.version = "1.2.3";
   resp.model_loaded = true;
   buf out = BUF_INIT;
-  cr_assert_eq(buf_append(&out, "pre", 3), 0);
+  buf_append(&out, "pre", 3);
   cr_assert_eq(rpc_encode_message(&out, ocr_HealthCheckResponse_fields, &resp, 1024), 0);
   size_t size;
   cr_assert(pb_get_encoded_size(&size, ocr_HealthCheckResponse_fields, &resp));

@@ -93,6 +93,7 @@ describe('TLS', () => {
         const { err } = await check(client(server, H.Health, creds));
         assert.ok(err, 'served over an untrusted certificate');
         assert.equal(err.code, S.UNAVAILABLE, err.details);
+        assert.match(err.details, /unable to verify the first certificate/);
       }
       // Plaintext HTTP/2 on the TLS port is not served either.
       const { err } = await check(client(server, H.Health, grpc.credentials.createInsecure()));
@@ -112,6 +113,7 @@ describe('TLS', () => {
         grpc.credentials.createSsl(file('ca.pem'))));
       assert.ok(err, 'served without a client certificate');
       assert.equal(err.code, S.UNAVAILABLE, err.details);
+      assert.match(err.details, /certificate required/); // TLS 1.3 alert 116
       const ok = await check(client(server, H.Health, grpc.credentials.createSsl(
         file('ca.pem'), file('cli.key'), file('cli.pem'))));
       assert.ifError(ok.err);

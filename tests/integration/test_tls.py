@@ -199,6 +199,11 @@ class Tls(unittest.TestCase):
                             "-w", "%{http_version} %{http_code}", http_base + "/healthz"],
                            capture_output=True, text=True, timeout=TIMEOUT)
         self.assertEqual(r.stdout, "1.1 200", r.stderr)
+        # The REST port never picks h2 (it speaks HTTP/1.1 alone).
+        r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.http_port,
+                            "-CAfile", ca, "-alpn", "h2"],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        self.assertIn("no application protocol", (r.stdout + r.stderr).decode("utf-8", "replace"))
         # No plaintext left: an http:// request on either port is not served.
         for port in (srv.port, srv.http_port):
             r = subprocess.run(["curl", "-sS", "--http1.1", "-o", os.devnull, "-w",

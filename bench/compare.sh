@@ -3,7 +3,11 @@
 # Compares ocrpc with its peers (bench/peers: the C++ gRPC async server, the
 # guide's Python grpc.aio server untuned and tuned, tess-limit, nghttpd) in
 # every scenario, in interleaved rounds, and writes a Markdown report with
-# medians and ratios to ocrpc (default bench/RESULTS.md).
+# medians and ratios to ocrpc (default bench/RESULTS.md). Into an existing
+# report, only its own sections are written (title, 1-6, Targets,
+# Optimisations, Commands): the ones added by hand or by other benchmarks
+# (4b, 7, 8, REST, LLM, overload, TLS, ...) stay as they are
+# (bench/peers/tools/report_merge.py).
 #
 #   bench/compare.sh [--quick] [--only LIST] [--rounds N] [--duration S]
 #                    [--idle N] [--out FILE] [--no-build]
@@ -40,7 +44,7 @@ while [ $# -gt 0 ]; do
     --idle) idle=$2; shift ;;
     --out) out=$2; shift ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -7,7 +7,11 @@
 # every answer elsewhere), and reports the difference divided by N, so
 # start-up and shutdown cancel out.
 # Usage: bench/profile-mock.sh [SERVER_BINARY] [N] [SERVER FLAGS...]
-# (e.g. --access-log off).
+# (e.g. --access-log off). The first-bytes and handshake timeouts are
+# raised: under callgrind on a loaded machine the server can take longer
+# than their defaults (10 s, 20 s) to read h2load's 16 prefaces, and a
+# connection closed then fails the run; they are per connection, so the
+# count per call is the same.
 set -euo pipefail
 server=${1:-build/ocrpc-server}
 n=${2:-20000}
@@ -22,7 +26,8 @@ printf '\x00\x00\x00\x00\x14\x12\x09bench.png\x1a\x07english' > "$work/req.grpc"
 
 count() {  # count REQUESTS -> prints the server's total instructions
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$server" --host 127.0.0.1 --port 0 --http-port off --engine mock --image-root /tmp ${flags[@]+"${flags[@]}"} \
+    "$server" --host 127.0.0.1 --port 0 --http-port off --engine mock --image-root /tmp \
+    --http-header-timeout-ms 600000 --handshake-timeout-ms 600000 ${flags[@]+"${flags[@]}"} \
     2> "$work/server.log" &
   pid=$!
   port=

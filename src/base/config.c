@@ -36,6 +36,7 @@ static const char *const on_off_auto[] = {"auto", "on", "off", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const llm_engines[] = {"auto", "rules", "openai", NULL};
+static const char *const split_modes[] = {"auto", "off", NULL};
 
 #define OFF(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const centry table[] = {
@@ -175,6 +176,10 @@ static const centry table[] = {
      "PEM private key of --tls-cert (reloaded on SIGHUP)"},
     {"TLS_CLIENT_CA", "--tls-client-ca", T_STR, OFF(tls_client_ca), 0, 0, "", NULL,
      "PEM CA certificates: require client certificates they signed (mutual TLS)"},
+    {"OCR_SPLIT_PAGES", "--split-pages", T_ENUM, OFF(split_pages), 0, 0, "auto",
+     split_modes,
+     "auto: a page read while other workers are idle is cut into its blocks and read on "
+     "them at once; off: every page on one worker"},
 };
 #define NENTRIES (sizeof table / sizeof table[0])
 

@@ -67,6 +67,7 @@ typedef struct config {
   char tls_cert[1024];      /* PEM chain; "" (with tls_key ""): plaintext */
   char tls_key[1024];       /* PEM private key */
   char tls_client_ca[1024]; /* PEM CAs for client certificates: mutual TLS */
+  char split_pages[8];      /* "auto": pages read in parts on idle workers; "off" */
 } config;
 
 /* Fills cfg from defaults, then `env` (NULL-terminated "NAME=value" array,

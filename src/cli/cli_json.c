@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON writers for the CLI's --json output (see cli_json.h). */
+/* JSON writers for the CLI's --json output (see cli_json.h): each answer
+ * built as a cJSON tree (Debian libcjson, as the REST front door uses) and
+ * printed in one piece. */
 #include "cli_json.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 
 const char *cli_status_name(common_Status s) {
   switch (s) {
@@ -19,141 +23,130 @@ const char *cli_status_name(common_Status s) {
   }
 }
 
-void cli_json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    switch (c) {
-    case '"':
-      fputs("\\\"", f);
-      break;
-    case '\\':
-      fputs("\\\\", f);
-      break;
-    case '\n':
-      fputs("\\n", f);
-      break;
-    case '\r':
-      fputs("\\r", f);
-      break;
-    case '\t':
-      fputs("\\t", f);
-      break;
-    default:
-      if (c < 0x20)
-        fprintf(f, "\\u%04x", c);
-      else
-        fputc(c, f); /* UTF-8 passes through */
-    }
-  }
-  fputc('"', f);
+/* ---- building with cJSON (Debian libcjson), printed in one piece ---- */
+
+/* cJSON's string escaping (quotes, backslash, control characters as
+ * \uXXXX; UTF-8 passes through). NULL is "". */
+static void add_str(cJSON *o, const char *name, const char *s) {
+  cJSON_AddItemToObject(o, name, cJSON_CreateString(s ? s : ""));
 }
 
-static void num(FILE *f, double v) {
-  if (isfinite(v))
-    fprintf(f, "%.6g", v);
-  else
-    fputs("null", f);
+/* Floats as the protobuf JSON mapping shows them: six significant digits
+ * (0.9, not the 0.899999976 a float widened to double would print), put
+ * in as raw JSON text: cJSON's own number printing (printf, then scanf to
+ * check the round trip) tripled the instructions per batch progress line
+ * (bench/RESULTS.md, "CLI JSON"). NaN and infinities have no JSON form
+ * and print as null. */
+static cJSON *num(double v) {
+  if (!isfinite(v))
+    return cJSON_CreateNull();
+  char b[32];
+  snprintf(b, sizeof b, "%.6g", v);
+  return cJSON_CreateRaw(b);
 }
 
-static void error_info(FILE *f, const common_ErrorInfo *e) {
-  fputs("{\"code\":", f);
-  cli_json_str(f, e->code);
-  fputs(",\"message\":", f);
-  cli_json_str(f, e->message);
-  fputs(",\"details\":", f);
-  cli_json_str(f, e->details);
-  fputc('}', f);
+static void add_num(cJSON *o, const char *name, double v) {
+  cJSON_AddItemToObject(o, name, num(v));
 }
 
-void cli_json_ocr_response(FILE *f, const ocr_OCRResponse *r) {
-  fprintf(f, "{\"status\":\"%s\",\"text\":", cli_status_name(r->status));
-  cli_json_str(f, r->text);
-  fputs(",\"overallConfidence\":", f);
-  num(f, r->overall_confidence);
-  fputs(",\"textBoxes\":[", f);
-  for (pb_size_t i = 0; i < r->text_boxes_count; i++) {
+/* Prints o on f and frees it. Out of memory (a NULL anywhere in the tree
+ * makes cJSON_Print return NULL) prints nothing; the caller's output then
+ * lacks the line, as when stdout fails. */
+static void emit(FILE *f, cJSON *o) {
+  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+  if (text)
+    fputs(text, f);
+  free(text);
+  cJSON_Delete(o);
+}
+
+static cJSON *error_info(const common_ErrorInfo *e) {
+  cJSON *o = cJSON_CreateObject();
+  add_str(o, "code", e->code);
+  add_str(o, "message", e->message);
+  add_str(o, "details", e->details);
+  return o;
+}
+
+static cJSON *ocr_response(const ocr_OCRResponse *r) {
+  cJSON *o = cJSON_CreateObject();
+  add_str(o, "status", cli_status_name(r->status));
+  add_str(o, "text", r->text);
+  add_num(o, "overallConfidence", r->overall_confidence);
+  cJSON *boxes = cJSON_AddArrayToObject(o, "textBoxes");
+  for (pb_size_t i = 0; boxes && i < r->text_boxes_count; i++) {
     const ocr_TextBox *b = &r->text_boxes[i];
-    fputs(i ? ",{\"text\":" : "{\"text\":", f);
-    cli_json_str(f, b->text);
-    fputs(",\"confidence\":", f);
-    num(f, b->confidence);
-    fputs(",\"bbox\":{\"coordinates\":[", f);
-    for (pb_size_t k = 0; b->has_bbox && k < b->bbox.coordinates_count; k++) {
-      if (k)
-        fputc(',', f);
-      num(f, b->bbox.coordinates[k]);
-    }
-    fputs("]}}", f);
+    cJSON *box = cJSON_CreateObject();
+    cJSON_AddItemToArray(boxes, box);
+    add_str(box, "text", b->text);
+    add_num(box, "confidence", b->confidence);
+    cJSON *coords =
+        cJSON_AddArrayToObject(cJSON_AddObjectToObject(box, "bbox"), "coordinates");
+    for (pb_size_t k = 0; coords && b->has_bbox && k < b->bbox.coordinates_count; k++)
+      cJSON_AddItemToArray(coords, num(b->bbox.coordinates[k]));
   }
-  fputs("],\"metadata\":{\"data\":{", f);
-  for (pb_size_t i = 0; r->has_metadata && i < r->metadata.data_count; i++) {
-    if (i)
-      fputc(',', f);
-    cli_json_str(f, r->metadata.data[i].key);
-    fputc(':', f);
-    cli_json_str(f, r->metadata.data[i].value);
-  }
-  fputs("}}", f);
-  if (r->has_error) {
-    fputs(",\"error\":", f);
-    error_info(f, &r->error);
-  }
-  fputc('}', f);
+  cJSON *data = cJSON_AddObjectToObject(cJSON_AddObjectToObject(o, "metadata"), "data");
+  for (pb_size_t i = 0; data && r->has_metadata && i < r->metadata.data_count; i++)
+    add_str(data, r->metadata.data[i].key ? r->metadata.data[i].key : "",
+            r->metadata.data[i].value);
+  if (r->has_error)
+    cJSON_AddItemToObject(o, "error", error_info(&r->error));
+  return o;
 }
+
+void cli_json_ocr_response(FILE *f, const ocr_OCRResponse *r) { emit(f, ocr_response(r)); }
 
 void cli_json_health(FILE *f, const ocr_HealthCheckResponse *r) {
-  fprintf(f, "{\"status\":\"%s\",\"engineType\":", cli_status_name(r->status));
-  cli_json_str(f, r->engine_type);
-  fprintf(f, ",\"modelLoaded\":%s,\"version\":", r->model_loaded ? "true" : "false");
-  cli_json_str(f, r->version);
-  fputc('}', f);
+  cJSON *o = cJSON_CreateObject();
+  add_str(o, "status", cli_status_name(r->status));
+  add_str(o, "engineType", r->engine_type);
+  cJSON_AddBoolToObject(o, "modelLoaded", r->model_loaded);
+  add_str(o, "version", r->version);
+  emit(f, o);
 }
 
-static void timestamp(FILE *f, const char *name, int has, const common_Timestamp *t) {
+static void timestamp(cJSON *o, const char *name, int has, const common_Timestamp *t) {
   if (!has)
     return;
-  fprintf(f, ",\"%s\":{\"seconds\":%lld,\"nanos\":%d}", name, (long long)t->seconds,
-          (int)t->nanos);
+  cJSON *ts = cJSON_AddObjectToObject(o, name);
+  cJSON_AddNumberToObject(ts, "seconds", (double)t->seconds);
+  cJSON_AddNumberToObject(ts, "nanos", t->nanos);
 }
 
 void cli_json_batch_status(FILE *f, const ocr_BatchStatusResponse *r) {
-  fputs("{\"batchId\":", f);
-  cli_json_str(f, r->batch_id);
-  fprintf(f, ",\"status\":\"%s\",\"state\":", cli_status_name(r->status));
-  cli_json_str(f, r->state);
-  fprintf(f, ",\"totalImages\":%d,\"processedImages\":%d,\"failedImages\":%d",
-          (int)r->total_images, (int)r->processed_images, (int)r->failed_images);
-  timestamp(f, "createdAt", r->has_created_at, &r->created_at);
-  timestamp(f, "updatedAt", r->has_updated_at, &r->updated_at);
-  fputs(",\"results\":[", f);
-  for (pb_size_t i = 0; i < r->results_count; i++) {
+  cJSON *o = cJSON_CreateObject();
+  add_str(o, "batchId", r->batch_id);
+  add_str(o, "status", cli_status_name(r->status));
+  add_str(o, "state", r->state);
+  cJSON_AddNumberToObject(o, "totalImages", r->total_images);
+  cJSON_AddNumberToObject(o, "processedImages", r->processed_images);
+  cJSON_AddNumberToObject(o, "failedImages", r->failed_images);
+  timestamp(o, "createdAt", r->has_created_at, &r->created_at);
+  timestamp(o, "updatedAt", r->has_updated_at, &r->updated_at);
+  cJSON *results = cJSON_AddArrayToObject(o, "results");
+  for (pb_size_t i = 0; results && i < r->results_count; i++) {
     const ocr_BatchImageResult *x = &r->results[i];
-    fprintf(f, "%s{\"index\":%d,\"status\":\"%s\",\"text\":", i ? "," : "", (int)x->index,
-            cli_status_name(x->status));
-    cli_json_str(f, x->text);
-    fputs(",\"confidence\":", f);
-    num(f, x->confidence);
-    if (x->has_error) {
-      fputs(",\"error\":", f);
-      error_info(f, &x->error);
-    }
-    fputc('}', f);
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddItemToArray(results, item);
+    cJSON_AddNumberToObject(item, "index", x->index);
+    add_str(item, "status", cli_status_name(x->status));
+    add_str(item, "text", x->text);
+    add_num(item, "confidence", x->confidence);
+    if (x->has_error)
+      cJSON_AddItemToObject(item, "error", error_info(&x->error));
   }
-  fputs("]}", f);
+  emit(f, o);
 }
 
 void cli_json_progress(FILE *f, const ocr_OCRBatchProgress *p, const char *file) {
-  fputs("{\"batchId\":", f);
-  cli_json_str(f, p->batch_id);
-  fprintf(f, ",\"index\":%d,\"file\":", (int)p->index);
-  cli_json_str(f, file);
-  fprintf(f, ",\"totalImages\":%d,\"processedImages\":%d,\"progressPercentage\":",
-          (int)p->total_images, (int)p->processed_images);
-  num(f, p->progress_percentage);
-  if (p->has_current_result) {
-    fputs(",\"currentResult\":", f);
-    cli_json_ocr_response(f, &p->current_result);
-  }
-  fputc('}', f);
+  cJSON *o = cJSON_CreateObject();
+  add_str(o, "batchId", p->batch_id);
+  cJSON_AddNumberToObject(o, "index", p->index);
+  add_str(o, "file", file);
+  cJSON_AddNumberToObject(o, "totalImages", p->total_images);
+  cJSON_AddNumberToObject(o, "processedImages", p->processed_images);
+  add_num(o, "progressPercentage", p->progress_percentage);
+  if (p->has_current_result)
+    cJSON_AddItemToObject(o, "currentResult", ocr_response(&p->current_result));
+  emit(f, o);
 }

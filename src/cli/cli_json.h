@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON output of the `ocrpc` CLI: responses in protobuf's JSON mapping
  * (lowerCamelCase names, enums by name), so scripts can read them as they
- * would grpcurl's. Main thread. */
+ * would grpcurl's. Each writes one JSON value without a newline; out of
+ * memory, nothing. Main thread. */
 #ifndef OCRPC_CLI_JSON_H
 #define OCRPC_CLI_JSON_H
 
@@ -9,8 +10,6 @@
 
 #include "ocr.pb.h"
 
-/* A JSON string literal for s (NULL writes ""). */
-void cli_json_str(FILE *f, const char *s);
 void cli_json_ocr_response(FILE *f, const ocr_OCRResponse *r);
 void cli_json_health(FILE *f, const ocr_HealthCheckResponse *r);
 void cli_json_batch_status(FILE *f, const ocr_BatchStatusResponse *r);

@@ -86,24 +86,26 @@ static void tr_note(void *ud, const char *ocr_status, const char *details, doubl
 const rest_transport conn_rest_transport = {.respond = tr_respond, .note = tr_note};
 
 /* Starts the request's accounting: time, route, method, body bytes and
- * the request id (x-request-id, or a new UUID while the access log is
- * on). */
-static void begin_request(conn *c, const h1_request *r) {
+ * the request id (x-request-id, or with gen_id a new UUID while the
+ * access log is on). */
+static void begin_request(conn *c, const char *route, const char *method,
+                          const hdr *headers, size_t nheaders, uint64_t bytes_in,
+                          int gen_id) {
   memset(&c->req, 0, sizeof c->req);
   c->req.t0_ns = c->iof->now_ns(c->io);
-  c->req.route = rest_route_name(r->path);
-  c->req.method = r->method;
-  c->req.bytes_in = r->body_len;
+  c->req.route = route;
+  c->req.method = method;
+  c->req.bytes_in = bytes_in;
   c->req.queue_ms = c->req.ocr_ms = -1;
-  for (size_t i = 0; i < r->nheaders; i++) {
-    const hdr *h = &r->headers[i];
+  for (size_t i = 0; i < nheaders; i++) {
+    const hdr *h = &headers[i];
     if (HDR_IS(h, "x-request-id") && h->value_len < sizeof c->req.request_id) {
       memcpy(c->req.request_id, h->value, h->value_len);
       c->req.request_id[h->value_len] = 0;
       break;
     }
   }
-  if (!c->req.request_id[0] && access_log_on_) {
+  if (gen_id && !c->req.request_id[0] && access_log_on_) {
     access_log_new_id(c->req.request_id);
     c->req.id_generated = 1;
   }
@@ -113,7 +115,8 @@ static void begin_request(conn *c, const h1_request *r) {
 
 static void on_request(void *ud, const h1_request *r) {
   conn *c = ud;
-  begin_request(c, r);
+  begin_request(c, rest_route_name(r->path), r->method, r->headers, r->nheaders,
+                r->body_len, 1);
   rest_request rr = {
       .method = r->method,
       .path = r->path,
@@ -128,7 +131,19 @@ static void on_request(void *ud, const h1_request *r) {
     c->rest_work = w;
 }
 
-static const h1_callbacks h1_cbs = {on_request};
+/* Refused by h1 before routing (400, 413, 417, 431, 505): counted and
+ * logged like an answered request, under the route its path names, or
+ * "unknown" (as an unknown path) when the request line was not read
+ * whole. No id is made up: the answer, already written by h1, could not
+ * echo it. */
+static void on_refused(void *ud, int status, const h1_request *r, size_t body_len) {
+  conn *c = ud;
+  begin_request(c, r->path ? rest_route_name(r->path) : "unknown", r->method, r->headers,
+                r->nheaders, 0, 0);
+  account(c, status, body_len);
+}
+
+static const h1_callbacks h1_cbs = {on_request, on_refused};
 
 /* ---- timers ---- */
 

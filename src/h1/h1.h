@@ -50,6 +50,15 @@ typedef struct h1_callbacks {
   /* A complete request arrived; answer it with h1_session_respond, now or
    * later. No further request is delivered before that. */
   void (*on_request)(void *ud, const h1_request *req);
+  /* Optional (NULL: not told). The session is refusing a request itself,
+   * before it is complete (400 malformed, 413, 417, 431, 505, 500 out of
+   * memory): status is the code about to be queued with a JSON body of
+   * body_len bytes, then the connection closes. req says what was read:
+   * method and path NULL unless the request line was read whole (path
+   * and query then as in a delivered request), headers only once the
+   * header block was read whole (nheaders 0 before), body NULL. Borrowed
+   * for the call only; do not answer from it. For metrics and logs. */
+  void (*on_refused)(void *ud, int status, const h1_request *req, size_t body_len);
 } h1_callbacks;
 
 /* Where the session is, for the caller's timers. */

@@ -37,6 +37,8 @@ struct h1_session {
   hline hl[H1_MAX_HEADERS];
   size_t nh;
   int last_value; /* the last header callback was a value */
+  int url_done;   /* the request line was read whole */
+  int hdrs_done;  /* the header block was read whole */
   uint64_t header_bytes;
   buf body;
   hdr hdrs[H1_MAX_HEADERS];
@@ -95,6 +97,8 @@ static void reset_request(h1_session *s) {
   buf_reset(&s->body);
   s->nh = 0;
   s->last_value = 0;
+  s->url_done = 0;
+  s->hdrs_done = 0;
   s->header_bytes = 0;
   s->is_head = 0;
   memset(&s->req, 0, sizeof s->req);
@@ -127,6 +131,7 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   h1_session *s = p->data;
+  s->url_done = 1;
   if (count_header(s, len + 4)) /* ": " and CRLF count too */
     return -1;
   if (s->last_value || s->nh == 0) {
@@ -182,6 +187,8 @@ static const hline *find_header(const h1_session *s, const char *name) {
 
 static int on_headers_complete(http_parser *p) {
   h1_session *s = p->data;
+  s->url_done = 1;
+  s->hdrs_done = 1;
   s->is_head = p->method == HTTP_HEAD;
   int chunked = (p->flags & F_CHUNKED) != 0;
   uint64_t declared = p->content_length; /* ULLONG_MAX when not given */
@@ -269,11 +276,55 @@ void h1_session_free(h1_session *s) {
   free(s);
 }
 
+/* Fills s->req from what was read: the request line once whole, the
+ * headers once the block is whole, the body so far. */
+static int build_view(h1_session *s) {
+  memset(&s->req, 0, sizeof s->req);
+  s->req.query = "";
+  if (s->url_done) {
+    if (buf_append(&s->url, "", 1))
+      return ERR_NOMEM;
+    char *url = (char *)s->url.data;
+    char *q = strchr(url, '?');
+    s->req.path = url;
+    if (q) {
+      *q = 0;
+      s->req.query = q + 1;
+    }
+    s->req.path_len = strlen(s->req.path);
+    s->req.query_len = strlen(s->req.query);
+    s->req.method = http_method_str((enum http_method)s->p.method);
+  }
+  size_t nh = s->hdrs_done ? s->nh : 0;
+  for (size_t i = 0; i < nh; i++) {
+    s->hdrs[i].name = (const char *)s->hbytes.data + s->hl[i].name_off;
+    s->hdrs[i].name_len = s->hl[i].name_len;
+    s->hdrs[i].value = (const char *)s->hbytes.data + s->hl[i].val_off;
+    s->hdrs[i].value_len = s->hl[i].val_len;
+  }
+  s->req.headers = s->hdrs;
+  s->req.nheaders = nh;
+  s->req.body = s->body.len ? s->body.data : NULL;
+  s->req.body_len = s->body.len;
+  s->req.http_minor = s->p.http_minor;
+  return 0;
+}
+
 /* Queues an answer the session gives itself (errors), then closes. */
 static void fail(h1_session *s, int status) {
   char body[160];
   int n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", h1_reason(status));
   static const hdr ct = HDR_LIT("content-type", "application/json");
+  if (s->cb.on_refused) {
+    /* Told before the answer is queued: respond resets the request. */
+    if (build_view(s)) {
+      memset(&s->req, 0, sizeof s->req);
+      s->req.query = "";
+    }
+    s->req.body = NULL;
+    s->req.body_len = 0;
+    s->cb.on_refused(s->ud, status, &s->req, (size_t)n);
+  }
   s->phase = H1_WAITING; /* lets respond write it */
   s->keep_alive = 0;
   s->is_head = 0;
@@ -282,33 +333,10 @@ static void fail(h1_session *s, int status) {
   s->close = 1;
 }
 
-/* Builds the request view once the message is complete. */
+/* Delivers the request once the message is complete. */
 static int deliver(h1_session *s) {
-  if (buf_append(&s->url, "", 1))
+  if (build_view(s))
     return ERR_NOMEM;
-  char *url = (char *)s->url.data;
-  char *q = strchr(url, '?');
-  s->req.path = url;
-  if (q) {
-    *q = 0;
-    s->req.query = q + 1;
-  } else {
-    s->req.query = "";
-  }
-  s->req.path_len = strlen(s->req.path);
-  s->req.query_len = strlen(s->req.query);
-  for (size_t i = 0; i < s->nh; i++) {
-    s->hdrs[i].name = (const char *)s->hbytes.data + s->hl[i].name_off;
-    s->hdrs[i].name_len = s->hl[i].name_len;
-    s->hdrs[i].value = (const char *)s->hbytes.data + s->hl[i].val_off;
-    s->hdrs[i].value_len = s->hl[i].val_len;
-  }
-  s->req.method = http_method_str((enum http_method)s->p.method);
-  s->req.headers = s->hdrs;
-  s->req.nheaders = s->nh;
-  s->req.body = s->body.len ? s->body.data : NULL;
-  s->req.body_len = s->body.len;
-  s->req.http_minor = s->p.http_minor;
   s->cb.on_request(s->ud, &s->req);
   return 0;
 }

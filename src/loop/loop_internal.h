@@ -45,8 +45,10 @@ typedef struct loop_server {
   int stopping;
   /* Metrics (loop_metrics.c); the registry is also /metrics' source. */
   metrics *metrics;
-  metric *m_conns_h2, *m_conns_h1, *m_queue_depth, *m_workers_busy, *m_store_up;
+  metric *m_conns_h2, *m_conns_h1, *m_conns_unknown, *m_queue_depth, *m_workers_busy,
+      *m_store_up;
   struct jobs_store *jobs;
+  struct loop_parts *parts; /* --split-pages auto; NULL: pages read whole */
   uv_timer_t access_timer; /* flushes the access log buffer */
   uint8_t rbuf[64 * 1024]; /* one read buffer: reads are consumed at once */
 } loop_server;

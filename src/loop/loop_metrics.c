@@ -23,13 +23,15 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 
 static void collect(void *ud) {
   loop_server *srv = ud;
-  size_t h2 = 0, h1 = 0;
+  size_t h2 = 0, h1 = 0, sniff = 0;
   for (loop_conn *c = srv->conns; c; c = c->next) {
     h2 += conn_protocol(c->conn) == CONN_H2;
     h1 += conn_protocol(c->conn) == CONN_H1;
+    sniff += conn_protocol(c->conn) == CONN_SNIFF;
   }
   metric_set(srv->m_conns_h2, (double)h2);
   metric_set(srv->m_conns_h1, (double)h1);
+  metric_set(srv->m_conns_unknown, (double)sniff);
   uint64_t queued, running;
   loop_exec_counts(&queued, &running);
   metric_set(srv->m_queue_depth, (double)queued);
@@ -61,9 +63,12 @@ int loop__metrics_init(loop_server *srv) {
   const char *proto[] = {"protocol"};
   metric_family *conns = metrics_family(
       m, METRIC_GAUGE, "ocrpc_connections_open",
-      "Client connections open now, by protocol (http2, http1).", 1, proto, NULL, 0);
+      "Client connections open now, by protocol (http2, http1; unknown while the "
+      "gRPC port waits for a connection's first bytes).",
+      1, proto, NULL, 0);
   srv->m_conns_h2 = metrics_series(conns, (const char *[]){"http2"});
   srv->m_conns_h1 = metrics_series(conns, (const char *[]){"http1"});
+  srv->m_conns_unknown = metrics_series(conns, (const char *[]){"unknown"});
   const char *rc[] = {"route", "code"}, *r[] = {"route"};
   srv->cc.http_requests = metrics_family(
       m, METRIC_COUNTER, "http_requests_total",
@@ -86,10 +91,10 @@ int loop__metrics_init(loop_server *srv) {
                      "Redis: connected and authenticated), else 0.",
                      0, NULL, NULL, 0),
       NULL);
-  if (!srv->m_conns_h2 || !srv->m_conns_h1 || !srv->cc.http_requests ||
-      !srv->cc.http_duration || !srv->m_queue_depth || !srv->m_workers_busy ||
-      !srv->m_store_up || metrics_on_collect(m, collect, srv, NULL) ||
-      metrics_process_register(m))
+  if (!srv->m_conns_h2 || !srv->m_conns_h1 || !srv->m_conns_unknown ||
+      !srv->cc.http_requests || !srv->cc.http_duration || !srv->m_queue_depth ||
+      !srv->m_workers_busy || !srv->m_store_up ||
+      metrics_on_collect(m, collect, srv, NULL) || metrics_process_register(m))
     return ERR_NOMEM;
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "loop_internal.h"
+#include "loop_parts.h"
 #include "loop_tls.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
@@ -44,6 +45,7 @@ static void stop(loop_server *srv) {
   close_handle((uv_handle_t *)&srv->sigterm);
   close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->drain_timer);
+  loop_parts_close(srv->parts);
   loop__metrics_stop(srv);
 }
 
@@ -257,6 +259,14 @@ int loop_run(const config *cfg) {
   exec ex;
   timer_src timers;
   loop_exec_init(&ex, &loop);
+  /* --split-pages auto: a page read while workers are idle is read in
+   * parts on them (ocr_split.c); the hook hands parts to the pool. */
+  if (strcmp(cfg->split_pages, "auto") == 0 && cfg->workers > 1 &&
+      !ocr_engine_is_instant(engine)) {
+    if (loop_parts_new(&loop, &ex, &srv->parts))
+      goto fail_jobs;
+    ocr_engine_set_parts(engine, cfg->workers, loop_parts_post, srv->parts);
+  }
   if (loop_timer_init(&timers, &loop))
     goto fail_jobs;
   if (rpc_server_new(cfg, engine, &ex, &conn_rpc_transport, &srv->rpc))
@@ -344,6 +354,7 @@ int loop_run(const config *cfg) {
     loop_timer_close(&timers);
   }
 fail_jobs:
+  loop_parts_close(srv->parts);
   jobs_free(jobs);
   uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks of what was freed */
 fail_engine:
@@ -353,6 +364,8 @@ fail_loop:
     log_error("event loop still had open handles at exit");
     status = 1;
   }
+  /* Every worker has ended: none can post a part any more. */
+  loop_parts_free(srv->parts);
 fail_srv:
   access_log_flush(); /* calls cancelled by the last runs */
   metrics_free(srv->metrics);

@@ -127,6 +127,17 @@ typedef struct ocr_result {
    * (joining the lines into the result's text). Not cached. */
   int timed;
   double decode_ms, orientation_ms, layout_ms, recognition_ms, encode_ms;
+  /* Parts the page (the last page of a document that was split) was
+   * recognised in: 1 when read whole, more when its blocks were read on
+   * several workers at once (ocr_engine_set_parts); 0 when no page was
+   * recognised (mock engine, cached result). part_workers: the workers that
+   * read them, the page's own included. Not cached. */
+  int parts, part_workers;
+  /* Of a split page (benchmarks: the machine's load does not change CPU
+   * time as it does wall time): thread CPU time, in ms, the page's own
+   * worker spent reading parts, and the most any one worker spent on them;
+   * the page's critical path is then its worker's CPU time - self + max. */
+  double parts_cpu_self_ms, parts_cpu_max_ms;
 } ocr_result;
 
 /* Creates an engine. Loop thread, before workers run. Returns 0 and sets
@@ -136,6 +147,20 @@ int ocr_engine_new(const ocr_config *cfg, ocr_engine **out);
 
 /* Frees the engine; NULL is a no-op. Call after every worker is done. */
 void ocr_engine_free(ocr_engine *e);
+
+/* Runs fn(arg, 1) on another worker thread soon, or fn(arg, 0) (on any
+ * thread) when it never will (shutdown); returns 0, or an ERR_* code and
+ * then never calls fn. Called from worker threads. */
+typedef void (*ocr_part_fn)(void *arg, int run);
+typedef int (*ocr_post_fn)(void *ud, ocr_part_fn fn, void *arg);
+
+/* Lets a page read while other workers are idle be split into its blocks
+ * (or groups of lines), read on several workers at once and merged in
+ * reading order (--split-pages auto). workers: the size of the pool the
+ * engine runs in; post (with ud, borrowed) hands a part to another worker.
+ * Without this call, or with workers < 2 or post NULL, pages are read
+ * whole. Loop thread, before workers run. */
+void ocr_engine_set_parts(ocr_engine *e, int workers, ocr_post_fn post, void *ud);
 
 /* "tesseract" or "mock". Static storage. */
 const char *ocr_engine_name(const ocr_engine *e);

@@ -98,6 +98,12 @@ const char *ocr_engine_version(const ocr_engine *e) {
   return tess_version;
 }
 
+void ocr_engine_set_parts(ocr_engine *e, int workers, ocr_post_fn post, void *ud) {
+  e->workers = workers;
+  e->post = post;
+  e->post_ud = ud;
+}
+
 int ocr_engine_is_instant(const ocr_engine *e) { return e->kind == OCR_KIND_MOCK; }
 
 /* Worker thread. The mock engine: a fixed answer without Tesseract or the
@@ -282,6 +288,9 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     return ocr__fail(out, ERR_INVAL, "image data is NULL");
   }
   memset(&doc, 0, sizeof(doc));
+  /* Counted busy from here: a page split while this one runs would take
+   * the worker it needs (ocr_split.c). */
+  __atomic_fetch_add(&e->busy, 1, __ATOMIC_RELAXED);
   t1 = ocr__now_ms();
   rc = ocr__doc_open(e, data, len, &doc, out);
   out->decode_ms += ocr__now_ms() - t1;
@@ -289,6 +298,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     out->pages = doc.pages;
     rc = run_pages(e, req, &doc, out);
   }
+  __atomic_fetch_sub(&e->busy, 1, __ATOMIC_RELAXED);
   ocr__doc_close(&doc);
   free(file);
   t1 = ocr__now_ms();

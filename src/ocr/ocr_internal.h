@@ -24,6 +24,14 @@ struct ocr_engine {
   uint64_t max_pixels;
   int max_pages; /* pages of one TIFF or PDF recognised at most */
   int pdf_dpi;   /* resolution PDF pages are rendered at */
+  /* Page splitting (ocr_engine_set_parts): pool size, the hook that hands
+   * a part to another worker, and the workers inside a recognition or a
+   * part right now (the rest are idle), changed with __atomic builtins
+   * (this header is also C++'s, which has no _Atomic). */
+  int workers;
+  ocr_post_fn post;
+  void *post_ud;
+  int busy;
 };
 
 /* A decoded image ready for Tesseract: 8 bpp grey or 32 bpp RGB without
@@ -201,8 +209,6 @@ int ocr__language_installed(const char *tessdata, const char *code, ocr_result *
  * segmentation mode. */
 int ocr__language_is_korean(const char *code);
 
-/* ocr_tess.c */
-
 /* ocr_scale.c */
 
 /* Any thread. The factor (0 < f <= 1) that brings the text of pix (a
@@ -220,8 +226,52 @@ void *ocr__scale_pix(void *pix, double f);
  * with this thread's Tesseract instance for language code; appends its
  * boxes to out (and sets rotation for page 1); the caller joins the text
  * with ocr__result_finish. Returns out->err. */
-int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
+int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code,
                   ocr__image *img, int page, ocr_result *out);
+
+/* What one reading found besides its boxes. */
+typedef struct ocr__read_stats {
+  int lines;  /* non-empty lines read, kept or not */
+  int turned; /* of those, lines Tesseract's layout analysis found turned
+                 or that run vertically (text it rotated itself) */
+} ocr__read_stats;
+
+/* Worker thread. The calling thread's Tesseract instance (a TessBaseAPI *)
+ * for code, created on first use; NULL when it cannot be loaded. */
+void *ocr__tess_api(const ocr_engine *e, const char *code);
+
+/* Worker thread. One Recognize() pass of api over pix with mode psm. pix
+ * is the image Tesseract reads (img says how it maps back to the image as
+ * sent) or, when at is not NULL, a part of it whose top-left corner lies
+ * at (at[0], at[1]) in that image. Lines at or above threshold go into out
+ * as boxes of page `page`; every line's box, kept or not, is added to seen
+ * (a BOXA *, in the coordinates of img's image) when not NULL. */
+int ocr__tess_recognise(void *api, void *pix, const int *at, int psm, const ocr__image *img,
+                        int page, const ocr_request *req, float threshold, ocr_result *out,
+                        ocr__read_stats *st, void *seen);
+
+/* ocr_split.c */
+
+/* Worker thread. Reads pix in parts on idle workers when it pays: layout
+ * analysis (mode psm, 3 or 6) on api, then its text blocks, cut into
+ * groups of lines when there are fewer blocks than idle workers, each read
+ * as one block (an image of its lines' words alone) on whichever worker
+ * claims it first (this thread too), and merged in the layout's reading
+ * order into out. Returns 1 without
+ * touching out when the page stays whole (no idle worker, small page, few
+ * lines, text not upright), else 0 or out's error; *st as
+ * ocr__tess_recognise's, and seen (a BOXA *, or NULL) gets the box of
+ * every line the layout analysis found, as the whole-page reading would
+ * have covered them. Returns only once no part runs. */
+int ocr__split_read(ocr_engine *e, void *api, void *pix, int psm, const ocr__image *img,
+                    int page, const ocr_request *req, const char *code, float threshold,
+                    ocr_result *out, ocr__read_stats *st, void *seen);
+
+/* Parts of split pages being read right now, and parts ever claimed by a
+ * worker (read or found cancelled), over the process (tests). Any
+ * thread. */
+int ocr__split_parts_running(void);
+int ocr__split_parts_claimed(void);
 
 /* Worker thread. Creates the calling thread's instance for code (and the
  * orientation detector when with_osd) ahead of the first job, so that a

@@ -361,19 +361,15 @@ static int salvage_words(const TessResultIterator *it, const char *line, float t
   return 0;
 }
 
-/* What one reading found besides its boxes. */
-typedef struct read_stats {
-  int lines;  /* non-empty lines read, kept or not */
-  int turned; /* of those, lines Tesseract's layout analysis found turned
-                 or that run vertically (text it rotated itself) */
-} read_stats;
+typedef ocr__read_stats read_stats;
 
 /* Worker thread. One Recognize() pass with the given segmentation mode,
  * then the text lines from its result iterator. Lines go into out (those
  * under the threshold are dropped); *st counts what was read. */
-static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__image *img,
-                     int page, const ocr_request *req, float threshold, ocr_result *out,
-                     read_stats *st, PIX *ink) {
+static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
+                     const ocr__image *img, int page, const ocr_request *req,
+                     float threshold, ocr_result *out, read_stats *st, PIX *ink,
+                     BOXA *seen) {
   TessResultIterator *it;
   ETEXT_DESC *monitor;
   double t_start;
@@ -382,7 +378,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
   st->lines = st->turned = 0;
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
-  if (req->timings) {
+  if (req->timings && at == NULL) {
     /* Recognize() reuses the layout found here (FindLines keeps its block
      * list), so timing the two apart costs only the iterator. */
     double t0 = ocr__now_ms();
@@ -425,10 +421,22 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     if (line == NULL)
       continue;
     /* Every line Tesseract found, read or not, covers its ink. */
-    if (ink != NULL && TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
-      BOX *box = boxCreate(l, t, r - l, b - t);
-      if (box != NULL)
+    if ((ink != NULL || seen != NULL) &&
+        TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
+      BOX *box;
+
+      /* A part of a split page: its place in the whole image. */
+      if (at != NULL) {
+        l += at[0];
+        r += at[0];
+        t += at[1];
+        b += at[1];
+      }
+      box = boxCreate(l, t, r - l, b - t);
+      if (box != NULL && ink != NULL)
         pixClearInRect(ink, box);
+      if (box != NULL && seen != NULL)
+        boxaAddBox(seen, box, L_COPY);
       boxDestroy(&box);
     }
     n = strlen(line);
@@ -479,8 +487,9 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
     {
       /* Corners of the upright box, clockwise from the text's top-left;
        * mapping each keeps that order in the image as sent. */
-      const float cx[4] = {(float)l, (float)r, (float)r, (float)l};
-      const float cy[4] = {(float)t, (float)t, (float)b, (float)b};
+      const float dx = at != NULL ? (float)at[0] : 0, dy = at != NULL ? (float)at[1] : 0;
+      const float cx[4] = {l + dx, r + dx, r + dx, l + dx};
+      const float cy[4] = {t + dy, t + dy, b + dy, b + dy};
       /* First undo the orientation detector's turn (on the image
        * Tesseract got), then padding and EXIF orientation. */
       PIX *src = img->pix;
@@ -505,6 +514,20 @@ static int recognise(TessBaseAPI *api, PIX *pix, int psm, int q, const ocr__imag
   TessResultIteratorDelete(it);
   out->recognition_ms += ocr__now_ms() - t_start;
   return 0;
+}
+
+/* Worker thread. */
+int ocr__tess_recognise(void *api, void *pix, const int *at, int psm, const ocr__image *img,
+                        int page, const ocr_request *req, float threshold, ocr_result *out,
+                        ocr__read_stats *st, void *seen) {
+  return recognise(api, pix, at, psm, 0, img, page, req, threshold, out, st, NULL, seen);
+}
+
+/* Worker thread. */
+void *ocr__tess_api(const ocr_engine *e, const char *code) {
+  tess_thread *t = thread_state();
+
+  return t != NULL ? recognizer(t, e->tessdata, code) : NULL;
 }
 
 /* Characters and mean confidence of out's boxes from index first on. */
@@ -533,7 +556,8 @@ static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *i
   int rc;
 
   ocr_result_init(&alt);
-  rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &st, NULL);
+  rc = recognise(api, pix, NULL, PSM_SINGLE_BLOCK, q, img, page, req, threshold, &alt, &st,
+                 NULL, NULL);
   if (rc != 0) {
     ocr__fail(out, rc, "%s", alt.error_message != NULL ? alt.error_message : "");
     ocr_result_clear(&alt);
@@ -565,9 +589,9 @@ static int try_block_mode(TessBaseAPI *api, PIX *pix, int q, const ocr__image *i
 /* Worker thread. Reads one page (pix, already turned by q quarter turns)
  * with the request's segmentation mode and its fallbacks, appending boxes
  * to out; *st says what the main pass found. */
-static int read_page(TessBaseAPI *api, PIX *pix, int q, const ocr__image *img, int page,
-                     const ocr_request *req, const char *code, float threshold,
-                     ocr_result *out, read_stats *st) {
+static int read_page(ocr_engine *e, TessBaseAPI *api, PIX *pix, int q,
+                     const ocr__image *img, int page, const ocr_request *req,
+                     const char *code, float threshold, ocr_result *out, read_stats *st) {
   PIX *ink = NULL;
   l_int32 ink_before = 0;
   size_t first = out->nboxes;
@@ -588,9 +612,31 @@ static int read_page(TessBaseAPI *api, PIX *pix, int q, const ocr__image *img, i
     if (ink != NULL)
       pixCountPixels(ink, &ink_before, NULL);
   }
-  rc = recognise(api, pix, psm, q, img, page, req, threshold, out, st, ink);
+  rc = 1;
+  /* An upright page while other workers are idle may be read in parts
+   * on several of them (ocr_split.c); the fallbacks below then judge the
+   * merged reading as they would the whole one. */
+  if (q == 0 && (psm == PSM_AUTO || psm == PSM_SINGLE_BLOCK)) {
+    BOXA *seen = ink != NULL ? boxaCreate(0) : NULL;
+
+    rc = ocr__split_read(e, api, pix, psm, img, page, req, code, threshold, out, st, seen);
+    if (rc == 0 && seen != NULL) {
+      for (l_int32 i = 0; i < boxaGetCount(seen); i++) {
+        BOX *box = boxaGetBox(seen, i, L_CLONE);
+        pixClearInRect(ink, box);
+        boxDestroy(&box);
+      }
+    }
+    boxaDestroy(&seen);
+  }
+  if (rc == 1) {
+    out->parts = 1;
+    out->part_workers = 1;
+    rc = recognise(api, pix, NULL, psm, q, img, page, req, threshold, out, st, ink, NULL);
+  }
   if (rc == 0 && st->lines == 0 && req->psm < 0 && psm == PSM_AUTO && !cancelled(req)) {
-    rc = recognise(api, pix, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, st, NULL);
+    rc = recognise(api, pix, NULL, PSM_SINGLE_BLOCK, q, img, page, req, threshold, out, st,
+                   NULL, NULL);
   } else if (rc == 0 && ink != NULL && !cancelled(req)) {
     l_int32 left = 0, area = pixGetWidth(pix) * pixGetHeight(pix);
 
@@ -630,8 +676,8 @@ static int reads_upright(const ocr_result *out, size_t first, const read_stats *
 }
 
 /* Worker thread. */
-int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
-                  ocr__image *img, int page, ocr_result *out) {
+int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code, ocr__image *img,
+                  int page, ocr_result *out) {
   tess_thread *t;
   TessBaseAPI *api, *osd;
   PIX *pix = img->pix, *rotated = NULL, *scaled = NULL;
@@ -685,7 +731,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
    * makes the orientation pass (about a sixth of a page's time) useless.
    * Only a reading that looks wrong asks the detector, which then decides
    * exactly as it did when it ran on every page. */
-  rc = read_page(api, pix, 0, img, page, req, code, threshold, out, &st);
+  rc = read_page(e, api, pix, 0, img, page, req, code, threshold, out, &st);
   if (rc == 0 && osd != NULL && !reads_upright(out, first, &st)) {
     if (cancelled(req)) {
       TessBaseAPIClear(api);
@@ -708,7 +754,7 @@ int ocr__tess_run(const ocr_engine *e, const ocr_request *req, const char *code,
       if (cancelled(req))
         rc = ocr__fail(out, ERR_CANCELLED, "cancelled before recognition");
       else
-        rc = read_page(api, rotated, q, img, page, req, code, threshold, out, &st);
+        rc = read_page(e, api, rotated, q, img, page, req, code, threshold, out, &st);
     }
   }
   if (page == 1)

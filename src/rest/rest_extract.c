@@ -83,6 +83,10 @@ static cJSON *metadata(const app_recog *r, ocr_engine *eng) {
     add_int(m, "pages", r->out.pages);
   if (r->out.orientation > 1)
     add_int(m, "exif_orientation", r->out.orientation);
+  if (r->out.parts > 0) {
+    add_int(m, "parts", r->out.parts);
+    add_int(m, "part_workers", r->out.part_workers);
+  }
   if (r->out.timed) {
     add_ms(m, "decode_ms", r->out.decode_ms);
     add_ms(m, "orientation_ms", r->out.orientation_ms);

@@ -44,13 +44,27 @@ static size_t response_headers(const rpc_call *c, hdr *h) {
   return n;
 }
 
+/* The grpc-status header: the code in decimal, written by hand (this
+ * runs for every call; snprintf cost ~600 instructions of a ~30k mock
+ * call). Codes are 0-16; anything else is sent as it is, up to 999. */
+static hdr status_header(rpc_status status, char st[4]) {
+  unsigned v = (unsigned)status > 999 ? (unsigned)RPC_UNKNOWN : (unsigned)status;
+  size_t n = 0;
+  if (v >= 100)
+    st[n++] = (char)('0' + v / 100);
+  if (v >= 10)
+    st[n++] = (char)('0' + v / 10 % 10);
+  st[n++] = (char)('0' + v % 10);
+  st[n] = 0;
+  return hdr_make("grpc-status", st, n);
+}
+
 static void http_error(rpc_call *c, const char *status, rpc_status grpc, const char *msg) {
   char st[4];
-  snprintf(st, sizeof st, "%d", (int)grpc);
   hdr h[] = {
       hdr_make(":status", status, strlen(status)),
       HDR_LIT("content-type", "application/grpc"),
-      hdr_make("grpc-status", st, strlen(st)),
+      status_header(grpc, st),
       hdr_make("grpc-message", msg, strlen(msg)),
   };
   c->srv->tr->respond(c->conn, c->stream_id, h, 4, 1);
@@ -62,10 +76,9 @@ static void http_error(rpc_call *c, const char *status, rpc_status grpc, const c
 static void send_status(rpc_call *c, rpc_status status, const char *msg, const hdr *extra,
                         size_t nextra) {
   char st[4], enc[1024];
-  snprintf(st, sizeof st, "%d", (int)status);
   hdr h[12];
   size_t n = c->headers_sent ? 0 : response_headers(c, h);
-  h[n++] = hdr_make("grpc-status", st, strlen(st));
+  h[n++] = status_header(status, st);
   if (msg && *msg) {
     size_t len = rpc_percent_encode(msg, strlen(msg), enc, sizeof enc);
     h[n++] = hdr_make("grpc-message", enc, len);

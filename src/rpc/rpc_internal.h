@@ -199,14 +199,18 @@ void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
 
 /* Metadata key/value storage for one OCRResponse. */
 typedef struct rpc_kv {
-  char buf[15][32];
-  common_Metadata_DataEntry e[17];
+  char buf[17][32];
+  common_Metadata_DataEntry e[19];
+  /* Lengths of e[i].key and e[i].value, known when they are added: the
+   * encoder would otherwise strlen each three times. */
+  size_t klen[19], vlen[19];
   size_t n, nbuf;
 } rpc_kv;
 
 /* The response metadata of an OCR result (engine, engine_version,
  * language, image_width, image_height, queue_ms, ocr_ms, rotation, and
- * pages / exif_orientation when they say something, the five per-phase
+ * pages / exif_orientation when they say something, parts / part_workers
+ * when Tesseract read a page (ocr_result.parts), the five per-phase
  * *_ms times when the result is timed);
  * values borrowed from r, eng and kv. */
 void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv);

@@ -37,13 +37,23 @@ static void job_free(extract_job *job) {
   free(job);
 }
 
-static void kv_add(rpc_kv *kv, const char *key, const char *value) {
+static void kv_add_n(rpc_kv *kv, const char *key, size_t klen, const char *value,
+                     size_t vlen) {
   kv->e[kv->n].key = (char *)key;
   kv->e[kv->n].value = (char *)value;
+  kv->klen[kv->n] = klen;
+  kv->vlen[kv->n] = vlen;
   kv->n++;
 }
 
-void rpc__kv_add(rpc_kv *kv, const char *key, const char *value) { kv_add(kv, key, value); }
+static size_t slen(const char *s) { return s ? strlen(s) : 0; }
+
+/* Keys are literals here: their length is a constant. */
+#define kv_add(kv, key, value) kv_add_n((kv), (key), sizeof(key) - 1, (value), slen(value))
+
+void rpc__kv_add(rpc_kv *kv, const char *key, const char *value) {
+  kv_add_n(kv, key, slen(key), value, slen(value));
+}
 
 /* Writes v in decimal at dst; returns the length. Formats without
  * printf: this runs for every response. */
@@ -59,18 +69,21 @@ static size_t fmt_ulong(char *dst, unsigned long v) {
   return n;
 }
 
-static void kv_addi(rpc_kv *kv, const char *key, int v) {
+#define kv_addi(kv, key, v) kv_addi_n((kv), (key), sizeof(key) - 1, (v))
+#define kv_add_ms(kv, key, ms) kv_add_ms_n((kv), (key), sizeof(key) - 1, (ms))
+
+static void kv_addi_n(rpc_kv *kv, const char *key, size_t klen, int v) {
   char *b = kv->buf[kv->nbuf++];
   size_t n = 0;
   if (v < 0)
     b[n++] = '-';
   n += fmt_ulong(b + n, v < 0 ? 0u - (unsigned)v : (unsigned)v);
   b[n] = 0;
-  kv_add(kv, key, b);
+  kv_add_n(kv, key, klen, b, n);
 }
 
 /* Milliseconds with three decimals: "12.345". */
-static void kv_add_ms(rpc_kv *kv, const char *key, double ms) {
+static void kv_add_ms_n(rpc_kv *kv, const char *key, size_t klen, double ms) {
   unsigned long us = ms > 0 ? (unsigned long)(ms * 1000.0 + 0.5) : 0;
   char *b = kv->buf[kv->nbuf++];
   size_t n = fmt_ulong(b, us / 1000);
@@ -80,7 +93,7 @@ static void kv_add_ms(rpc_kv *kv, const char *key, double ms) {
   b[n++] = (char)('0' + frac / 10 % 10);
   b[n++] = (char)('0' + frac % 10);
   b[n] = 0;
-  kv_add(kv, key, b);
+  kv_add_n(kv, key, klen, b, n);
 }
 
 void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv) {
@@ -97,6 +110,10 @@ void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *
     kv_addi(kv, "pages", r->pages);
   if (r->orientation > 1)
     kv_addi(kv, "exif_orientation", r->orientation);
+  if (r->parts > 0) {
+    kv_addi(kv, "parts", r->parts);
+    kv_addi(kv, "part_workers", r->part_workers);
+  }
   if (r->timed) {
     kv_add_ms(kv, "decode_ms", r->decode_ms);
     kv_add_ms(kv, "orientation_ms", r->orientation_ms);

@@ -43,7 +43,7 @@ static void on_request(void *arg, const h1_request *r) {
 }
 
 static ud u;
-static const h1_callbacks cbs = {on_request};
+static const h1_callbacks cbs = {on_request, NULL};
 
 static void setup(void) {
   memset(&u, 0, sizeof u);
@@ -238,4 +238,118 @@ Test(h1, phases_drive_the_timers) {
   cr_assert_eq(h1_session_phase(u.s), H1_BODY);
   feed("b");
   cr_assert_eq(h1_session_phase(u.s), H1_WAITING);
+}
+
+/* ---- on_refused: what the session refuses itself is told, for metrics
+ * and the access log, with what was read of the request ---- */
+
+typedef struct refused {
+  int n, status;
+  size_t body_len;
+  char method[16], path[256], request_id[64];
+  int has_method, has_path;
+  size_t nheaders;
+} refused;
+
+static refused rf;
+
+static void on_refused(void *arg, int status, const h1_request *r, size_t body_len) {
+  (void)arg;
+  rf.n++;
+  rf.status = status;
+  rf.body_len = body_len;
+  rf.has_method = r->method != NULL;
+  rf.has_path = r->path != NULL;
+  snprintf(rf.method, sizeof rf.method, "%s", r->method ? r->method : "");
+  snprintf(rf.path, sizeof rf.path, "%s", r->path ? r->path : "");
+  rf.nheaders = r->nheaders;
+  rf.request_id[0] = 0;
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (HDR_IS(&r->headers[i], "x-request-id"))
+      snprintf(rf.request_id, sizeof rf.request_id, "%.*s", (int)r->headers[i].value_len,
+               r->headers[i].value);
+  cr_assert_null(r->body);
+}
+
+static const h1_callbacks cbs_refused = {on_request, on_refused};
+
+static void setup_refused(void) {
+  memset(&u, 0, sizeof u);
+  memset(&rf, 0, sizeof rf);
+  h1_settings st = {.max_header_bytes = 1024, .max_body_bytes = 100};
+  cr_assert_eq(h1_session_new(&st, &cbs_refused, &u, &u.s), 0);
+}
+
+TestSuite(h1_refused, .init = setup_refused, .fini = teardown);
+
+/* The body length told is the one of the answer queued right after. */
+static void expect_answer_len(int status) {
+  const char *out = output();
+  char want[64];
+  snprintf(want, sizeof want, "HTTP/1.1 %d ", status);
+  cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+  char cl[64];
+  snprintf(cl, sizeof cl, "content-length: %zu\r\n", rf.body_len);
+  cr_assert_not_null(strstr(out, cl), "%s", out);
+}
+
+Test(h1_refused, declared_body_too_large_names_path_method_and_request_id) {
+  cr_assert_eq(feed("POST /ocr/extract?lang=en HTTP/1.1\r\nX-Request-Id: rid-7\r\n"
+                    "Content-Length: 101\r\n\r\n"),
+               ERR_PROTOCOL);
+  cr_assert_eq(rf.n, 1);
+  cr_assert_eq(rf.status, 413);
+  cr_assert_str_eq(rf.method, "POST");
+  cr_assert_str_eq(rf.path, "/ocr/extract", "the query is not part of the path");
+  cr_assert_str_eq(rf.request_id, "rid-7");
+  cr_assert_eq(u.nreq, 0, "never delivered");
+  expect_answer_len(413);
+}
+
+Test(h1_refused, header_block_too_large_has_the_path_but_no_headers) {
+  char req[2048];
+  snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nX-Big: %01500d\r\n\r\n", 0);
+  cr_assert_eq(feed(req), ERR_PROTOCOL);
+  cr_assert_eq(rf.n, 1);
+  cr_assert_eq(rf.status, 431);
+  cr_assert_str_eq(rf.path, "/healthz");
+  cr_assert_str_eq(rf.method, "GET");
+  cr_assert_eq(rf.nheaders, 0, "the block was not read whole");
+  expect_answer_len(431);
+}
+
+Test(h1_refused, malformed_request_line_has_no_method_or_path) {
+  cr_assert_eq(feed("GARBAGE\r\n\r\n"), ERR_PROTOCOL);
+  cr_assert_eq(rf.n, 1);
+  cr_assert_eq(rf.status, 400);
+  cr_assert_not(rf.has_method);
+  cr_assert_not(rf.has_path);
+  expect_answer_len(400);
+}
+
+Test(h1_refused, a_request_line_over_the_limit_has_no_path) {
+  char req[2048];
+  snprintf(req, sizeof req, "GET /%01500d HTTP/1.1\r\n\r\n", 0);
+  cr_assert_eq(feed(req), ERR_PROTOCOL);
+  cr_assert_eq(rf.status, 431);
+  cr_assert_not(rf.has_path, "the request line was not read whole");
+}
+
+Test(h1_refused, answered_requests_are_not_refusals) {
+  u.answer_now = 1;
+  cr_assert_eq(feed("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n"),
+               0);
+  cr_assert_eq(u.nreq, 2);
+  cr_assert_eq(rf.n, 0);
+  /* A pipelined request after answered ones is refused alone. */
+  h1_session_free(u.s);
+  setup_refused();
+  u.answer_now = 1;
+  cr_assert_eq(
+      feed("GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 500\r\n\r\n"),
+      ERR_PROTOCOL);
+  cr_assert_eq(u.nreq, 1);
+  cr_assert_eq(rf.n, 1);
+  cr_assert_eq(rf.status, 413);
+  cr_assert_str_eq(rf.path, "/b");
 }

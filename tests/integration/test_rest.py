@@ -466,6 +466,142 @@ class RawHTTP1(unittest.TestCase):
         s.close()
 
 
+# ---- what the HTTP/1.1 layer refuses, and connections not yet sniffed ----
+
+def scrape(client, base):
+    """GET /metrics as {(name, frozenset(labels)): value}."""
+    import re
+    r = client.get(base + "/metrics")
+    assert r.status_code == 200, r.text
+    out = {}
+    for line in r.text.splitlines():
+        m = re.match(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$', line)
+        if not m:
+            continue
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def metric(values, name, **labels):
+    return values.get((name, frozenset(labels.items())), 0.0)
+
+
+def access_lines(srv, *needles):
+    return [l for l in srv.stderr_text().splitlines()
+            if " access protocol=http " in l and all(n in l for n in needles)]
+
+
+def wait_lines(srv, count, *needles):
+    """Waits (ceiling only a hang reaches) until `count` access lines hold
+    every needle; returns them."""
+    end = time.monotonic() + WAIT
+    while True:
+        lines = access_lines(srv, *needles)
+        if len(lines) >= count:
+            return lines
+        if time.monotonic() > end:
+            raise AssertionError("no access line with %r; stderr:\n%s"
+                                 % (needles, srv.stderr_text()[-3000:]))
+        time.sleep(0.02)
+
+
+class RefusedBeforeRouting(unittest.TestCase):
+    """Requests h1 answers itself (400, 413, 431) are counted in
+    http_requests_total and logged, under their route, or `unknown` when
+    the request line was not read whole."""
+
+    def refuse(self, raw, status, port=None):
+        s = connect(port)
+        s.sendall(raw)
+        out = read_until_closed(s)
+        s.close()
+        self.assertTrue(out.startswith(b"HTTP/1.1 %d " % status), out[:100])
+
+    def test_refused_requests_are_counted_and_logged(self):
+        base = server.http_base()
+        rid = "refused-%d" % os.getpid()
+        cases = [  # (raw request, status, route, method, needle)
+            (b"POST /ocr/extract HTTP/1.1\r\nContent-Type: image/png\r\n"
+             b"X-Request-Id: " + rid.encode() + b"\r\n"
+             b"Content-Length: %d\r\n\r\n" % (MAX_BODY + 1),
+             413, "/ocr/extract", "POST", "request_id=" + rid),
+            (b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+             431, "/healthz", "GET", "request_id=-"),
+            (b"GARBAGE\r\n\r\n", 400, "unknown", "-", "request_id=-"),
+        ]
+        with httpx.Client(timeout=WAIT) as client:
+            before = scrape(client, base)
+            logged = {st: len(access_lines(server, "route=%s " % route,
+                                           "status=%d " % st))
+                      for _, st, route, _, _ in cases}
+            for raw, st, _, _, _ in cases:
+                self.refuse(raw, st)
+            self.refuse(b"GARBAGE\r\n\r\n", 400, port=server.port)  # sniffed port
+            after = scrape(client, base)
+        for _, st, route, method, needle in cases:
+            want = 2 if st == 400 else 1
+            self.assertEqual(
+                metric(after, "http_requests_total", route=route, code=str(st)) -
+                metric(before, "http_requests_total", route=route, code=str(st)),
+                want, (route, st))
+            self.assertEqual(
+                metric(after, "http_request_duration_seconds_count", route=route) -
+                metric(before, "http_request_duration_seconds_count", route=route),
+                want, route)
+            lines = wait_lines(server, logged[st] + want, "route=%s " % route,
+                               "status=%d " % st)
+            last = lines[-1]
+            self.assertIn(" warn ", last)
+            self.assertIn(" method=%s " % method, last)
+            self.assertIn(needle, last)
+
+
+class ConnectionsNotYetSniffed(unittest.TestCase):
+    """ocrpc_connections_open counts a connection to the gRPC port whose
+    first bytes have not come as protocol="unknown", then moves it to
+    http1 or http2."""
+
+    def test_unknown_until_the_first_bytes(self):
+        # A header timeout only a hang reaches: the sockets stay undecided
+        # for as long as the test needs.
+        srv = H.Server("--http-header-timeout-ms", "600000", engine="mock")
+        srv.start()
+        socks = []
+        try:
+            base = srv.http_base()
+            with httpx.Client(timeout=WAIT) as client:
+                def conns():
+                    v = scrape(client, base)
+                    return {p: metric(v, "ocrpc_connections_open", protocol=p)
+                            for p in ("unknown", "http1", "http2")}
+
+                start = conns()  # the scraper's own connection: http1
+                self.assertEqual(start, {"unknown": 0, "http1": 1, "http2": 0})
+                a = socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT)
+                b = socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT)
+                socks += [a, b]
+                b.sendall(b"PRI * HTTP/2")  # a prefix of the preface: undecided
+                end = time.monotonic() + WAIT
+                while conns()["unknown"] != 2:  # accepted in the loop's time
+                    self.assertLess(time.monotonic(), end, conns())
+                    time.sleep(0.02)
+                self.assertEqual(conns(), {"unknown": 2, "http1": 1, "http2": 0})
+                a.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+                st, _, _, _ = read_response(a)
+                self.assertEqual(st, 200)
+                # The rest of the preface and an empty SETTINGS frame.
+                b.sendall(b".0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                end = time.monotonic() + WAIT
+                while conns() != {"unknown": 0, "http1": 2, "http2": 1}:
+                    self.assertLess(time.monotonic(), end, conns())
+                    time.sleep(0.02)
+        finally:
+            for s in socks:
+                s.close()
+            srv.stop()
+
+
 class Draining(unittest.TestCase):
     """A request under way when SIGTERM comes is still answered: /readyz
     with 503 naming the drain, new work with 503 and Retry-After."""

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+import report_merge
+
 TICK = os.sysconf("SC_CLK_TCK")
 PY = "/usr/bin/python3"
 
@@ -768,8 +770,7 @@ def report_only():
     now = load_snapshot()
     text = report(("(see the raw files)", "–"), now,
                   "from " + ", ".join(os.path.relpath(p, REPO) for p in A.report_only), 0)
-    with open(A.out, "w") as f:
-        f.write(text)
+    report_merge.write_merged(A.out, text)  # keeps the sections written by hand
     log(f"wrote {A.out}")
 
 
@@ -795,8 +796,7 @@ def main():
             funcs[s](rnd)
     la = load_snapshot()
     text = report(lb, la, started, time.time() - t0)
-    with open(A.out, "w") as f:
-        f.write(text)
+    report_merge.write_merged(A.out, text)  # keeps the sections written by hand
     log(f"wrote {A.out}")
 
 

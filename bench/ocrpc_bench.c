@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "bench_args.h"
 #include "bench_hist.h"
@@ -30,7 +31,7 @@
 #define FILE_LIMIT ((uint64_t)1 << 30)
 /* Errors that are not gRPC statuses: the call ended OK, but its answer was
  * wrong. */
-enum { E_DECODE = CLIENT_CODE_COUNT, E_OCR_FAILURE, E_COUNT };
+enum { E_DECODE = RPC_STATUS_COUNT, E_OCR_FAILURE, E_COUNT };
 
 typedef struct shared {
   const bench_opts *o;
@@ -192,12 +193,12 @@ static void maybe_finish(worker *w);
 static void on_done(void *ud, const client_status *st) {
   slot *sl = ud;
   worker *w = sl->w;
-  uint64_t now = client_now_ns();
+  uint64_t now = clock_mono_ns();
   sl->busy = 0;
   w->inflight--;
   w->last_done_ns = now;
   int e = -1;
-  if (st->code != CLIENT_OK)
+  if (st->code != RPC_OK)
     e = st->code;
   else if (sl->bad)
     e = E_DECODE;
@@ -246,12 +247,12 @@ static int start_call(slot *sl, uint64_t due_ns) {
   w->body_next = (w->body_next + 1) % sh->nbodies;
   client_call_cbs cbs = {on_message, on_done};
   sl->bad = sl->ocr_fail = 0;
-  sl->start_ns = due_ns ? due_ns : client_now_ns();
+  sl->start_ns = due_ns ? due_ns : clock_mono_ns();
   int rc = client_call_start(sl->conn, sh->path, b->data, b->len, sh->o->timeout_ms,
                              sh->o->method == BENCH_BATCH ? 0 : CLIENT_CALL_UNARY, &cbs, sl,
                              NULL);
   if (rc) {
-    w->errors[rc == ERR_UNAVAILABLE ? CLIENT_UNAVAILABLE : CLIENT_INTERNAL]++;
+    w->errors[rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_INTERNAL]++;
     atomic_fetch_add_explicit(&w->done_err, 1, memory_order_relaxed);
     return -1;
   }
@@ -299,7 +300,7 @@ static void stop_spin(worker *w) {
 static void on_spin(void *arg) {
   worker *w = arg;
   if (!w->stopping)
-    due(w, client_now_ns());
+    due(w, clock_mono_ns());
   if (w->stopping) {
     stop_spin(w);
     maybe_finish(w); /* the -n budget may have run out just now */
@@ -349,7 +350,7 @@ static void on_progress(void *arg) {
     ok += atomic_load_explicit(&sh->workers[i].done_ok, memory_order_relaxed);
     err += atomic_load_explicit(&sh->workers[i].done_err, memory_order_relaxed);
   }
-  double secs = (double)(client_now_ns() - sh->start_ns) / 1e9;
+  double secs = (double)(clock_mono_ns() - sh->start_ns) / 1e9;
   uint64_t n = ok + err;
   printf("\r\033[K[%5.1fs] %llu requests, %.0f req/s now, %llu errors", secs,
          (unsigned long long)n, (double)(n - w->progress_last_n), (unsigned long long)err);
@@ -370,7 +371,7 @@ static void *run_worker(void *arg) {
     w->progress = ts->start(ts, 1000, on_progress, w);
   if (o->rate > 0) {
     w->interval_ns = 1e9 / (o->rate / o->threads);
-    due(w, client_now_ns());
+    due(w, clock_mono_ns());
     w->spinning = 1;
     client_loop_set_spin(w->loop, on_spin, w);
   } else {
@@ -512,7 +513,7 @@ static const char *error_name(int e) {
     return "BAD_RESPONSE";
   if (e == E_OCR_FAILURE)
     return "OCR_FAILURE";
-  return client_code_name(e);
+  return rpc_status_name(e);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -647,7 +648,7 @@ int main(int argc, char **argv) {
       }
     }
   }
-  sh.start_ns = client_now_ns();
+  sh.start_ns = clock_mono_ns();
   for (int t = 0; t < o.threads; t++)
     pthread_create(&ws[t].thread, NULL, run_worker, &ws[t]);
   bench_hist total;

@@ -128,9 +128,6 @@ double app_recog_queue_ms(const app_recog *r);
 /* Describes an OCR result for the job store; strings borrowed from r. */
 void app_jobs_result(const ocr_result *r, int32_t index, jobs_result *jr);
 
-/* Nanoseconds of the monotonic clock. Any thread. */
-uint64_t app_now_ns(void);
-
 /* ---- the result cache's steps, public for tests ---- */
 
 /* Worker thread. Reads the image in (ocr_engine_read) and hashes it with

@@ -10,14 +10,9 @@
 #include <time.h>
 
 #include "app.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
-
-uint64_t app_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void app_init(app *a, const config *cfg, ocr_engine *engine, exec *ex) {
   memset(a, 0, sizeof *a);
@@ -123,7 +118,7 @@ static void finish(app_recog *r, int status) {
 /* Worker thread. */
 static void recog_work(exec_job *ej) {
   app_recog *r = (app_recog *)ej;
-  r->_t_started_ns = app_now_ns();
+  r->_t_started_ns = clock_mono_ns();
   ocr_engine_run(r->_app->engine, &r->in, &r->out);
 }
 
@@ -132,7 +127,7 @@ static void recog_done(exec_job *ej, int status) { finish((app_recog *)ej, statu
 /* Worker thread. Step 1 of a cached recognition. */
 static void read_work(exec_job *ej) {
   app_recog *r = (app_recog *)ej;
-  r->_t_started_ns = app_now_ns();
+  r->_t_started_ns = clock_mono_ns();
   app__cache_read(r->_app->engine, r);
 }
 
@@ -171,7 +166,7 @@ static void on_cache(void *arg, int err, const uint8_t *data, size_t len) {
     r->in.path = NULL;
   }
   r->_waited_ns += r->_t_started_ns - r->_t_queued_ns;
-  r->_t_queued_ns = app_now_ns();
+  r->_t_queued_ns = clock_mono_ns();
   r->_ej.work = recog_work;
   r->_ej.done = recog_done;
   if (r->_app->ex->submit(r->_app->ex, &r->_ej))
@@ -196,7 +191,7 @@ static void read_done(exec_job *ej, int status) {
 int app_recog_start(app *a, app_recog *r, int flags, app_recog_cb done) {
   r->_app = a;
   r->_done = done;
-  r->_t_queued_ns = app_now_ns();
+  r->_t_queued_ns = clock_mono_ns();
   if (a->cache_on && a->jobs && !(flags & APP_RECOG_NO_CACHE)) {
     r->_ej.work = read_work;
     r->_ej.done = read_done;

@@ -130,92 +130,87 @@ static char *put_text_value(char *p, const char *s) {
   return p + n;
 }
 
-/* Text: " key=value" pairs; "-" for what does not apply. */
+/* The fields of a line, in order, with how each is written: one table
+ * for both formats. Each format expands it into straight-line code (the
+ * keys are literals, copied by constant-size stores), so the table costs
+ * nothing per call over writing each format out by hand.
+ *   STR         a string the server made; text "-", JSON null when NULL
+ *   OPT_CLIENT  a client-chosen string, left out when NULL
+ *   STATUS      the status name (when there is one) and its number
+ *   OPT_MS      milliseconds, not applicable when < 0: text "-", JSON left out
+ *   MS, U64     numbers
+ *   REQUEST_ID  bare when the server made it, else scanned like OPT_CLIENT
+ *   MESSAGE     a JSON string; text leaves it out, JSON null when NULL */
+#define ACCESS_FIELDS(X)                                                                   \
+  X(protocol, STR)                                                                         \
+  X(peer, STR)                                                                             \
+  X(method, STR)                                                                           \
+  X(route, OPT_CLIENT)                                                                     \
+  X(status, STATUS)                                                                        \
+  X(ocr_status, STR)                                                                       \
+  X(details, STR)                                                                          \
+  X(queue_ms, OPT_MS)                                                                      \
+  X(ocr_ms, OPT_MS)                                                                        \
+  X(bytes_in, U64)                                                                         \
+  X(bytes_out, U64)                                                                        \
+  X(duration_ms, MS)                                                                       \
+  X(request_id, REQUEST_ID)                                                                \
+  X(message, MESSAGE)
+
+/* Text: "access" then " key=value" pairs. */
+#define TEXT_STR(k, v) (p = LIT(p, k), p = put_str(p, (v) ? (v) : "-"));
+#define TEXT_OPT_CLIENT(k, v)                                                              \
+  if (v)                                                                                   \
+    p = LIT(p, k), p = put_text_value(p, v);
+#define TEXT_STATUS(k, v)                                                                  \
+  p = LIT(p, k);                                                                           \
+  if (e->status_name)                                                                      \
+    p = put_str(p, e->status_name), p = LIT(p, " grpc_code=");                             \
+  p = put_u64(p, (uint64_t)((v) < 0 ? 0 : (v)));
+#define TEXT_OPT_MS(k, v) (p = LIT(p, k), p = (v) < 0 ? LIT(p, "-") : put_ms(p, v));
+#define TEXT_MS(k, v) (p = LIT(p, k), p = put_ms(p, v));
+#define TEXT_U64(k, v) (p = LIT(p, k), p = put_u64(p, v));
+#define TEXT_REQUEST_ID(k, v)                                                              \
+  p = LIT(p, k);                                                                           \
+  if (!(v))                                                                                \
+    p = LIT(p, "-");                                                                       \
+  else if (e->request_id_trusted)                                                          \
+    p = put_str(p, v);                                                                     \
+  else                                                                                     \
+    p = put_text_value(p, v);
+#define TEXT_MESSAGE(k, v)                                                                 \
+  if (v)                                                                                   \
+    p = LIT(p, k), p = put_json_str(p, v);
+#define TEXT_FIELD(name, kind) TEXT_##kind(" " #name "=", e->name)
+
 static char *format_text(char *p, const access_entry *e) {
-  p = LIT(p, "access protocol=");
-  p = put_str(p, e->protocol);
-  p = LIT(p, " peer=");
-  p = put_str(p, e->peer ? e->peer : "-");
-  p = LIT(p, " method=");
-  p = put_str(p, e->method ? e->method : "-");
-  if (e->route) {
-    p = LIT(p, " route=");
-    p = put_text_value(p, e->route);
-  }
-  p = LIT(p, " status=");
-  if (e->status_name) {
-    p = put_str(p, e->status_name);
-    p = LIT(p, " grpc_code=");
-  }
-  p = put_u64(p, (uint64_t)(e->status < 0 ? 0 : e->status));
-  p = LIT(p, " ocr_status=");
-  p = put_str(p, e->ocr_status ? e->ocr_status : "-");
-  p = LIT(p, " details=");
-  p = put_str(p, e->details ? e->details : "-");
-  p = LIT(p, " queue_ms=");
-  p = e->queue_ms < 0 ? LIT(p, "-") : put_ms(p, e->queue_ms);
-  p = LIT(p, " ocr_ms=");
-  p = e->ocr_ms < 0 ? LIT(p, "-") : put_ms(p, e->ocr_ms);
-  p = LIT(p, " bytes_in=");
-  p = put_u64(p, e->bytes_in);
-  p = LIT(p, " bytes_out=");
-  p = put_u64(p, e->bytes_out);
-  p = LIT(p, " duration_ms=");
-  p = put_ms(p, e->duration_ms);
-  p = LIT(p, " request_id=");
-  if (!e->request_id)
-    p = LIT(p, "-");
-  else if (e->request_id_trusted)
-    p = put_str(p, e->request_id);
-  else
-    p = put_text_value(p, e->request_id);
-  if (e->message) {
-    p = LIT(p, " message=");
-    p = put_json_str(p, e->message);
-  }
+  p = LIT(p, "access");
+  ACCESS_FIELDS(TEXT_FIELD)
   return p;
 }
 
-/* JSON: what does not apply is left out (the numbers) or null. */
+/* JSON: "msg":"access" then ,"key":value members, closing the object. */
+#define JSON_STR(k, v) (p = LIT(p, k), p = (v) ? put_json_str(p, v) : LIT(p, "null"));
+#define JSON_OPT_CLIENT(k, v)                                                              \
+  if (v)                                                                                   \
+    p = LIT(p, k), p = put_json_str(p, v);
+#define JSON_STATUS(k, v)                                                                  \
+  p = LIT(p, k);                                                                           \
+  if (e->status_name)                                                                      \
+    p = put_json_str(p, e->status_name), p = LIT(p, ",\"grpc_code\":");                    \
+  p = put_u64(p, (uint64_t)((v) < 0 ? 0 : (v)));
+#define JSON_OPT_MS(k, v)                                                                  \
+  if ((v) >= 0)                                                                            \
+    p = LIT(p, k), p = put_ms(p, v);
+#define JSON_MS(k, v) (p = LIT(p, k), p = put_ms(p, v));
+#define JSON_U64(k, v) (p = LIT(p, k), p = put_u64(p, v));
+#define JSON_REQUEST_ID JSON_STR
+#define JSON_MESSAGE JSON_STR
+#define JSON_FIELD(name, kind) JSON_##kind(",\"" #name "\":", e->name)
+
 static char *format_json(char *p, const access_entry *e) {
-  p = LIT(p, "\"msg\":\"access\",\"protocol\":");
-  p = put_json_str(p, e->protocol);
-  p = LIT(p, ",\"peer\":");
-  p = e->peer ? put_json_str(p, e->peer) : LIT(p, "null");
-  p = LIT(p, ",\"method\":");
-  p = e->method ? put_json_str(p, e->method) : LIT(p, "null");
-  if (e->route) {
-    p = LIT(p, ",\"route\":");
-    p = put_json_str(p, e->route);
-  }
-  p = LIT(p, ",\"status\":");
-  if (e->status_name) {
-    p = put_json_str(p, e->status_name);
-    p = LIT(p, ",\"grpc_code\":");
-  }
-  p = put_u64(p, (uint64_t)(e->status < 0 ? 0 : e->status));
-  p = LIT(p, ",\"ocr_status\":");
-  p = e->ocr_status ? put_json_str(p, e->ocr_status) : LIT(p, "null");
-  p = LIT(p, ",\"details\":");
-  p = e->details ? put_json_str(p, e->details) : LIT(p, "null");
-  if (e->queue_ms >= 0) {
-    p = LIT(p, ",\"queue_ms\":");
-    p = put_ms(p, e->queue_ms);
-  }
-  if (e->ocr_ms >= 0) {
-    p = LIT(p, ",\"ocr_ms\":");
-    p = put_ms(p, e->ocr_ms);
-  }
-  p = LIT(p, ",\"bytes_in\":");
-  p = put_u64(p, e->bytes_in);
-  p = LIT(p, ",\"bytes_out\":");
-  p = put_u64(p, e->bytes_out);
-  p = LIT(p, ",\"duration_ms\":");
-  p = put_ms(p, e->duration_ms);
-  p = LIT(p, ",\"request_id\":");
-  p = e->request_id ? put_json_str(p, e->request_id) : LIT(p, "null");
-  p = LIT(p, ",\"message\":");
-  p = e->message ? put_json_str(p, e->message) : LIT(p, "null");
+  p = LIT(p, "\"msg\":\"access\"");
+  ACCESS_FIELDS(JSON_FIELD)
   return LIT(p, "}");
 }
 

@@ -55,6 +55,18 @@ uint8_t *buf_steal(buf *b, size_t *len) {
 
 void buf_reset(buf *b) { b->len = 0; }
 
+int buf_gather(buf *b, size_t high, buf_pull_fn pull, void *src) {
+  while (b->len < high) {
+    const uint8_t *data;
+    long n = pull(src, &data);
+    if (n <= 0)
+      return (int)n;
+    if (buf_append(b, data, (size_t)n))
+      return ERR_NOMEM;
+  }
+  return 1;
+}
+
 void buf_free(buf *b) {
   free(b->data);
   b->data = NULL;

@@ -27,4 +27,16 @@ uint8_t *buf_steal(buf *b, size_t *len);
 void buf_reset(buf *b);
 void buf_free(buf *b);
 
+/* Hands out the next bytes to write (borrowed until the next call): their
+ * length, 0 when there is nothing, or a negative ERR_*. h2_session_pull
+ * and the client session's pull have this shape. */
+typedef long (*buf_pull_fn)(void *src, const uint8_t **data);
+
+/* Write coalescing, as the server's connections and the client do it:
+ * appends what pull hands out until it has nothing, it fails, or b holds
+ * `high` bytes or more, so many small frames leave in one write. Returns 0
+ * (pull has nothing more), 1 (stopped at `high`: more may be waiting), or
+ * the negative ERR_* of pull or ERR_NOMEM (b keeps what it gathered). */
+int buf_gather(buf *b, size_t high, buf_pull_fn pull, void *src);
+
 #endif

@@ -1,31 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* Names and texts of the ERR_* codes. Pure functions, any thread. */
+/* Names and texts of the ERR_* codes, from one table. Pure functions, any
+ * thread. */
 #include "err.h"
 
+static const struct {
+  const char *name, *text;
+} table[] = {
+#define ERR_ROW(sym, name, text) [ERR_##sym - ERR__BASE - 1] = {name, text},
+    ERR_MAP(ERR_ROW)
+#undef ERR_ROW
+};
+
 const char *err_name(int code) {
-  switch (code) {
-  case ERR_OK:
+  if (code == ERR_OK)
     return "OK";
-#define ERR_NAME(sym, name, text)                                                          \
-  case ERR_##sym:                                                                          \
-    return name;
-    ERR_MAP(ERR_NAME)
-#undef ERR_NAME
-  default:
-    return "UNKNOWN";
-  }
+  return code > ERR__BASE && code < ERR__END ? table[code - ERR__BASE - 1].name : "UNKNOWN";
 }
 
 const char *err_text(int code) {
-  switch (code) {
-  case ERR_OK:
+  if (code == ERR_OK)
     return "ok";
-#define ERR_TEXT(sym, name, text)                                                          \
-  case ERR_##sym:                                                                          \
-    return text;
-    ERR_MAP(ERR_TEXT)
-#undef ERR_TEXT
-  default:
-    return "unknown error";
-  }
+  return code > ERR__BASE && code < ERR__END ? table[code - ERR__BASE - 1].text
+                                             : "unknown error";
 }

@@ -24,7 +24,8 @@
   X(CONFIG, "CONFIG_ERROR", "bad configuration")                                           \
   X(UNSUPPORTED_FORMAT, "UNSUPPORTED_FORMAT", "valid image in an unsupported encoding")    \
   X(PDF, "PDF_ERROR", "PDF could not be read")                                             \
-  X(PDF_ENCRYPTED, "PDF_ENCRYPTED", "PDF is password-protected")
+  X(PDF_ENCRYPTED, "PDF_ENCRYPTED", "PDF is password-protected")                          \
+  X(INTERNAL, "INTERNAL_ERROR", "internal error")
 
 enum {
   ERR_OK = 0,

@@ -47,7 +47,7 @@ static int run_call(job *j, const char *path, const pb_msgdesc_t *fields, const 
                     int unary) {
   buf body = BUF_INIT;
   client_loop *loop = NULL;
-  j->code = CLIENT_UNKNOWN;
+  j->code = RPC_UNKNOWN;
   if (client_pb_frame(&body, fields, req) || client_loop_new(&loop)) {
     fprintf(stderr, "ocrpc: out of memory\n");
     buf_free(&body);
@@ -72,19 +72,19 @@ static int run_call(job *j, const char *path, const pb_msgdesc_t *fields, const 
   client_loop_run(loop);
   client_loop_free(loop);
   buf_free(&body); /* the call borrowed it until it ended */
-  if (j->code == CLIENT_OK)
+  if (j->code == RPC_OK)
     return 0;
   const char *m = j->message[0] ? j->message : "(no message)";
-  if (j->code == CLIENT_UNAVAILABLE) {
+  if (j->code == RPC_UNAVAILABLE) {
     fprintf(stderr, "ocrpc: server %s unavailable: %s\n", j->a->target, m);
     return 3;
   }
-  if (j->code == CLIENT_DEADLINE_EXCEEDED) {
+  if (j->code == RPC_DEADLINE_EXCEEDED) {
     fprintf(stderr, "ocrpc: deadline exceeded (--timeout): %s\n", m);
     return 4;
   }
   fprintf(stderr, "ocrpc: %s %s: %s\n", j->local ? "call failed:" : "server error",
-          client_code_name(j->code), m);
+          rpc_status_name(j->code), m);
   return 5;
 }
 

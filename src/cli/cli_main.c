@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/text.h"
 #include "base/version.h"
@@ -149,7 +150,7 @@ static int call(cli *o, run *r, const char *path, const buf *body, int unary) {
     r->message[0] = 0;
     r->local = 0;
     rc = call_one(o, r, o->targets[(o->first_target + i) % o->ntargets], path, body, unary);
-    if (rc || r->code != CLIENT_UNAVAILABLE || r->nmessages > 0)
+    if (rc || r->code != RPC_UNAVAILABLE || r->nmessages > 0)
       break;
   }
   return rc;
@@ -160,7 +161,7 @@ static int call_one(cli *o, run *r, const char *target, const char *path, const 
   client_loop *loop;
   r->o = o;
   r->target = target;
-  r->code = CLIENT_UNKNOWN;
+  r->code = RPC_UNKNOWN;
   if (client_loop_new(&loop)) {
     fprintf(stderr, "ocrpc: out of memory\n");
     return EXIT_SERVER;
@@ -195,15 +196,15 @@ static int call_one(cli *o, run *r, const char *target, const char *path, const 
 static int call_failed(const run *r) {
   const char *m = r->message[0] ? r->message : "(no message)";
   switch (r->code) {
-  case CLIENT_UNAVAILABLE:
+  case RPC_UNAVAILABLE:
     fprintf(stderr, "ocrpc: server %s unavailable: %s\n", r->target, m);
     return EXIT_UNAVAILABLE;
-  case CLIENT_DEADLINE_EXCEEDED:
+  case RPC_DEADLINE_EXCEEDED:
     fprintf(stderr, "ocrpc: deadline exceeded (--timeout): %s\n", m);
     return EXIT_DEADLINE;
   default:
     fprintf(stderr, "ocrpc: %s %s: %s\n", r->local ? "call failed:" : "server error",
-            client_code_name(r->code), m);
+            rpc_status_name(r->code), m);
     return EXIT_SERVER;
   }
 }
@@ -319,7 +320,7 @@ static int cmd_extract(cli *o) {
   int ex;
   if (rc)
     ex = rc;
-  else if (r.code != CLIENT_OK)
+  else if (r.code != RPC_OK)
     ex = call_failed(&r);
   else {
     if (o->json) {
@@ -359,7 +360,7 @@ static void bar_clear(batch_ud *b) {
 static void bar_draw(batch_ud *b) {
   if (!b->tty)
     return;
-  double secs = (double)(client_now_ns() - b->start_ns) / 1e9;
+  double secs = (double)(clock_mono_ns() - b->start_ns) / 1e9;
   double pct = b->total ? 100.0 * b->done / b->total : 100;
   double rate = secs > 0 ? b->done / secs : 0;
   int width = 30, fill = b->total ? width * b->done / b->total : width;
@@ -454,7 +455,7 @@ static int cmd_batch(cli *o) {
       ex = EXIT_SERVER;
     } else {
       b.tty = isatty(STDERR_FILENO);
-      b.start_ns = client_now_ns();
+      b.start_ns = clock_mono_ns();
       run r;
       memset(&r, 0, sizeof r);
       r.on_msg = batch_msg;
@@ -464,7 +465,7 @@ static int cmd_batch(cli *o) {
       bar_clear(&b);
       if (rc)
         ex = rc;
-      else if (r.code != CLIENT_OK)
+      else if (r.code != RPC_OK)
         ex = call_failed(&r);
       else if (b.done < b.total) {
         fprintf(stderr, "ocrpc: the batch ended after %d of %d results\n", b.done, b.total);
@@ -515,7 +516,7 @@ static int unary(cli *o, const char *path, const pb_msgdesc_t *req_fields, const
   buf_free(&body);
   if (rc)
     return rc;
-  if (r.code != CLIENT_OK)
+  if (r.code != RPC_OK)
     return call_failed(&r);
   return EXIT_OK;
 }

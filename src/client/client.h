@@ -2,9 +2,10 @@
 /* The gRPC client used by the `ocrpc` CLI and `ocrpc-bench`: HTTP/2 with
  * prior knowledge (h2c) over TCP, many concurrent calls per connection,
  * unary and server-streaming calls, per-call deadlines. One client_loop
- * runs on one thread; every function here except client_now_ns must be
+ * runs on one thread; every function here must be
  * called on the thread that runs that loop. Programs that want more threads
- * run one loop per thread. No third-party header is included. */
+ * run one loop per thread. No third-party header is included. Statuses
+ * are gRPC's codes as src/rpc/rpc_wire.h defines them for both sides. */
 #ifndef OCRPC_CLIENT_H
 #define OCRPC_CLIENT_H
 
@@ -12,45 +13,15 @@
 #include <stdint.h>
 
 #include "base/timer.h"
+#include "rpc/rpc_wire.h" /* the status codes (RPC_OK ...) and rpc_status_name */
 
 typedef struct client_loop client_loop;
 typedef struct client_conn client_conn;
 typedef struct client_call client_call;
 
-/* gRPC status codes (grpc doc/statuscodes.md). */
-#define CLIENT_CODE_MAP(X)                                                                 \
-  X(OK, 0)                                                                                 \
-  X(CANCELLED, 1)                                                                          \
-  X(UNKNOWN, 2)                                                                            \
-  X(INVALID_ARGUMENT, 3)                                                                   \
-  X(DEADLINE_EXCEEDED, 4)                                                                  \
-  X(NOT_FOUND, 5)                                                                          \
-  X(ALREADY_EXISTS, 6)                                                                     \
-  X(PERMISSION_DENIED, 7)                                                                  \
-  X(RESOURCE_EXHAUSTED, 8)                                                                 \
-  X(FAILED_PRECONDITION, 9)                                                                \
-  X(ABORTED, 10)                                                                           \
-  X(OUT_OF_RANGE, 11)                                                                      \
-  X(UNIMPLEMENTED, 12)                                                                     \
-  X(INTERNAL, 13)                                                                          \
-  X(UNAVAILABLE, 14)                                                                       \
-  X(DATA_LOSS, 15)                                                                         \
-  X(UNAUTHENTICATED, 16)
-
-enum {
-#define CLIENT_CODE_ENUM(name, v) CLIENT_##name = v,
-  CLIENT_CODE_MAP(CLIENT_CODE_ENUM)
-#undef CLIENT_CODE_ENUM
-      CLIENT_CODE_COUNT
-};
-
-/* "DEADLINE_EXCEEDED" for 4; "UNKNOWN" for a code outside 0..16. Static
- * storage, any thread. */
-const char *client_code_name(int code);
-
 /* How a call ended. */
 typedef struct client_status {
-  int code; /* CLIENT_OK ... CLIENT_UNAUTHENTICATED */
+  int code; /* RPC_OK ... RPC_UNAUTHENTICATED */
   /* The server's grpc-message, percent-decoded, or the client's own
    * description ("connection refused", "deadline of 5 ms exceeded"); ""
    * when there is none. Borrowed until on_done returns. */
@@ -109,9 +80,6 @@ timer_src *client_loop_timers(client_loop *l);
  * is due, not at the next millisecond tick. Spins its thread's core while
  * set. */
 void client_loop_set_spin(client_loop *l, void (*cb)(void *arg), void *arg);
-
-/* Nanoseconds of the monotonic clock. Any thread. */
-uint64_t client_now_ns(void);
 
 /* Splits "host:port", "[v6]:port", or "host" (port 50051) into host and
  * port strings. Returns 0 or ERR_INVAL (empty host, bad port, too long). */

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared inside src/client (and its tests): the response deframer, the
- * grpc-timeout encoder, and the HTTP/2 + gRPC session that does no I/O
- * (client_session.c), which client_uv.c drives with socket bytes. Loop
- * thread only, except the pure helpers. */
+/* Shared inside src/client (and its tests): the HTTP/2 + gRPC session that
+ * does no I/O (client_session.c), which client_uv.c drives with socket
+ * bytes. Loop thread only. */
 #ifndef OCRPC_CLIENT_INTERNAL_H
 #define OCRPC_CLIENT_INTERNAL_H
 
@@ -14,18 +13,6 @@
 #include "base/timer.h"
 #include "client.h"
 #include "rpc/rpc_wire.h"
-
-/* Writes the grpc-timeout value for ms (at most 8 digits and a unit,
- * rounding up so the server never sees a shorter deadline) into out (at
- * least 10 bytes). Returns its length. */
-size_t client__timeout_format(uint64_t ms, char *out);
-
-/* gRPC status for an HTTP :status other than 200 (grpc doc
- * http-grpc-status-mapping.md). */
-int client__http_to_code(int http_status);
-
-/* gRPC status for an RST_STREAM error code. */
-int client__h2_error_to_code(uint32_t h2_error);
 
 /* The session: one nghttp2 client session and its calls. */
 typedef struct client_session client_session;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/version.h"
 #include "client_internal.h"
 
@@ -74,12 +75,7 @@ static void wake(client_session *s) {
 
 static void call_free(client_call *c) {
   client_session *s = c->s;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    s->calls = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+  DLIST_UNLINK(s->calls, c);
   rpc_deframer_free(&c->df);
   free(c->grpc_message);
   free(c->path);
@@ -155,10 +151,10 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *out,
 }
 
 static int submit(client_session *s, client_call *c) {
-  char tmo[16];
+  char tmo[RPC_TIMEOUT_MAX_LEN + 1];
   size_t tmo_len = 0;
   if (c->timeout_ms)
-    tmo_len = client__timeout_format(c->timeout_ms, tmo);
+    tmo_len = rpc_timeout_format(c->timeout_ms, tmo);
 #define NV(n, v, vl)                                                                       \
   {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl), NGHTTP2_NV_FLAG_NO_COPY_NAME}
   nghttp2_nv nva[] = {
@@ -215,7 +211,7 @@ static void pump(client_session *s) {
       /* Stream ids run out after 2^30 calls: take no more calls here, so
        * a caller that starts a new call from on_done cannot spin. */
       s->goaway = 1;
-      report(c, CLIENT_UNAVAILABLE,
+      report(c, RPC_UNAVAILABLE,
              rc == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE
                  ? "no stream ids left on this connection"
                  : nghttp2_strerror(rc),
@@ -227,7 +223,7 @@ static void pump(client_session *s) {
   if (started)
     wake(s);
   if (s->goaway && s->qhead)
-    fail_queued(s, CLIENT_UNAVAILABLE, "no stream ids left on this connection");
+    fail_queued(s, RPC_UNAVAILABLE, "no stream ids left on this connection");
 }
 
 static int on_message(void *ud, const uint8_t *data, size_t len, int compressed) {
@@ -264,13 +260,13 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
     return 0; /* not gRPC: the status comes from :status at close */
   int rc = rpc_deframe_feed(&c->df, data, len, on_message, c);
   if (rc) {
-    int code = CLIENT_INTERNAL;
+    int code = RPC_INTERNAL;
     if (rc == ERR_MSG_TOO_LARGE) {
-      code = CLIENT_RESOURCE_EXHAUSTED;
+      code = RPC_RESOURCE_EXHAUSTED;
       snprintf(c->local_msg, sizeof c->local_msg, "response message larger than %llu bytes",
                (unsigned long long)c->df.limit);
     } else if (rc == ERR_NOMEM) {
-      code = CLIENT_RESOURCE_EXHAUSTED;
+      code = RPC_RESOURCE_EXHAUSTED;
       snprintf(c->local_msg, sizeof c->local_msg, "out of memory");
     }
     char msg[sizeof c->local_msg];
@@ -299,8 +295,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     if (v >= 200)
       c->http_status = v;
   } else if (IS("content-type")) {
-    c->grpc_ct = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
-                 (valuelen == 16 || value[16] == '+' || value[16] == ';');
+    c->grpc_ct = rpc_content_type_is_grpc((const char *)value, valuelen, NULL, NULL);
   } else if (IS("grpc-status")) {
     int v = 0, ok = valuelen > 0 && valuelen <= 3;
     for (size_t i = 0; ok && i < valuelen; i++) {
@@ -310,7 +305,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         v = v * 10 + (value[i] - '0');
     }
     c->have_status = 1;
-    c->grpc_status = ok && v < CLIENT_CODE_COUNT ? v : CLIENT_UNKNOWN;
+    c->grpc_status = ok && v < RPC_STATUS_COUNT ? v : RPC_UNKNOWN;
   } else if (IS("grpc-message")) {
     char *m = malloc(valuelen + 1);
     if (!m)
@@ -339,7 +334,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     /* nghttp2 closes the streams above last_stream_id with
      * REFUSED_STREAM; those queued here never reached the server. */
     s->goaway = 1;
-    fail_queued(s, CLIENT_UNAVAILABLE, "the server is going away (GOAWAY)");
+    fail_queued(s, RPC_UNAVAILABLE, "the server is going away (GOAWAY)");
     break;
   default:
     break;
@@ -354,34 +349,34 @@ static void close_status(client_call *c, uint32_t error_code) {
     report(c, c->local_code, c->local_msg, 1);
   } else if (c->http_status && c->http_status != 200) {
     snprintf(msg, sizeof msg, "HTTP status %d from the server", c->http_status);
-    report(c, client__http_to_code(c->http_status), msg, 1);
+    report(c, rpc_status_from_http(c->http_status), msg, 1);
   } else if (c->have_status) {
     msg[0] = '\0';
     if (c->grpc_message)
       rpc_percent_decode(c->grpc_message, c->grpc_message_len, msg, sizeof msg);
-    if (c->grpc_status == CLIENT_OK && rpc_deframer_partial(&c->df)) {
-      report(c, CLIENT_INTERNAL, "the stream ended inside a response message", 1);
-    } else if (c->grpc_status == CLIENT_OK && (c->flags & CLIENT_CALL_UNARY) &&
+    if (c->grpc_status == RPC_OK && rpc_deframer_partial(&c->df)) {
+      report(c, RPC_INTERNAL, "the stream ended inside a response message", 1);
+    } else if (c->grpc_status == RPC_OK && (c->flags & CLIENT_CALL_UNARY) &&
                c->nmessages != 1) {
-      report(c, CLIENT_INTERNAL, "no response message on a unary call", 1);
+      report(c, RPC_INTERNAL, "no response message on a unary call", 1);
     } else if (!c->grpc_ct && c->http_status == 200) {
-      report(c, CLIENT_UNKNOWN, "response content-type is not application/grpc", 1);
+      report(c, RPC_UNKNOWN, "response content-type is not application/grpc", 1);
     } else {
       report(c, c->grpc_status, msg, 0);
     }
   } else if (error_code == NGHTTP2_REFUSED_STREAM && c->s->goaway) {
     /* nghttp2 closes the streams above the GOAWAY's last stream id with
      * REFUSED_STREAM: the server never processed them. */
-    report(c, CLIENT_UNAVAILABLE,
+    report(c, RPC_UNAVAILABLE,
            "the server is going away (GOAWAY); the request was not processed", 1);
   } else if (error_code != NGHTTP2_NO_ERROR) {
     snprintf(msg, sizeof msg, "stream reset by the server (%s)",
              nghttp2_http2_strerror(error_code));
-    report(c, client__h2_error_to_code(error_code), msg, 1);
+    report(c, rpc_status_from_h2_error(error_code), msg, 1);
   } else if (!c->http_status) {
-    report(c, CLIENT_INTERNAL, "the stream closed without response headers", 1);
+    report(c, RPC_INTERNAL, "the stream closed without response headers", 1);
   } else {
-    report(c, CLIENT_INTERNAL, "the server closed the stream without grpc-status", 1);
+    report(c, RPC_INTERNAL, "the server closed the stream without grpc-status", 1);
   }
 }
 
@@ -429,7 +424,7 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame,
     snprintf(msg, sizeof msg, "request not sent: %s",
              s->goaway ? "the server is going away (GOAWAY)"
                        : nghttp2_strerror(lib_error_code));
-    report(c, CLIENT_UNAVAILABLE, msg, 1); /* frees it when no stream holds it */
+    report(c, RPC_UNAVAILABLE, msg, 1); /* frees it when no stream holds it */
   }
   if (!stream_exists)
     pump(s);
@@ -575,7 +570,7 @@ static void on_deadline(void *arg) {
   c->deadline = NULL; /* the timer frees itself after firing */
   snprintf(msg, sizeof msg, "deadline of %llu ms exceeded",
            (unsigned long long)c->timeout_ms);
-  abort_call(c, CLIENT_DEADLINE_EXCEEDED, msg);
+  abort_call(c, RPC_DEADLINE_EXCEEDED, msg);
 }
 
 int client__session_call(client_session *s, const char *path, const uint8_t *body,
@@ -609,10 +604,7 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
       return ERR_NOMEM;
     }
   }
-  c->next = s->calls;
-  if (s->calls)
-    s->calls->prev = c;
-  s->calls = c;
+  DLIST_PUSH(s->calls, c);
   s->ncalls++;
   c->queued = 1;
   if (s->qtail)
@@ -628,7 +620,7 @@ int client__session_call(client_session *s, const char *path, const uint8_t *bod
 
 void client__call_cancel(client_call *c) {
   if (!c->reported)
-    abort_call(c, CLIENT_CANCELLED, "cancelled by the client");
+    abort_call(c, RPC_CANCELLED, "cancelled by the client");
 }
 
 void *client__call_wake_ud(const client_call *c) { return c->s->wake_ud; }

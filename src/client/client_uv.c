@@ -81,12 +81,6 @@ static void do_close(client_conn *c);
 static void flush(client_conn *c);
 static void on_write(uv_write_t *req, int status);
 
-uint64_t client_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- timers ---------------------------------------------------------- */
 
 static void mark_dirty(client_conn *c) {
@@ -346,27 +340,21 @@ static void conn_fail(client_conn *c, int code, const char *msg) {
   leave(c);
 }
 
+static long pull_session(void *s, const uint8_t **data) {
+  return client__session_pull(s, data);
+}
+
 static void flush(client_conn *c) {
   if (c->state != C_CONNECTED || c->writing || c->flushing || c->closed)
     return;
   c->flushing = 1;
   enter(c);
-  ssize_t n = 0;
-  while (c->wbuf.len < WRITE_CHUNK) {
-    const uint8_t *p;
-    n = client__session_pull(c->s, &p);
-    if (n <= 0)
-      break;
-    if (buf_append(&c->wbuf, p, (size_t)n)) {
-      n = ERR_NOMEM;
-      break;
-    }
-  }
+  int n = buf_gather(&c->wbuf, WRITE_CHUNK, pull_session, c->s);
   c->flushing = 0;
   if (n < 0) {
     char msg[512];
-    snprintf(msg, sizeof msg, "HTTP/2 session error: %s", err_text((int)n));
-    conn_fail(c, CLIENT_INTERNAL, msg);
+    snprintf(msg, sizeof msg, "HTTP/2 session error: %s", err_text(n));
+    conn_fail(c, RPC_INTERNAL, msg);
   } else if (c->wbuf.len > 0 && c->state == C_CONNECTED) {
     /* Most writes fit the socket buffer: uv_try_write then needs no write
      * request, and no epoll_ctl to stop watching for POLLOUT afterwards
@@ -390,7 +378,7 @@ static void flush(client_conn *c) {
       char msg[512];
       snprintf(msg, sizeof msg, "write to %s:%s failed: %s", c->host, c->port,
                uv_strerror(rc));
-      conn_fail(c, CLIENT_UNAVAILABLE, msg);
+      conn_fail(c, RPC_UNAVAILABLE, msg);
     } else {
       c->writing = 1;
       c->pending++;
@@ -414,7 +402,7 @@ static void on_write(uv_write_t *req, int status) {
     char msg[512];
     snprintf(msg, sizeof msg, "connection to %s:%s lost: %s", c->host, c->port,
              uv_strerror(status));
-    conn_fail(c, CLIENT_UNAVAILABLE, msg);
+    conn_fail(c, RPC_UNAVAILABLE, msg);
     return;
   }
   flush(c);
@@ -440,7 +428,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
     else
       snprintf(msg, sizeof msg, "read from %s:%s failed: %s", c->host, c->port,
                uv_strerror((int)nread));
-    conn_fail(c, CLIENT_UNAVAILABLE, msg);
+    conn_fail(c, RPC_UNAVAILABLE, msg);
     return;
   }
   enter(c);
@@ -449,7 +437,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
     char msg[512];
     snprintf(msg, sizeof msg, "HTTP/2 protocol error from %s:%s (is it a gRPC server?)",
              c->host, c->port);
-    conn_fail(c, CLIENT_INTERNAL, msg);
+    conn_fail(c, RPC_INTERNAL, msg);
   }
   leave(c);
 }
@@ -498,7 +486,7 @@ static void on_connect(uv_connect_t *req, int status) {
 
 static void try_connect(client_conn *c) {
   if (!c->ai_next) {
-    conn_fail(c, CLIENT_UNAVAILABLE, c->errmsg);
+    conn_fail(c, RPC_UNAVAILABLE, c->errmsg);
     return;
   }
   c->state = C_CONNECTING;
@@ -531,7 +519,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   if (status < 0) {
     snprintf(c->errmsg, sizeof c->errmsg, "cannot resolve %s: %s", c->host,
              uv_strerror(status));
-    conn_fail(c, CLIENT_UNAVAILABLE, c->errmsg);
+    conn_fail(c, RPC_UNAVAILABLE, c->errmsg);
     return;
   }
   c->ai_next = res;
@@ -587,7 +575,7 @@ int client_conn_new(client_loop *l, const char *target, const client_conn_opts *
   if (rc) {
     snprintf(c->errmsg, sizeof c->errmsg, "cannot resolve %s: %s", c->host,
              uv_strerror(rc));
-    conn_fail(c, CLIENT_UNAVAILABLE, c->errmsg);
+    conn_fail(c, RPC_UNAVAILABLE, c->errmsg);
   } else {
     c->pending++;
     c->resolving = 1;
@@ -601,7 +589,7 @@ static void do_close(client_conn *c) {
   c->state = C_DEAD;
   close_tcp(c);
   c->depth++; /* calls' on_done may call client_conn_close again */
-  client__session_free(c->s, CLIENT_CANCELLED, "connection closed by the client");
+  client__session_free(c->s, RPC_CANCELLED, "connection closed by the client");
   c->s = NULL;
   c->depth--;
   if (c->resolving)

@@ -354,6 +354,8 @@ int conn_close_after_flush(conn *c) {
 
 /* ---- output ---- */
 
+static long pull_h2(void *h2, const uint8_t **data) { return h2_session_pull(h2, data); }
+
 int conn_pull(conn *c, int hold) {
   if (c->closing)
     return -1;
@@ -362,16 +364,9 @@ int conn_pull(conn *c, int hold) {
     return conn__h1_pull(c);
   if (c->proto != CONN_H2 || hold)
     return 0;
-  const uint8_t *data;
-  ssize_t n = 0;
-  while (c->out.len < WRITE_HIGH_WATER && (n = h2_session_pull(c->h2, &data)) > 0) {
-    if (buf_append(&c->out, data, (size_t)n)) {
-      conn__close(c);
-      return -1;
-    }
-  }
+  int n = buf_gather(&c->out, WRITE_HIGH_WATER, pull_h2, c->h2);
   if (n < 0) {
-    log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id, err_name((int)n));
+    log_debug("conn %llu: h2 send failed: %s", (unsigned long long)c->id, err_name(n));
     conn__close(c);
     return -1;
   }

@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
+#include "base/list.h"
 
 typedef struct h2_stream h2_stream;
 
@@ -68,12 +70,6 @@ struct h2_session {
   int rid_indexed;       /* an x-request-id entry went into the HPACK table */
 };
 
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void stream_free(h2_stream *st) {
   buf_free(&st->hdr_bytes);
   buf_free(&st->out);
@@ -81,14 +77,7 @@ static void stream_free(h2_stream *st) {
   free(st);
 }
 
-static void stream_unlink(h2_session *s, h2_stream *st) {
-  if (st->prev)
-    st->prev->next = st->next;
-  else
-    s->streams = st->next;
-  if (st->next)
-    st->next->prev = st->prev;
-}
+static void stream_unlink(h2_session *s, h2_stream *st) { DLIST_UNLINK(s->streams, st); }
 
 static h2_stream *find_stream(h2_session *s, int32_t id) {
   return nghttp2_session_get_stream_user_data(s->ng, id);
@@ -127,10 +116,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   st->id = frame->hd.stream_id;
   s->nstreams++;
-  st->next = s->streams;
-  if (s->streams)
-    s->streams->prev = st;
-  s->streams = st;
+  DLIST_PUSH(s->streams, st);
   nghttp2_session_set_stream_user_data(ng, st->id, st);
   return 0;
 }
@@ -221,7 +207,7 @@ static int deliver_request(h2_session *s, h2_stream *st) {
  * nothing: each early PING is a strike, and too many end the connection,
  * as gRPC servers do (doc/keepalive.md). */
 static void check_ping_rate(h2_session *s) {
-  uint64_t now = mono_ms();
+  uint64_t now = clock_mono_ms();
   if (s->last_ping_ms && now - s->last_ping_ms < s->min_ping_interval_ms &&
       ++s->ping_strikes > s->max_ping_strikes)
     h2_session_terminate(s, NGHTTP2_ENHANCE_YOUR_CALM, "too_many_pings");

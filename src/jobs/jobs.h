@@ -164,7 +164,7 @@ int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out)
  * until something touches them (tests). */
 size_t jobs_memory_cache_count(const jobs_store *s);
 
-/* ---- the Redis store (jobs_redis.c) ---- */
+/* ---- the Redis store (jobs_redis*.c) ---- */
 /* Keys, each with a TTL of ttl_ms refreshed on every write:
  *   ocrpc:batch:ID          hash: status, total, processed, failed,
  *                           created_at, updated_at (Unix ms), lease_until

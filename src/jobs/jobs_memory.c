@@ -1,22 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* The in-process job store: a hash table of batches plus a list ordered by
- * last update, so expired entries are dropped from its head in O(1) each,
- * and, past the bounds on batches and bytes, evicted from it oldest first;
- * and the result cache, a bounded hash table with a least-recently-used
- * list. Used when no REDIS_URL is set; answers reads synchronously. Loop
- * thread only. */
+/* The in-process job store: batches in a keyed table ordered by last
+ * update (base/lru.h), so expired entries are dropped from its old end in
+ * O(1) each, and, past the bounds on batches and bytes, evicted from it
+ * oldest first; and the result cache, a bounded table of the same kind in
+ * least-recently-used order. Used when no REDIS_URL is set; answers reads
+ * synchronously. Loop thread only. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
+#include "base/lru.h"
 #include "jobs.h"
 
 typedef struct entry entry;
 struct entry {
+  lru_node n; /* first: key = id, in update order */
   char *id;
-  entry *hnext;         /* hash chain */
-  entry *older, *newer; /* update order */
   jobs_state state;
   int32_t total, processed, failed;
   int64_t created_ms, updated_ms;
@@ -31,8 +32,7 @@ struct entry {
  * dropped when a read finds it, or when it reaches the cold end. */
 typedef struct centry centry;
 struct centry {
-  centry *hnext;
-  centry *colder, *warmer;
+  lru_node n;          /* first: key = key, in use order */
   uint64_t expires_ms; /* monotonic */
   size_t len;
   uint8_t *data;
@@ -42,67 +42,20 @@ struct centry {
 typedef struct mem_store {
   jobs_store base;
   uint64_t ttl_ms;
-  entry **table;
-  size_t nbuckets, count;
-  entry *oldest, *newest;
+  lru_table batches;
   /* Bounds on batches kept (0: none); past either, the least recently
    * updated batches are evicted first. */
   size_t max_batches, max_bytes, bytes;
   uint64_t evicted;
   /* The result cache; its table is allocated on the first put, so a
    * server with the cache off pays nothing for it. */
-  centry **ctable;
-  size_t cbuckets, ccount, cmax;
-  centry *coldest, *warmest;
+  lru_table cache;
+  size_t cmax;
 } mem_store;
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static size_t hash(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return (size_t)h;
-}
-
-static entry **slot(mem_store *m, const char *id) {
-  entry **p = &m->table[hash(id) % m->nbuckets];
-  while (*p && strcmp((*p)->id, id) != 0)
-    p = &(*p)->hnext;
-  return p;
-}
-
-static void list_unlink(mem_store *m, entry *e) {
-  if (e->older)
-    e->older->newer = e->newer;
-  else
-    m->oldest = e->newer;
-  if (e->newer)
-    e->newer->older = e->older;
-  else
-    m->newest = e->older;
-  e->older = e->newer = NULL;
-}
-
-static void list_push(mem_store *m, entry *e) {
-  e->older = m->newest;
-  e->newer = NULL;
-  if (m->newest)
-    m->newest->newer = e;
-  else
-    m->oldest = e;
-  m->newest = e;
-}
+/* The oldest batch and the least recently used cache entry, or NULL. */
+#define OLDEST(m) ((entry *)(m)->batches.oldest)
+#define COLDEST(m) ((centry *)(m)->cache.oldest)
 
 static void result_clear(jobs_result *r) {
   free((char *)r->text);
@@ -120,10 +73,7 @@ static void entry_free(entry *e) {
 }
 
 static void remove_entry(mem_store *m, entry *e) {
-  entry **p = slot(m, e->id);
-  *p = e->hnext;
-  list_unlink(m, e);
-  m->count--;
+  lru_remove(&m->batches, &e->n);
   m->bytes -= e->bytes;
   entry_free(e);
 }
@@ -136,9 +86,9 @@ static size_t str_bytes(const char *s) { return s ? strlen(s) + 1 : 0; }
 static void account(mem_store *m, entry *e, size_t n, entry *keep) {
   e->bytes += n;
   m->bytes += n;
-  while (m->oldest && ((m->max_batches && m->count > m->max_batches) ||
+  while (OLDEST(m) && ((m->max_batches && m->batches.count > m->max_batches) ||
                        (m->max_bytes && m->bytes > m->max_bytes))) {
-    entry *victim = m->oldest == keep ? keep->newer : m->oldest;
+    entry *victim = OLDEST(m) == keep ? (entry *)keep->n.newer : OLDEST(m);
     if (!victim)
       break;
     remove_entry(m, victim);
@@ -147,42 +97,20 @@ static void account(mem_store *m, entry *e, size_t n, entry *keep) {
 }
 
 static void expire(mem_store *m) {
-  uint64_t now = mono_ms();
-  while (m->oldest && m->oldest->expires_ms <= now)
-    remove_entry(m, m->oldest);
+  uint64_t now = clock_mono_ms();
+  while (OLDEST(m) && OLDEST(m)->expires_ms <= now)
+    remove_entry(m, OLDEST(m));
 }
 
 static void touch(mem_store *m, entry *e) {
-  e->updated_ms = wall_ms();
-  e->expires_ms = mono_ms() + m->ttl_ms;
-  list_unlink(m, e);
-  list_push(m, e);
+  e->updated_ms = clock_wall_ms();
+  e->expires_ms = clock_mono_ms() + m->ttl_ms;
+  lru_touch(&m->batches, &e->n);
 }
 
 static entry *find(mem_store *m, const char *id) {
   expire(m);
-  return *slot(m, id);
-}
-
-static int grow(mem_store *m) {
-  size_t n = m->nbuckets * 2;
-  entry **t = calloc(n, sizeof *t);
-  if (!t)
-    return ERR_NOMEM;
-  for (size_t i = 0; i < m->nbuckets; i++) {
-    entry *e = m->table[i];
-    while (e) {
-      entry *next = e->hnext;
-      size_t b = hash(e->id) % n;
-      e->hnext = t[b];
-      t[b] = e;
-      e = next;
-    }
-  }
-  free(m->table);
-  m->table = t;
-  m->nbuckets = n;
-  return 0;
+  return (entry *)lru_find(&m->batches, id);
 }
 
 static int mem_create(jobs_store *s, const char *id, int32_t total) {
@@ -190,7 +118,7 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   entry *old = find(m, id);
   if (old)
     remove_entry(m, old); /* a client reusing its batch id starts afresh */
-  if (m->count >= m->nbuckets && grow(m))
+  if (m->batches.count >= m->batches.nbuckets && lru_grow(&m->batches))
     return ERR_NOMEM;
   entry *e = calloc(1, sizeof *e);
   if (!e || !(e->id = strdup(id))) {
@@ -199,11 +127,9 @@ static int mem_create(jobs_store *s, const char *id, int32_t total) {
   }
   e->state = JOBS_IN_PROGRESS;
   e->total = total;
-  e->created_ms = wall_ms();
-  entry **p = slot(m, id);
-  *p = e;
-  m->count++;
-  list_push(m, e);
+  e->created_ms = clock_wall_ms();
+  e->n.key = e->id;
+  lru_insert(&m->batches, &e->n);
   touch(m, e);
   account(m, e, sizeof *e + strlen(id) + 1, e);
   return 0;
@@ -277,59 +203,27 @@ static void cremove(mem_store *m, centry *e);
 
 static void mem_free(jobs_store *s) {
   mem_store *m = (mem_store *)s;
-  while (m->oldest)
-    remove_entry(m, m->oldest);
-  while (m->coldest)
-    cremove(m, m->coldest);
-  free(m->table);
-  free(m->ctable);
+  while (OLDEST(m))
+    remove_entry(m, OLDEST(m));
+  while (COLDEST(m))
+    cremove(m, COLDEST(m));
+  lru_free(&m->batches);
+  lru_free(&m->cache);
   free(m);
 }
 
 /* ---- the result cache ---------------------------------------------------- */
 
-static centry **cslot(mem_store *m, const char *key) {
-  centry **p = &m->ctable[hash(key) % m->cbuckets];
-  while (*p && strcmp((*p)->key, key) != 0)
-    p = &(*p)->hnext;
-  return p;
-}
-
-static void clist_unlink(mem_store *m, centry *e) {
-  if (e->colder)
-    e->colder->warmer = e->warmer;
-  else
-    m->coldest = e->warmer;
-  if (e->warmer)
-    e->warmer->colder = e->colder;
-  else
-    m->warmest = e->colder;
-  e->colder = e->warmer = NULL;
-}
-
-static void clist_push(mem_store *m, centry *e) {
-  e->colder = m->warmest;
-  e->warmer = NULL;
-  if (m->warmest)
-    m->warmest->warmer = e;
-  else
-    m->coldest = e;
-  m->warmest = e;
-}
-
 static void cremove(mem_store *m, centry *e) {
-  centry **p = cslot(m, e->key);
-  *p = e->hnext;
-  clist_unlink(m, e);
-  m->ccount--;
+  lru_remove(&m->cache, &e->n);
   free(e->data);
   free(e);
 }
 
 static void *mem_cache_get(jobs_store *s, const char *key, jobs_cache_cb cb, void *arg) {
   mem_store *m = (mem_store *)s;
-  centry *e = m->ctable ? *cslot(m, key) : NULL;
-  if (e && e->expires_ms <= mono_ms()) {
+  centry *e = (centry *)lru_find(&m->cache, key);
+  if (e && e->expires_ms <= clock_mono_ms()) {
     cremove(m, e);
     e = NULL;
   }
@@ -337,8 +231,7 @@ static void *mem_cache_get(jobs_store *s, const char *key, jobs_cache_cb cb, voi
     cb(arg, ERR_NOT_FOUND, NULL, 0);
     return NULL;
   }
-  clist_unlink(m, e);
-  clist_push(m, e);
+  lru_touch(&m->cache, &e->n);
   cb(arg, 0, e->data, e->len);
   return NULL;
 }
@@ -353,22 +246,18 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
   mem_store *m = (mem_store *)s;
   if (m->cmax == 0)
     return;
-  if (!m->ctable) {
-    /* Sized once for the bound (about 1.3 buckets per entry): the table
-     * never grows. */
-    m->cbuckets = m->cmax + m->cmax / 3 + 1;
-    m->ctable = calloc(m->cbuckets, sizeof *m->ctable);
-    if (!m->ctable)
-      return;
-  }
+  /* Sized once for the bound (about 1.3 buckets per entry): the table
+   * never grows. */
+  if (!m->cache.buckets && lru_init(&m->cache, m->cmax + m->cmax / 3 + 1))
+    return;
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy)
     return;
   memcpy(copy, data, len);
-  centry *e = *cslot(m, key);
+  centry *e = (centry *)lru_find(&m->cache, key);
   if (e) {
     free(e->data);
-    clist_unlink(m, e);
+    lru_touch(&m->cache, &e->n);
   } else {
     size_t klen = strlen(key);
     e = malloc(sizeof *e + klen + 1);
@@ -379,20 +268,17 @@ static void mem_cache_put(jobs_store *s, const char *key, const uint8_t *data, s
     memcpy(e->key, key, klen + 1);
     /* Full: expired entries at the cold end go first, then the least
      * recently used one. */
-    uint64_t now = mono_ms();
-    while (m->coldest && m->coldest->expires_ms <= now)
-      cremove(m, m->coldest);
-    if (m->ccount >= m->cmax)
-      cremove(m, m->coldest);
-    centry **p = cslot(m, key);
-    e->hnext = *p;
-    *p = e;
-    m->ccount++;
+    uint64_t now = clock_mono_ms();
+    while (COLDEST(m) && COLDEST(m)->expires_ms <= now)
+      cremove(m, COLDEST(m));
+    if (m->cache.count >= m->cmax)
+      cremove(m, COLDEST(m));
+    e->n.key = e->key;
+    lru_insert(&m->cache, &e->n);
   }
   e->data = copy;
   e->len = len;
-  e->expires_ms = mono_ms() + ttl_ms;
-  clist_push(m, e);
+  e->expires_ms = clock_mono_ms() + ttl_ms;
 }
 
 void jobs_memory_set_limits(jobs_store *s, size_t max_batches, size_t max_bytes) {
@@ -404,13 +290,13 @@ void jobs_memory_set_limits(jobs_store *s, size_t max_batches, size_t max_bytes)
 void jobs_memory_usage(const jobs_store *s, size_t *batches, size_t *bytes,
                        uint64_t *evicted) {
   const mem_store *m = (const mem_store *)s;
-  *batches = m->count;
+  *batches = m->batches.count;
   *bytes = m->bytes;
   *evicted = m->evicted;
 }
 
 size_t jobs_memory_cache_count(const jobs_store *s) {
-  return ((const mem_store *)s)->ccount;
+  return ((const mem_store *)s)->cache.count;
 }
 
 static const jobs_ops mem_ops = {mem_create,    mem_put_result,   mem_finish,
@@ -426,9 +312,7 @@ int jobs_memory_new_bounded(uint64_t ttl_ms, size_t cache_max, jobs_store **out)
   if (!m)
     return ERR_NOMEM;
   m->cmax = cache_max;
-  m->nbuckets = 64;
-  m->table = calloc(m->nbuckets, sizeof *m->table);
-  if (!m->table) {
+  if (lru_init(&m->batches, 64)) {
     free(m);
     return ERR_NOMEM;
   }

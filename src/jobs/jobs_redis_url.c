@@ -3,7 +3,14 @@
  * redis+sentinel://[[user]:password@]host:port,.../mastername[/db] and
  * unix:///path[?db=N]. A malformed URL is a configuration error reported
  * at start, with the part that is wrong, never a silent default. Runs once
- * on the loop thread when the store is built; pure function. */
+ * on the loop thread when the store is built; pure function.
+ * Not libcurl's URL API (curl_url, already linked), tried with libcurl
+ * 7.88 and CURLU_NON_SUPPORT_SCHEME | CURLU_NO_AUTHORITY: it refuses the
+ * sentinel list ("h1:26380,h2/master": bad port), reads unix:///tmp/r.sock
+ * as host "tmp" and path "/r.sock", refuses an unencoded '@' in a password
+ * (accepted here, as redis-py does) and accepts an empty port ("h:"). Only
+ * the host:port of redis:// would fit, so it would be a second parser for
+ * one setting rather than a replacement. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "loop_internal.h"
 #include "loop_tls.h"
@@ -262,12 +263,7 @@ static void close_conn(loop_conn *c) {
       c->is_dirty = 0;
     }
   }
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    srv->conns = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+  DLIST_UNLINK(srv->conns, c);
   if (c->conn)
     conn_close(c->conn);
   loop__tls_free(c->tls);
@@ -344,10 +340,7 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
   uv_timer_init(srv->loop, &c->idle);
   c->keepalive.data = c->idle.data = c;
   c->handles = 3;
-  c->next = srv->conns;
-  if (srv->conns)
-    srv->conns->prev = c;
-  srv->conns = c;
+  DLIST_PUSH(srv->conns, c);
   srv->nconns++;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   /* TLS: the decrypted first bytes are sniffed as on the plaintext port

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/list.h"
 
 struct llm_http_req {
   loop_curl *g;
@@ -44,24 +45,21 @@ struct loop_curl {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
+  uv_idle_t now; /* curl's "timeout 0": run on this loop turn, not in 1 ms */
   llm_http http;
   int in_curl; /* inside curl_multi_socket_action or curl_easy_pause */
   llm_http_req *aborted;
   llm_http_req *reqs;
   sock_ctx *socks;
   int closing;
+  int closed; /* handles closed (of 2) */
 };
 
 static void check_multi_info(loop_curl *g);
 
 static void free_req(llm_http_req *r) {
   loop_curl *g = r->g;
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    g->reqs = r->next;
-  if (r->next)
-    r->next->prev = r->prev;
+  DLIST_UNLINK(g->reqs, r);
   curl_multi_remove_handle(r->g->multi, r->easy);
   curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->hdrs);
@@ -103,12 +101,7 @@ static void on_ctx_closed(uv_handle_t *h) { free(h->data); }
 
 static void ctx_close(sock_ctx *ctx) {
   loop_curl *g = ctx->g;
-  if (ctx->prev)
-    ctx->prev->next = ctx->next;
-  else
-    g->socks = ctx->next;
-  if (ctx->next)
-    ctx->next->prev = ctx->prev;
+  DLIST_UNLINK(g->socks, ctx);
   uv_poll_stop(&ctx->poll);
   uv_close((uv_handle_t *)&ctx->poll, on_ctx_closed);
 }
@@ -135,10 +128,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void
     ctx->fd = fd;
     ctx->poll.data = ctx;
     ctx->g = g;
-    ctx->next = g->socks;
-    if (g->socks)
-      g->socks->prev = ctx;
-    g->socks = ctx;
+    DLIST_PUSH(g->socks, ctx);
     uv_unref((uv_handle_t *)&ctx->poll);
     curl_multi_assign(g->multi, fd, ctx);
   }
@@ -156,15 +146,29 @@ static void on_timer(uv_timer_t *t) {
   socket_action(g, CURL_SOCKET_TIMEOUT, 0);
 }
 
+static void on_now(uv_idle_t *h) {
+  loop_curl *g = h->data;
+  uv_idle_stop(&g->now);
+  socket_action(g, CURL_SOCKET_TIMEOUT, 0);
+}
+
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
   (void)multi;
   loop_curl *g = userp;
-  if (timeout_ms < 0) {
-    uv_timer_stop(&g->timer);
-  } else {
-    /* 0 means "now": run it on the next loop turn, never from inside
-     * curl's own call (multi-uv.c does the same). */
-    uv_timer_start(&g->timer, on_timer, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
+  uv_timer_stop(&g->timer);
+  uv_idle_stop(&g->now);
+  if (timeout_ms == 0) {
+    /* "Now", but never from inside curl's own call. multi-uv.c starts a
+     * 1 ms timer here, and curl asks for 0 after every new transfer and
+     * every unpause: that was a millisecond (or two: libuv rounds) before
+     * each request and after each paused read. An idle handle runs on
+     * this loop turn instead, and keeps the poll phase from blocking
+     * until it has. (A 0 ms uv_timer would do the same, but libuv 1.44
+     * runs a timer restarted at 0 from its own callback again in the same
+     * pass, which loops while curl keeps asking for 0.) */
+    uv_idle_start(&g->now, on_now);
+  } else if (timeout_ms > 0) {
+    uv_timer_start(&g->timer, on_timer, (uint64_t)timeout_ms, 0);
   }
   return 0;
 }
@@ -289,10 +293,7 @@ static int http_start(llm_http *h, const char *url, const char *const *headers,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
   if (curl_multi_add_handle(g->multi, e) != CURLM_OK)
     goto fail;
-  r->next = g->reqs;
-  if (g->reqs)
-    g->reqs->prev = r;
-  g->reqs = r;
+  DLIST_PUSH(g->reqs, r);
   *out = r;
   return 0;
 fail:
@@ -351,6 +352,9 @@ int loop_curl_new(uv_loop_t *loop, loop_curl **out) {
   uv_timer_init(loop, &g->timer);
   uv_unref((uv_handle_t *)&g->timer);
   g->timer.data = g;
+  uv_idle_init(loop, &g->now);
+  uv_unref((uv_handle_t *)&g->now);
+  g->now.data = g;
   curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
   curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -365,7 +369,12 @@ int loop_curl_new(uv_loop_t *loop, loop_curl **out) {
 
 llm_http *loop_curl_http(loop_curl *g) { return &g->http; }
 
-static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+/* g goes with the second of its two handles. */
+static void on_handle_closed(uv_handle_t *h) {
+  loop_curl *g = h->data;
+  if (++g->closed == 2)
+    free(g);
+}
 
 void loop_curl_close(loop_curl *g) {
   if (!g)
@@ -378,5 +387,6 @@ void loop_curl_close(loop_curl *g) {
   curl_multi_cleanup(g->multi); /* closes the cached connections */
   while (g->socks)
     ctx_close(g->socks);
-  uv_close((uv_handle_t *)&g->timer, on_timer_closed);
+  uv_close((uv_handle_t *)&g->now, on_handle_closed);
+  uv_close((uv_handle_t *)&g->timer, on_handle_closed);
 }

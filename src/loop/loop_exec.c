@@ -9,6 +9,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "loop.h"
 
@@ -22,12 +23,6 @@ typedef struct work {
 
 _Static_assert(sizeof(work) <= sizeof(((exec_job *)0)->_impl),
                "exec_job._impl too small for the executor's work");
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* For ocr_queue_depth and ocr_workers_busy: the loop counts submissions
  * and completions, workers count starts (the one shared counter). */
@@ -44,10 +39,10 @@ void loop_exec_counts(uint64_t *queued, uint64_t *running) {
 static void on_work(uv_work_t *w) {
   work *wk = (work *)w;
   exec_job *job = w->data;
-  wk->started_ns = now_ns();
+  wk->started_ns = clock_mono_ns();
   atomic_fetch_add_explicit(&n_started, 1, memory_order_relaxed);
   job->work(job);
-  wk->ended_ns = now_ns();
+  wk->ended_ns = clock_mono_ns();
 }
 
 static void on_after_work(uv_work_t *w, int status) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "ocr_internal.h"
 
@@ -230,9 +231,9 @@ static int run_pages(ocr_engine *e, const ocr_request *req, ocr__doc *doc,
       if (found)
         continue;
     }
-    t0 = ocr__now_ms();
+    t0 = clock_mono_ms_f();
     rc = ocr__doc_page(e, doc, i, &img, out);
-    out->decode_ms += ocr__now_ms() - t0;
+    out->decode_ms += clock_mono_ms_f() - t0;
     if (rc != 0)
       return rc;
     if (i == 0)
@@ -255,7 +256,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   uint8_t *file = NULL;
   const uint8_t *data = req != NULL ? req->data : NULL;
   size_t len = req != NULL ? req->data_len : 0;
-  double t0 = ocr__now_ms(), t1;
+  double t0 = clock_mono_ms_f(), t1;
   int rc;
 
   if (e == NULL || req == NULL)
@@ -269,7 +270,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
 
   if (e->kind == OCR_KIND_MOCK) {
     rc = mock_run(req, out);
-    out->ocr_ms = ocr__now_ms() - t0;
+    out->ocr_ms = clock_mono_ms_f() - t0;
     return rc;
   }
 
@@ -280,7 +281,7 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
     if (rc == 0)
       rc = ocr__file_read(real, e->max_pixels, &file, &len, out);
     if (rc != 0) {
-      out->ocr_ms = ocr__now_ms() - t0;
+      out->ocr_ms = clock_mono_ms_f() - t0;
       return rc;
     }
     data = file;
@@ -291,9 +292,9 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   /* Counted busy from here: a page split while this one runs would take
    * the worker it needs (ocr_split.c). */
   __atomic_fetch_add(&e->busy, 1, __ATOMIC_RELAXED);
-  t1 = ocr__now_ms();
+  t1 = clock_mono_ms_f();
   rc = ocr__doc_open(e, data, len, &doc, out);
-  out->decode_ms += ocr__now_ms() - t1;
+  out->decode_ms += clock_mono_ms_f() - t1;
   if (rc == 0) {
     out->pages = doc.pages;
     rc = run_pages(e, req, &doc, out);
@@ -301,10 +302,10 @@ int ocr_engine_run(ocr_engine *e, const ocr_request *req, ocr_result *out) {
   __atomic_fetch_sub(&e->busy, 1, __ATOMIC_RELAXED);
   ocr__doc_close(&doc);
   free(file);
-  t1 = ocr__now_ms();
+  t1 = clock_mono_ms_f();
   if (rc == 0 && ocr__result_finish(out) != 0)
     rc = ocr__fail(out, ERR_NOMEM, "no memory for the text");
-  out->encode_ms = ocr__now_ms() - t1;
-  out->ocr_ms = ocr__now_ms() - t0;
+  out->encode_ms = clock_mono_ms_f() - t1;
+  out->ocr_ms = clock_mono_ms_f() - t0;
   return rc;
 }

@@ -171,9 +171,6 @@ int ocr__result_add_box(ocr_result *out, char *text, float confidence, const flo
  * their mean. Returns 0 or ERR_NOMEM. */
 int ocr__result_finish(ocr_result *out);
 
-/* Milliseconds on the monotonic clock. */
-double ocr__now_ms(void);
-
 /* ocr_image.c (files and headers) */
 
 /* Worker thread. Reads a file already resolved inside the image root into

@@ -270,10 +270,3 @@ int ocr_result_unpack(const uint8_t *data, size_t len, ocr_result *out) {
     ocr_result_clear(out);
   return rc;
 }
-
-double ocr__now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}

@@ -18,6 +18,7 @@
 #include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "ocr_internal.h"
 
@@ -431,12 +432,12 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   if (idle < 1)
     return 1;
 
-  t0 = ocr__now_ms();
+  t0 = clock_mono_ms_f();
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
   all = seen != NULL ? boxaCreate(0) : NULL;
   rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines, &words, &nwords, all);
-  t1 = ocr__now_ms();
+  t1 = clock_mono_ms_f();
   out->layout_ms += t1 - t0;
   if (rc == 0 && nlines >= SPLIT_MIN_LINES) {
     int parts = idle + 1;
@@ -509,7 +510,7 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
     pthread_cond_wait(&sp->cv, &sp->mu);
   sp->closed = 1;
   pthread_mutex_unlock(&sp->mu);
-  out->recognition_ms += ocr__now_ms() - t1;
+  out->recognition_ms += clock_mono_ms_f() - t1;
 
   rc = merge(sp, out, st);
   /* The ink the whole-page reading would have covered: every line its

@@ -13,6 +13,7 @@
 #include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "ocr_internal.h"
 
@@ -381,13 +382,13 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
   if (req->timings && at == NULL) {
     /* Recognize() reuses the layout found here (FindLines keeps its block
      * list), so timing the two apart costs only the iterator. */
-    double t0 = ocr__now_ms();
+    double t0 = clock_mono_ms_f();
     TessPageIterator *layout = TessBaseAPIAnalyseLayout(api);
 
     TessPageIteratorDelete(layout);
-    out->layout_ms += ocr__now_ms() - t0;
+    out->layout_ms += clock_mono_ms_f() - t0;
   }
-  t_start = ocr__now_ms();
+  t_start = clock_mono_ms_f();
   monitor = TessMonitorCreate();
   if (monitor == NULL)
     return ocr__fail(out, ERR_NOMEM, "no memory for the progress monitor");
@@ -407,7 +408,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
 
   it = TessBaseAPIGetIterator(api);
   if (it == NULL) {
-    out->recognition_ms += ocr__now_ms() - t_start;
+    out->recognition_ms += clock_mono_ms_f() - t_start;
     return 0;
   }
   do {
@@ -512,7 +513,7 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
     out->boxes[out->nboxes - 1].page = page;
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
   TessResultIteratorDelete(it);
-  out->recognition_ms += ocr__now_ms() - t_start;
+  out->recognition_ms += clock_mono_ms_f() - t_start;
   return 0;
 }
 
@@ -717,7 +718,7 @@ int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code, ocr__
 
   /* Text far larger than Tesseract needs (600 DPI scans, large photos) is
    * read from a downscaled copy; boxes are mapped back (recognise). */
-  t0 = ocr__now_ms();
+  t0 = clock_mono_ms_f();
   img->scale = ocr__text_scale(pix);
   if (img->scale < 1) {
     scaled = ocr__scale_pix(pix, img->scale);
@@ -725,7 +726,7 @@ int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code, ocr__
       return ocr__fail(out, ERR_NOMEM, "no memory to scale the image");
     pix = scaled;
   }
-  out->decode_ms += ocr__now_ms() - t0;
+  out->decode_ms += clock_mono_ms_f() - t0;
 
   /* Read first, as sent: most pages are upright, and a confident reading
    * makes the orientation pass (about a sixth of a page's time) useless.
@@ -738,9 +739,9 @@ int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code, ocr__
       pixDestroy(&scaled);
       return ocr__fail(out, ERR_CANCELLED, "cancelled before orientation detection");
     }
-    t0 = ocr__now_ms();
+    t0 = clock_mono_ms_f();
     q = detect_quarter_turns(osd, pix);
-    out->orientation_ms += ocr__now_ms() - t0;
+    out->orientation_ms += clock_mono_ms_f() - t0;
     if (q != 0) {
       for (i = first; i < out->nboxes; i++)
         free(out->boxes[i].text);

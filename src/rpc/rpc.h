@@ -22,27 +22,6 @@ typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
 typedef struct ocr_engine ocr_engine;
 
-/* gRPC status codes (grpc doc/statuscodes.md). */
-typedef enum rpc_status {
-  RPC_OK = 0,
-  RPC_CANCELLED = 1,
-  RPC_UNKNOWN = 2,
-  RPC_INVALID_ARGUMENT = 3,
-  RPC_DEADLINE_EXCEEDED = 4,
-  RPC_NOT_FOUND = 5,
-  RPC_ALREADY_EXISTS = 6,
-  RPC_PERMISSION_DENIED = 7,
-  RPC_RESOURCE_EXHAUSTED = 8,
-  RPC_FAILED_PRECONDITION = 9,
-  RPC_ABORTED = 10,
-  RPC_OUT_OF_RANGE = 11,
-  RPC_UNIMPLEMENTED = 12,
-  RPC_INTERNAL = 13,
-  RPC_UNAVAILABLE = 14,
-  RPC_DATA_LOSS = 15,
-  RPC_UNAUTHENTICATED = 16
-} rpc_status;
-
 /* How rpc writes to a stream. `conn` is the connection (src/conn's); every call
  * copies what it is given. Each returns 0 or a negative ERR_*. */
 typedef struct rpc_transport {
@@ -168,12 +147,5 @@ size_t rpc_server_calls(const rpc_server *srv);
 /* Calls alive that a drain waits for: all but health Watch streams, which
  * never end by themselves. */
 size_t rpc_server_busy(const rpc_server *srv);
-
-/* The status code's name as grpc spells it ("OK", "DEADLINE_EXCEEDED");
- * "UNKNOWN" outside 0..16. Static storage. */
-const char *rpc_status_name(rpc_status st);
-
-/* Maps an internal ERR_* to the gRPC status clients see. */
-rpc_status rpc_status_from_err(int err);
 
 #endif

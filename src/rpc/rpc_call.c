@@ -11,6 +11,7 @@
 
 #include "base/access_log.h"
 #include "base/auth.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
@@ -99,6 +100,10 @@ void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg) {
   log_debug("stream %d: status %d %s", c->stream_id, (int)status, msg ? msg : "");
 }
 
+void rpc__call_fail_err(rpc_call *c, int err, const char *msg) {
+  rpc__call_fail(c, rpc_status_from_err(err), msg ? msg : err_text(err));
+}
+
 void rpc__call_reply(rpc_call *c, const pb_msgdesc_t *fields, const void *msg) {
   if (rpc__call_send(c, fields, msg) == 0)
     rpc__call_finish(c);
@@ -127,9 +132,10 @@ static int compress_framed(buf *framed) {
 }
 
 static void fail_encode(rpc_call *c, int rc) {
-  rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
-                 rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
-                                         : "response could not be encoded");
+  rpc__call_fail_err(c, rc,
+                     rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
+                     : rc == ERR_INTERNAL    ? "response could not be encoded"
+                                             : NULL);
 }
 
 int rpc__call_send_framed(rpc_call *c, buf *framed) {
@@ -281,9 +287,10 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
     return 1;
   }
   /* application/grpc, application/grpc+proto, application/grpc;... */
-  const hdr *ct = r->ctype;
-  if (!ct || ct->value_len < 16 || memcmp(ct->value, "application/grpc", 16) != 0 ||
-      (ct->value_len > 16 && ct->value[16] != '+' && ct->value[16] != ';')) {
+  const char *sub;
+  size_t n;
+  if (!r->ctype ||
+      !rpc_content_type_is_grpc(r->ctype->value, r->ctype->value_len, &sub, &n)) {
     http_error(c, "415", RPC_INTERNAL, "content-type must be application/grpc");
     return 1;
   }
@@ -291,10 +298,7 @@ static int refuse_transport(rpc_call *c, const req_headers *r) {
    * say UNIMPLEMENTED (a valid gRPC request for something not served),
    * +json included: JSON is served by the REST front door, and a gRPC
    * JSON codec has no agreed mapping across client stacks. */
-  if (ct->value_len > 16 && ct->value[16] == '+') {
-    const char *sub = ct->value + 17, *end = ct->value + ct->value_len;
-    const char *semi = memchr(sub, ';', (size_t)(end - sub));
-    size_t n = (size_t)((semi ? semi : end) - sub);
+  if (sub) {
     if (n != 5 || strncasecmp(sub, "proto", 5) != 0) {
       char msg[128];
       snprintf(msg, sizeof msg, "content-subtype %.*s is not supported (only proto)",
@@ -319,7 +323,7 @@ static rpc_call *call_new(rpc_server *srv, void *conn, int32_t stream_id, req_he
   c->srv = srv;
   c->conn = conn;
   c->stream_id = stream_id;
-  c->t_start_ns = app_now_ns();
+  c->t_start_ns = clock_mono_ns();
   c->queue_ms = c->ocr_ms = -1;
   rpc_deframer_init(&c->deframer, srv->cfg->max_message_bytes);
   srv->ncalls++;
@@ -392,18 +396,17 @@ rpc_call *rpc_call_start(rpc_server *srv, void *conn, int32_t stream_id, const h
   }
   int rc = rpc__md_collect(c, hdrs, n);
   if (rc) {
-    rpc__call_fail(c, rc == ERR_PARSE ? RPC_INTERNAL : RPC_RESOURCE_EXHAUSTED,
-                   rc == ERR_PARSE ? "a -bin metadata value is not base64"
-                                   : "out of memory");
+    rpc__call_fail_err(c, rc,
+                       rc == ERR_PROTOCOL ? "a -bin metadata value is not base64" : NULL);
     return c;
   }
   if (r.timeout) {
     uint64_t ms;
-    if (rpc__timeout_parse(r.timeout->value, r.timeout->value_len, &ms)) {
+    if (rpc_timeout_parse(r.timeout->value, r.timeout->value_len, &ms)) {
       rpc__call_fail(c, RPC_INTERNAL, "malformed grpc-timeout");
       return c;
     }
-    c->deadline_ns = app_now_ns() + ms * 1000000u;
+    c->deadline_ns = clock_mono_ns() + ms * 1000000u;
     if (srv->timers) {
       c->deadline = srv->timers->start(srv->timers, ms, on_deadline, c);
       if (!c->deadline)
@@ -458,13 +461,12 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   int rc = rpc__gunzip(data, len, c->srv->cfg->max_message_bytes, &plain);
   if (rc == 0)
     rc = decode_request(c, plain.data, plain.len);
-  else if (rc == ERR_MSG_TOO_LARGE)
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED,
-                   "request message exceeds the limit once decompressed");
-  else if (rc == ERR_PARSE)
-    rpc__call_fail(c, RPC_INTERNAL, "compressed message is not valid gzip");
   else
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    rpc__call_fail_err(c, rc,
+                       rc == ERR_MSG_TOO_LARGE
+                           ? "request message exceeds the limit once decompressed"
+                       : rc == ERR_PROTOCOL ? "compressed message is not valid gzip"
+                                            : NULL);
   buf_free(&plain);
   return rc;
 }
@@ -542,9 +544,9 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
     char msg[128];
     snprintf(msg, sizeof msg, "request message of %u bytes exceeds the limit of %llu",
              c->deframer.msg_len, (unsigned long long)c->srv->cfg->max_message_bytes);
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, msg);
+    rpc__call_fail_err(c, rc, msg);
   } else if (rc == ERR_NOMEM) {
-    rpc__call_fail(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    rpc__call_fail_err(c, rc, NULL);
   }
   if (c->state == CALL_DONE) {
     rpc_deframer_free(&c->deframer);
@@ -574,7 +576,7 @@ static int refuse_overload(rpc_call *c) {
      * from the mean, and a call that only its own run makes late ends in
      * DEADLINE_EXCEEDED as before. */
     double need_ms = (double)queued / (double)workers * ex->service_ms;
-    uint64_t now = app_now_ns();
+    uint64_t now = clock_mono_ns();
     double left_ms = c->deadline_ns > now ? (double)(c->deadline_ns - now) / 1e6 : 0;
     if (left_ms >= need_ms)
       return 0;

@@ -33,11 +33,11 @@ int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out) {
     if (zr == Z_STREAM_END)
       break;
     if (zr != Z_OK && zr != Z_BUF_ERROR) {
-      rc = ERR_PARSE;
+      rc = ERR_PROTOCOL;
       break;
     }
     if (zr == Z_BUF_ERROR && z.avail_in == 0) {
-      rc = ERR_PARSE; /* truncated stream */
+      rc = ERR_PROTOCOL; /* truncated stream */
       break;
     }
   }

@@ -87,7 +87,7 @@ int rpc_encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
     size = os.bytes_written;
   } else {
     if (!pb_get_encoded_size(&size, fields, msg))
-      return ERR_PARSE;
+      return ERR_INTERNAL;
     if (size > limit)
       return ERR_MSG_TOO_LARGE;
     if (buf_reserve(out, 5 + size))
@@ -95,7 +95,7 @@ int rpc_encode_message(buf *out, const pb_msgdesc_t *fields, const void *msg,
     p = out->data + out->len;
     os = pb_ostream_from_buffer(p + 5, size);
     if (!pb_encode(&os, fields, msg))
-      return ERR_PARSE;
+      return ERR_INTERNAL;
   }
   p[0] = 0;
   p[1] = (uint8_t)(size >> 24);

@@ -17,10 +17,6 @@
 #include "ocr/ocr.h"
 #include "rpc.h"
 
-/* Parses a grpc-timeout value into milliseconds (clamped); 0 or
- * ERR_INVAL. */
-int rpc__timeout_parse(const char *v, size_t len, uint64_t *ms);
-
 typedef void (*rpc_unary_fn)(rpc_call *c, void *req);
 
 /* Counts the occurrences of length-delimited field `field` in protobuf
@@ -35,8 +31,8 @@ ssize_t rpc__pb_count(const uint8_t *data, size_t len, uint32_t field, uint32_t 
 #define RPC_MAX_OPTIONS 64
 
 /* Inflates a gzip (or zlib) message into out, failing with
- * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PARSE when the bytes
- * are not a complete stream. */
+ * ERR_MSG_TOO_LARGE as soon as it passes `limit`, ERR_PROTOCOL when the
+ * bytes are not a complete stream (the peer broke grpc-encoding), ERR_NOMEM. */
 int rpc__gunzip(const uint8_t *in, size_t len, uint64_t limit, buf *out);
 /* Appends the gzip form of in to out. 0 or ERR_NOMEM. */
 int rpc__gzip(const uint8_t *in, size_t len, buf *out);
@@ -61,6 +57,18 @@ size_t rpc__method_index(const struct rpc_method *m);
 /* The :path of method i; "unknown" for RPC_NMETHODS. */
 const char *rpc__method_name(size_t i);
 
+/* llm.LLMService's families (svc_llm_metrics.c), by engine index (rules,
+ * openai, unknown) and status (gRPC codes 0..16, then BACKEND_REJECTED,
+ * CONTEXT_TOO_LONG). */
+#define RPC_LLM_NENGINES 3
+typedef struct rpc_llm_metrics {
+  int on;
+  metric_family *requests, *duration, *ttft;
+  metric *requests_s[RPC_LLM_NENGINES][19];
+  metric *duration_s[RPC_LLM_NENGINES], *ttft_s[RPC_LLM_NENGINES];
+  metric *prompt_tokens, *completion_tokens;
+} rpc_llm_metrics;
+
 /* The server's metrics (rpc_metrics.c): series looked up once per method
  * and status, so a call costs two array reads, an add and a bucket search. */
 typedef struct rpc_metrics {
@@ -70,6 +78,7 @@ typedef struct rpc_metrics {
   metric *duration_s[RPC_NMETHODS + 1];
   metric *batches;
   size_t alive[RPC_NMETHODS + 1]; /* calls alive per method */
+  rpc_llm_metrics llm;
 } rpc_metrics;
 
 /* rpc_method.flags: one bit each. */
@@ -150,6 +159,10 @@ struct rpc_call {
   /* The in-band outcome of an OCR answer (ExtractText), for the log. */
   const char *ocr_status, *ocr_details; /* static strings; NULL: none */
   double queue_ms, ocr_ms;              /* < 0: no recognition */
+  /* llm.LLMService calls (svc_llm.c), for llm_requests_total: the engine
+   * ("rules", "openai"; NULL: none chosen) and the outcome when the gRPC
+   * status does not tell it (an in-band error's details); static strings. */
+  const char *llm_engine, *llm_outcome;
   /* Client streams: request bytes held back, unread, while the responses
    * already sent wait for the client to read them (RPC_STREAM_HIGH_WATER);
    * the client's flow-control window is shut meanwhile. */
@@ -170,7 +183,7 @@ const rpc_method *rpc__method_find(const char *path, size_t len, int *service_kn
 const rpc_md *rpc__call_metadata(const rpc_call *c, const char *name);
 
 /* Copies the custom metadata of a request into c->md. 0, ERR_NOMEM, or
- * ERR_PARSE for a -bin value that is not base64. */
+ * ERR_PROTOCOL for a -bin value that is not base64. */
 int rpc__md_collect(rpc_call *c, const hdr *hdrs, size_t n);
 void rpc__md_free(rpc_call *c);
 
@@ -196,6 +209,11 @@ void rpc__call_finish(rpc_call *c);
 /* Ends the call with a status and message (Trailers-Only when no headers
  * were sent yet). msg may be NULL. */
 void rpc__call_fail(rpc_call *c, rpc_status status, const char *msg);
+
+/* rpc__call_fail with the status rpc_status_from_err(err) gives: every
+ * failure that comes as an ERR_* goes through here, so one table decides
+ * what clients see. msg NULL: err_text(err). */
+void rpc__call_fail_err(rpc_call *c, int err, const char *msg);
 
 /* Metadata key/value storage for one OCRResponse. */
 typedef struct rpc_kv {
@@ -246,6 +264,16 @@ void rpc__reflection_info(rpc_call *c, void *req);
 void rpc__reflection_end(rpc_call *c);
 void rpc__health_check(rpc_call *c, void *req);
 void rpc__llm_analyze(rpc_call *c, void *req);
+/* svc_llm_metrics.c. Registers the llm_* families: 0 or ERR_NOMEM. */
+int rpc__llm_metrics_register(rpc_server *srv, metrics *m);
+/* 0 rules, 1 openai, 2 anything else (the "unknown" label). */
+size_t rpc__llm_engine_index(const char *engine);
+/* Counts an ended llm.LLMService call (from rpc__call_account). */
+void rpc__llm_account(rpc_call *c, rpc_status status, double seconds);
+/* The first token of a stream is being sent now. */
+void rpc__llm_note_first_token(rpc_call *c);
+/* The backend's usage of one call (< 0: not reported). */
+void rpc__llm_note_tokens(rpc_server *srv, long prompt, long completion);
 void rpc__llm_analyze_stream(rpc_call *c, void *req);
 void rpc__health_watch(rpc_call *c, void *req);
 /* grpc.health.v1 serving status of a service name ("" is the server). */

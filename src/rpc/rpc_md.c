@@ -63,7 +63,7 @@ int rpc__md_collect(rpc_call *c, const hdr *hdrs, size_t n) {
     if (bin) {
       ssize_t d = rpc__base64_decode(h->value, h->value_len, m->value);
       if (d < 0)
-        return ERR_PARSE;
+        return ERR_PROTOCOL;
       m->value_len = (size_t)d;
     } else {
       memcpy(m->value, h->value, h->value_len);

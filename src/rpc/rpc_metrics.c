@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/access_log.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "rpc_internal.h"
 
@@ -42,7 +43,8 @@ int rpc_server_set_metrics(rpc_server *srv, metrics *m) {
   rm->batches = single(m, METRIC_GAUGE, "ocr_batches_in_flight",
                        "ExtractTextBatch streams open now.");
   if (!rm->requests || !rm->duration || !rm->batches ||
-      metrics_on_collect(m, collect, srv, NULL) || app_metrics_register(&srv->app, m))
+      metrics_on_collect(m, collect, srv, NULL) || app_metrics_register(&srv->app, m) ||
+      rpc__llm_metrics_register(srv, m))
     return ERR_NOMEM;
   rm->reg = m;
   return 0;
@@ -61,7 +63,7 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg) {
   c->accounted = 1;
   rpc_server *srv = c->srv;
   rpc_metrics *rm = &srv->m;
-  uint64_t now = app_now_ns();
+  uint64_t now = clock_mono_ns();
   double seconds = (double)(now - c->t_start_ns) / 1e9;
   size_t mi = rpc__method_index(c->method);
   if (rm->reg) {
@@ -77,6 +79,8 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg) {
       rm->duration_s[mi] = metrics_series(rm->duration, v);
     }
     metric_observe(rm->duration_s[mi], seconds);
+    if (c->method && !strncmp(c->method->path, "/llm.", 5))
+      rpc__llm_account(c, status, seconds);
   }
   if (!access_log_on_)
     return;

@@ -1,30 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* gRPC status mapping and grpc-message percent-encoding. Pure functions. */
+/* gRPC status codes: names, the one mapping from internal errors, the
+ * mappings from HTTP :status and RST_STREAM codes, and grpc-message
+ * percent-encoding. Pure functions, shared by server and client. */
 #include <stdio.h>
 
 #include "base/err.h"
 #include "base/text.h"
-#include "rpc.h"
+#include "rpc_wire.h"
 
 const char *rpc_status_name(rpc_status st) {
-  static const char *const names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "UNKNOWN";
+  static const char *const names[] = {
+#define RPC_STATUS_NAME(name, v) [v] = #name,
+      RPC_STATUS_MAP(RPC_STATUS_NAME)
+#undef RPC_STATUS_NAME
+  };
+  return (unsigned)st < RPC_STATUS_COUNT ? names[st] : "UNKNOWN";
 }
 
 rpc_status rpc_status_from_err(int err) {
@@ -45,6 +35,41 @@ rpc_status rpc_status_from_err(int err) {
     return RPC_UNIMPLEMENTED;
   case ERR_UNAVAILABLE:
     return RPC_UNAVAILABLE;
+  default:
+    return RPC_INTERNAL;
+  }
+}
+
+rpc_status rpc_status_from_http(int http_status) {
+  switch (http_status) {
+  case 400:
+    return RPC_INTERNAL;
+  case 401:
+    return RPC_UNAUTHENTICATED;
+  case 403:
+    return RPC_PERMISSION_DENIED;
+  case 404:
+    return RPC_UNIMPLEMENTED;
+  case 429:
+  case 502:
+  case 503:
+  case 504:
+    return RPC_UNAVAILABLE;
+  default:
+    return RPC_UNKNOWN;
+  }
+}
+
+rpc_status rpc_status_from_h2_error(uint32_t h2_error) {
+  switch (h2_error) {
+  case 0x7: /* REFUSED_STREAM: not processed, safe to retry */
+    return RPC_UNAVAILABLE;
+  case 0x8: /* CANCEL */
+    return RPC_CANCELLED;
+  case 0xb: /* ENHANCE_YOUR_CALM */
+    return RPC_RESOURCE_EXHAUSTED;
+  case 0xc: /* INADEQUATE_SECURITY */
+    return RPC_PERMISSION_DENIED;
   default:
     return RPC_INTERNAL;
   }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc_internal.h"
@@ -99,7 +100,7 @@ static void batch_free(batch *b) {
 static void make_uuid(char *out, size_t size) {
   uint8_t r[16];
   if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-    uint64_t t = app_now_ns();
+    uint64_t t = clock_mono_ns();
     for (size_t i = 0; i < sizeof r; i++)
       r[i] = (uint8_t)(t >> (i % 8 * 8)) ^ (uint8_t)(i * 37);
   }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "health.pb.h"
 #include "llm/llm_backend.h"
 #include "rpc_internal.h"
@@ -29,8 +30,9 @@ int rpc__service_status(const rpc_server *srv, const char *name) {
   /* SERVING with the rules engine, and with openai while the backend
    * answers. */
   if (strcmp(name, "llm.LLMService") == 0)
-    return srv->llm && llm_service_serving(srv->llm) ? serving
-           : grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
+    return srv->llm && llm_service_serving(srv->llm)
+               ? serving
+               : grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
   return grpc_health_v1_HealthCheckResponse_ServingStatus_SERVICE_UNKNOWN;
 }
 
@@ -58,12 +60,7 @@ static void send_status(rpc_watcher *w, int st) {
 static void watch_detach(void *work) {
   rpc_watcher *w = work;
   rpc_server *srv = w->call->srv;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    srv->watchers = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
+  DLIST_UNLINK(srv->watchers, w);
   srv->nwatchers--;
   free(w->service);
   free(w);
@@ -78,10 +75,7 @@ void rpc__health_watch(rpc_call *c, void *reqp) {
   } else {
     rpc_server *srv = c->srv;
     w->call = c;
-    w->next = srv->watchers;
-    if (srv->watchers)
-      srv->watchers->prev = w;
-    srv->watchers = w;
+    DLIST_PUSH(srv->watchers, w);
     srv->nwatchers++;
     c->work = w;
     c->detach = watch_detach;

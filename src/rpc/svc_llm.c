@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "llm.pb.h"
@@ -95,10 +96,11 @@ static int read_options(const llm_job *j, llm_params *p, char *msg, size_t size)
   return 0;
 }
 
-static double ms_since(uint64_t t0) { return (double)(app_now_ns() - t0) / 1e6; }
+static double ms_since(uint64_t t0) { return (double)(clock_mono_ns() - t0) / 1e6; }
 
 /* ---- the whole answer ---- */
 static void reply_failure(rpc_call *c, const char *details, const char *message) {
+  c->llm_outcome = details; /* a literal: the metrics' status label */
   llm_LLMResponse resp = llm_LLMResponse_init_zero;
   resp.status = common_Status_STATUS_FAILURE;
   resp.has_error = true;
@@ -155,6 +157,8 @@ static void reply_result(llm_job *j, llm_result *r) {
 /* ---- tokens ---- */
 static int send_token(rpc_call *c, const char *tok, int complete) {
   llm_LLMStreamResponse m = {(char *)tok, complete};
+  if (*tok && c->bytes_out == 0)
+    rpc__llm_note_first_token(c);
   return rpc__call_send(c, llm_LLMStreamResponse_fields, &m);
 }
 
@@ -248,7 +252,7 @@ static int on_token(void *arg, const char *tok, size_t len) {
   llm_job *j = arg;
   rpc_call *c = j->call;
   if (!j->tokens++)
-    j->first_token_ns = app_now_ns();
+    j->first_token_ns = clock_mono_ns();
   if (send_masked(j, tok, len, 0))
     return 0; /* the call failed: it is closed (and this call cancelled) next */
   /* Pause the backend after this read until the stream's queue is
@@ -273,6 +277,7 @@ static void fail_status(rpc_call *c, const llm_outcome *o) {
   if (o->status == LLM_TIMEOUT)
     rpc__call_fail(c, RPC_DEADLINE_EXCEEDED, o->message);
   else if (o->status == LLM_REJECTED || o->status == LLM_CONTEXT_TOO_LONG) {
+    c->llm_outcome = o->status == LLM_REJECTED ? "BACKEND_REJECTED" : "CONTEXT_TOO_LONG";
     char m[600];
     snprintf(m, sizeof m, "%s: %s",
              o->status == LLM_REJECTED ? "BACKEND_REJECTED" : "CONTEXT_TOO_LONG",
@@ -287,6 +292,7 @@ static void on_done(void *arg, const llm_outcome *o) {
   rpc_call *c = j->call;
   j->lc = NULL;
   c->work = NULL;
+  rpc__llm_note_tokens(j->srv, o->prompt_tokens, o->completion_tokens);
   if (j->stream) {
     if (o->status != LLM_OK)
       fail_status(c, o);
@@ -366,7 +372,7 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   j->srv = c->srv;
   j->req = req;
   j->stream = stream;
-  j->t0_ns = app_now_ns();
+  j->t0_ns = clock_mono_ns();
   llm_result_init(&j->res);
   char msg[256];
   if (!svc) {
@@ -374,6 +380,11 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
     job_free(j);
     return;
   }
+  const char *engine = opt(req, "engine");
+  if (!engine || !*engine)
+    engine = llm_service_default_engine(svc);
+  if (llm_service_has_engine(svc, engine))
+    c->llm_engine = !strcmp(engine, "rules") ? "rules" : "openai";
   if (!req->text || !*req->text) {
     if (stream)
       rpc__call_fail(c, RPC_INVALID_ARGUMENT, "text is empty");
@@ -382,9 +393,6 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
     job_free(j);
     return;
   }
-  const char *engine = opt(req, "engine");
-  if (!engine || !*engine)
-    engine = llm_service_default_engine(svc);
   llm_params p = {0};
   int bad = 0;
   if (!llm_service_has_engine(svc, engine)) {
@@ -429,9 +437,8 @@ static void start(rpc_call *c, llm_LLMRequest *req, int stream) {
   int rc = llm_call_start(svc, &p, &openai_cbs, j, &j->lc);
   if (rc) {
     c->work = NULL;
-    rpc__call_fail(c, rc == ERR_UNAVAILABLE ? RPC_UNAVAILABLE : RPC_RESOURCE_EXHAUSTED,
-                   rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting"
-                                         : "out of memory");
+    rpc__call_fail_err(
+        c, rc, rc == ERR_UNAVAILABLE ? "too many LLM calls in flight and waiting" : NULL);
     job_free(j);
   }
 }

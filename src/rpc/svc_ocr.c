@@ -194,9 +194,9 @@ static void extract_done(app_recog *r, int status) {
       int rc =
           rpc__ocr_response_encode(&r->out, &kv, &out, job->srv->cfg->max_message_bytes);
       if (rc)
-        rpc__call_fail(c, rc == ERR_MSG_TOO_LARGE ? RPC_RESOURCE_EXHAUSTED : RPC_INTERNAL,
-                       rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit"
-                                               : "out of memory");
+        rpc__call_fail_err(
+            c, rc,
+            rc == ERR_MSG_TOO_LARGE ? "response exceeds the message size limit" : NULL);
       else if (rpc__call_send_framed(c, &out) == 0)
         rpc__call_finish(c);
       buf_free(&out);

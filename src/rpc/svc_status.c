@@ -41,12 +41,11 @@ static void on_batch(void *arg, int err, const jobs_batch *jb) {
   rpc_call *c = sr->call;
   c->work = NULL;
   free(sr);
-  if (err == ERR_NOT_FOUND) {
-    rpc__call_fail(c, RPC_NOT_FOUND, "no such batch (unknown id, or expired)");
-    return;
-  }
   if (err) {
-    rpc__call_fail(c, RPC_UNAVAILABLE, "the job store is unavailable");
+    rpc__call_fail_err(c, err,
+                       err == ERR_NOT_FOUND     ? "no such batch (unknown id, or expired)"
+                       : err == ERR_UNAVAILABLE ? "the job store is unavailable"
+                                                : NULL);
     return;
   }
   ocr_BatchStatusResponse resp = ocr_BatchStatusResponse_init_zero;

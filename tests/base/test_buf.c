@@ -121,3 +121,52 @@ Test(buf, reset_keeps_capacity) {
   cr_assert_not_null(b.data);
   buf_free(&b);
 }
+
+/* A source of frames for buf_gather: `pieces` pieces of `size` bytes,
+ * then `end` (0: nothing more; negative: an error). */
+typedef struct frames {
+  int pieces, pulls;
+  long size, end;
+  uint8_t bytes[64];
+} frames;
+
+static long pull_frames(void *src, const uint8_t **data) {
+  frames *f = src;
+  f->pulls++;
+  if (f->pieces == 0)
+    return f->end;
+  f->pieces--;
+  memset(f->bytes, 'a' + f->pieces % 26, (size_t)f->size);
+  *data = f->bytes;
+  return f->size;
+}
+
+Test(buf, gather_coalesces_until_the_source_is_dry) {
+  buf b = BUF_INIT;
+  frames f = {.pieces = 5, .size = 9, .end = 0};
+  cr_assert_eq(buf_gather(&b, 1000, pull_frames, &f), 0);
+  cr_assert_eq(b.len, 45);
+  cr_assert_eq(f.pulls, 6);
+  cr_assert_eq(b.data[0], 'e');
+  cr_assert_eq(b.data[44], 'a');
+  buf_free(&b);
+}
+
+Test(buf, gather_stops_at_the_high_mark_and_says_more_may_wait) {
+  buf b = BUF_INIT;
+  frames f = {.pieces = 10, .size = 16, .end = 0};
+  cr_assert_eq(buf_gather(&b, 40, pull_frames, &f), 1);
+  cr_assert_eq(b.len, 48, "the piece that crosses the mark is kept whole");
+  cr_assert_eq(f.pieces, 7);
+  cr_assert_eq(buf_gather(&b, 40, pull_frames, &f), 1, "already over: pulls nothing");
+  cr_assert_eq(f.pieces, 7);
+  buf_free(&b);
+}
+
+Test(buf, gather_passes_the_source_error_on) {
+  buf b = BUF_INIT;
+  frames f = {.pieces = 2, .size = 4, .end = ERR_PROTOCOL};
+  cr_assert_eq(buf_gather(&b, 1000, pull_frames, &f), ERR_PROTOCOL);
+  cr_assert_eq(b.len, 8, "what was gathered before the error stays");
+  buf_free(&b);
+}

@@ -25,7 +25,7 @@ Test(err, every_code_is_negative_with_a_distinct_name_and_a_text) {
     for (int b = ERR__BASE + 1; b < a; b++)
       cr_assert_str_neq(err_name(b), name, "codes %d and %d share the name %s", a, b, name);
   }
-  cr_assert_eq(n, 19, "the table has %d codes", n);
+  cr_assert_eq(n, 20, "the table has %d codes", n);
 }
 
 Test(err, names_that_responses_carry) {
@@ -41,6 +41,7 @@ Test(err, names_that_responses_carry) {
   cr_assert_str_eq(err_name(ERR_UNSUPPORTED_FORMAT), "UNSUPPORTED_FORMAT");
   cr_assert_str_eq(err_name(ERR_PDF), "PDF_ERROR");
   cr_assert_str_eq(err_name(ERR_PDF_ENCRYPTED), "PDF_ENCRYPTED");
+  cr_assert_str_eq(err_name(ERR_INTERNAL), "INTERNAL_ERROR");
 }
 
 Test(err, unknown_codes) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Pure helpers of src/client: grpc-message percent-decoding, the response
- * deframer, grpc-timeout encoding, durations and host:port targets. */
+/* Pure helpers the client uses: grpc-message percent-decoding and the
+ * response deframer as the client meets them, durations and host:port
+ * targets. (grpc-timeout and status codes: tests/rpc/test_rpc_wire.c.) */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -107,22 +108,6 @@ Test(deframer, partial_detected) {
   rpc_deframer_free(&d);
 }
 
-Test(timeout, units_and_rounding) {
-  char out[16];
-  client__timeout_format(1, out);
-  cr_assert_str_eq(out, "1m");
-  client__timeout_format(30000, out);
-  cr_assert_str_eq(out, "30000m");
-  client__timeout_format(99999999, out);
-  cr_assert_str_eq(out, "99999999m");
-  client__timeout_format(100000000, out);
-  cr_assert_str_eq(out, "100000S");
-  client__timeout_format(100000001, out); /* never shorter than asked */
-  cr_assert_str_eq(out, "100001S");
-  cr_assert_eq(client__timeout_format(UINT64_MAX, out), strlen(out));
-  cr_assert_leq(strlen(out), 9);
-}
-
 Test(duration, parses_units) {
   uint64_t ms;
   cr_assert_eq(client_duration_parse("10s", &ms), 0);
@@ -161,16 +146,4 @@ Test(target, forms) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     cr_assert_eq(client_target_parse(bad[i], h, sizeof h, p, sizeof p), ERR_INVAL, "%s",
                  bad[i]);
-}
-
-Test(codes, names_and_mappings) {
-  cr_assert_str_eq(client_code_name(CLIENT_DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
-  cr_assert_str_eq(client_code_name(16), "UNAUTHENTICATED");
-  cr_assert_str_eq(client_code_name(99), "UNKNOWN");
-  cr_assert_eq(client__http_to_code(503), CLIENT_UNAVAILABLE);
-  cr_assert_eq(client__http_to_code(404), CLIENT_UNIMPLEMENTED);
-  cr_assert_eq(client__http_to_code(415), CLIENT_UNKNOWN);
-  cr_assert_eq(client__h2_error_to_code(0x7), CLIENT_UNAVAILABLE);
-  cr_assert_eq(client__h2_error_to_code(0x8), CLIENT_CANCELLED);
-  cr_assert_eq(client__h2_error_to_code(0x1), CLIENT_INTERNAL);
 }

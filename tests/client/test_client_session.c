@@ -256,7 +256,7 @@ static void setup_with(uint32_t max_streams, uint64_t max_recv) {
 static void setup(void) { setup_with(100, 0); }
 
 static void teardown(void) {
-  client__session_free(cs, CLIENT_CANCELLED, "test over");
+  client__session_free(cs, RPC_CANCELLED, "test over");
   h2_session_free(S.h2);
 }
 
@@ -297,7 +297,7 @@ Test(session, unary_ok) {
   cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
   pump();
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_OK, "%d %s", r.code, r.msg);
+  cr_assert_eq(r.code, RPC_OK, "%d %s", r.code, r.msg);
   cr_assert_eq(r.local, 0);
   cr_assert_eq(r.nmsg, 1);
   cr_assert_eq(r.msg_len, 3);
@@ -317,7 +317,7 @@ Test(session, trailers_only_status_and_decoded_message) {
   cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
   pump();
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_NOT_FOUND);
+  cr_assert_eq(r.code, RPC_NOT_FOUND);
   cr_assert_eq(r.local, 0);
   cr_assert_str_eq(r.msg, "no such batch \xe2\x98\xba%zz");
   cr_assert_eq(r.nmsg, 0);
@@ -337,7 +337,7 @@ Test(session_cfg, respects_max_concurrent_streams) {
   cr_assert_leq(S.max_open, 2);
   for (int i = 0; i < 6; i++) {
     cr_assert(r[i].done);
-    cr_assert_eq(r[i].code, CLIENT_OK);
+    cr_assert_eq(r[i].code, RPC_OK);
   }
   /* Queued calls start in order. */
   for (int i = 0; i + 1 < S.nst; i++)
@@ -355,7 +355,7 @@ Test(session, deadline_sends_timeout_and_cancels) {
   cr_assert_eq(timers[0].ms, 1500);
   fire_all();
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_DEADLINE_EXCEEDED);
+  cr_assert_eq(r.code, RPC_DEADLINE_EXCEEDED);
   cr_assert(r.local);
   cr_assert(strstr(r.msg, "1500 ms"), "%s", r.msg);
   pump();
@@ -373,11 +373,11 @@ Test(session_cfg, deadline_while_queued) {
   cr_assert_eq(S.nst, 1);
   fire_all(); /* b's deadline, b never got a stream */
   cr_assert(b.done);
-  cr_assert_eq(b.code, CLIENT_DEADLINE_EXCEEDED);
+  cr_assert_eq(b.code, RPC_DEADLINE_EXCEEDED);
   S.answer = ANSWER_OK;
   pump();
   cr_assert(a.done);
-  cr_assert_eq(a.code, CLIENT_OK);
+  cr_assert_eq(a.code, RPC_OK);
   cr_assert_eq(S.nst, 1);
 }
 
@@ -389,7 +389,7 @@ Test(session, cancel) {
   pump();
   client__call_cancel(call);
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_CANCELLED);
+  cr_assert_eq(r.code, RPC_CANCELLED);
   pump();
   cr_assert_eq(S.st[0].close_code, H2_CANCEL);
 }
@@ -400,7 +400,7 @@ Test(session, reset_by_server_is_unavailable) {
   cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
   pump();
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_UNAVAILABLE);
+  cr_assert_eq(r.code, RPC_UNAVAILABLE);
   cr_assert(r.local);
   cr_assert(strstr(r.msg, "reset"), "%s", r.msg);
 }
@@ -422,7 +422,7 @@ Test(session, goaway_lets_taken_calls_finish_and_refuses_new_ones) {
   S.answer = ANSWER_OK;
   pump();
   cr_assert(r[0].done);
-  cr_assert_eq(r[0].code, CLIENT_OK);
+  cr_assert_eq(r[0].code, RPC_OK);
   cr_assert_eq(r[0].nmsg, 1);
 }
 
@@ -437,7 +437,7 @@ Test(session, goaway_before_the_request_is_unavailable) {
     cr_assert_eq(client__session_feed(cs, p, (size_t)n), 0);
   pump();
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_UNAVAILABLE);
+  cr_assert_eq(r.code, RPC_UNAVAILABLE);
   cr_assert(r.local);
   cr_assert(strstr(r.msg, "GOAWAY"), "%s", r.msg);
   cr_assert_eq(S.nst, 0, "the server saw a request it had refused");
@@ -463,7 +463,7 @@ Test(session, goaway_crossing_the_request_is_unavailable) {
   while ((n = h2_session_pull(S.h2, &p)) > 0)
     cr_assert_eq(client__session_feed(cs, p, (size_t)n), 0);
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_UNAVAILABLE);
+  cr_assert_eq(r.code, RPC_UNAVAILABLE);
   cr_assert(strstr(r.msg, "GOAWAY"), "%s", r.msg);
   cr_assert(strstr(r.msg, "not processed"), "%s", r.msg);
   cr_assert_eq(h2_session_feed(S.h2, held, nheld), 0);
@@ -498,7 +498,7 @@ Test(session, http_503_maps_to_unavailable) {
   S.answer = ANSWER_HTTP_503;
   cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
   pump();
-  cr_assert_eq(r.code, CLIENT_UNAVAILABLE);
+  cr_assert_eq(r.code, RPC_UNAVAILABLE);
   cr_assert(strstr(r.msg, "503"), "%s", r.msg);
 }
 
@@ -507,7 +507,7 @@ Test(session, unary_without_message_is_internal) {
   S.answer = ANSWER_NO_MESSAGE;
   cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
   pump();
-  cr_assert_eq(r.code, CLIENT_INTERNAL);
+  cr_assert_eq(r.code, RPC_INTERNAL);
   cr_assert(r.local);
 }
 
@@ -516,7 +516,7 @@ Test(session, streaming_call_may_have_no_message) {
   S.answer = ANSWER_NO_MESSAGE;
   cr_assert_eq(start(&r, 0, 0, NULL), 0);
   pump();
-  cr_assert_eq(r.code, CLIENT_OK);
+  cr_assert_eq(r.code, RPC_OK);
 }
 
 Test(session_cfg, oversized_response_message) {
@@ -526,7 +526,7 @@ Test(session_cfg, oversized_response_message) {
   cr_assert_eq(start(&r, 0, CLIENT_CALL_UNARY, NULL), 0);
   pump();
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_RESOURCE_EXHAUSTED);
+  cr_assert_eq(r.code, RPC_RESOURCE_EXHAUSTED);
   cr_assert(strstr(r.msg, "larger than 10 bytes"), "%s", r.msg);
   cr_assert_eq(S.st[0].close_code, H2_CANCEL);
 }
@@ -537,10 +537,10 @@ Test(session, failure_ends_every_call_and_refuses_new_ones) {
   cr_assert_eq(start(&r[0], 0, 0, NULL), 0);
   pump();
   cr_assert_eq(start(&r[1], 0, 0, NULL), 0); /* queued, never sent */
-  client__session_fail(cs, CLIENT_UNAVAILABLE, "connection reset");
+  client__session_fail(cs, RPC_UNAVAILABLE, "connection reset");
   for (int i = 0; i < 2; i++) {
     cr_assert(r[i].done);
-    cr_assert_eq(r[i].code, CLIENT_UNAVAILABLE);
+    cr_assert_eq(r[i].code, RPC_UNAVAILABLE);
     cr_assert_str_eq(r[i].msg, "connection reset");
   }
   cr_assert_eq(start(&r[2], 0, 0, NULL), ERR_UNAVAILABLE);
@@ -553,10 +553,10 @@ Test(session, free_with_calls_in_flight) {
   S.answer = ANSWER_NONE;
   cr_assert_eq(start(&r, 100, 0, NULL), 0);
   pump();
-  client__session_free(cs, CLIENT_CANCELLED, "closed");
+  client__session_free(cs, RPC_CANCELLED, "closed");
   cs = NULL;
   cr_assert(r.done);
-  cr_assert_eq(r.code, CLIENT_CANCELLED);
+  cr_assert_eq(r.code, RPC_CANCELLED);
   cr_assert_not(timers[0].live); /* the deadline was stopped */
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the request metadata parsers. The first byte picks
  * one; the rest is its input:
- *   0  rpc__timeout_parse, checked against a reference parser
+ *   0  rpc_timeout_parse, checked against a reference parser
  *   1  rpc__base64_decode into a buffer of exactly len*3/4+3 bytes
  *   2  rpc_percent_encode / rpc_percent_decode: decode(encode(x)) == x for
  *      any bytes, and a short output buffer gives a prefix, never a split
@@ -25,7 +25,7 @@
     }                                                                                      \
   } while (0)
 
-/* What rpc_timeout.c clamps to: 8 digits of hours. */
+/* What rpc_timeout_parse (rpc_headers.c) clamps to: 8 digits of hours. */
 #define MAX_TIMEOUT_MS (99999999ull * 3600000ull)
 
 static void *xmalloc(size_t n) {
@@ -39,7 +39,7 @@ static void fuzz_timeout(const uint8_t *data, size_t size) {
   char *v = xmalloc(size);
   memcpy(v, data, size);
   uint64_t ms = 12345;
-  int rc = rpc__timeout_parse(v, size, &ms);
+  int rc = rpc_timeout_parse(v, size, &ms);
 
   /* Reference: one or more digits, then one unit; the value saturates. */
   int valid = size >= 2;
@@ -85,6 +85,13 @@ static void fuzz_timeout(const uint8_t *data, size_t size) {
     /* Exact up to 17 digits; past the parser's saturation point (far
      * beyond the spec's 8 digits) the maximum is accepted too. */
     CHECK(ms == (uint64_t)want || (n >= UINT64_MAX / 100 && ms == MAX_TIMEOUT_MS));
+    /* What the client would send for this deadline reads back no
+     * shorter (rpc_timeout_format, the other half of the vocabulary). */
+    char out[RPC_TIMEOUT_MAX_LEN + 1];
+    size_t olen = rpc_timeout_format(ms, out);
+    uint64_t back = 0;
+    CHECK(olen <= RPC_TIMEOUT_MAX_LEN && rpc_timeout_parse(out, olen, &back) == 0);
+    CHECK(back >= ms);
   }
   free(v);
 }
@@ -160,7 +167,7 @@ static void fuzz_percent(const uint8_t *data, size_t size) {
 }
 
 /* Plain zlib into a buffer of limit+1 bytes: 0 with the bytes, or
- * ERR_MSG_TOO_LARGE, or ERR_PARSE. */
+ * ERR_MSG_TOO_LARGE, or ERR_PROTOCOL. */
 static int ref_inflate(const uint8_t *in, size_t len, uint64_t limit, uint8_t *out,
                        size_t *outlen) {
   z_stream z = {0};
@@ -181,7 +188,7 @@ static int ref_inflate(const uint8_t *in, size_t len, uint64_t limit, uint8_t *o
       break;
     }
     if (zr != Z_OK || z.avail_in == 0) {
-      rc = ERR_PARSE; /* corrupt or truncated */
+      rc = ERR_PROTOCOL; /* corrupt or truncated */
       break;
     }
   }
@@ -198,7 +205,7 @@ static void fuzz_gunzip(const uint8_t *data, size_t size) {
   size_t len = size - 2;
   buf out = BUF_INIT;
   int rc = rpc__gunzip(in, len, limit, &out);
-  CHECK(rc == 0 || rc == ERR_MSG_TOO_LARGE || rc == ERR_PARSE);
+  CHECK(rc == 0 || rc == ERR_MSG_TOO_LARGE || rc == ERR_PROTOCOL);
   CHECK(out.len <= limit + 1); /* one byte past the limit detects overflow */
   if (rc == 0)
     CHECK(out.len <= limit);

@@ -16,6 +16,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ocr.h"
+#include "base/clock.h"
 #include "ocr_internal.h"
 
 /* The helper pool: W-1 threads taking posted parts from one queue. */
@@ -119,19 +120,19 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&mu);
     ocr_engine_set_parts(e, w, post, NULL);
   }
-  t0 = ocr__now_ms();
+  t0 = clock_mono_ms_f();
   rc = ocr__tess_prepare(e, code, 0);
-  printf("init %s: %.1f ms (rc %d)\n", code, ocr__now_ms() - t0, rc);
-  t0 = ocr__now_ms();
+  printf("init %s: %.1f ms (rc %d)\n", code, clock_mono_ms_f() - t0, rc);
+  t0 = clock_mono_ms_f();
   rc = ocr__tess_prepare(e, code, 1);
-  printf("init osd: %.1f ms (rc %d)\n", ocr__now_ms() - t0, rc);
+  printf("init osd: %.1f ms (rc %d)\n", clock_mono_ms_f() - t0, rc);
 
   {
     PIX *pix = pixRead(image);
     double f;
-    t0 = ocr__now_ms();
+    t0 = clock_mono_ms_f();
     f = ocr__text_scale(pix);
-    printf("text scale %.3f (%.1f ms)\n", f, ocr__now_ms() - t0);
+    printf("text scale %.3f (%.1f ms)\n", f, clock_mono_ms_f() - t0);
     pixDestroy(&pix);
   }
   memset(&req, 0, sizeof(req));

@@ -9,6 +9,7 @@
  * or past their deadline are counted too. */
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "rpc_internal.h"
 
@@ -99,7 +100,7 @@ void rpc__llm_note_first_token(rpc_call *c) {
   rpc_llm_metrics *lm = &c->srv->m.llm;
   if (!lm->on)
     return;
-  double s = (double)(app_now_ns() - c->t_start_ns) / 1e9;
+  double s = (double)(clock_mono_ns() - c->t_start_ns) / 1e9;
   metric_observe(lm->ttft_s[rpc__llm_engine_index(c->llm_engine)], s);
 }
 

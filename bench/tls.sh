@@ -4,8 +4,10 @@
 # sends unary ExtractText calls to a mock-engine ocrpc-server, first over
 # h2c, then over TLS 1.3 (certificate made here with openssl), with the
 # same connections and streams, and prints h2load's request rate and the
-# server's CPU time per request for each.
-# Usage: bench/tls.sh BUILD_DIR [REQUESTS] [CONNECTIONS] [STREAMS]
+# server's CPU time per request for each. With CPP_PEER set to the C++ gRPC
+# peer (build-peers/cpp/ocrpc-peer-cpp, `make bench-peers`), the same two
+# runs against it follow (1 CQ, the cores ocrpc's loop gets: one).
+# Usage: [CPP_PEER=PATH] bench/tls.sh BUILD_DIR [REQUESTS] [CONNECTIONS] [STREAMS]
 set -eu
 build=${1:-build}
 n=${2:-200000}
@@ -22,8 +24,16 @@ printf '\000\000\000\000\007\012\005a.png' >"$dir/body"
 run() { # $1: label, $2: scheme, then server flags
   label=$1 scheme=$2
   shift 2
-  "$build/ocrpc-server" --engine mock --host 127.0.0.1 --port 0 --workers 1 \
-    --image-root "$dir" "$@" 2>"$dir/log" &
+  case $label in
+  C++*)
+    "$CPP_PEER" --engine mock --host 127.0.0.1 --port 0 --workers 1 --cqs 1 \
+      --image-root "$dir" "$@" 2>"$dir/log" &
+    ;;
+  *)
+    "$build/ocrpc-server" --engine mock --host 127.0.0.1 --port 0 --workers 1 \
+      --image-root "$dir" "$@" 2>"$dir/log" &
+    ;;
+  esac
   pid=$!
   port=
   while [ -z "$port" ]; do
@@ -51,3 +61,7 @@ echo "| transport | TLS | connections x streams | requests | 2xx | req/s | serve
 echo "|---|---|---|---:|---:|---:|---:|"
 run "h2c (plaintext)" http
 run "TLS" https --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem"
+if [ -n "${CPP_PEER:-}" ]; then
+  run "C++ gRPC, h2c" http
+  run "C++ gRPC, TLS" https --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem"
+fi

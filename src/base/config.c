@@ -170,7 +170,8 @@ static const centry table[] = {
      "on: a call whose grpc-timeout the recognitions queued ahead would miss (queued x "
      "mean run time / workers) is refused at once with UNAVAILABLE"},
     {"TLS_CERT", "--tls-cert", T_STR, OFF(tls_cert), 0, 0, "", NULL,
-     "PEM certificate chain: serve TLS 1.2+ with ALPN h2 (reloaded on SIGHUP)"},
+     "PEM certificate chain: TLS 1.2+ on both ports, ALPN h2 and http/1.1 (reloaded on "
+     "SIGHUP)"},
     {"TLS_KEY", "--tls-key", T_STR, OFF(tls_key), 0, 0, "", NULL,
      "PEM private key of --tls-cert (reloaded on SIGHUP)"},
     {"TLS_CLIENT_CA", "--tls-client-ca", T_STR, OFF(tls_client_ca), 0, 0, "", NULL,

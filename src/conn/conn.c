@@ -372,9 +372,13 @@ buf *conn_output(conn *c) { return &c->out; }
 void conn_written(conn *c) {
   if (c->closing)
     return;
-  if (c->proto == CONN_H1)
+  /* close_after_flush first: a TLS failure on an HTTP/1.1 connection
+   * (REST over TLS) closes once its alert is out, as HTTP/2 ones do. */
+  if (c->close_after_flush)
+    conn__close(c);
+  else if (c->proto == CONN_H1)
     conn__h1_written(c);
-  else if (c->close_after_flush || (c->h2 && !h2_session_alive(c->h2)))
+  else if (c->h2 && !h2_session_alive(c->h2))
     conn__close(c);
 }
 

@@ -339,20 +339,14 @@ static void accept_conn(uv_stream_t *listener, int status, int http_only) {
   DLIST_PUSH(srv->conns, c);
   srv->nconns++;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (http_only) {
-    conn_start(c->conn, CONN_H1);
-  } else if (srv->tls_ctx) {
-    /* TLS: ALPN is h2 only, so no sniffing; the handshake timeout covers
-     * the TLS handshake, the preface and SETTINGS. */
-    if (!(c->tls = loop__tls_new(srv->tls_ctx))) {
-      log_error("conn %llu: cannot create a TLS session", (unsigned long long)c->id);
-      close_conn(c);
-      return;
-    }
-    conn_start(c->conn, CONN_H2);
-  } else {
-    conn_start(c->conn, CONN_SNIFF);
+  /* TLS: the decrypted first bytes are sniffed as on the plaintext port
+   * (ALPN h2 or http/1.1 tells the client which to send). */
+  if (srv->tls_ctx && !(c->tls = loop__tls_new(srv->tls_ctx, http_only))) {
+    log_error("conn %llu: cannot create a TLS session", (unsigned long long)c->id);
+    close_conn(c);
+    return;
   }
+  conn_start(c->conn, http_only ? CONN_H1 : CONN_SNIFF);
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
@@ -434,13 +428,15 @@ int loop__listen(loop_server *srv) {
   uv_idle_init(srv->loop, &srv->flush_idle);
   /* Test harnesses read the port from the first line ("listening on"):
    * the HTTP line says "at" so that it never matches theirs. */
-  /* With TLS the port offers ALPN h2 only, so it answers gRPC alone. */
+  /* With TLS both ports speak it (ALPN h2 and http/1.1 on the gRPC port,
+   * http/1.1 on the REST port): no plaintext port is left open. */
   int rc = listen_on(srv, &srv->listener, srv->cfg->port, on_connection,
-                     srv->tls_ctx ? "listening on %s%s%s:%d (gRPC over TLS)"
+                     srv->tls_ctx ? "listening on %s%s%s:%d (gRPC and HTTP/1.1 over TLS)"
                                   : "listening on %s%s%s:%d (gRPC and HTTP/1.1)");
   if (rc || srv->cfg->http_port_num < 0)
     return rc;
   srv->http_listening = 1;
   return listen_on(srv, &srv->http_listener, srv->cfg->http_port_num, on_http_connection,
-                   "REST over HTTP/1.1 at %s%s%s:%d");
+                   srv->tls_ctx ? "REST over HTTP/1.1 at %s%s%s:%d (over TLS)"
+                                : "REST over HTTP/1.1 at %s%s%s:%d");
 }

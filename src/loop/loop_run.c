@@ -309,7 +309,7 @@ int loop_run(const config *cfg) {
   if (cfg->tls_cert[0]) {
     tls_ok = (srv->tls_ctx = loop__tls_ctx_new(cfg)) != NULL;
     if (tls_ok)
-      log_info("TLS on: TLS 1.2+, ALPN h2%s",
+      log_info("TLS on: TLS 1.2+, ALPN h2 and http/1.1%s",
                cfg->tls_client_ca[0] ? ", client certificates required" : "");
   }
   loop__metrics_start(srv);

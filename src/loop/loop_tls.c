@@ -3,7 +3,7 @@
  * BIO, the plaintext out of SSL_read goes to the h2 session, and what
  * SSL_write and the handshake produce is taken from the write BIO for the
  * socket, so h2 stays I/O-free and the loop keeps its one write path.
- * ALPN h2 only, TLS 1.2 and later; certificate, key and client CA are
+ * ALPN h2 and http/1.1, TLS 1.2 and later; certificate, key and client CA are
  * reloaded on SIGHUP into a new context that new connections use (open
  * ones keep theirs). Loop thread. */
 #include "loop_tls.h"
@@ -23,6 +23,7 @@ struct loop_tls {
 };
 
 static const unsigned char ALPN_H2[] = "h2";
+static const unsigned char ALPN_H1[] = "http/1.1";
 
 static void log_ssl_errors(const char *what) {
   unsigned long e;
@@ -33,25 +34,34 @@ static void log_ssl_errors(const char *what) {
   }
 }
 
-/* ALPN: h2 or nothing. A client that offers ALPN without h2 fails the
- * handshake with no_application_protocol (RFC 7301); one that offers no
- * ALPN at all gets HTTP/2 with prior knowledge. */
+/* ALPN: h2 when the client offers it (gRPC needs it), else http/1.1
+ * (REST); a session marked HTTP/1.1-only (the REST port) never picks h2.
+ * A client that offers neither fails the handshake with
+ * no_application_protocol (RFC 7301); one that offers no ALPN at all is
+ * told nothing and its first bytes decide (the plaintext port's sniff). */
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg) {
-  (void)ssl;
   (void)arg;
+  int h1_only = SSL_get_app_data(ssl) != NULL;
+  const unsigned char *h1 = NULL;
   for (unsigned int i = 0; i < inlen;) {
     unsigned int n = in[i];
     if (i + 1 + n > inlen)
       break;
-    if (n == 2 && memcmp(in + i + 1, ALPN_H2, 2) == 0) {
+    if (!h1_only && n == 2 && memcmp(in + i + 1, ALPN_H2, 2) == 0) {
       *out = in + i + 1;
       *outlen = 2;
       return SSL_TLSEXT_ERR_OK;
     }
+    if (n == 8 && memcmp(in + i + 1, ALPN_H1, 8) == 0)
+      h1 = in + i + 1;
     i += 1 + n;
   }
-  return SSL_TLSEXT_ERR_ALERT_FATAL;
+  if (!h1)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = h1;
+  *outlen = 8;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 SSL_CTX *loop__tls_ctx_new(const config *cfg) {
@@ -93,7 +103,7 @@ fail:
 
 void loop__tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
 
-loop_tls *loop__tls_new(SSL_CTX *ctx) {
+loop_tls *loop__tls_new(SSL_CTX *ctx, int h1_only) {
   loop_tls *t = ocrpc_calloc(1, sizeof *t);
   t->ssl = SSL_new(ctx); /* holds a reference: a reload does not free ctx */
   t->rbio = BIO_new(BIO_s_mem());
@@ -106,6 +116,8 @@ loop_tls *loop__tls_new(SSL_CTX *ctx) {
     return NULL;
   }
   SSL_set_bio(t->ssl, t->rbio, t->wbio);
+  if (h1_only)
+    SSL_set_app_data(t->ssl, t); /* any non-NULL marks it */
   SSL_set_accept_state(t->ssl);
   return t;
 }

@@ -16,15 +16,16 @@
 typedef struct loop_tls loop_tls;
 
 /* A server context from cfg->tls_cert, tls_key and (mutual TLS)
- * tls_client_ca: TLS 1.2 and later, ALPN h2. Returns NULL after logging
+ * tls_client_ca: TLS 1.2 and later, ALPN h2 or http/1.1. Returns NULL after logging
  * why (unreadable file, key not matching the certificate). */
 SSL_CTX *loop__tls_ctx_new(const config *cfg);
 
 /* Drops our reference; sessions made from it keep theirs. NULL: no-op. */
 void loop__tls_ctx_free(SSL_CTX *ctx);
 
-/* A server session on ctx; NULL when out of memory. */
-loop_tls *loop__tls_new(SSL_CTX *ctx);
+/* A server session on ctx; NULL when out of memory. h1_only: ALPN never
+ * selects h2 (the REST port, which speaks HTTP/1.1 alone). */
+loop_tls *loop__tls_new(SSL_CTX *ctx, int h1_only);
 void loop__tls_free(loop_tls *t);
 
 /* Receives plaintext, borrowed until it returns; non-zero stops feeding. */

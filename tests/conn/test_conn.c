@@ -392,3 +392,25 @@ Test(conn, timers_bound_the_sniff_the_handshake_and_idle_time) {
   fake_conn_free(&fc);
   fake_server_free(&fs);
 }
+
+/* src/loop asks for close-after-flush when TLS fails under a connection
+ * (a bad record, a failed handshake): HTTP/1.1 ones (REST over TLS) must
+ * close once the output is out, as HTTP/2 ones do — they stayed open. */
+Test(conn, close_after_flush_closes_http11_and_sniffing_connections) {
+  fake_server fs;
+  fake_server_init(&fs, 3, args, 0);
+  fake_conn fc;
+  fake_conn_open(&fc, &fs, CONN_H1);
+  cr_assert_eq(conn_close_after_flush(fc.c), 1);
+  cr_assert_eq(fc.reading, 0, "nothing more is read");
+  fake_conn_settle(&fc);
+  cr_assert(fc.closed, "an HTTP/1.1 connection stayed open after close-after-flush");
+  fake_conn_free(&fc);
+
+  fake_conn_open(&fc, &fs, CONN_SNIFF);
+  cr_assert_eq(conn_close_after_flush(fc.c), 1);
+  fake_conn_settle(&fc);
+  cr_assert(fc.closed, "a connection still sniffing stayed open");
+  fake_conn_free(&fc);
+  fake_server_free(&fs);
+}

@@ -27,10 +27,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -65,6 +67,7 @@ struct Options {
   int preposted = 32;
   std::string image_root = ".";
   std::string language = "korean";
+  std::string tls_cert, tls_key;  // both set: TLS (bench/tls.sh)
 };
 Options g_opt;
 std::string g_root;  // realpath of the image root
@@ -477,7 +480,8 @@ std::unique_ptr<grpc::Server> g_server;
 void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [--port N] [--host H] [--engine mock|tesseract] [--workers N]\n"
-          "          [--cqs N] [--preposted N] [--image-root DIR] [--language L]\n",
+          "          [--cqs N] [--preposted N] [--image-root DIR] [--language L]\n"
+          "          [--tls-cert PEM --tls-key PEM]\n",
           argv0);
   exit(2);
 }
@@ -513,6 +517,8 @@ int main(int argc, char **argv) {
     else if (a == "--preposted") g_opt.preposted = atoi(val().c_str());
     else if (a == "--image-root") g_opt.image_root = val();
     else if (a == "--language") g_opt.language = val();
+    else if (a == "--tls-cert") g_opt.tls_cert = val();
+    else if (a == "--tls-key") g_opt.tls_key = val();
     else usage(argv[0]);
   }
   if (g_opt.workers < 1 || g_opt.cqs < 1 || g_opt.preposted < 1) usage(argv[0]);
@@ -534,7 +540,24 @@ int main(int argc, char **argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   std::string addr = g_opt.host + ":" + std::to_string(g_opt.port);
-  builder.AddListeningPort(addr, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!g_opt.tls_cert.empty() || !g_opt.tls_key.empty()) {
+    // The same PEM files ocrpc gets in bench/tls.sh; no client certificates.
+    auto slurp = [](const std::string &path) {
+      std::ifstream f(path);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      if (!f || ss.str().empty()) {
+        fprintf(stderr, "cpp-peer: cannot read %s\n", path.c_str());
+        exit(2);
+      }
+      return ss.str();
+    };
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({slurp(g_opt.tls_key), slurp(g_opt.tls_cert)});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(addr, creds, &port);
   builder.SetMaxReceiveMessageSize(100 << 20);
   builder.SetMaxSendMessageSize(100 << 20);
   builder.RegisterService(&service);

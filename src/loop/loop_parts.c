@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "loop_parts.h"
 
 typedef struct part_job {
@@ -58,9 +59,7 @@ static void on_async(uv_async_t *h) {
 }
 
 int loop_parts_new(uv_loop_t *loop, exec *ex, loop_parts **out) {
-  loop_parts *p = calloc(1, sizeof *p);
-  if (!p)
-    return ERR_NOMEM;
+  loop_parts *p = ocrpc_calloc(1, sizeof *p);
   if (uv_async_init(loop, &p->async, on_async)) {
     free(p);
     return ERR_NOMEM;
@@ -76,9 +75,7 @@ int loop_parts_new(uv_loop_t *loop, exec *ex, loop_parts **out) {
 
 int loop_parts_post(void *ud, ocr_part_fn fn, void *arg) {
   loop_parts *p = ud;
-  part_job *j = malloc(sizeof *j);
-  if (!j)
-    return ERR_NOMEM;
+  part_job *j = ocrpc_malloc(sizeof *j);
   j->fn = fn;
   j->arg = arg;
   pthread_mutex_lock(&p->mu);

@@ -12,11 +12,12 @@ typedef struct uv_loop_s uv_loop_t;
 typedef struct loop_parts loop_parts;
 
 /* Creates the hook on loop, submitting through ex (both borrowed, must
- * outlive it). 0 or ERR_NOMEM. Loop thread. */
+ * outlive it). 0 or ERR_NOMEM (libuv could not make its async handle).
+ * Loop thread. */
 int loop_parts_new(uv_loop_t *loop, exec *ex, loop_parts **out);
 
 /* An ocr_post_fn (ud: the loop_parts): queues fn for a worker. 0, or
- * ERR_NOMEM / ERR_UNAVAILABLE (closed); fn is then never called. Any
+ * ERR_UNAVAILABLE (closed); fn is then never called. Any
  * thread. */
 int loop_parts_post(void *ud, ocr_part_fn fn, void *arg);
 

@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ocrpc_alloc.h"
 #include "ocr_internal.h"
 
 /* Smaller pages are read whole: layout analysis done twice and the
@@ -223,23 +224,19 @@ static void helper(void *arg, int run) {
   release(sp);
 }
 
-static int grow(void **a, int *cap, int n, size_t size) {
-  void *p;
-
+/* Makes room for element n of *a (capacity *cap, doubling). Aborts when
+ * out of memory (base/ocrpc_alloc.h). */
+static void grow(void **a, int *cap, int n, size_t size) {
   if (n < *cap)
-    return 0;
+    return;
   *cap = *cap ? 2 * *cap : 16;
-  p = realloc(*a, (size_t)*cap * size);
-  if (p == NULL)
-    return ERR_NOMEM;
-  *a = p;
-  return 0;
+  *a = ocrpc_realloc(*a, (size_t)*cap * size);
 }
 
 /* The text blocks of the layout analysis (api has the image) and their
  * lines, in reading order: blocks[i] holds lines first[i] .. first[i+1]-1.
- * 0, 1 (the page stays whole: no layout, turned or vertical text) or
- * ERR_NOMEM. The caller frees the arrays. */
+ * 0 or 1 (the page stays whole: no layout, turned or vertical text). The
+ * caller frees the arrays. */
 static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, box4 **lines,
                   int *nlines, box4 **words, int *nwords, BOXA *all) {
   TessPageIterator *it = TessBaseAPIAnalyseLayout(api);
@@ -277,11 +274,8 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
         break;
       }
       if (in_text && TessPageIteratorBoundingBox(it, RIL_BLOCK, &l, &t, &r, &b)) {
-        if (grow((void **)blocks, &cap_b, *nblocks, sizeof(box4)) != 0 ||
-            grow((void **)first, &cap_f, *nblocks + 1, sizeof(int)) != 0) {
-          rc = ERR_NOMEM;
-          break;
-        }
+        grow((void **)blocks, &cap_b, *nblocks, sizeof(box4));
+        grow((void **)first, &cap_f, *nblocks + 1, sizeof(int));
         (*blocks)[*nblocks] = (box4){l, t, r, b, 0};
         (*first)[*nblocks] = *nlines;
         (*nblocks)++;
@@ -298,20 +292,14 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
         boxaAddBox(all, bx, L_INSERT);
     }
     if (in_text && TessPageIteratorBoundingBox(it, RIL_TEXTLINE, &l, &t, &r, &b)) {
-      if (grow((void **)lines, &cap_l, *nlines, sizeof(box4)) != 0) {
-        rc = ERR_NOMEM;
-        break;
-      }
+      grow((void **)lines, &cap_l, *nlines, sizeof(box4));
       (*lines)[(*nlines)++] = (box4){l, t, r, b, 0};
       /* The line's words, for the part's image: a line's box may span
        * other lines' ink (a drop capital makes it tall), its words' boxes
        * hardly. */
       do {
         if (TessPageIteratorBoundingBox(it, RIL_WORD, &l, &t, &r, &b)) {
-          if (grow((void **)words, &cap_w, *nwords, sizeof(box4)) != 0) {
-            rc = ERR_NOMEM;
-            break;
-          }
+          grow((void **)words, &cap_w, *nwords, sizeof(box4));
           (*words)[(*nwords)++] = (box4){l, t, r, b, *nlines - 1};
         }
         more = TessPageIteratorNext(it, RIL_WORD);
@@ -330,8 +318,7 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
 
 /* Cuts the blocks into parts of about target lines (a block of fewer stays
  * whole), in reading order, into *out: each covers its lines' boxes and a
- * white border. Returns the number of parts
- * or -1 when out of memory. */
+ * white border. Returns the number of parts. */
 static int cut(const int *first, int nblocks, const box4 *lines, int target, int w, int h,
                piece **out) {
   piece *p = NULL;
@@ -363,10 +350,7 @@ static int cut(const int *first, int nblocks, const box4 *lines, int target, int
       b = imin(b, h);
       if (r <= l || b <= t)
         continue;
-      if (grow((void **)&p, &cap, n, sizeof(piece)) != 0) {
-        free(p);
-        return -1;
-      }
+      grow((void **)&p, &cap, n, sizeof(piece));
       memset(&p[n], 0, sizeof(piece));
       p[n].rect[0] = l;
       p[n].rect[1] = t;
@@ -439,30 +423,23 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
     int parts = idle + 1;
 
     rc = cut(first, nblocks, lines, (nlines + parts - 1) / parts, w, h, &pieces);
-    rc = rc < 0 ? ERR_NOMEM : rc < 2 ? 1 : rc;
+    rc = rc < 2 ? 1 : rc;
   } else if (rc == 0) {
     rc = 1;
   }
   free(blocks);
   free(first);
-  if (rc == 1 || rc < 0) {
+  if (rc == 1) {
     boxaDestroy(&all);
     free(words);
     free(lines);
     free(pieces);
     /* The whole-page reading does its own layout analysis again. */
     TessBaseAPIClear(api);
-    return rc == 1 ? 1 : ocr__fail(out, ERR_NOMEM, "no memory for the page's parts");
+    return 1;
   }
 
-  sp = calloc(1, sizeof(*sp));
-  if (sp == NULL) {
-    boxaDestroy(&all);
-    free(words);
-    free(lines);
-    free(pieces);
-    return ocr__fail(out, ERR_NOMEM, "no memory for the page's parts");
-  }
+  sp = ocrpc_calloc(1, sizeof(*sp));
   pthread_mutex_init(&sp->mu, NULL);
   pthread_cond_init(&sp->cv, NULL);
   sp->refs = 1;

@@ -8,4 +8,4 @@ here="$(cd "$(dirname "$0")" && pwd)"
 "$here/../../scripts/install-node-deps.sh"
 cd "$here"
 exec node --test --test-concurrency=1 test/behaviour.test.js test/shutdown.test.js \
-  test/auth.test.js test/llm.test.js test/tls.test.js
+  test/auth.test.js test/llm.test.js test/tls.test.js test/overload.test.js

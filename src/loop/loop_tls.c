@@ -22,8 +22,9 @@ struct loop_tls {
   int handshake_done;
 };
 
-static const unsigned char ALPN_H2[] = "h2";
-static const unsigned char ALPN_H1[] = "http/1.1";
+/* Our ALPN lists in wire form (length-prefixed), in preference order. */
+static const unsigned char ALPN_ALL[] = "\x02h2\x08http/1.1";
+static const unsigned char ALPN_H1_ONLY[] = "\x08http/1.1";
 
 static void log_ssl_errors(const char *what) {
   unsigned long e;
@@ -42,25 +43,15 @@ static void log_ssl_errors(const char *what) {
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg) {
   (void)arg;
-  int h1_only = SSL_get_app_data(ssl) != NULL;
-  const unsigned char *h1 = NULL;
-  for (unsigned int i = 0; i < inlen;) {
-    unsigned int n = in[i];
-    if (i + 1 + n > inlen)
-      break;
-    if (!h1_only && n == 2 && memcmp(in + i + 1, ALPN_H2, 2) == 0) {
-      *out = in + i + 1;
-      *outlen = 2;
-      return SSL_TLSEXT_ERR_OK;
-    }
-    if (n == 8 && memcmp(in + i + 1, ALPN_H1, 8) == 0)
-      h1 = in + i + 1;
-    i += 1 + n;
-  }
-  if (!h1)
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  *out = h1;
-  *outlen = 8;
+  /* OpenSSL walks the client's list (it checks the length prefixes) and
+   * picks the first of ours the client offers: h2 before http/1.1. */
+  const unsigned char *ours = SSL_get_app_data(ssl) != NULL ? ALPN_H1_ONLY : ALPN_ALL;
+  unsigned int ours_len = ours == ALPN_ALL ? sizeof ALPN_ALL - 1 : sizeof ALPN_H1_ONLY - 1;
+  unsigned char *sel;
+  if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
+  *out = sel;
   return SSL_TLSEXT_ERR_OK;
 }
 

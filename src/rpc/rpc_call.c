@@ -445,8 +445,6 @@ static int on_message(void *ud, const uint8_t *data, size_t len, int compressed)
   if (c->srv->decoder &&
       len > (compressed ? c->srv->decode_over_gzip : c->srv->decode_over)) {
     int rc = rpc__decode_submit(c, data, len, compressed);
-    if (rc < 0)
-      return rc;
     if (rc == 0) /* handed over (and maybe answered already) */
       return c->state == CALL_DONE ? ERR_PROTOCOL : 0;
   }

@@ -192,8 +192,8 @@ struct rpc_call {
 /* Hands one request message (data: the deframer's buffer, taken over, or
  * bytes copied) to the server's decoder: inflated if compressed, checked,
  * decoded there; the call continues on the loop in rpc__call_decoded.
- * Returns 0; 1 when the decoder refused the job (decode inline instead;
- * data is untouched); or answers the call and returns ERR_NOMEM. */
+ * Returns 0, or 1 when the decoder refused the job (decode inline instead;
+ * data is untouched). */
 int rpc__decode_submit(rpc_call *c, const uint8_t *data, size_t len, int compressed);
 /* The call goes away while its message is being decoded: the result is
  * dropped when it comes. */

@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "log.h"
+#include "text.h"
 
 int access_log_on_ = 1;
 
@@ -67,43 +68,6 @@ static char *put_str(char *p, const char *s) {
   size_t n = strnlen(s, MAX_VALUE);
   memcpy(p, s, n);
   return p + n;
-}
-
-static char *put_u64(char *p, uint64_t v) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n)
-    *p++ = tmp[--n];
-  return p;
-}
-
-/* ".000" to ".999": the fraction of a millisecond value copied whole
- * instead of three divisions per number (three numbers per line). */
-static char fractions[1000][4];
-
-static void fractions_init(void) {
-  for (int i = 0; i < 1000; i++) {
-    fractions[i][0] = '.';
-    fractions[i][1] = (char)('0' + i / 100);
-    fractions[i][2] = (char)('0' + i / 10 % 10);
-    fractions[i][3] = (char)('0' + i % 10);
-  }
-}
-
-/* Milliseconds with three decimals ("12.345"), from rounded microseconds. */
-static char *put_ms(char *p, double ms) {
-  /* Signed conversion: one instruction, where unsigned needs a branch. */
-  uint64_t us = ms > 0 ? (uint64_t)(int64_t)(ms * 1000.0 + 0.5) : 0;
-  if (us < 1000)
-    *p++ = '0'; /* the usual case on a fast path: no division loop */
-  else
-    p = put_u64(p, us / 1000);
-  memcpy(p, fractions[us % 1000], 4);
-  return p + 4;
 }
 
 /* A JSON string, quoted. */
@@ -166,10 +130,10 @@ static char *put_text_value(char *p, const char *s) {
   p = LIT(p, k);                                                                           \
   if (e->status_name)                                                                      \
     p = put_str(p, e->status_name), p = LIT(p, " grpc_code=");                             \
-  p = put_u64(p, (uint64_t)((v) < 0 ? 0 : (v)));
-#define TEXT_OPT_MS(k, v) (p = LIT(p, k), p = (v) < 0 ? LIT(p, "-") : put_ms(p, v));
-#define TEXT_MS(k, v) (p = LIT(p, k), p = put_ms(p, v));
-#define TEXT_U64(k, v) (p = LIT(p, k), p = put_u64(p, v));
+  p = text_put_u64(p, (uint64_t)((v) < 0 ? 0 : (v)));
+#define TEXT_OPT_MS(k, v) (p = LIT(p, k), p = (v) < 0 ? LIT(p, "-") : text_put_ms(p, v));
+#define TEXT_MS(k, v) (p = LIT(p, k), p = text_put_ms(p, v));
+#define TEXT_U64(k, v) (p = LIT(p, k), p = text_put_u64(p, v));
 #define TEXT_REQUEST_ID(k, v)                                                              \
   p = LIT(p, k);                                                                           \
   if (!(v))                                                                                \
@@ -198,12 +162,12 @@ static char *format_text(char *p, const access_entry *e) {
   p = LIT(p, k);                                                                           \
   if (e->status_name)                                                                      \
     p = put_json_str(p, e->status_name), p = LIT(p, ",\"grpc_code\":");                    \
-  p = put_u64(p, (uint64_t)((v) < 0 ? 0 : (v)));
+  p = text_put_u64(p, (uint64_t)((v) < 0 ? 0 : (v)));
 #define JSON_OPT_MS(k, v)                                                                  \
   if ((v) >= 0)                                                                            \
-    p = LIT(p, k), p = put_ms(p, v);
-#define JSON_MS(k, v) (p = LIT(p, k), p = put_ms(p, v));
-#define JSON_U64(k, v) (p = LIT(p, k), p = put_u64(p, v));
+    p = LIT(p, k), p = text_put_ms(p, v);
+#define JSON_MS(k, v) (p = LIT(p, k), p = text_put_ms(p, v));
+#define JSON_U64(k, v) (p = LIT(p, k), p = text_put_u64(p, v));
 #define JSON_REQUEST_ID JSON_STR
 #define JSON_MESSAGE JSON_STR
 #define JSON_FIELD(name, kind) JSON_##kind(",\"" #name "\":", e->name)
@@ -218,8 +182,6 @@ void access_log_write(const access_entry *e) {
   int level = e->failed ? LOG_WARN : LOG_INFO;
   if (!access_log_on_ || log_level_ > level)
     return;
-  if (!fractions[0][0])
-    fractions_init();
   if (ACCESS_LOG_BUFFER - ab.len < LINE_MAX)
     access_log_flush();
   int was_empty = ab.len == 0;

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "base/ocrpc_alloc.h"
+#include "base/text.h"
 #include "health.pb.h"
 #include "llm/llm_backend.h"
 #include "rpc_internal.h"
@@ -56,45 +57,26 @@ void rpc__kv_add(rpc_kv *kv, const char *key, const char *value) {
   kv_add_n(kv, key, slen(key), value, slen(value));
 }
 
-/* Writes v in decimal at dst; returns the length. Formats without
- * printf: this runs for every response. */
-static size_t fmt_ulong(char *dst, unsigned long v) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    dst[i] = tmp[n - 1 - i];
-  return n;
-}
-
 #define kv_addi(kv, key, v) kv_addi_n((kv), (key), sizeof(key) - 1, (v))
 #define kv_add_ms(kv, key, ms) kv_add_ms_n((kv), (key), sizeof(key) - 1, (ms))
 
+_Static_assert(sizeof(((rpc_kv *)0)->buf[0]) > TEXT_MS_MAX, "a number and its NUL fit");
+
 static void kv_addi_n(rpc_kv *kv, const char *key, size_t klen, int v) {
   char *b = kv->buf[kv->nbuf++];
-  size_t n = 0;
+  char *p = b;
   if (v < 0)
-    b[n++] = '-';
-  n += fmt_ulong(b + n, v < 0 ? 0u - (unsigned)v : (unsigned)v);
-  b[n] = 0;
-  kv_add_n(kv, key, klen, b, n);
+    *p++ = '-';
+  p = text_put_u64(p, v < 0 ? 0u - (unsigned)v : (unsigned)v);
+  *p = 0;
+  kv_add_n(kv, key, klen, b, (size_t)(p - b));
 }
 
-/* Milliseconds with three decimals: "12.345". */
 static void kv_add_ms_n(rpc_kv *kv, const char *key, size_t klen, double ms) {
-  unsigned long us = ms > 0 ? (unsigned long)(ms * 1000.0 + 0.5) : 0;
   char *b = kv->buf[kv->nbuf++];
-  size_t n = fmt_ulong(b, us / 1000);
-  unsigned frac = (unsigned)(us % 1000);
-  b[n++] = '.';
-  b[n++] = (char)('0' + frac / 100);
-  b[n++] = (char)('0' + frac / 10 % 10);
-  b[n++] = (char)('0' + frac % 10);
-  b[n] = 0;
-  kv_add_n(kv, key, klen, b, n);
+  char *p = text_put_ms(b, ms);
+  *p = 0;
+  kv_add_n(kv, key, klen, b, (size_t)(p - b));
 }
 
 void rpc__ocr_kv(const ocr_result *r, ocr_engine *eng, double queue_ms, rpc_kv *kv) {

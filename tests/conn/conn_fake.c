@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "exec_now.h"
 #include "jobs/jobs.h"
 #include "ocr/ocr.h"
 #include "rest/rest.h"
@@ -20,19 +21,6 @@ void fake_check_failed(const char *file, int line, const char *what) {
 }
 
 /* ---- executors ---- */
-
-static int now_submit(exec *ex, exec_job *job) {
-  (void)ex;
-  job->work(job);
-  job->done(job, 0);
-  return 0;
-}
-
-static int now_cancel(exec *ex, exec_job *job) {
-  (void)ex;
-  (void)job;
-  return ERR_INVAL; /* it already ran */
-}
 
 typedef struct qjob {
   exec_job *job;
@@ -81,7 +69,7 @@ void fake_exec_drain(void) {
   queue.head = queue.n = 0;
 }
 
-exec fake_exec_now = {now_submit, now_cancel, NULL, 0, 0};
+exec fake_exec_now = EXEC_NOW_INIT;
 exec fake_exec_queued = {q_submit, q_cancel, NULL, 0, 0};
 
 /* ---- virtual clock ---- */

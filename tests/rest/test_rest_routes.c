@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "app/app.h"
-#include "base/err.h"
+#include "exec_now.h"
 #include "rest/rest.h"
 
 static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,
@@ -40,18 +40,7 @@ static int respond(void *conn, int status, const hdr *h, size_t n, const uint8_t
 
 static const rest_transport tr = {.respond = respond};
 
-static int run_now(exec *ex, exec_job *j) {
-  (void)ex;
-  j->work(j);
-  j->done(j, 0);
-  return 0;
-}
-static int no_cancel(exec *ex, exec_job *j) {
-  (void)ex;
-  (void)j;
-  return ERR_INVAL;
-}
-static exec ex = {run_now, no_cancel, NULL, 0, 0};
+static exec ex = EXEC_NOW_INIT;
 
 static config cfg;
 static ocr_engine *engine;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "exec_now.h"
 #include "ocr/ocr.h"
 
 fake_stream *fake_stream_get(fake_conn *fc, int32_t id) {
@@ -107,22 +108,9 @@ void fake_conn_free(fake_conn *fc) {
 
 /* ---- executors ---- */
 
-static int now_submit(exec *ex, exec_job *job) {
-  (void)ex;
-  job->work(job);
-  job->done(job, 0);
-  return 0;
-}
-
-static int now_cancel(exec *ex, exec_job *job) {
-  (void)ex;
-  (void)job;
-  return ERR_INVAL; /* it already ran */
-}
-
 void exec_run_now_init(exec *ex) {
-  ex->submit = now_submit;
-  ex->cancel = now_cancel;
+  ex->submit = exec_now_submit;
+  ex->cancel = exec_now_cancel;
   ex->ud = NULL;
 }
 

@@ -38,6 +38,8 @@ typedef struct app {
    * encode (results measured with options["timings"]="1"). */
   struct metric *m_phase[5];
   struct metric *m_last_image; /* the last ocr_images_total series used */
+  /* ocr_requests_shed_total by app_door and app_shed_reason. */
+  struct metric *m_shed[2][2];
   int m_last_err;
   char m_last_lang[64];
 } app;
@@ -47,7 +49,8 @@ struct metrics;
 /* Registers the recognition path's families in m (borrowed, must outlive
  * a): ocr_images_total{language,result}, ocr_recognition_seconds,
  * ocr_queue_wait_seconds, ocr_result_cache_hits_total,
- * ocr_result_cache_misses_total and ocr_phase_seconds{phase}. Returns 0,
+ * ocr_result_cache_misses_total, ocr_phase_seconds{phase} and
+ * ocr_requests_shed_total{protocol,reason}. Returns 0,
  * or ERR_INVAL when m already has one of these families. Loop thread. */
 int app_metrics_register(app *a, struct metrics *m);
 
@@ -128,13 +131,21 @@ double app_recog_queue_ms(const app_recog *r);
 /* Describes an OCR result for the job store; strings borrowed from r. */
 void app_jobs_result(const ocr_result *r, int32_t index, jobs_result *jr);
 
+/* The front door asking app_admit: ocr_requests_shed_total's protocol
+ * label ("grpc", "http"). */
+typedef enum app_door { APP_DOOR_GRPC, APP_DOOR_HTTP } app_door;
+
+/* Why app_admit refused: ocr_requests_shed_total's reason label. */
+typedef enum app_shed_reason { APP_SHED_QUEUE_FULL, APP_SHED_DEADLINE } app_shed_reason;
+
 /* Admission control (app_admit.c): 1 when a new recognition should be
  * refused now, with the reason in msg (size bytes, NUL-terminated): the
  * executor already holds --max-queued-jobs recognitions waiting for a
  * worker, or (with --shed-by-deadline on and deadline_ns != 0, a time of
  * clock_mono_ns) the recognitions queued ahead would take longer than the
- * deadline leaves. 0: admit. Loop thread. */
-int app_admit(const app *a, uint64_t deadline_ns, char *msg, size_t size);
+ * deadline leaves; the refusal is counted in ocr_requests_shed_total
+ * under door (once metrics are registered). 0: admit. Loop thread. */
+int app_admit(app *a, app_door door, uint64_t deadline_ns, char *msg, size_t size);
 
 /* ---- the result cache's steps, public for tests ---- */
 

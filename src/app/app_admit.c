@@ -7,10 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "app.h"
+#include "base/clock.h"
+#include "base/metrics.h"
 
-int app_admit(const app *a, uint64_t deadline_ns, char *msg, size_t size) {
+/* Counts a refusal; returns 1 for app_admit to return. */
+static int shed(app *a, app_door door, app_shed_reason why) {
+  if (a->m_shed[door][why])
+    metric_inc(a->m_shed[door][why]);
+  return 1;
+}
+
+int app_admit(app *a, app_door door, uint64_t deadline_ns, char *msg, size_t size) {
   const exec *ex = a->ex;
   const config *cfg = a->cfg;
   size_t workers = cfg->workers > 0 ? (size_t)cfg->workers : 1;
@@ -19,7 +27,7 @@ int app_admit(const app *a, uint64_t deadline_ns, char *msg, size_t size) {
   if (queued >= max_queued) {
     snprintf(msg, size, "overloaded: %zu recognitions queued (--max-queued-jobs %zu)",
              queued, max_queued);
-    return 1;
+    return shed(a, door, APP_SHED_QUEUE_FULL);
   }
   if (!deadline_ns || !queued || ex->service_ms <= 0 ||
       strcmp(cfg->shed_by_deadline, "on") != 0)
@@ -37,5 +45,5 @@ int app_admit(const app *a, uint64_t deadline_ns, char *msg, size_t size) {
            "overloaded: the deadline leaves %.0f ms, the %zu recognitions queued ahead "
            "take about %.0f ms",
            left_ms, queued, need_ms);
-  return 1;
+  return shed(a, door, APP_SHED_DEADLINE);
 }

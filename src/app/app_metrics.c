@@ -3,7 +3,7 @@
  * language and result, the time each waited for a worker and spent in the
  * engine (measured on the worker, handed back inside the result), and the
  * result cache's hits and misses (read from the app's own counters at
- * scrape time). Loop thread. */
+ * scrape time), and the requests admission control shed. Loop thread. */
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +56,21 @@ int app_metrics_register(app *a, metrics *m) {
   for (size_t i = 0; i < 5; i++)
     if (!(a->m_phase[i] = metrics_series(phase, (const char *[]){phases[i]})))
       return ERR_INVAL;
+  const char *pr[] = {"protocol", "reason"};
+  metric_family *shed = metrics_family(
+      m, METRIC_COUNTER, "ocr_requests_shed_total",
+      "Recognition requests refused at once by admission control (gRPC UNAVAILABLE, "
+      "HTTP 503), by front door and reason: queue_full (--max-queued-jobs) or deadline "
+      "(--shed-by-deadline).",
+      2, pr, NULL, 0);
+  /* Every series from the start, at 0: rate() needs the zero. */
+  static const char *const doors[] = {"grpc", "http"};          /* by app_door */
+  static const char *const whys[] = {"queue_full", "deadline"}; /* by app_shed_reason */
+  for (size_t d = 0; d < 2; d++)
+    for (size_t w = 0; w < 2; w++)
+      if (!shed ||
+          !(a->m_shed[d][w] = metrics_series(shed, (const char *[]){doors[d], whys[w]})))
+        return ERR_INVAL;
   if (!a->m_images || !a->m_recognition || !a->m_queue_wait || !a->m_cache_hits ||
       !a->m_cache_misses || metrics_on_collect(m, collect, a, NULL))
     return ERR_INVAL;

@@ -351,7 +351,7 @@ rest_work *rest__extract(rest_server *rs, void *conn, const rest_request *req) {
    * guide's clients send none; a client that gives up closes the
    * connection, which cancels its work. */
   char shed[160];
-  if (app_admit(rs->app, 0, shed, sizeof shed)) {
+  if (app_admit(rs->app, APP_DOOR_HTTP, 0, shed, sizeof shed)) {
     rest__error(rs, conn, 503, "UNAVAILABLE", shed, "UNAVAILABLE");
     return NULL;
   }

@@ -581,9 +581,8 @@ static void feed(rpc_call *c, const uint8_t *data, size_t len) {
  * retry (elsewhere). Answers and returns 1 when refused. */
 static int refuse_overload(rpc_call *c) {
   char msg[160];
-  if (!app_admit(&c->srv->app, c->deadline_ns, msg, sizeof msg))
+  if (!app_admit(&c->srv->app, APP_DOOR_GRPC, c->deadline_ns, msg, sizeof msg))
     return 0;
-  c->srv->shed++;
   rpc__call_fail(c, RPC_UNAVAILABLE, msg);
   return 1;
 }

@@ -120,7 +120,6 @@ struct rpc_server {
    * second batch with the same batch_id is refused. */
   void *running_batches;
   rpc_metrics m;
-  uint64_t shed; /* calls refused by admission control */
   exec *decoder; /* NULL: every message is decoded on the loop */
   /* Messages over these sizes go to the decoder (RPC_DECODE_INLINE_MAX*;
    * the fuzz target lowers them to reach the decoder's paths). */

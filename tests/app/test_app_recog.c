@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* app_recog, the recognition path both front doors share: one trip to a
  * worker without the cache, read/lookup/recognise/store with it, hits
- * answered from the store, cancellation while queued, and an executor
- * that refuses work. Mock engine, in-process store, hand-run executors. */
+ * answered from the store, cancellation while queued, an executor that
+ * refuses work, and admission control counting what it sheds. Mock engine,
+ * in-process store, hand-run executors. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/app.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/metrics.h"
 
@@ -210,6 +212,53 @@ Test(app_metrics, phase_histograms_count_timed_results_only) {
   cr_assert(strstr(t, "ocr_phase_seconds_sum{phase=\"recognition\"} 0.4\n"), "%s", t);
   cr_assert(strstr(t, "ocr_phase_seconds_sum{phase=\"layout\"} 0.03\n"), "%s", t);
   cr_assert(strstr(t, "ocr_recognition_seconds_count 2\n"), "%s", t);
+  buf_free(&out);
+  metrics_free(m);
+}
+
+/* app_admit refuses when the queue is full or the deadline is too near,
+ * and each refusal adds exactly one to its series of
+ * ocr_requests_shed_total; admitted requests add nothing. */
+Test(app, admit_counts_what_it_sheds) {
+  metrics *m = metrics_new();
+  cr_assert_eq(app_metrics_register(&a, m), 0);
+  cfg.workers = 1;
+  cfg.max_queued_jobs = 2;
+  snprintf(cfg.shed_by_deadline, sizeof cfg.shed_by_deadline, "on");
+  char msg[160];
+  ex.service_ms = 100;
+  ex.in_flight = 2; /* one running, one queued */
+  cr_assert_eq(app_admit(&a, APP_DOOR_GRPC, 0, msg, sizeof msg), 0);
+  cr_assert_eq(app_admit(&a, APP_DOOR_HTTP, 0, msg, sizeof msg), 0);
+  uint64_t far = clock_mono_ns() + 3600ull * 1000000000ull;
+  cr_assert_eq(app_admit(&a, APP_DOOR_GRPC, far, msg, sizeof msg), 0);
+  /* The one queued job takes ~100 ms; 1 ms is left. */
+  uint64_t near = clock_mono_ns() + 1000000ull;
+  cr_assert_eq(app_admit(&a, APP_DOOR_GRPC, near, msg, sizeof msg), 1);
+  cr_assert(strstr(msg, "deadline"), "%s", msg);
+  ex.in_flight = 3; /* two queued: full */
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(app_admit(&a, APP_DOOR_GRPC, 0, msg, sizeof msg), 1);
+  cr_assert(strstr(msg, "--max-queued-jobs 2"), "%s", msg);
+  cr_assert_eq(app_admit(&a, APP_DOOR_HTTP, 0, msg, sizeof msg), 1);
+  ex.in_flight = 0;
+  ex.service_ms = 0;
+
+  buf out = BUF_INIT;
+  metrics_render(m, &out);
+  buf_append(&out, "", 1);
+  const char *t = (const char *)out.data;
+  cr_assert(strstr(t, "# TYPE ocr_requests_shed_total counter\n"), "%s", t);
+  cr_assert(
+      strstr(t, "ocr_requests_shed_total{protocol=\"grpc\",reason=\"queue_full\"} 3\n"),
+      "%s", t);
+  cr_assert(strstr(t, "ocr_requests_shed_total{protocol=\"grpc\",reason=\"deadline\"} 1\n"),
+            "%s", t);
+  cr_assert(
+      strstr(t, "ocr_requests_shed_total{protocol=\"http\",reason=\"queue_full\"} 1\n"),
+      "%s", t);
+  cr_assert(strstr(t, "ocr_requests_shed_total{protocol=\"http\",reason=\"deadline\"} 0\n"),
+            "%s", t);
   buf_free(&out);
   metrics_free(m);
 }

@@ -3,7 +3,8 @@
 and --max-queued-jobs 2, a burst of calls is answered OK or UNAVAILABLE,
 every one of them, and some are shed; a call whose deadline the queue ahead
 would miss is refused at once with UNAVAILABLE rather than left to expire.
-The REST front door sheds the same way: 503 with Retry-After.
+The REST front door sheds the same way: 503 with Retry-After. Each refusal
+adds exactly one to ocr_requests_shed_total{protocol,reason}.
 Judged by counts and status codes, never by timing."""
 
 import asyncio
@@ -27,6 +28,19 @@ class Overload(unittest.TestCase):
         H.render_lines(srv.path("page.png"), LINES)
         return srv
 
+    def shed_counts(self, srv):
+        m = srv.metrics()
+        return {(p, r): H.metric_sum(m, "ocr_requests_shed_total", protocol=p, reason=r)
+                for p in ("grpc", "http") for r in ("queue_full", "deadline")}
+
+    def assert_shed_grew(self, srv, before, **want):
+        """The counter grew by exactly want[(protocol, reason)] per series
+        (keys written protocol_reason), every other series not at all."""
+        after = self.shed_counts(srv)
+        for (p, r), v in after.items():
+            self.assertEqual(v - before[(p, r)], want.get("%s_%s" % (p, r), 0),
+                             "ocr_requests_shed_total{protocol=%s,reason=%s}" % (p, r))
+
     def request(self):
         return S.ocr.OCRRequest(public_image_path="page.png", language="english")
 
@@ -34,6 +48,7 @@ class Overload(unittest.TestCase):
         srv = self.start("--max-queued-jobs", "2")
         stub = S.ocr_grpc.OCRServiceStub(srv.channel())
         stub.ExtractText(self.request(), timeout=CALL_TIMEOUT)  # warm the engine
+        before = self.shed_counts(srv)
         futures = [stub.ExtractText.future(self.request(), timeout=CALL_TIMEOUT)
                    for _ in range(24)]
         ok = shed = 0
@@ -49,12 +64,14 @@ class Overload(unittest.TestCase):
         self.assertEqual(ok + shed, 24)
         self.assertGreater(shed, 0, "nothing was shed")
         self.assertGreaterEqual(ok, 3, "fewer calls served than one worker + 2 queued")
+        self.assert_shed_grew(srv, before, grpc_queue_full=shed)
 
     def test_deadline_the_queue_would_miss_is_refused_early(self):
         srv = self.start("--max-queued-jobs", "100")
         stub = S.ocr_grpc.OCRServiceStub(srv.channel())
         warm = stub.ExtractText(self.request(), timeout=CALL_TIMEOUT)
         ocr_ms = float(dict(warm.metadata.data)["ocr_ms"])
+        before = self.shed_counts(srv)
         ahead = [stub.ExtractText.future(self.request(), timeout=CALL_TIMEOUT)
                  for _ in range(16)]
         # Time for about four recognitions; sixteen are queued ahead. The
@@ -69,6 +86,7 @@ class Overload(unittest.TestCase):
         self.assertIn("deadline", cm.exception.details())
         for f in ahead:
             self.assertEqual(f.result().status, S.common.STATUS_SUCCESS)
+        self.assert_shed_grew(srv, before, grpc_deadline=1)
 
     def test_rest_burst_is_answered_200_or_503_and_sheds(self):
         # POST /ocr/extract shares the gRPC queue and its limit: a burst of
@@ -87,6 +105,7 @@ class Overload(unittest.TestCase):
                 return await asyncio.gather(
                     *[c.post(base + "/ocr/extract", json=body) for _ in range(n)])
 
+        before = self.shed_counts(srv)
         ok = shed = 0
         for r in asyncio.run(burst()):
             if r.status_code == 200:
@@ -102,6 +121,7 @@ class Overload(unittest.TestCase):
         self.assertEqual(ok + shed, n)
         self.assertGreater(shed, 0, "nothing was shed")
         self.assertGreaterEqual(ok, 3, "fewer served than one worker + 2 queued")
+        self.assert_shed_grew(srv, before, http_queue_full=shed)
 
 
 if __name__ == "__main__":

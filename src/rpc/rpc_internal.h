@@ -165,7 +165,8 @@ struct rpc_call {
   char gen_id[ACCESS_LOG_ID_LEN + 1]; /* generated request id when none came */
   int accounted;                      /* counted and logged (once per call) */
   int alive_counted;                  /* in srv->m.alive[] until close */
-  /* The in-band outcome of an OCR answer (ExtractText), for the log. */
+  /* The in-band outcome of an OCR answer (ExtractText) or an LLM
+   * failure, for the log. */
   const char *ocr_status, *ocr_details; /* static strings; NULL: none */
   double queue_ms, ocr_ms;              /* < 0: no recognition */
   /* llm.LLMService calls (svc_llm.c), for llm_requests_total: the engine
@@ -288,6 +289,12 @@ void rpc__call_account(rpc_call *c, rpc_status status, const char *msg);
 
 /* Notes an OCR answer on the call for its access log line. */
 void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms);
+
+/* Notes an in-band failure that ran no recognition (an LLMResponse with
+ * STATUS_FAILURE; details a static string): the access log line is written
+ * at warn with ocr_status FAILURE and these details, and no queue or OCR
+ * times, as README's access log section promises. */
+void rpc__call_note_inband_failure(rpc_call *c, const char *details);
 
 /* Services. */
 void rpc__ocr_extract_text(rpc_call *c, void *req);

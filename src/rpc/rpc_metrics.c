@@ -57,6 +57,12 @@ void rpc__call_note_ocr(rpc_call *c, const ocr_result *r, double queue_ms) {
   c->ocr_ms = r->ocr_ms;
 }
 
+void rpc__call_note_inband_failure(rpc_call *c, const char *details) {
+  c->ocr_status = "FAILURE";
+  c->ocr_details = details;
+  c->queue_ms = c->ocr_ms = -1;
+}
+
 void rpc__call_account(rpc_call *c, rpc_status status, const char *msg) {
   if (c->accounted)
     return;

@@ -102,6 +102,7 @@ static double ms_since(uint64_t t0) { return (double)(clock_mono_ns() - t0) / 1e
 /* ---- the whole answer ---- */
 static void reply_failure(rpc_call *c, const char *details, const char *message) {
   c->llm_outcome = details; /* a literal: the metrics' status label */
+  rpc__call_note_inband_failure(c, details);
   llm_LLMResponse resp = llm_LLMResponse_init_zero;
   resp.status = common_Status_STATUS_FAILURE;
   resp.has_error = true;

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/access_log.h"
 #include "base/err.h"
 #include "base/metrics.h"
 #include "llm.pb.h"
@@ -443,4 +445,51 @@ Test(svc_llm, cancel_aborts_the_backend_request) {
   rpc_call *w = call(3, ANALYZE, "text", NULL);
   close_call(&env, w, 3, 8);
   cr_assert_eq(fh.aborts, 2);
+}
+
+/* The access log (README: a failure, in-band STATUS_FAILURE included, is a
+ * warn line): an in-band failure, from the request (empty text) or from
+ * the backend (4xx), is written at warn with ocr_status FAILURE and its
+ * details; a success stays at info with no in-band fields. */
+Test(svc_llm, inband_failure_is_an_access_log_warn_line) {
+  FILE *cap = tmpfile();
+  cr_assert_not_null(cap);
+  cr_assert_geq(dup2(fileno(cap), STDERR_FILENO), 0);
+  rpc_call *ok = call(1, ANALYZE, RECEIPT, "engine", "rules", NULL);
+  close_call(&env, ok, 1, 0);
+  rpc_call *empty = call(3, ANALYZE, "", "engine", "rules", NULL);
+  close_call(&env, empty, 3, 0);
+  size_t first = fh.n;
+  rpc_call *rejected = call(5, ANALYZE, "text", NULL);
+  cr_assert_eq(fh.n, first + 1);
+  fail_backend(first, &rows[2]); /* 400: the model does not exist */
+  close_call(&env, rejected, 5, 0);
+  for (size_t i = first + 1; i < fh.n; i++)
+    if (fh.reqs[i].live)
+      backend_answer(i, 200, "{}");
+  access_log_flush();
+
+  static char text[8192];
+  ssize_t n = pread(fileno(cap), text, sizeof text - 1, 0);
+  cr_assert_gt(n, 0);
+  text[n] = 0;
+  const char *want[][2] = {
+      {"info  access ", "status=OK grpc_code=0 ocr_status=- details=- queue_ms=- ocr_ms=-"},
+      {"warn  access ", "status=OK grpc_code=0 ocr_status=FAILURE details=INVALID_ARGUMENT "
+                        "queue_ms=- ocr_ms=-"},
+      {"warn  access ", "status=OK grpc_code=0 ocr_status=FAILURE details=BACKEND_REJECTED "
+                        "queue_ms=- ocr_ms=-"},
+  };
+  size_t k = 0;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strstr(line, " access "))
+      continue; /* other log lines */
+    cr_assert_lt(k, 3, "one access line per call: %s", line);
+    cr_assert(strstr(line, want[k][0]), "line %zu: %s", k, line);
+    cr_assert(strstr(line, "method=/llm.LLMService/AnalyzeText"), "line %zu: %s", k, line);
+    cr_assert(strstr(line, want[k][1]), "line %zu: %s", k, line);
+    k++;
+  }
+  cr_assert_eq(k, 3);
+  fclose(cap);
 }

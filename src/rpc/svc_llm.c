@@ -216,6 +216,11 @@ static void rules_done(exec_job *ej, int status) {
 
 /* ---- openai ---- */
 
+/* Most text coalescing holds: beyond it the message goes at once (and
+ * the backend pauses until it is written), whatever the gap, so memory
+ * stays bounded however fast the backend writes. */
+#define OUT_MAX (16u * 1024u)
+
 /* Longest run of digits and separators held back from the stream. */
 #define HOLD_MAX 64
 
@@ -267,7 +272,8 @@ static int emit(llm_job *j, const char *text, size_t len) {
   uint64_t gap_ns = j->srv->cfg->llm_stream_coalesce_us * 1000u;
   timer_src *ts = j->srv->timers;
   uint64_t now = clock_mono_ns();
-  if (!gap_ns || !ts || !j->last_sent_ns || now - j->last_sent_ns >= gap_ns)
+  if (!gap_ns || !ts || !j->last_sent_ns || now - j->last_sent_ns >= gap_ns ||
+      j->out.len >= OUT_MAX)
     return flush_out(j);
   if (!j->flush_timer) {
     uint64_t left_ns = j->last_sent_ns + gap_ns - now;

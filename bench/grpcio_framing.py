@@ -95,17 +95,22 @@ port=int(p.stdout.readline())
 stub = llm_pb2_grpc.LLMServiceStub(grpc.insecure_channel('127.0.0.1:%d'%port))
 req = llm_pb2.LLMRequest(text='x')
 N=2000
-for mode,k in [('sep',1),('frames1',1),('onedata',1),('merge',2),('merge',4),('merge',8)]:
+for mode,k in [('sep',1),('frames1',1),('onedata',1),('merge',2),('merge',4),('merge',8),('merge',50)]:
     p.stdin.write('%s %d %d\n'%(mode,N,k)); p.stdin.flush(); p.stdout.readline()
     res=[]
     for r in range(6):
         c0=time.process_time(); t0=time.perf_counter()
-        s=''.join(m.token for m in stub.AnalyzeTextStream(req, timeout=120))
-        res.append((time.process_time()-c0, time.perf_counter()-t0))
+        it=stub.AnalyzeTextStream(req, timeout=120)
+        s=next(it).token
+        t1=time.perf_counter()
+        s+=''.join(m.token for m in it)
+        res.append((time.process_time()-c0, time.perf_counter()-t0, t1-t0))
         assert s==''.join('t%d '%i for i in range(N))
     res=res[1:]
     cpu=sorted(x[0] for x in res)[2]; wall=sorted(x[1] for x in res)[2]
-    print('%-8s k=%d  client cpu %.1f ms (%.1f us/tok)  wall %.1f ms' % (mode,k,cpu*1e3,cpu*1e6/N,wall*1e3))
+    first=sorted(x[2] for x in res)[2]
+    print('%-8s k=%d  client cpu %.1f ms (%.1f us/tok)  wall %.1f ms  first message %.2f ms'
+          % (mode,k,cpu*1e3,cpu*1e6/N,wall*1e3,first*1e3))
 p.stdin.close()
 p.terminate()
 p.wait()

@@ -38,12 +38,12 @@ typedef struct llm_job {
   uint64_t t0_ns;
   uint64_t first_token_ns;
   long tokens;
-  int drain_asked; /* notify_drain called, rpc_call_drained not yet */
-  buf held;        /* streamed text not sent yet: a number that may go on */
-  buf out;         /* masked text held for the next message (coalescing) */
+  int drain_asked;       /* notify_drain called, rpc_call_drained not yet */
+  buf held;              /* streamed text not sent yet: a number that may go on */
+  buf out;               /* masked text held for the next message (coalescing) */
   uint64_t last_sent_ns; /* when the last token message went out; 0: none yet */
   timer *flush_timer;    /* sends `out` once the coalescing gap has passed */
-  llm_result res;  /* rules on a worker */
+  llm_result res;        /* rules on a worker */
   int rules_rc;
   char engine[16];
 } llm_job;

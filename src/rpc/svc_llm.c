@@ -43,6 +43,7 @@ typedef struct llm_job {
   buf out;               /* masked text held for the next message (coalescing) */
   uint64_t last_sent_ns; /* when the last token message went out; 0: none yet */
   timer *flush_timer;    /* sends `out` once the coalescing gap has passed */
+  int flush_at_read_end; /* the gap has passed: send `out` after this read */
   llm_result res;        /* rules on a worker */
   int rules_rc;
   char engine[16];
@@ -243,6 +244,7 @@ static int flush_out(llm_job *j) {
   j->out.data[j->out.len] = 0;
   int rc = send_token(c, (const char *)j->out.data, 0);
   j->out.len = 0;
+  j->flush_at_read_end = 0;
   j->last_sent_ns = clock_mono_ns();
   if (!rc && !j->drain_asked) {
     j->drain_asked = 1;
@@ -257,24 +259,31 @@ static void on_flush_timer(void *arg) {
   flush_out(j); /* a failed send closes the call, which detaches the job */
 }
 
-/* Queues masked, safe text for the client (Nagle-like coalescing): it
- * goes out at once when LLM_STREAM_COALESCE_US has passed since the
- * previous message (always for the first), else it waits with whatever
- * follows until that gap has passed, so a backend faster than the gap
- * costs the client one message per gap instead of one per token, while
- * tokens further apart than the gap (any real model's pace) each get
- * their own message at once. The timer has the loop's millisecond
- * resolution, so a burst's last tokens may wait up to a millisecond
- * longer; tokens that keep coming flush on arrival, to the microsecond.
- * 0, or the send's error. */
+/* Queues masked, safe text for the client (Nagle-like coalescing): when
+ * LLM_STREAM_COALESCE_US has passed since the previous message (always
+ * for the first) it goes out at the end of this read of the backend, with
+ * the tokens that came in the same read (they are all there now); else
+ * it waits with whatever follows until that gap has passed. A backend
+ * faster than the gap costs the client one message per gap instead of one
+ * per token, while tokens further apart than the gap (any real model's
+ * pace) each get their own message at once. The timer has the loop's
+ * millisecond resolution, so the tokens a fast burst ends with may wait
+ * up to a millisecond longer than the gap; tokens that keep coming are
+ * sent on arrival, to the microsecond. Gap 0: every token at once, one
+ * message each. 0, or the send's error. */
 static int emit(llm_job *j, const char *text, size_t len) {
   buf_append(&j->out, text, len);
   uint64_t gap_ns = j->srv->cfg->llm_stream_coalesce_us * 1000u;
   timer_src *ts = j->srv->timers;
   uint64_t now = clock_mono_ns();
-  if (!gap_ns || !ts || !j->last_sent_ns || now - j->last_sent_ns >= gap_ns ||
-      j->out.len >= OUT_MAX)
+  if (!gap_ns || !ts || j->out.len >= OUT_MAX)
     return flush_out(j);
+  if (j->flush_at_read_end)
+    return 0;
+  if (!j->last_sent_ns || now - j->last_sent_ns >= gap_ns) {
+    j->flush_at_read_end = 1;
+    return 0;
+  }
   if (!j->flush_timer) {
     uint64_t left_ns = j->last_sent_ns + gap_ns - now;
     j->flush_timer = ts->start(ts, (left_ns + 999999u) / 1000000u, on_flush_timer, j);
@@ -317,6 +326,14 @@ static int on_token(void *arg, const char *tok, size_t len) {
    * that curl can read in one go, and a slow reader holds the backend
    * (its queue stays full, the drain never comes). Text only held for
    * coalescing keeps the backend going. */
+  return j->drain_asked;
+}
+
+/* The tokens of one backend read have all been through on_token. */
+static int on_read_end(void *arg) {
+  llm_job *j = arg;
+  if (j->flush_at_read_end)
+    flush_out(j); /* a failed send closes the call, which detaches the job */
   return j->drain_asked;
 }
 
@@ -399,7 +416,7 @@ static void on_done(void *arg, const llm_outcome *o) {
   job_free(j);
 }
 
-static const llm_call_cbs openai_cbs = {on_token, on_done};
+static const llm_call_cbs openai_cbs = {on_token, on_done, on_read_end};
 
 /* The call went away (cancel, deadline, lost connection). */
 static void llm_detach(void *work) {

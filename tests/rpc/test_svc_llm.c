@@ -483,32 +483,38 @@ Test(svc_llm, stream_fast_burst_is_merged_with_the_same_text) {
   coalesce(60000000);
   rpc_call *c = call(1, STREAM, "text", NULL);
   llm_http_req *r = &fh.reqs[1];
+  /* The first read's tokens are all there at once: one message, sent at
+   * the end of that read. */
   int rc = r->cbs.on_body(r->arg, 200, BURST, strlen(BURST));
   char text[256];
   int complete;
   cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 1,
-               "the first token is not alone and at once");
-  cr_assert_str_eq(text, "Hello");
+               "the first read's tokens did not go at once, together");
+  cr_assert_str_eq(text, "Hello world, this");
   cr_assert_eq(rc, 1, "the backend is not paused while a message is unwritten");
-  cr_assert_eq(live_timers(), 1, "the held tokens have no timer");
+  cr_assert_eq(live_timers(), 0);
   rpc_call_drained(c);
-  /* Nothing unwritten: a read whose tokens are only held keeps the
-   * backend going. */
+  /* Reads within the gap: held (the backend keeps going: nothing is
+   * unwritten), one timer for them. */
   cr_assert_eq(r->cbs.on_body(r->arg, 200, DELTA(" is"), strlen(DELTA(" is"))), 0);
+  cr_assert_eq(r->cbs.on_body(r->arg, 200, DELTA(" ocrpc"), strlen(DELTA(" ocrpc"))), 0);
   cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 1);
+  cr_assert_eq(live_timers(), 1, "the held tokens have no timer");
   fire_timers(); /* the gap has passed: one message with all held */
   cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 2);
-  cr_assert_str_eq(text, "Hello world, this is");
+  cr_assert_str_eq(text, "Hello world, this is ocrpc");
   rpc_call_drained(c);
   /* A number held for masking joins the held text once whole; the end
    * sends what is held at once, before is_complete. */
-  sse(1, DELTA(" RRN 900101-") DELTA("1234567") DELTA(" ocrpc."));
+  sse(1, DELTA(" RRN 900101-"));
+  sse(1, DELTA("1234567"));
+  sse(1, DELTA(" ok."));
   cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 2);
   end_stream(1);
   cr_assert_eq(live_timers(), 0, "the end left a timer");
   cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 4);
   cr_assert(complete);
-  cr_assert_str_eq(text, "Hello world, this is RRN 900101-1****** ocrpc.");
+  cr_assert_str_eq(text, "Hello world, this is ocrpc RRN 900101-1****** ok.");
   cr_assert_eq(stream_grpc_status(fake_stream_get(&env.conn, 1)), 0);
   close_call(&env, c, 1, 0);
 }
@@ -533,7 +539,8 @@ Test(svc_llm, stream_gap_zero_sends_one_message_per_event) {
 Test(svc_llm, stream_error_sends_held_tokens_then_the_status) {
   coalesce(60000000);
   rpc_call *c = call(1, STREAM, "text", NULL);
-  sse(1, DELTA("partial") DELTA(" answer"));
+  sse(1, DELTA("partial"));
+  sse(1, DELTA(" answer"));
   fh.reqs[1].live = 0;
   fh.reqs[1].cbs.on_done(fh.reqs[1].arg, LLM_HTTP_BROKEN, 200, "connection reset");
   cr_assert_eq(live_timers(), 0);
@@ -549,7 +556,8 @@ Test(svc_llm, stream_error_sends_held_tokens_then_the_status) {
 Test(svc_llm, stream_cancel_with_held_tokens_stops_the_timer) {
   coalesce(60000000);
   rpc_call *c = call(1, STREAM, "text", NULL);
-  sse(1, DELTA("one") DELTA(" two"));
+  sse(1, DELTA("one"));
+  sse(1, DELTA(" two"));
   cr_assert_eq(live_timers(), 1);
   close_call(&env, c, 1, 8 /* CANCEL */);
   cr_assert_eq(live_timers(), 0, "the timer outlived its call");

@@ -353,7 +353,7 @@ def main():
               "--llm-stream-coalesce-us %s\n"
               % (a.tokens, a.rounds, "default" if a.coalesce_us is None else a.coalesce_us))
         print("| target | time to first token (ms) | tokens/s | tokens/s ÷ direct "
-              "| messages per stream | client CPU ms per stream |")
+              "| messages with tokens per stream | client CPU ms per stream |")
         print("|---|---|---|---|---|---|")
         d_rate = statistics.median(r for _, r in res["direct (httpx → backend)"])
         for k, v in res.items():

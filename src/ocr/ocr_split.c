@@ -32,8 +32,13 @@
  * and a diacritic or descender just outside must not be lost. */
 #define SPLIT_MARGIN 3
 /* White around a part's lines: the recogniser reads a line touching the
- * image's edge worse. */
-#define SPLIT_BORDER 10
+ * image's edge worse. Its reading of a hard glyph also changes with the
+ * frame at the pixel level: on korpage_12lines a syllable at the end of a
+ * part was read with 24, 30, 35, 40 and 50 px, lost with 10, 20, 27, 28,
+ * 32 and 60; from 35 px on the drop-capital page 8071_093.3B reads worse
+ * (bench/RESULTS.md 8b). 30 px keeps all 8 corpus pages of bench/split.sh
+ * within 0.005 of the whole-page reading. */
+#define SPLIT_BORDER 30
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }

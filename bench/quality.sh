@@ -4,7 +4,7 @@
 # ocrpc's automatic page segmentation against PSM 3 and PSM 6 forced, at
 # the default threshold, as a Markdown table (bench/RESULTS.md section 7).
 # CER = Levenshtein distance over the texts without white space, divided by
-# the ground truth's length. Needs the release tree (make build).
+# the ground truth's length (bench/cer.py). Needs the release tree (make build).
 #   bench/quality.sh [CORPUS_DIR] [BUILD_DIR]
 set -euo pipefail
 CORPUS=${1:-../shared/corpus/real}
@@ -20,25 +20,17 @@ for psm in -1 3 6; do
   "$EVAL" "$CORPUS" eng "$psm" 0.5 "${ENG[@]}" > "$tmp/$psm.tsv"
   "$EVAL" "$CORPUS" kor "$psm" 0.5 "${KOR[@]}" >> "$tmp/$psm.tsv"
 done
-/usr/bin/python3 - "$CORPUS" "$tmp" <<'PY'
+PYTHONPATH="$(dirname "$0")" /usr/bin/python3 - "$CORPUS" "$tmp" <<'PY'
 import re, sys
+from cer import cer, read_truth
 corpus, tmp = sys.argv[1], sys.argv[2]
-def lev(a, b):
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 def cers(psm):
     out = {}
     for line in open("%s/%s.tsv" % (tmp, psm), encoding="utf-8"):
         f, ms, text, _ = line.rstrip("\n").split("\t")
         base = re.sub(r"(-rotated-(180|L|R)|-(90|180|270))$", "", f.rsplit(".", 1)[0])
-        gt = "".join(open("%s/%s.txt" % (corpus, base), encoding="utf-8").read().split())
-        t = "".join(text.replace("\\n", "\n").split())
-        out[f] = (lev(t, gt) / max(1, len(gt)), int(ms))
+        gt = read_truth("%s/%s.txt" % (corpus, base))
+        out[f] = (cer(text.replace("\\n", "\n"), gt), int(ms))
     return out
 a, p3, p6 = cers(-1), cers(3), cers(6)
 print("| image | ocrpc | PSM 3 | PSM 6 | ocrpc ms |")

@@ -9,7 +9,7 @@
 #      tess-limit's single-thread time on the same file;
 #   2. CER of the corpus pages (../shared/corpus) through a 2-worker server,
 #      split auto vs off (CER as bench/quality.sh: Levenshtein over the
-#      texts without white space / ground truth length);
+#      texts without white space / ground truth length, bench/cer.py);
 #   3. throughput at saturation (4 calls in flight on 2 workers, A4 pages)
 #      split auto vs off;
 #   4. thread CPU time of one A4 page's critical path (OCR layer alone,
@@ -93,23 +93,16 @@ for p in "${PAGES[@]}"; do
       "$CORPUS/$p" > "$tmp/cer-$s-$(basename "$p").json" || true
   done
 done
-/usr/bin/python3 - "$CORPUS" "$tmp" "${PAGES[@]}" <<'PY'
+PYTHONPATH=bench /usr/bin/python3 - "$CORPUS" "$tmp" "${PAGES[@]}" <<'PY'
 import json, os, sys
+from cer import cer, read_truth
 corpus, tmp, pages = sys.argv[1], sys.argv[2], sys.argv[3:]
-def lev(a, b):
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 print()
 print("| corpus page (2 workers) | parts | CER split auto | CER split off | same text |")
 print("|---|---|---|---|---|")
 tot = {"auto": [], "off": []}
 for p in pages:
-    gt = "".join(open(os.path.join(corpus, p.rsplit(".", 1)[0] + ".txt"), encoding="utf-8").read().split())
+    gt = read_truth(os.path.join(corpus, p.rsplit(".", 1)[0] + ".txt"))
     row, texts, parts = {}, {}, "?"
     for s in ("auto", "off"):
         try:
@@ -118,7 +111,7 @@ for p in pages:
             d = {}
         t = d.get("text", "")
         texts[s] = t
-        row[s] = lev("".join(t.split()), gt) / max(1, len(gt))
+        row[s] = cer(t, gt)
         tot[s].append(row[s])
         if s == "auto":
             parts = d.get("metadata", {}).get("data", {}).get("parts", "?")

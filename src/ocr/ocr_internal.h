@@ -269,6 +269,9 @@ int ocr__split_read(ocr_engine *e, void *api, void *pix, int psm, const ocr__ima
  * thread. */
 int ocr__split_parts_running(void);
 int ocr__split_parts_claimed(void);
+/* Layout analyses run on a half-size copy of a large page, over the
+ * process (tests). Any thread. */
+int ocr__split_half_layouts(void);
 
 /* Worker thread. Creates the calling thread's instance for code (and the
  * orientation detector when with_osd) ahead of the first job, so that a

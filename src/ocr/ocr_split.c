@@ -7,8 +7,9 @@
  * that ink of overlapping blocks is not read twice), read as one block
  * (PSM 6) by whichever worker claims it first with that worker's own
  * Tesseract instance; boxes are shifted back to page coordinates and the
- * parts merged in the layout's reading order. Under load no worker is idle and pages stay
- * whole, so throughput is what it was. Worker threads throughout. */
+ * parts merged in the layout's reading order. A large grey page's layout
+ * is found on a half-size copy. Under load no worker is idle and pages
+ * stay whole, so throughput is what it was. Worker threads throughout. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +27,21 @@
 /* Smaller pages are read whole: layout analysis done twice and the
  * hand-off cost more than a second core saves on them. */
 #define SPLIT_MIN_PIXELS 500000
+/* From this size on, layout analysis runs on a half-size copy. */
+#define SPLIT_HALF_PIXELS 4000000
 /* Fewer lines than this: one worker reads them as fast as several. */
 #define SPLIT_MIN_LINES 4
 /* Pixels around a layout line's box copied with it: its boxes are tight,
  * and a diacritic or descender just outside must not be lost. */
 #define SPLIT_MARGIN 3
 /* White around a part's lines: the recogniser reads a line touching the
- * image's edge worse. */
-#define SPLIT_BORDER 10
+ * image's edge worse. Its reading of a hard glyph also changes with the
+ * frame at the pixel level: on korpage_12lines a syllable at the end of a
+ * part was read with 24, 30, 35, 40 and 50 px, lost with 10, 20, 27, 28,
+ * 32 and 60; from 35 px on the drop-capital page 8071_093.3B reads worse
+ * (bench/RESULTS.md 8b). 30 px keeps all 8 corpus pages of bench/split.sh
+ * within 0.005 of the whole-page reading. */
+#define SPLIT_BORDER 30
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
@@ -68,6 +76,7 @@ typedef struct split {
   const box4 *lines; /* the layout's lines, page coordinates */
   const box4 *words; /* and their words */
   int nwords;
+  int margin;
   ocr_engine *e;
   const ocr_request *req;
   /* A copy: a helper loads its instance for it before claiming a part,
@@ -81,7 +90,7 @@ typedef struct split {
 
 /* Parts being read right now, and parts ever claimed, over the process
  * (tests). */
-static int parts_running, parts_claimed;
+static int parts_running, parts_claimed, half_layouts;
 
 int ocr__split_parts_running(void) {
   return __atomic_load_n(&parts_running, __ATOMIC_SEQ_CST);
@@ -89,6 +98,10 @@ int ocr__split_parts_running(void) {
 
 int ocr__split_parts_claimed(void) {
   return __atomic_load_n(&parts_claimed, __ATOMIC_SEQ_CST);
+}
+
+int ocr__split_half_layouts(void) {
+  return __atomic_load_n(&half_layouts, __ATOMIC_SEQ_CST);
 }
 
 static int cancelled(const ocr_request *req) {
@@ -130,10 +143,10 @@ static PIX *part_image(const split *sp, const piece *p) {
 
     if (wd->line < p->first || wd->line >= p->first + p->nlines)
       continue;
-    l = imax(wd->l - SPLIT_MARGIN, p->rect[0]);
-    t = imax(wd->t - SPLIT_MARGIN, p->rect[1]);
-    r = imin(wd->r + SPLIT_MARGIN, p->rect[0] + p->rect[2]);
-    b = imin(wd->b + SPLIT_MARGIN, p->rect[1] + p->rect[3]);
+    l = imax(wd->l - sp->margin, p->rect[0]);
+    t = imax(wd->t - sp->margin, p->rect[1]);
+    r = imin(wd->r + sp->margin, p->rect[0] + p->rect[2]);
+    b = imin(wd->b + sp->margin, p->rect[1] + p->rect[3]);
     if (r > l && b > t)
       pixRasterop(sub, l - p->rect[0], t - p->rect[1], r - l, b - t, PIX_SRC, sp->pix, l,
                   t);
@@ -224,6 +237,32 @@ static void helper(void *arg, int run) {
   release(sp);
 }
 
+/* Whether layout analysis may run on a half-size copy of pix: a grey page
+ * with grey levels. Colour pages are left at full size (not measured), and
+ * so is a grey page whose pixels are (nearly) all black or white, a
+ * bilevel scan as decoded: at half size its thin strokes average to grey and break,
+ * and the layout found there lost letters of a magazine scan
+ * (8071_093.3B: CER 0.0598 split, with lines in other parts, vs 0.0884
+ * whole); such pages keep their layout at full size. Samples every 4th
+ * pixel of every 4th row. */
+static int halvable(PIX *pix) {
+  NUMA *hist;
+  l_float32 black = 0, white = 0, sum = 0;
+  int n;
+
+  if (pixGetDepth(pix) != 8 || pixGetColormap(pix) != NULL)
+    return 0;
+  hist = pixGetGrayHistogram(pix, 4);
+  if (hist == NULL)
+    return 0;
+  numaGetSum(hist, &sum);
+  numaGetFValue(hist, 0, &black);
+  n = numaGetCount(hist);
+  numaGetFValue(hist, n - 1, &white);
+  numaDestroy(&hist);
+  return black + white < 0.99f * sum;
+}
+
 /* Makes room for element n of *a (capacity *cap, doubling). Aborts when
  * out of memory (base/ocrpc_alloc.h). */
 static void grow(void **a, int *cap, int n, size_t size) {
@@ -238,7 +277,7 @@ static void grow(void **a, int *cap, int n, size_t size) {
  * 0 or 1 (the page stays whole: no layout, turned or vertical text). The
  * caller frees the arrays. */
 static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, box4 **lines,
-                  int *nlines, box4 **words, int *nwords, BOXA *all) {
+                  int *nlines, box4 **words, int *nwords, BOXA *all, int f) {
   TessPageIterator *it = TessBaseAPIAnalyseLayout(api);
   int cap_b = 0, cap_f = 0, cap_l = 0, cap_w = 0, in_text = 0, rc = 0, more = 1,
       at_next = 0;
@@ -276,7 +315,7 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
       if (in_text && TessPageIteratorBoundingBox(it, RIL_BLOCK, &l, &t, &r, &b)) {
         grow((void **)blocks, &cap_b, *nblocks, sizeof(box4));
         grow((void **)first, &cap_f, *nblocks + 1, sizeof(int));
-        (*blocks)[*nblocks] = (box4){l, t, r, b, 0};
+        (*blocks)[*nblocks] = (box4){l * f, t * f, r * f, b * f, 0};
         (*first)[*nblocks] = *nlines;
         (*nblocks)++;
       } else {
@@ -286,21 +325,21 @@ static int layout(TessBaseAPI *api, box4 **blocks, int **first, int *nblocks, bo
     /* Every line of any block covers its ink for the fallbacks' judgement,
      * as the whole-page reading's iterator does. */
     if (all != NULL && TessPageIteratorBoundingBox(it, RIL_TEXTLINE, &l, &t, &r, &b)) {
-      BOX *bx = boxCreate(l, t, r - l, b - t);
+      BOX *bx = boxCreate(l * f, t * f, (r - l) * f, (b - t) * f);
 
       if (bx != NULL)
         boxaAddBox(all, bx, L_INSERT);
     }
     if (in_text && TessPageIteratorBoundingBox(it, RIL_TEXTLINE, &l, &t, &r, &b)) {
       grow((void **)lines, &cap_l, *nlines, sizeof(box4));
-      (*lines)[(*nlines)++] = (box4){l, t, r, b, 0};
+      (*lines)[(*nlines)++] = (box4){l * f, t * f, r * f, b * f, 0};
       /* The line's words, for the part's image: a line's box may span
        * other lines' ink (a drop capital makes it tall), its words' boxes
        * hardly. */
       do {
         if (TessPageIteratorBoundingBox(it, RIL_WORD, &l, &t, &r, &b)) {
           grow((void **)words, &cap_w, *nwords, sizeof(box4));
-          (*words)[(*nwords)++] = (box4){l, t, r, b, *nlines - 1};
+          (*words)[(*nwords)++] = (box4){l * f, t * f, r * f, b * f, *nlines - 1};
         }
         more = TessPageIteratorNext(it, RIL_WORD);
       } while (more && !TessPageIteratorIsAtBeginningOf(it, RIL_TEXTLINE));
@@ -404,6 +443,8 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   piece *pieces = NULL;
   split *sp;
   BOXA *all;
+  PIX *half = NULL;
+  int f = 1;
   double t0, t1;
 
   if (e->post == NULL || e->workers < 2 || (double)w * h < SPLIT_MIN_PIXELS)
@@ -414,9 +455,26 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
 
   t0 = clock_mono_ms_f();
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
-  TessBaseAPISetImage2(api, pix);
+  /* Layout analysis is the part of the page no other worker can share;
+   * on a large page it finds the blocks and lines at half the size for
+   * less than half the work (an A4 page: 1.51 G instructions instead of
+   * 3.32 G, bench/RESULTS.md 8b). Its boxes come back doubled. */
+  if ((double)w * h >= SPLIT_HALF_PIXELS && halvable(pix))
+    half = pixScaleAreaMap2(pix);
+  if (half != NULL) {
+    f = 2;
+    __atomic_fetch_add(&half_layouts, 1, __ATOMIC_SEQ_CST);
+    pixSetResolution(half, pixGetXRes(pix) / 2, pixGetYRes(pix) / 2);
+    TessBaseAPISetImage2(api, half);
+  } else {
+    TessBaseAPISetImage2(api, pix);
+  }
   all = seen != NULL ? boxaCreate(0) : NULL;
-  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines, &words, &nwords, all);
+  rc = layout(api, &blocks, &first, &nblocks, &lines, &nlines, &words, &nwords, all, f);
+  if (half != NULL) {
+    TessBaseAPIClear(api);
+    pixDestroy(&half);
+  }
   t1 = clock_mono_ms_f();
   out->layout_ms += t1 - t0;
   if (rc == 0 && nlines >= SPLIT_MIN_LINES) {
@@ -448,6 +506,8 @@ int ocr__split_read(ocr_engine *e, void *api_, void *pix_, int psm, const ocr__i
   sp->lines = lines;
   sp->words = words;
   sp->nwords = nwords;
+  /* A box found at half size is off by up to a pixel there. */
+  sp->margin = SPLIT_MARGIN + f - 1;
   sp->e = e;
   sp->req = req;
   snprintf(sp->code, sizeof(sp->code), "%s", code);

@@ -3,10 +3,11 @@
 idle 2-worker server is read in parts on both workers (metadata "parts",
 "part_workers") and answers exactly as a server with --split-pages off does
 (text, confidence within rounding, every box within a few pixels); small
-images stay whole. Which page is split under load is the engine's unit
-test (test_ocr_split)."""
+images stay whole; while another call holds a worker, the same page is
+read whole (parts 1) and is split again once the pool is idle."""
 
 import os
+import subprocess
 import unittest
 
 import harness as H
@@ -25,14 +26,22 @@ LINES = ["Ships arrived in the spring of the year",
          "the autumn storms begin on the coast."]
 
 servers = {}
+LONG_DOC_PAGES = 40
 
 
 def setUpModule():
     for mode in ("auto", "off"):
-        s = H.Server("--split-pages", mode, workers=2).start()
+        # The cache off: the same page is read again by the engine.
+        s = H.Server("--split-pages", mode, "--result-cache", "off",
+                     workers=2).start()
         servers[mode] = (s, ocr_grpc.OCRServiceStub(s.channel()))
         H.render_lines(os.path.join(s.image_root, "page.png"), LINES, width=1000)
         H.render_line(os.path.join(s.image_root, "line.png"), "Hello World 123")
+    # A document of many copies of the page: it holds one worker for far
+    # longer than one page takes (it is cancelled once the page is read).
+    root = servers["auto"][0].image_root
+    subprocess.run([H.CONVERT] + [os.path.join(root, "page.png")] * LONG_DOC_PAGES
+                   + ["-depth", "8", os.path.join(root, "long.tif")], check=True)
 
 
 def tearDownModule():
@@ -72,6 +81,34 @@ class SplitPages(unittest.TestCase):
                 self.assertLessEqual(abs(u - v), 4, (a.text, centre(a), centre(b)))
             for x in b.bbox.coordinates[0::2]:
                 self.assertTrue(0 <= x <= 1000, x)
+
+    def test_page_stays_whole_while_another_call_holds_a_worker(self):
+        s, stub = servers["auto"]
+        H.poll(s.idle, "an idle pool")
+        doc = stub.ExtractText.future(
+            ocr_pb2.OCRRequest(private_image_path="long.tif", language="eng"),
+            timeout=TIMEOUT)
+        try:
+            # Both workers running with only the document in flight: its page
+            # was split, so its own worker is inside the document (counted
+            # busy until the document ends) and the other runs a part.
+            H.poll(lambda: H.metric_sum(s.metrics(), "ocr_workers_busy") == 2,
+                   "the document's page read in parts on both workers")
+            page, md = extract("auto", "page.png")
+            # The document had not ended when the page was answered (the
+            # premise; its 40 pages take far longer than one): a worker was
+            # busy for the page's whole call.
+            self.assertTrue(doc.cancel(), "the document ended before the page")
+        finally:
+            doc.cancel()
+        self.assertEqual(page.text, "\n".join(LINES))
+        self.assertEqual((md["parts"], md["part_workers"]), ("1", "1"), md)
+        # The pool idle again (the document's cancel reached its worker):
+        # the same page is split.
+        H.poll(s.idle, "the pool idle after the cancel")
+        again, md = extract("auto", "page.png")
+        self.assertEqual(again.text, page.text)
+        self.assertGreaterEqual(int(md["parts"]), 2, md)
 
     def test_small_image_stays_whole(self):
         r, md = extract("auto", "line.png")

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* One page on several workers (ocr_split.c): a rendered two-column page
  * read in parts gives the text of the whole-page reading, in its order,
- * with every line's box where the whole-page reading put it; a page is
+ * with every line's box where the whole-page reading put it (also when the
+ * page is large enough for its layout to be found at half size); a page is
  * read whole when no worker is idle; a cancelled split page leaves no part
  * running. The "workers" are threads this test starts for each posted
  * helper and joins at the end. */
@@ -118,6 +119,9 @@ static void render_page(void) {
                           60, 100, HEADING),
                0);
   cr_assert_eq(otu_convert(p, otu_join(q, sizeof(q), dir, "page.png"), extra), 0);
+  /* Twice the size, 2000 x 2200 grey: its layout is found at half size. */
+  const char *twice[] = {"-resize", "200%", "-colorspace", "Gray", "-depth", "8", NULL};
+  cr_assert_eq(otu_convert(q, otu_join(p, sizeof(p), dir, "page2x.png"), twice), 0);
 }
 
 static void setup(void) {
@@ -154,11 +158,13 @@ static float mid(const ocr_box *b, int axis) {
   return (b->quad[axis] + b->quad[2 + axis] + b->quad[4 + axis] + b->quad[6 + axis]) / 4;
 }
 
-Test(ocr_split, parts_merge_in_reading_order_with_boxes_in_page_coordinates) {
+/* The page at path (w x h) read whole and in parts: the same text, the
+ * same boxes within tolerance pixels. */
+static void same_as_whole(const char *path, int w, int h, float tolerance) {
   ocr_result a, b;
 
-  cr_assert_eq(run(whole, "page.png", NULL, &a), 0, "%s", a.error_message);
-  cr_assert_eq(run(parted, "page.png", NULL, &b), 0, "%s", b.error_message);
+  cr_assert_eq(run(whole, path, NULL, &a), 0, "%s", a.error_message);
+  cr_assert_eq(run(parted, path, NULL, &b), 0, "%s", b.error_message);
   join_helpers();
   cr_expect_eq(a.parts, 1);
   cr_expect_eq(a.part_workers, 1);
@@ -174,20 +180,32 @@ Test(ocr_split, parts_merge_in_reading_order_with_boxes_in_page_coordinates) {
   cr_assert_eq(b.nboxes, a.nboxes);
   for (size_t i = 0; i < b.nboxes; i++) {
     for (int k = 0; k < 4; k++) {
-      cr_expect(b.boxes[i].quad[2 * k] >= 0 && b.boxes[i].quad[2 * k] <= 1000, "box %zu",
-                i);
-      cr_expect(b.boxes[i].quad[2 * k + 1] >= 0 && b.boxes[i].quad[2 * k + 1] <= 1100,
+      cr_expect(b.boxes[i].quad[2 * k] >= 0 && b.boxes[i].quad[2 * k] <= w, "box %zu", i);
+      cr_expect(b.boxes[i].quad[2 * k + 1] >= 0 && b.boxes[i].quad[2 * k + 1] <= h,
                 "box %zu", i);
     }
     cr_expect_str_eq(b.boxes[i].text, a.boxes[i].text);
     cr_expect_eq(b.boxes[i].page, 1);
     for (int axis = 0; axis < 2; axis++)
-      cr_expect(fabsf(mid(&b.boxes[i], axis) - mid(&a.boxes[i], axis)) <= 4.0f,
+      cr_expect(fabsf(mid(&b.boxes[i], axis) - mid(&a.boxes[i], axis)) <= tolerance,
                 "box %zu axis %d: %g split vs %g whole", i, axis,
                 (double)mid(&b.boxes[i], axis), (double)mid(&a.boxes[i], axis));
   }
   ocr_result_clear(&a);
   ocr_result_clear(&b);
+}
+
+Test(ocr_split, parts_merge_in_reading_order_with_boxes_in_page_coordinates) {
+  same_as_whole("page.png", 1000, 1100, 4.0f);
+}
+
+/* Layout boxes found at half size come back in page coordinates. */
+Test(ocr_split, half_size_layout_gives_the_whole_page_reading) {
+  int before = ocr__split_half_layouts();
+
+  same_as_whole("page2x.png", 2000, 2200, 8.0f);
+  cr_expect_eq(ocr__split_half_layouts(), before + 1,
+               "the layout was not found at half size");
 }
 
 /* Every worker but this one busy (as the pool's own count says): the page

@@ -610,7 +610,13 @@ static int read_page(ocr_engine *e, TessBaseAPI *api, PIX *pix, int q,
   if (q == 0 && (psm == PSM_AUTO || psm == PSM_SINGLE_BLOCK)) {
     BOXA *seen = ink != NULL ? boxaCreate(0) : NULL;
 
+    /* The split's layout analysis binarises the page on this instance:
+     * a photo's as recognise() would (parts set it themselves). */
+    if (img->adaptive)
+      TessBaseAPISetVariable(api, "thresholding_method", "2");
     rc = ocr__split_read(e, api, pix, psm, img, page, req, code, threshold, out, st, seen);
+    if (img->adaptive)
+      TessBaseAPISetVariable(api, "thresholding_method", "0");
     if (rc == 0 && seen != NULL) {
       for (l_int32 i = 0; i < boxaGetCount(seen); i++) {
         BOX *box = boxaGetBox(seen, i, L_CLONE);

@@ -173,7 +173,7 @@ static void expect_same_reading(const ocr_result *r, const ocr_result *ref, size
 /* A 2400 x 1200 page (2.9 MP, text at about 300 DPI size), and the same
  * page as a phone would see it under a lamp to its right: brightness
  * falling to 35 % at the left edge, where a global threshold turns the
- * paper black. */
+ * paper black (the old path read nothing). Read whole and split. */
 Test(ocr_scale, uneven_light_reads_adaptively_with_boxes_in_original_coordinates) {
   char p[PATH_MAX], q[PATH_MAX];
   const char *shade[] = {
@@ -200,6 +200,13 @@ Test(ocr_scale, uneven_light_reads_adaptively_with_boxes_in_original_coordinates
   cr_expect_eq(photo.height, 1200);
   /* Sauvola's strokes differ a little from Otsu's on clean paper: a
    * character or two may read differently (here "guiet"), not lines. */
+  expect_same_reading(&photo, &plain, 2, 4.0f);
+  ocr_result_clear(&photo);
+  /* Split across idle workers, the layout and every part binarise the
+   * same way. */
+  cr_assert_eq(run(parted, "photo.png", &photo), 0, "%s", photo.error_message);
+  join_helpers();
+  cr_expect_geq(photo.parts, 2, "the photo was not split (%d parts)", photo.parts);
   expect_same_reading(&photo, &plain, 2, 4.0f);
   ocr_result_clear(&plain);
   ocr_result_clear(&photo);

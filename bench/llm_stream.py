@@ -87,6 +87,7 @@ def run_peer(port_file, backend_url, stubs):
 def grpc_round(stub, llm_pb2, common_pb2, n):
     req = llm_pb2.LLMRequest(text="bench", options=common_pb2.Metadata(
         data={"model": "fast-%d" % n, "engine": "openai"}))
+    c0 = time.process_time()
     t0 = time.perf_counter()
     first = None
     text = []
@@ -96,10 +97,13 @@ def grpc_round(stub, llm_pb2, common_pb2, n):
                 first = time.perf_counter()
             text.append(m.token)
     t1 = time.perf_counter()
+    MSGS.append(len(text))
+    CPU.append(time.process_time() - c0)
     # ocrpc holds a trailing run of digits and spaces back until a
-    # character ends it (masking needs numbers whole), so its messages
-    # are not cut where the backend's tokens are: compare the text, and
-    # count the backend's n tokens.
+    # character ends it (masking needs numbers whole), and sends tokens
+    # arriving less than LLM_STREAM_COALESCE_US apart in one message, so
+    # its messages are not cut where the backend's tokens are: compare the
+    # text, and count the backend's n tokens.
     assert "".join(text) == "".join("t%d " % i for i in range(n)), text[:5]
     return first - t0, n / (t1 - t0)
 
@@ -107,6 +111,7 @@ def grpc_round(stub, llm_pb2, common_pb2, n):
 def direct_round(client, url, n):
     body = {"model": "fast-%d" % n, "messages": [{"role": "user", "content": "bench"}],
             "stream": True}
+    c0 = time.process_time()
     t0 = time.perf_counter()
     first = None
     count = 0
@@ -123,6 +128,8 @@ def direct_round(client, url, n):
                     first = time.perf_counter()
                 count += 1
     t1 = time.perf_counter()
+    MSGS.append(count)
+    CPU.append(time.process_time() - c0)
     assert count == n, (count, n)
     return first - t0, count / (t1 - t0)
 
@@ -225,6 +232,13 @@ class RawGrpc:
             self.buf += d
 
 
+# Messages and client CPU seconds (this process, all its threads) of the
+# last round of the grpc and direct clients: the client's own cost, which
+# the machine's load does not change much.
+MSGS = []
+CPU = []
+
+
 def server_seconds(port):
     """ocrpc's own sums (seconds) of llm_time_to_first_token_seconds and
     llm_request_duration_seconds for the openai engine, from /metrics on
@@ -253,6 +267,8 @@ def main():
     ap.add_argument("server")
     ap.add_argument("--tokens", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--coalesce-us", type=int, default=None,
+                    help="ocrpc's --llm-stream-coalesce-us (default: its own default)")
     ap.add_argument("--peer", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.peer:
@@ -274,9 +290,12 @@ def main():
         procs.append(be)
         port = int(wait_line(be, r"^port (\d+)", "backend").group(1))
         url = "http://127.0.0.1:%d/v1" % port
+        coalesce = ([] if a.coalesce_us is None else
+                    ["--llm-stream-coalesce-us", str(a.coalesce_us)])
         srv = subprocess.Popen([a.server, "--host", "127.0.0.1", "--port", "0",
                                 "--engine", "mock", "--workers", "1", "--http-port", "off",
-                                "--llm-base-url", url], stderr=subprocess.PIPE, env=env)
+                                "--llm-base-url", url] + coalesce, stderr=subprocess.PIPE,
+                               env=env)
         procs.append(srv)
         sport = int(wait_line(srv, r"listening on \S+:(\d+)", "ocrpc-server").group(1))
         pfile = os.path.join(tmp, "peer.port")
@@ -319,21 +338,32 @@ def main():
         for f in targets.values():  # warm-up: connections, caches
             f()
         res = {k: [] for k in targets}
+        msgs = {k: [] for k in targets}
+        cpu = {k: [] for k in targets}
         inside.clear()
         for _ in range(a.rounds):
             for k, f in targets.items():
+                MSGS.clear()
+                CPU.clear()
                 res[k].append(f())
-        print("%d tokens per stream, %d interleaved rounds, medians (min-max)\n"
-              % (a.tokens, a.rounds))
-        print("| target | time to first token (ms) | tokens/s | tokens/s ÷ direct |")
-        print("|---|---|---|---|")
+                if MSGS:
+                    msgs[k].append(MSGS[-1])
+                    cpu[k].append(CPU[-1])
+        print("%d tokens per stream, %d interleaved rounds, medians (min-max); ocrpc's "
+              "--llm-stream-coalesce-us %s\n"
+              % (a.tokens, a.rounds, "default" if a.coalesce_us is None else a.coalesce_us))
+        print("| target | time to first token (ms) | tokens/s | tokens/s ÷ direct "
+              "| messages with tokens per stream | client CPU ms per stream |")
+        print("|---|---|---|---|---|---|")
         d_rate = statistics.median(r for _, r in res["direct (httpx → backend)"])
         for k, v in res.items():
             ttft = sorted(t * 1000 for t, _ in v)
             rate = sorted(r for _, r in v)
-            print("| %s | %.2f (%.2f–%.2f) | %.0f (%.0f–%.0f) | %.2f |"
+            m = ("%.0f" % statistics.median(msgs[k])) if msgs[k] else "–"
+            c = ("%.1f" % (1000 * statistics.median(cpu[k]))) if cpu[k] else "–"
+            print("| %s | %.2f (%.2f–%.2f) | %.0f (%.0f–%.0f) | %.2f | %s | %s |"
                   % (k, statistics.median(ttft), ttft[0], ttft[-1], statistics.median(rate),
-                     rate[0], rate[-1], statistics.median(rate) / d_rate))
+                     rate[0], rate[-1], statistics.median(rate) / d_rate, m, c))
         ttft = sorted(t * 1000 for t, _ in inside)
         dur = sorted(d * 1000 for _, d in inside)
         print("\nocrpc's own view (its llm_* metrics, per round): time to first token "

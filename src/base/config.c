@@ -130,6 +130,10 @@ static const centry table[] = {
      "16", NULL, "backend requests in flight; more callers wait in a queue"},
     {"LLM_MAX_QUEUED", "--llm-max-queued", T_INT, OFF(llm_max_queued), 0, 1000000, "64", NULL,
      "callers waiting for the backend; beyond this: UNAVAILABLE"},
+    {"LLM_STREAM_COALESCE_US", "--llm-stream-coalesce-us", T_U64,
+     OFF(llm_stream_coalesce_us), 0, 60000000, "500", NULL,
+     "AnalyzeTextStream: backend tokens arriving less than this many microseconds after "
+     "the previous message go out together in the next one; 0: one message per token"},
     {"HTTP_PORT", "--http-port", T_STR, OFF(http_port), 0, 0, "8000", NULL,
      "HTTP/1.1 port for REST and health (0 picks a free port and logs it; off: none; "
      "the gRPC port answers HTTP/1.1 too)"},

@@ -51,6 +51,7 @@ typedef struct config {
   uint64_t llm_timeout_ms;
   int llm_max_concurrent;
   int llm_max_queued;
+  uint64_t llm_stream_coalesce_us; /* AnalyzeTextStream's least gap between messages */
   char http_port[8];               /* "8000", "0" or "off" */
   int http_port_num;               /* the same as a number; -1: off */
   uint64_t http_header_timeout_ms; /* slowloris: whole header block */

@@ -35,6 +35,7 @@ struct llm_call {
   llm_sse sse;
   llm_completion comp;
   int saw_done, paused, cancelled, in_token;
+  int read_tokens; /* tokens handed to on_token during this read */
   int http_status;
 };
 
@@ -255,6 +256,7 @@ static int on_event(void *arg, const char *data, size_t len) {
     return 0;
   }
   if (tok) {
+    c->read_tokens++;
     c->in_token = 1;
     if (c->cbs.on_token(c->arg, tok, strlen(tok)))
       c->paused = 1;
@@ -277,8 +279,15 @@ static int call_body(void *arg, int st, const char *data, size_t len) {
     return 0;
   }
   c->paused = 0;
+  c->read_tokens = 0;
   int rc = llm_sse_feed(&c->sse, data, len, on_event, c);
-  if (c->cancelled) { /* cancelled inside on_token: the transfer is aborted */
+  if (!rc && !c->cancelled && c->read_tokens && c->cbs.on_read_end) {
+    c->in_token = 1; /* a cancel inside is deferred as in on_token */
+    if (c->cbs.on_read_end(c->arg))
+      c->paused = 1;
+    c->in_token = 0;
+  }
+  if (c->cancelled) { /* cancelled inside a callback: the transfer is aborted */
     call_free(c);
     return -1;
   }
@@ -435,7 +444,7 @@ void llm_call_resume(llm_call *c) {
 void llm_call_cancel(llm_call *c) {
   llm_service *s = c->svc;
   if (c->in_token) {
-    /* Inside on_token, within the transfer's write callback: the
+    /* Inside on_token or on_read_end, within the write callback: the
      * transfer is aborted now and call_body frees the call once the
      * parser has returned. */
     c->cancelled = 1;

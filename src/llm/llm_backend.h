@@ -117,6 +117,12 @@ typedef struct llm_call_cbs {
   /* Exactly once, unless cancelled; never from inside llm_call_start.
    * The call is freed after it returns. */
   void (*on_done)(void *arg, const llm_outcome *o);
+  /* Streamed calls, optional (NULL: none): after each read of the
+   * backend's answer that brought tokens, once on_token has had them all,
+   * so the caller can send together what arrived together. Returns 1 to
+   * pause the backend until llm_call_resume, else 0. May cancel the call
+   * (llm_call_cancel) as on_token may. */
+  int (*on_read_end)(void *arg);
 } llm_call_cbs;
 
 /* Starts (or queues) a call to the openai engine with p (copied). For

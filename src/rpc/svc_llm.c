@@ -3,11 +3,13 @@
  * streams LLMStreamResponse tokens. The rules engine runs on the loop
  * thread for texts up to RULES_INLINE_BYTES and on a worker above that;
  * the openai engine goes through src/llm's backend calls, whose tokens are
- * sent as they arrive. After each read that produced tokens the backend
- * transfer pauses until the stream's queue is written, so a slow reader
- * pauses the backend; a cancelled call, a deadline or
- * a lost connection cancels the backend request at once. Loop thread,
- * except rules_work (worker thread). */
+ * sent as they arrive, except that tokens arriving less than
+ * LLM_STREAM_COALESCE_US after the previous message go out together in the
+ * next one (a client pays per message, not per byte). After each read
+ * that sent a message the backend transfer pauses until the stream's
+ * queue is written, so a slow reader pauses the backend; a cancelled call,
+ * a deadline or a lost connection cancels the backend request at once.
+ * Loop thread, except rules_work (worker thread). */
 #include <errno.h>
 #include <math.h>
 #include <pb_decode.h>
@@ -36,14 +38,21 @@ typedef struct llm_job {
   uint64_t t0_ns;
   uint64_t first_token_ns;
   long tokens;
-  int drain_asked; /* notify_drain called, rpc_call_drained not yet */
-  buf held;        /* streamed text not sent yet: a number that may go on */
-  llm_result res;  /* rules on a worker */
+  int drain_asked;       /* notify_drain called, rpc_call_drained not yet */
+  buf held;              /* streamed text not sent yet: a number that may go on */
+  buf out;               /* masked text held for the next message (coalescing) */
+  uint64_t last_sent_ns; /* when the last token message went out; 0: none yet */
+  timer *flush_timer;    /* sends `out` once the coalescing gap has passed */
+  int flush_at_read_end; /* the gap has passed: send `out` after this read */
+  llm_result res;        /* rules on a worker */
   int rules_rc;
   char engine[16];
 } llm_job;
 
 static void job_free(llm_job *j) {
+  if (j->flush_timer)
+    j->srv->timers->stop(j->srv->timers, j->flush_timer);
+  buf_free(&j->out);
   buf_free(&j->held);
   llm_result_clear(&j->res);
   pb_release(llm_LLMRequest_fields, j->req);
@@ -208,11 +217,78 @@ static void rules_done(exec_job *ej, int status) {
 
 /* ---- openai ---- */
 
+/* Most text coalescing holds: beyond it the message goes at once (and
+ * the backend pauses until it is written), whatever the gap, so memory
+ * stays bounded however fast the backend writes. */
+#define OUT_MAX (16u * 1024u)
+
 /* Longest run of digits and separators held back from the stream. */
 #define HOLD_MAX 64
 
 static int number_ch(uint8_t ch) {
   return (ch >= '0' && ch <= '9') || ch == '-' || ch == ' ' || ch == '*';
+}
+
+/* Sends the text waiting in j->out as one message, and asks to be told
+ * when the stream's queue is written (the backend pauses meanwhile: see
+ * on_token). 0, or the send's error. */
+static int flush_out(llm_job *j) {
+  if (j->flush_timer) {
+    j->srv->timers->stop(j->srv->timers, j->flush_timer);
+    j->flush_timer = NULL;
+  }
+  if (!j->out.len)
+    return 0;
+  rpc_call *c = j->call;
+  buf_reserve(&j->out, 1);
+  j->out.data[j->out.len] = 0;
+  int rc = send_token(c, (const char *)j->out.data, 0);
+  j->out.len = 0;
+  j->flush_at_read_end = 0;
+  j->last_sent_ns = clock_mono_ns();
+  if (!rc && !j->drain_asked) {
+    j->drain_asked = 1;
+    c->srv->tr->notify_drain(c->conn, c->stream_id);
+  }
+  return rc;
+}
+
+static void on_flush_timer(void *arg) {
+  llm_job *j = arg;
+  j->flush_timer = NULL;
+  flush_out(j); /* a failed send closes the call, which detaches the job */
+}
+
+/* Queues masked, safe text for the client (Nagle-like coalescing): when
+ * LLM_STREAM_COALESCE_US has passed since the previous message (always
+ * for the first) it goes out at the end of this read of the backend, with
+ * the tokens that came in the same read (they are all there now); else
+ * it waits with whatever follows until that gap has passed. A backend
+ * faster than the gap costs the client one message per gap instead of one
+ * per token, while tokens further apart than the gap (any real model's
+ * pace) each get their own message at once. The timer has the loop's
+ * millisecond resolution, so the tokens a fast burst ends with may wait
+ * up to a millisecond longer than the gap; tokens that keep coming are
+ * sent on arrival, to the microsecond. Gap 0: every token at once, one
+ * message each. 0, or the send's error. */
+static int emit(llm_job *j, const char *text, size_t len) {
+  buf_append(&j->out, text, len);
+  uint64_t gap_ns = j->srv->cfg->llm_stream_coalesce_us * 1000u;
+  timer_src *ts = j->srv->timers;
+  uint64_t now = clock_mono_ns();
+  if (!gap_ns || !ts || j->out.len >= OUT_MAX)
+    return flush_out(j);
+  if (j->flush_at_read_end)
+    return 0;
+  if (!j->last_sent_ns || now - j->last_sent_ns >= gap_ns) {
+    j->flush_at_read_end = 1;
+    return 0;
+  }
+  if (!j->flush_timer) {
+    uint64_t left_ns = j->last_sent_ns + gap_ns - now;
+    j->flush_timer = ts->start(ts, (left_ns + 999999u) / 1000000u, on_flush_timer, j);
+  }
+  return 0;
 }
 
 /* Appends a model's token to what is held and sends what is safe: the
@@ -234,30 +310,31 @@ static int send_masked(llm_job *j, const char *tok, size_t len, int final) {
   }
   if (k == 0)
     return 0;
-  char save = (char)h->data[k];
-  h->data[k] = 0;
-  int rc = send_token(j->call, (const char *)h->data, 0);
-  h->data[k] = (uint8_t)save;
+  int rc = emit(j, (const char *)h->data, k);
   buf_consume(h, k);
   return rc;
 }
 
 static int on_token(void *arg, const char *tok, size_t len) {
   llm_job *j = arg;
-  rpc_call *c = j->call;
   if (!j->tokens++)
     j->first_token_ns = clock_mono_ns();
   if (send_masked(j, tok, len, 0))
     return 0; /* the call failed: it is closed (and this call cancelled) next */
-  /* Pause the backend after this read until the stream's queue is
-   * written: a burst's first tokens go out at once instead of after all
+  /* While a message sent is not written yet, pause the backend after
+   * this read: a burst's first tokens go out at once instead of after all
    * that curl can read in one go, and a slow reader holds the backend
-   * (its queue stays full, the drain never comes). */
-  if (!j->drain_asked) {
-    j->drain_asked = 1;
-    c->srv->tr->notify_drain(c->conn, c->stream_id);
-  }
-  return 1;
+   * (its queue stays full, the drain never comes). Text only held for
+   * coalescing keeps the backend going. */
+  return j->drain_asked;
+}
+
+/* The tokens of one backend read have all been through on_token. */
+static int on_read_end(void *arg) {
+  llm_job *j = arg;
+  if (j->flush_at_read_end)
+    flush_out(j); /* a failed send closes the call, which detaches the job */
+  return j->drain_asked;
 }
 
 static void llm_drained(void *work) {
@@ -288,9 +365,13 @@ static void on_done(void *arg, const llm_outcome *o) {
   c->work = NULL;
   rpc__llm_note_tokens(j->srv, o->prompt_tokens, o->completion_tokens);
   if (j->stream) {
-    if (o->status != LLM_OK)
-      fail_status(c, o);
-    else if (send_masked(j, "", 0, 1) == 0 && send_token(c, "", 1) == 0)
+    /* The end flushes what coalescing holds at once, as its own message
+     * before the one with is_complete (which stays empty, as before). */
+    if (o->status != LLM_OK) {
+      if (flush_out(j) == 0)
+        fail_status(c, o);
+    } else if (send_masked(j, "", 0, 1) == 0 && flush_out(j) == 0 &&
+               send_token(c, "", 1) == 0)
       rpc__call_finish(c);
     log_debug("stream %d: %ld tokens, first after %.3f ms", c->stream_id, j->tokens,
               j->first_token_ns ? (double)(j->first_token_ns - j->t0_ns) / 1e6 : 0.0);
@@ -335,7 +416,7 @@ static void on_done(void *arg, const llm_outcome *o) {
   job_free(j);
 }
 
-static const llm_call_cbs openai_cbs = {on_token, on_done};
+static const llm_call_cbs openai_cbs = {on_token, on_done, on_read_end};
 
 /* The call went away (cancel, deadline, lost connection). */
 static void llm_detach(void *work) {
@@ -350,7 +431,7 @@ static void llm_detach(void *work) {
   }
   if (j->lc)
     llm_call_cancel(j->lc);
-  job_free(j);
+  job_free(j); /* stops the coalescing timer */
 }
 
 static void start(rpc_call *c, llm_LLMRequest *req, int stream) {

@@ -126,7 +126,12 @@ class LlmTest(unittest.TestCase):
                            "--llm-api-key-file", key_file)
         cls.queue = start("--llm-base-url", cls.backend.url, "--llm-model", "json",
                           "--llm-max-concurrent", "1", "--llm-max-queued", "1",
-                          "--max-message-bytes", str(SMALL_LIMIT))
+                          "--max-message-bytes", str(SMALL_LIMIT),
+                          "--llm-stream-coalesce-us", "0")
+        # A gap between messages no run of the tests reaches (60 s): every
+        # token after the first of a stream waits for the end (or 16 KiB).
+        cls.merge = start("--llm-base-url", cls.backend.url, "--llm-model", "json",
+                          "--llm-stream-coalesce-us", "60000000")
         cls.down = start("--llm-base-url", "http://127.0.0.1:%d/v1" % H.free_port())
         cls.stub_rules = llm_grpc.LLMServiceStub(cls.rules.channel())
         cls.ch_openai = cls.openai.channel()
@@ -300,6 +305,34 @@ class LlmTest(unittest.TestCase):
         self.assertIs(body["stream"], True)
         self.assertNotIn("response_format", body)
 
+    def test_stream_fast_tokens_coalesced_same_text(self):
+        """The backend writes its seven tokens back to back. With a gap
+        no token reaches, the server sends the tokens of its first read
+        of them at once, together, and all the others in one message at
+        the end, then is_complete; with --llm-stream-coalesce-us 0, one
+        message per token."""
+        want = "".join(self.backend.stream_tokens)
+        req = llm_pb2.LLMRequest(text="hello", options=opts(model="tokens"))
+        merged = list(llm_grpc.LLMServiceStub(self.merge.channel()).AnalyzeTextStream(
+            req, timeout=CEILING))
+        self.assertIn(len(merged), (2, 3), [m.token for m in merged])
+        self.assertTrue(merged[0].token.startswith("Hello"))
+        self.assertEqual("".join(m.token for m in merged), want)
+        self.assertEqual(merged[-1].token, "")
+        self.assertTrue(merged[-1].is_complete)
+        self.assertFalse(any(m.is_complete for m in merged[:-1]))
+        each = list(llm_grpc.LLMServiceStub(self.queue.channel()).AnalyzeTextStream(
+            req, timeout=CEILING))
+        self.assertEqual([m.token for m in each], self.backend.stream_tokens + [""])
+        self.assertTrue(each[-1].is_complete)
+        # Masking is unaffected: a number split across tokens is masked
+        # whole in the merged message.
+        toks = [m.token for m in llm_grpc.LLMServiceStub(
+            self.merge.channel()).AnalyzeTextStream(llm_pb2.LLMRequest(
+                text="hello", options=opts(model="private")), timeout=CEILING)]
+        self.assertEqual("".join(toks),
+                         "Card ****-****-****-1111 and RRN 900101-1******. 한글 끝")
+
     def test_stream_masks_numbers_split_across_tokens(self):
         toks = [m.token for m in self.stub.AnalyzeTextStream(llm_pb2.LLMRequest(
             text="hello", options=opts(model="private")), timeout=CEILING)]
@@ -468,6 +501,16 @@ class LlmTest(unittest.TestCase):
             if out:
                 sock.sendall(out)
 
+        def tokens_in(m):
+            """The backend's tokens in message m, checked in order: the
+            server may send several in one (LLM_STREAM_COALESCE_US), but
+            always whole ones here (no digits end a token)."""
+            self.assertEqual(len(m.token) % size, 0, "a token cut in two")
+            k = len(m.token) // size
+            for i in range(k):
+                self.assertTrue(m.token[i * size:].startswith("%07d " % (consumed[0] + i)))
+            return k
+
         def messages():
             while len(buf) >= 5:
                 ln = int.from_bytes(buf[1:5], "big")
@@ -483,7 +526,7 @@ class LlmTest(unittest.TestCase):
                 pump(ack=False)
                 for m in messages():
                     first = first or m
-                    consumed[0] += 1
+                    consumed[0] += tokens_in(m)
             self.assertTrue(first.token.startswith("0000000 "))
             # Stop reading until the backend cannot write any more (or,
             # if the server buffered without bound, has written it all):
@@ -502,8 +545,7 @@ class LlmTest(unittest.TestCase):
                     if m.is_complete:
                         last = m
                         continue
-                    self.assertTrue(m.token.startswith("%07d " % consumed[0]))
-                    consumed[0] += 1
+                    consumed[0] += tokens_in(m)
             self.assertEqual(consumed[0], n)
             self.assertIsNotNone(last)
             self.assertEqual(state["trailers"].get(b"grpc-status"), b"0")

@@ -418,6 +418,152 @@ Test(svc_llm, openai_stream_tokens_pause_until_drained) {
   cr_assert_eq(metric_value(env.srv->m.llm.completion_tokens), 5);
 }
 
+/* ---- coalescing: a timer source the test fires by hand ---- */
+struct timer {
+  timer_cb cb;
+  void *arg;
+  int live;
+};
+static struct timer hand_timers[8];
+static size_t nhand;
+
+static timer *ht_start(timer_src *src, uint64_t ms, timer_cb cb, void *arg) {
+  (void)src;
+  cr_assert_geq(ms, 1, "a hold shorter than the timer's resolution");
+  cr_assert_lt(nhand, 8);
+  hand_timers[nhand] = (struct timer){cb, arg, 1};
+  return &hand_timers[nhand++];
+}
+
+static void ht_stop(timer_src *src, timer *t) {
+  (void)src;
+  cr_assert(t->live, "a timer stopped twice or after it fired");
+  t->live = 0;
+}
+
+static uint64_t ht_now(timer_src *src) {
+  (void)src;
+  return 0;
+}
+
+static timer_src hand = {ht_start, ht_stop, ht_now, NULL};
+
+static size_t live_timers(void) {
+  size_t n = 0;
+  for (size_t i = 0; i < nhand; i++)
+    n += (size_t)hand_timers[i].live;
+  return n;
+}
+
+static void fire_timers(void) {
+  for (size_t i = 0; i < nhand; i++)
+    if (hand_timers[i].live) {
+      hand_timers[i].live = 0;
+      hand_timers[i].cb(hand_timers[i].arg);
+    }
+}
+
+/* Coalescing on, with a gap (60 s) no run of this test reaches: what the
+ * backend sends after the first message waits for the timer or the end. */
+static void coalesce(uint64_t gap_us) {
+  nhand = 0;
+  env.cfg.llm_stream_coalesce_us = gap_us;
+  rpc_server_set_timers(env.srv, &hand);
+}
+
+static void end_stream(size_t i) {
+  sse(i, "data: [DONE]\n\n");
+  fh.reqs[i].live = 0;
+  fh.reqs[i].cbs.on_done(fh.reqs[i].arg, LLM_HTTP_OK, 200, "done");
+}
+
+#define BURST DELTA("Hello") DELTA(" world") DELTA(",") DELTA(" this")
+
+Test(svc_llm, stream_fast_burst_is_merged_with_the_same_text) {
+  coalesce(60000000);
+  rpc_call *c = call(1, STREAM, "text", NULL);
+  llm_http_req *r = &fh.reqs[1];
+  /* The first read's tokens are all there at once: one message, sent at
+   * the end of that read. */
+  int rc = r->cbs.on_body(r->arg, 200, BURST, strlen(BURST));
+  char text[256];
+  int complete;
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 1,
+               "the first read's tokens did not go at once, together");
+  cr_assert_str_eq(text, "Hello world, this");
+  cr_assert_eq(rc, 1, "the backend is not paused while a message is unwritten");
+  cr_assert_eq(live_timers(), 0);
+  rpc_call_drained(c);
+  /* Reads within the gap: held (the backend keeps going: nothing is
+   * unwritten), one timer for them. */
+  cr_assert_eq(r->cbs.on_body(r->arg, 200, DELTA(" is"), strlen(DELTA(" is"))), 0);
+  cr_assert_eq(r->cbs.on_body(r->arg, 200, DELTA(" ocrpc"), strlen(DELTA(" ocrpc"))), 0);
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 1);
+  cr_assert_eq(live_timers(), 1, "the held tokens have no timer");
+  fire_timers(); /* the gap has passed: one message with all held */
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 2);
+  cr_assert_str_eq(text, "Hello world, this is ocrpc");
+  rpc_call_drained(c);
+  /* A number held for masking joins the held text once whole; the end
+   * sends what is held at once, before is_complete. */
+  sse(1, DELTA(" RRN 900101-"));
+  sse(1, DELTA("1234567"));
+  sse(1, DELTA(" ok."));
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 2);
+  end_stream(1);
+  cr_assert_eq(live_timers(), 0, "the end left a timer");
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 4);
+  cr_assert(complete);
+  cr_assert_str_eq(text, "Hello world, this is ocrpc RRN 900101-1****** ok.");
+  cr_assert_eq(stream_grpc_status(fake_stream_get(&env.conn, 1)), 0);
+  close_call(&env, c, 1, 0);
+}
+
+Test(svc_llm, stream_gap_zero_sends_one_message_per_event) {
+  coalesce(0);
+  rpc_call *c = call(1, STREAM, "text", NULL);
+  llm_http_req *r = &fh.reqs[1];
+  cr_assert_eq(r->cbs.on_body(r->arg, 200, BURST, strlen(BURST)), 1);
+  char text[256];
+  int complete;
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 4);
+  cr_assert_str_eq(text, "Hello world, this");
+  cr_assert_eq(nhand, 0, "a timer with coalescing off");
+  rpc_call_drained(c);
+  end_stream(1);
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 5);
+  cr_assert(complete);
+  close_call(&env, c, 1, 0);
+}
+
+Test(svc_llm, stream_error_sends_held_tokens_then_the_status) {
+  coalesce(60000000);
+  rpc_call *c = call(1, STREAM, "text", NULL);
+  sse(1, DELTA("partial"));
+  sse(1, DELTA(" answer"));
+  fh.reqs[1].live = 0;
+  fh.reqs[1].cbs.on_done(fh.reqs[1].arg, LLM_HTTP_BROKEN, 200, "connection reset");
+  cr_assert_eq(live_timers(), 0);
+  char text[64];
+  int complete;
+  cr_assert_eq(stream_tokens(1, text, sizeof text, &complete), 2);
+  cr_assert_str_eq(text, "partial answer");
+  cr_assert_not(complete);
+  cr_assert_eq(stream_grpc_status(fake_stream_get(&env.conn, 1)), RPC_UNAVAILABLE);
+  close_call(&env, c, 1, 0);
+}
+
+Test(svc_llm, stream_cancel_with_held_tokens_stops_the_timer) {
+  coalesce(60000000);
+  rpc_call *c = call(1, STREAM, "text", NULL);
+  sse(1, DELTA("one"));
+  sse(1, DELTA(" two"));
+  cr_assert_eq(live_timers(), 1);
+  close_call(&env, c, 1, 8 /* CANCEL */);
+  cr_assert_eq(live_timers(), 0, "the timer outlived its call");
+  cr_assert_eq(fh.aborts, 1);
+}
+
 Test(svc_llm, stream_broken_after_tokens_ends_with_a_grpc_status) {
   rpc_call *c = call(1, STREAM, "text", NULL);
   sse(1, DELTA("partial"));

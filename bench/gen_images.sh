@@ -17,7 +17,9 @@
 #   a4/page600.png    the same page rendered at 600 DPI (4960 x 7016)
 #   a4/photo.png      a "photo" of it: 4000 x 3000 (12 MP), turned 2 degrees,
 #                     light falling off to one side, slight blur and noise
-#   list_a4.txt       the three A4 images (not in list.txt: the older
+#   a4/photo.jpg      the same photo as a phone stores it (JPEG quality 85)
+#   a4/truth.txt      the 36 lines of every A4 image (for CER)
+#   list_a4.txt       the four A4 images (not in list.txt: the older
 #                     scenarios keep their images)
 #
 # Usage: bench/gen_images.sh [OUT]    (skips files that already exist)
@@ -113,7 +115,11 @@ if [ ! -e "$OUT/a4/photo.png" ]; then
     "$OUT/a4/photo.png"
 fi
 
-(cd "$OUT" && ls a4/*.png | LC_ALL=C sort > list_a4.txt)
+[ -e "$OUT/a4/photo.jpg" ] ||
+  "$CONVERT" "$OUT/a4/photo.png" -quality 85 -sampling-factor 2x2 "$OUT/a4/photo.jpg"
+printf '%s' "$a4text" > "$OUT/a4/truth.txt"
+
+(cd "$OUT" && ls a4/*.png a4/*.jpg | LC_ALL=C sort > list_a4.txt)
 (cd "$OUT" && ls eng/*.png | LC_ALL=C sort > list_eng.txt &&
   ls kor/*.png | LC_ALL=C sort > list_kor.txt &&
   cat list_eng.txt list_kor.txt > list.txt)

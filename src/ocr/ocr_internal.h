@@ -48,6 +48,9 @@ typedef struct ocr__image {
   /* Set by ocr__tess_run when it reads a downscaled copy (ocr_scale.c):
    * the factor from pix to that copy; 0 or 1 = pix as is. */
   double scale;
+  /* Set by ocr__tess_run: the page is lit unevenly (a photo), so every
+   * reading of it, parts included, binarises adaptively (Sauvola). */
+  int adaptive;
 } ocr__image;
 
 /* ocr_header.c */
@@ -207,6 +210,19 @@ int ocr__language_installed(const char *tessdata, const char *code, ocr_result *
 int ocr__language_is_korean(const char *code);
 
 /* ocr_scale.c */
+
+/* What one look at a page says before recognition. */
+typedef struct ocr__page_survey {
+  double scale; /* as ocr__text_scale */
+  int uneven;   /* 1: the paper's light varies across the image (a photo) */
+} ocr__page_survey;
+
+/* Any thread. Surveys pix (a leptonica PIX *) on one half-size grey copy:
+ * the text scale (see ocr__text_scale) and whether the paper is lit
+ * unevenly, as in a photo whose light falls off to one side, which a
+ * global threshold turns into black patches. Images under 2 megapixels
+ * get {1, 0} without any pass. Never fails: {1, 0} when out of memory. */
+void ocr__survey(void *pix, ocr__page_survey *s);
 
 /* Any thread. The factor (0 < f <= 1) that brings the text of pix (a
  * leptonica PIX *) to the size Tesseract reads best, from the median

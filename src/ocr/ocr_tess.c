@@ -370,6 +370,11 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
   st->lines = st->turned = 0;
   TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
   TessBaseAPISetImage2(api, pix);
+  /* A photo's uneven light: Sauvola's local threshold instead of Otsu's
+   * global one, for this reading only (the instance serves other pages
+   * next). Binarisation happens in layout analysis or Recognize(). */
+  if (img->adaptive)
+    TessBaseAPISetVariable(api, "thresholding_method", "2");
   if (req->timings && at == NULL) {
     /* Recognize() reuses the layout found here (FindLines keeps its block
      * list), so timing the two apart costs only the iterator. */
@@ -381,8 +386,10 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
   }
   t_start = clock_mono_ms_f();
   monitor = TessMonitorCreate();
-  if (monitor == NULL)
+  if (monitor == NULL) {
+    TessBaseAPISetVariable(api, "thresholding_method", "0");
     return ocr__fail(out, ERR_NOMEM, "no memory for the progress monitor");
+  }
   if (req->cancel != NULL) {
     TessMonitorSetCancelFunc(monitor, on_cancel);
     TessMonitorSetCancelThis(monitor, (void *)(uintptr_t)req->cancel);
@@ -392,6 +399,8 @@ static int recognise(TessBaseAPI *api, PIX *pix, const int *at, int psm, int q,
    * each run layout analysis again. */
   rc = TessBaseAPIRecognize(api, monitor);
   TessMonitorDelete(monitor);
+  if (img->adaptive)
+    TessBaseAPISetVariable(api, "thresholding_method", "0");
   if (cancelled(req))
     return ocr__fail(out, ERR_CANCELLED, "cancelled during recognition");
   if (rc != 0)
@@ -601,7 +610,13 @@ static int read_page(ocr_engine *e, TessBaseAPI *api, PIX *pix, int q,
   if (q == 0 && (psm == PSM_AUTO || psm == PSM_SINGLE_BLOCK)) {
     BOXA *seen = ink != NULL ? boxaCreate(0) : NULL;
 
+    /* The split's layout analysis binarises the page on this instance:
+     * a photo's as recognise() would (parts set it themselves). */
+    if (img->adaptive)
+      TessBaseAPISetVariable(api, "thresholding_method", "2");
     rc = ocr__split_read(e, api, pix, psm, img, page, req, code, threshold, out, st, seen);
+    if (img->adaptive)
+      TessBaseAPISetVariable(api, "thresholding_method", "0");
     if (rc == 0 && seen != NULL) {
       for (l_int32 i = 0; i < boxaGetCount(seen); i++) {
         BOX *box = boxaGetBox(seen, i, L_CLONE);
@@ -665,6 +680,7 @@ int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code, ocr__
   PIX *pix = img->pix, *rotated = NULL, *scaled = NULL;
   float threshold = req->confidence_threshold > 0 ? req->confidence_threshold : 0.5f;
   read_stats st;
+  ocr__page_survey survey;
   int q = 0, rc;
   double t0;
   size_t first = out->nboxes, i;
@@ -700,7 +716,9 @@ int ocr__tess_run(ocr_engine *e, const ocr_request *req, const char *code, ocr__
   /* Text far larger than Tesseract needs (600 DPI scans, large photos) is
    * read from a downscaled copy; boxes are mapped back (recognise). */
   t0 = clock_mono_ms_f();
-  img->scale = ocr__text_scale(pix);
+  ocr__survey(pix, &survey);
+  img->scale = survey.scale;
+  img->adaptive = survey.uneven;
   if (img->scale < 1) {
     scaled = ocr__scale_pix(pix, img->scale);
     if (scaled == NULL)

@@ -129,10 +129,11 @@ int main(int argc, char **argv) {
 
   {
     PIX *pix = pixRead(image);
-    double f;
+    ocr__page_survey s;
     t0 = clock_mono_ms_f();
-    f = ocr__text_scale(pix);
-    printf("text scale %.3f (%.1f ms)\n", f, clock_mono_ms_f() - t0);
+    ocr__survey(pix, &s);
+    printf("text scale %.3f uneven light %d (%.1f ms)\n", s.scale, s.uneven,
+           clock_mono_ms_f() - t0);
     pixDestroy(&pix);
   }
   memset(&req, 0, sizeof(req));

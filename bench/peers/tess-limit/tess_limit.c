@@ -15,7 +15,10 @@
  * the path: "kor" when it contains "kor", else "eng"). Each thread first
  * recognises --warm images (default 4) before the clock starts, as the
  * servers are warmed before they are measured. Prints one JSON
- * object: images, seconds, images_per_s, latency percentiles (ms). */
+ * object: images, seconds, images_per_s, latency percentiles (ms). With
+ * --text DIR, each image of LIST is read once more after the clock stops
+ * and its lines (every line, as the API gives them) are written to
+ * DIR/<file name>.txt, for CER on the same run (bench/scale.sh). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ static long lat_cap;
 static atomic_long lat_n;
 static atomic_long failures;
 static int warm = 4, nthreads;
+static FILE *text_out; /* --text: where recognise() writes lines, or NULL */
 
 static double now_s(void) {
   struct timespec ts;
@@ -106,6 +110,8 @@ static int recognise(TessBaseAPI *api, TessPageSegMode psm) {
     if (len > 0 && TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b)) {
       (void)TessResultIteratorConfidence(it, RIL_TEXTLINE);
       n++;
+      if (text_out != NULL)
+        fprintf(text_out, "%.*s\n", (int)len, line);
     }
     TessDeleteText(line);
   } while (TessResultIteratorNext(it, RIL_TEXTLINE));
@@ -185,13 +191,13 @@ static double pct(double *v, long n, double p) {
 
 static void usage(void) {
   fprintf(stderr, "usage: tess-limit [-t THREADS] [-n IMAGES | -d SECONDS] [--root DIR] "
-                  "[--language L] [--warm N] [--omp] LIST\n");
+                  "[--language L] [--warm N] [--omp] [--text DIR] LIST\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int threads = 2, i;
-  const char *root = ".", *list = NULL, *lang = NULL;
+  const char *root = ".", *list = NULL, *lang = NULL, *text_dir = NULL;
   char line[4096];
   FILE *f;
 
@@ -208,6 +214,8 @@ int main(int argc, char **argv) {
       lang = argv[++i];
     else if (!strcmp(argv[i], "--warm") && i + 1 < argc)
       warm = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--text") && i + 1 < argc)
+      text_dir = argv[++i];
     else if (!strcmp(argv[i], "--omp"))
       limit_omp = 0;
     else if (argv[i][0] == '-')
@@ -273,6 +281,23 @@ int main(int argc, char **argv) {
          "\"p95_ms\":%.1f,\"p99_ms\":%.1f}\n",
          threads, limit_omp ? "true" : "false", n, atomic_load(&failures), secs,
          secs > 0 ? (double)n / secs : 0.0, pct(lat, n, 50), pct(lat, n, 95), pct(lat, n, 99));
+  /* Outside the clock: one more reading per image, its text kept. */
+  for (i = 0; text_dir != NULL && i < nitems; i++) {
+    const char *base = strrchr(items[i].path, '/');
+    char out[8192];
+    int lines;
+
+    snprintf(out, sizeof out, "%s/%s.txt", text_dir, base ? base + 1 : items[i].path);
+    if ((text_out = fopen(out, "w")) == NULL) {
+      perror(out);
+      return 1;
+    }
+    lines = process(&ws[0], &items[i]);
+    fclose(text_out);
+    text_out = NULL;
+    if (lines < 0)
+      fprintf(stderr, "tess-limit: %s could not be read\n", items[i].path);
+  }
   for (i = 0; i < threads; i++)
     for (int s = 0; s < ws[i].nslots; s++) {
       TessBaseAPIEnd(ws[i].slots[s].api);

@@ -269,10 +269,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--coalesce-us", type=int, default=None,
                     help="ocrpc's --llm-stream-coalesce-us (default: its own default)")
+    ap.add_argument("--pin", action="store_true",
+                    help="clients on CPU 0, backend and servers on the other CPUs: "
+                         "the client's wake-up does not wait for the streaming processes")
     ap.add_argument("--peer", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.peer:
         return run_peer(*a.peer)
+    others = None
+    if a.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            sys.exit("--pin needs two CPUs")
+        others = set(cpus[1:])
+        os.sched_setaffinity(0, {cpus[0]})  # before grpc starts its threads
+    pin = (lambda: os.sched_setaffinity(0, others)) if others else None
 
     import grpc
     import httpx
@@ -286,7 +297,7 @@ def main():
         import llm_pb2
         import llm_pb2_grpc
         be = subprocess.Popen(["/usr/bin/python3", BACKEND], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, env=env)
+                              stdout=subprocess.PIPE, env=env, preexec_fn=pin)
         procs.append(be)
         port = int(wait_line(be, r"^port (\d+)", "backend").group(1))
         url = "http://127.0.0.1:%d/v1" % port
@@ -295,12 +306,12 @@ def main():
         srv = subprocess.Popen([a.server, "--host", "127.0.0.1", "--port", "0",
                                 "--engine", "mock", "--workers", "1", "--http-port", "off",
                                 "--llm-base-url", url] + coalesce, stderr=subprocess.PIPE,
-                               env=env)
+                               env=env, preexec_fn=pin)
         procs.append(srv)
         sport = int(wait_line(srv, r"listening on \S+:(\d+)", "ocrpc-server").group(1))
         pfile = os.path.join(tmp, "peer.port")
         peer = subprocess.Popen(["/usr/bin/python3", os.path.abspath(__file__), a.server,
-                                 "--peer", pfile, url, tmp], env=env)
+                                 "--peer", pfile, url, tmp], env=env, preexec_fn=pin)
         procs.append(peer)
         t_end = time.monotonic() + 60
         while not os.path.exists(pfile) or not open(pfile).read():
@@ -350,8 +361,10 @@ def main():
                     msgs[k].append(MSGS[-1])
                     cpu[k].append(CPU[-1])
         print("%d tokens per stream, %d interleaved rounds, medians (min-max); ocrpc's "
-              "--llm-stream-coalesce-us %s\n"
-              % (a.tokens, a.rounds, "default" if a.coalesce_us is None else a.coalesce_us))
+              "--llm-stream-coalesce-us %s%s\n"
+              % (a.tokens, a.rounds, "default" if a.coalesce_us is None else a.coalesce_us,
+                 "; clients pinned to one CPU, backend and servers to the others" if a.pin
+                 else ""))
         print("| target | time to first token (ms) | tokens/s | tokens/s ÷ direct "
               "| messages with tokens per stream | client CPU ms per stream |")
         print("|---|---|---|---|---|---|")

@@ -24,6 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 IMAGES=${IMAGES:-build-peers/images}
+mkdir -p "$IMAGES"
+# Absolute: ocr_bench reads paths under its image root "/".
+IMAGES=$(realpath "$IMAGES")
 TL=${TESS_LIMIT:-build-peers/tess-limit/tess-limit}
 SRV=build/ocrpc-server BENCH=build/bench/ocrpc-bench CLI=build/src/cli/ocrpc
 OB=build/tests/ocr/ocr_bench
@@ -91,10 +94,10 @@ done
 # 3. Critical-path CPU time, interleaved rounds.
 for r in $(seq 1 "$rounds"); do
   for p in "${PICS[@]}"; do
-    OCR_BENCH_QUIET=1 OCR_BENCH_SPLIT=2 "$OB" "$PWD/$IMAGES/$p" eng 1 |
+    OCR_BENCH_QUIET=1 OCR_BENCH_SPLIT=2 "$OB" "$IMAGES/$p" eng 1 |
       awk -v p="$p" '/critical/{print "ocrpc", p, $4}' >> "$tmp/cpu"
     if [ -n "${OB_BEFORE:-}" ]; then
-      OCR_BENCH_QUIET=1 OCR_BENCH_SPLIT=2 "$OB_BEFORE" "$PWD/$IMAGES/$p" eng 1 |
+      OCR_BENCH_QUIET=1 OCR_BENCH_SPLIT=2 "$OB_BEFORE" "$IMAGES/$p" eng 1 |
         awk -v p="$p" '/critical/{print "before", p, $4}' >> "$tmp/cpu"
     fi
     echo "$p" > "$tmp/list"
@@ -106,24 +109,16 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 
-/usr/bin/python3 - "$tmp" "$IMAGES" "$rounds" "${cfgs[*]}" "${PICS[@]}" <<'PY'
+PYTHONPATH=bench /usr/bin/python3 - "$tmp" "$IMAGES" "$rounds" "${cfgs[*]}" "${PICS[@]}" <<'PY'
 import os, statistics, sys
+from cer import cer as cer_of
 tmp, images, rounds, cfgs, pics = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(), sys.argv[5:]
-def lev(a, b):
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-gt = "".join(open(os.path.join(images, "a4/truth.txt")).read().split())
+truth = open(os.path.join(images, "a4/truth.txt")).read()
 def cer(name):
     try:
-        t = "".join(open(os.path.join(tmp, "text", name)).read().split())
+        return cer_of(open(os.path.join(tmp, "text", name)).read(), truth)
     except OSError:
         return float("nan")
-    return lev(t, gt) / len(gt)
 def table(path):
     d = {}
     for line in open(path):

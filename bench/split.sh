@@ -25,6 +25,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3} satsec=${2:-60}
 IMAGES=${IMAGES:-build-peers/images}
+mkdir -p "$IMAGES"
+# Absolute: ocr_bench reads paths under its image root "/".
+IMAGES=$(realpath "$IMAGES")
 CORPUS=${CORPUS:-../shared/corpus}
 TL=${TESS_LIMIT:-build-peers/tess-limit/tess-limit}
 SRV=build/ocrpc-server BENCH=build/bench/ocrpc-bench CLI=build/src/cli/ocrpc

@@ -36,24 +36,12 @@ tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
 
+. bench/ocr_server_lib.sh
 start() { # name workers split root
-  "$SRV" --port 0 --http-port off --workers "$2" --split-pages "$3" --language eng \
-    --image-root "$4" --access-log off > "$tmp/$1.log" 2>&1 &
-  pids+=($!)
-  local p=""
-  for _ in $(seq 1 1200); do
-    p=$(grep -o 'listening on [^ ]*:[0-9]*' "$tmp/$1.log" | grep -o '[0-9]*$' | head -1 || true)
-    [ -n "$p" ] && break
-    sleep 0.1
-  done
-  [ -n "$p" ] || { echo "server $1 did not start" >&2; exit 1; }
-  echo "$p" > "$tmp/$1.port"
+  server_start "$1" "$SRV" --port 0 --http-port off --workers "$2" --split-pages "$3" \
+    --language eng --image-root "$4" --access-log off
 }
-one() { # name path -> p50 ms of one call
-  "$BENCH" -s "localhost:$(cat "$tmp/$1.port")" --path "$2" --language eng -n 1 --json \
-    --no-progress --timeout 300s | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["latency_ms"]["p50"])'
-}
-median() { sort -n | awk '{a[NR]=$1} END{if(NR) print a[int((NR+1)/2)]}'; }
+one() { one_call "$@"; } # name path -> ms of one call
 
 echo "load before: $(uptime)"
 cfgs=()

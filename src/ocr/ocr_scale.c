@@ -4,6 +4,7 @@
  * best with letters a few tens of pixels tall; a 600 DPI scan or a large
  * photo hands it four times the pixels for the same text, and every phase
  * (binarisation, layout, recognition) pays for them. Worker threads. */
+#include <math.h>
 #include <stdlib.h>
 
 #include <leptonica/allheaders.h>
@@ -21,15 +22,21 @@
 /* Components counted at most, and at least for an estimate to count. */
 #define MIN_COMPONENTS 30
 /* Uneven light: the paper's brightness, taken as the brightest pixel of
- * each tile of TILE x TILE pixels of the half-size copy, is compared
- * between the nine regions of a 3 x 3 grid (median of each region's
- * tiles, so that a figure or a heading does not count as shade). A spread
- * of more than UNEVEN_SPREAD grey levels between the brightest and the
- * darkest region is light falling off across a photo, which a global
- * threshold (Otsu) turns into black patches; scans and renderings keep
- * their paper within a few levels. */
+ * each tile of TILE x TILE pixels of the half-size copy, is fitted with a
+ * smooth surface (quadratic in x and y, least squares). Light falling off
+ * across a photo is such a surface: when it spans more than UNEVEN_SPREAD
+ * grey levels and at least SMOOTH_SHARE of the tiles lie within
+ * SMOOTH_RESIDUAL levels of it, a global threshold (Otsu) would turn the
+ * dark side into black patches. A page whose "paper" changes in steps —
+ * a photo printed on it, a dark header band, a grey box — fits no smooth
+ * surface (its tiles fall far on either side), and stays with the global
+ * threshold, which reads such pages better (adaptive thresholds read a
+ * printed photo's texture as characters); scans and renderings of plain
+ * text keep their paper within a few levels. */
 #define TILE 16
 #define UNEVEN_SPREAD 40
+#define SMOOTH_RESIDUAL 16
+#define SMOOTH_SHARE 0.9
 
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
@@ -64,38 +71,103 @@ static int median_height(PIX *bin) {
   return median;
 }
 
+/* The six terms of the quadratic surface at (x, y). */
+static void terms(double x, double y, double t[6]) {
+  t[0] = 1;
+  t[1] = x;
+  t[2] = y;
+  t[3] = x * x;
+  t[4] = x * y;
+  t[5] = y * y;
+}
+
+/* Solves the 6 x 6 system m c = r (Gaussian elimination with partial
+ * pivoting; m and r are overwritten). 0, or -1 when singular. */
+static int solve6(double m[6][6], double r[6], double c[6]) {
+  for (int k = 0; k < 6; k++) {
+    int p = k;
+
+    for (int i = k + 1; i < 6; i++)
+      if (fabs(m[i][k]) > fabs(m[p][k]))
+        p = i;
+    if (fabs(m[p][k]) < 1e-12)
+      return -1;
+    for (int j = 0; j < 6; j++) {
+      double t = m[k][j];
+
+      m[k][j] = m[p][j];
+      m[p][j] = t;
+    }
+    double t = r[k];
+
+    r[k] = r[p];
+    r[p] = t;
+    for (int i = k + 1; i < 6; i++) {
+      double f = m[i][k] / m[k][k];
+
+      for (int j = k; j < 6; j++)
+        m[i][j] -= f * m[k][j];
+      r[i] -= f * r[k];
+    }
+  }
+  for (int k = 5; k >= 0; k--) {
+    double v = r[k];
+
+    for (int j = k + 1; j < 6; j++)
+      v -= m[k][j] * c[j];
+    c[k] = v / m[k][k];
+  }
+  return 0;
+}
+
 /* 1 when the paper of an 8 bpp image is lit unevenly (see UNEVEN_SPREAD). */
 static int uneven_light(PIX *grey) {
   PIX *tiles = pixScaleGrayMinMax(grey, TILE, TILE, L_CHOOSE_MAX);
-  int tw, th, lo = 255, hi = 0, *vals;
+  double m[6][6] = {{0}}, r[6] = {0}, c[6], t[6], lo = 1e9, hi = -1e9;
+  int tw, th, near = 0, uneven = 0;
 
   if (tiles == NULL)
     return 0;
   tw = pixGetWidth(tiles);
   th = pixGetHeight(tiles);
-  if (tw < 3 || th < 3) {
+  if (tw < 5 || th < 5) {
     pixDestroy(&tiles);
     return 0;
   }
-  vals = ocrpc_malloc((size_t)(tw / 3 + 1) * (size_t)(th / 3 + 1) * sizeof(*vals));
-  for (int gy = 0; gy < 3; gy++)
-    for (int gx = 0; gx < 3; gx++) {
-      int n = 0;
+  /* The outer ring of tiles is left out: a white frame the decoder adds
+   * when dark pixels touch the edge (ocr_image.c), or a photo's edge past
+   * the paper, is not the paper's light. Coordinates in [0, 1] keep the
+   * normal equations well conditioned. */
+  for (int y = 1; y < th - 1; y++)
+    for (int x = 1; x < tw - 1; x++) {
+      l_uint32 v = 0;
 
-      for (int y = gy * th / 3; y < (gy + 1) * th / 3; y++)
-        for (int x = gx * tw / 3; x < (gx + 1) * tw / 3; x++) {
-          l_uint32 v = 0;
-
-          pixGetPixel(tiles, x, y, &v);
-          vals[n++] = (int)v;
-        }
-      qsort(vals, (size_t)n, sizeof(*vals), cmp_int);
-      lo = vals[n / 2] < lo ? vals[n / 2] : lo;
-      hi = vals[n / 2] > hi ? vals[n / 2] : hi;
+      pixGetPixel(tiles, x, y, &v);
+      terms((double)x / (tw - 1), (double)y / (th - 1), t);
+      for (int i = 0; i < 6; i++) {
+        for (int j = 0; j < 6; j++)
+          m[i][j] += t[i] * t[j];
+        r[i] += t[i] * v;
+      }
     }
-  free(vals);
+  if (solve6(m, r, c) == 0) {
+    for (int y = 1; y < th - 1; y++)
+      for (int x = 1; x < tw - 1; x++) {
+        l_uint32 v = 0;
+        double f = 0;
+
+        pixGetPixel(tiles, x, y, &v);
+        terms((double)x / (tw - 1), (double)y / (th - 1), t);
+        for (int i = 0; i < 6; i++)
+          f += c[i] * t[i];
+        lo = f < lo ? f : lo;
+        hi = f > hi ? f : hi;
+        near += fabs(f - v) <= SMOOTH_RESIDUAL;
+      }
+    uneven = hi - lo > UNEVEN_SPREAD && near >= SMOOTH_SHARE * (tw - 2) * (th - 2);
+  }
   pixDestroy(&tiles);
-  return hi - lo > UNEVEN_SPREAD;
+  return uneven;
 }
 
 void ocr__survey(void *p, ocr__page_survey *s) {

@@ -222,6 +222,20 @@ static void rules_done(exec_job *ej, int status) {
  * the backend pauses until it is written), whatever the gap, so memory
  * stays bounded however fast the backend writes. */
 #define OUT_MAX (16u * 1024u)
+/* An LLMStreamResponse's bytes besides its text: the token field's tag
+ * and length, and is_complete. */
+#define MSG_OVERHEAD 16u
+
+/* Most text one coalesced message may carry: OUT_MAX, or less when
+ * --max-message-bytes (which bounds responses too) is smaller, so that
+ * merging tokens never makes a message the limit refuses where the tokens
+ * one by one would pass. */
+static size_t out_room(const llm_job *j) {
+  uint64_t max = j->srv->cfg->max_message_bytes;
+  uint64_t room = max > MSG_OVERHEAD ? max - MSG_OVERHEAD : 0;
+
+  return room < OUT_MAX ? (size_t)room : OUT_MAX;
+}
 
 /* Longest run of digits and separators held back from the stream. */
 #define HOLD_MAX 64
@@ -273,11 +287,19 @@ static void on_flush_timer(void *arg) {
  * sent on arrival, to the microsecond. Gap 0: every token at once, one
  * message each. 0, or the send's error. */
 static int emit(llm_job *j, const char *text, size_t len) {
+  size_t room = out_room(j);
+
+  if (j->out.len && j->out.len + len > room) {
+    int rc = flush_out(j); /* what is held goes first, within the limit */
+
+    if (rc)
+      return rc;
+  }
   buf_append(&j->out, text, len);
   uint64_t gap_ns = j->srv->cfg->llm_stream_coalesce_us * 1000u;
   timer_src *ts = j->srv->timers;
   uint64_t now = clock_mono_ns();
-  if (!gap_ns || !ts || j->out.len >= OUT_MAX)
+  if (!gap_ns || !ts || j->out.len >= room)
     return flush_out(j);
   if (j->flush_at_read_end)
     return 0;

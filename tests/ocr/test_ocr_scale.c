@@ -2,14 +2,13 @@
 /* The page survey before recognition (ocr_scale.c): a photo-like page
  * (light falling off to one side) is found uneven and read with adaptive
  * binarisation, giving the text and boxes of the same page evenly lit; a
- * plain page of the same size keeps the old path (no scaling, global
- * threshold); a page downscaled for its large text is still split across
- * idle workers, with boxes in the coordinates of the image as sent. Images
- * are rendered here; helper "workers" are threads joined at the end. */
+ * plain page of the same size, or one with a dark band, a printed photo or
+ * grey boxes, keeps the old path (no scaling, global threshold); a page downscaled for its
+ * large text is still split across idle workers, with boxes in the coordinates of the image
+ * as sent. Images are rendered here; helper "workers" are threads joined at the end. */
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +17,7 @@
 #include "base/err.h"
 #include "ocr.h"
 #include "ocr_internal.h"
+#include "ocr_test_parts.h"
 #include "ocr_test_util.h"
 
 #define PAGE                                                                               \
@@ -28,56 +28,8 @@
   "Temperature readings rose from 18 to 23\n"                                              \
   "Order number 88213 ships within two days"
 
-#define MAX_HELPERS 16
-
 static char *dir;
 static ocr_engine *whole, *parted;
-static pthread_t helpers[MAX_HELPERS];
-static int nhelpers;
-static pthread_mutex_t helpers_mu = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct helper_arg {
-  ocr_part_fn fn;
-  void *arg;
-} helper_arg;
-
-static void *helper_main(void *p) {
-  helper_arg h = *(helper_arg *)p;
-
-  free(p);
-  h.fn(h.arg, 1);
-  return NULL;
-}
-
-/* ocr_post_fn: one thread per helper, joined by join_helpers. */
-static int post(void *ud, ocr_part_fn fn, void *arg) {
-  helper_arg *h = malloc(sizeof(*h));
-  int rc = ERR_UNAVAILABLE;
-
-  (void)ud;
-  if (h == NULL)
-    return ERR_NOMEM;
-  h->fn = fn;
-  h->arg = arg;
-  pthread_mutex_lock(&helpers_mu);
-  if (nhelpers < MAX_HELPERS &&
-      pthread_create(&helpers[nhelpers], NULL, helper_main, h) == 0) {
-    nhelpers++;
-    rc = 0;
-  }
-  pthread_mutex_unlock(&helpers_mu);
-  if (rc != 0)
-    free(h);
-  return rc;
-}
-
-static void join_helpers(void) {
-  pthread_mutex_lock(&helpers_mu);
-  for (int i = 0; i < nhelpers; i++)
-    pthread_join(helpers[i], NULL);
-  nhelpers = 0;
-  pthread_mutex_unlock(&helpers_mu);
-}
 
 static void setup(void) {
   ocr_config cfg = {.kind = OCR_KIND_TESSERACT, .default_language = "eng"};
@@ -87,11 +39,11 @@ static void setup(void) {
   cfg.image_root = dir;
   cr_assert_eq(ocr_engine_new(&cfg, &whole), 0);
   cr_assert_eq(ocr_engine_new(&cfg, &parted), 0);
-  ocr_engine_set_parts(parted, 4, post, NULL);
+  ocr_engine_set_parts(parted, 4, otp_post, NULL);
 }
 
 static void teardown(void) {
-  join_helpers();
+  otp_join();
   ocr_engine_free(whole);
   ocr_engine_free(parted);
   ocr__tess_thread_release();
@@ -205,11 +157,33 @@ Test(ocr_scale, uneven_light_reads_adaptively_with_boxes_in_original_coordinates
   /* Split across idle workers, the layout and every part binarise the
    * same way. */
   cr_assert_eq(run(parted, "photo.png", &photo), 0, "%s", photo.error_message);
-  join_helpers();
+  otp_join();
   cr_expect_geq(photo.parts, 2, "the photo was not split (%d parts)", photo.parts);
   expect_same_reading(&photo, &plain, 2, 4.0f);
   ocr_result_clear(&plain);
   ocr_result_clear(&photo);
+}
+
+/* Evenly lit pages whose "paper" changes in steps — a dark header band,
+ * a photo printed beside the text, a grey box under it — are not taken
+ * for uneven light: they keep the global threshold (an adaptive one reads
+ * a printed photo's texture as characters). */
+Test(ocr_scale, printed_dark_areas_are_not_uneven_light) {
+  char p[PATH_MAX], q[PATH_MAX];
+  const char *band[] = {"-fill", "gray20", "-draw", "rectangle 0,0 2399,260", NULL};
+  const char *photo[] = {"-fill", "gray30", "-draw", "rectangle 1500,300 2300,1100", NULL};
+  const char *box[] = {"-fill", "gray80", "-draw", "rectangle 0,600 1400,1199",
+                       "-fill", "gray40", "-draw", "rectangle 1700,0 2399,1199",
+                       NULL};
+
+  render("plain.png", "2400x1200", 40, 100, 150);
+  otu_join(p, sizeof(p), dir, "plain.png");
+  cr_assert_eq(otu_convert(p, otu_join(q, sizeof(q), dir, "band.png"), band), 0);
+  cr_assert_eq(otu_convert(p, otu_join(q, sizeof(q), dir, "printed.png"), photo), 0);
+  cr_assert_eq(otu_convert(p, otu_join(q, sizeof(q), dir, "box.png"), box), 0);
+  cr_expect_eq(survey("band.png").uneven, 0, "a dark header band taken for uneven light");
+  cr_expect_eq(survey("printed.png").uneven, 0, "a printed photo taken for uneven light");
+  cr_expect_eq(survey("box.png").uneven, 0, "grey boxes taken for uneven light");
 }
 
 /* Text three times the size Tesseract needs, on a page large enough to
@@ -226,7 +200,7 @@ Test(ocr_scale, downscaled_page_is_split_with_boxes_in_original_coordinates) {
   cr_expect_eq(s.uneven, 0);
   cr_assert_eq(run(whole, "big.png", &a), 0, "%s", a.error_message);
   cr_assert_eq(run(parted, "big.png", &b), 0, "%s", b.error_message);
-  join_helpers();
+  otp_join();
   cr_expect_str_eq(a.text, PAGE);
   cr_expect_eq(a.parts, 1);
   cr_expect_geq(b.parts, 2, "the scaled page was not split (%d parts)", b.parts);

@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "ocr.h"
 #include "ocr_internal.h"
+#include "ocr_test_parts.h"
 #include "ocr_test_util.h"
 
 #define HEADING "Quarterly Report of the Harbour Office"
@@ -35,77 +36,8 @@
   "two more boats before the\n"                                                            \
   "autumn storms begin."
 
-#define MAX_HELPERS 16
-
 static char *dir;
 static ocr_engine *whole, *parted;
-static pthread_t helpers[MAX_HELPERS];
-static int nhelpers;
-static pthread_mutex_t helpers_mu = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct helper_arg {
-  ocr_part_fn fn;
-  void *arg;
-  int index;
-} helper_arg;
-
-static int helper_done[MAX_HELPERS]; /* set when its fn returned */
-
-static void *helper_main(void *p) {
-  helper_arg h = *(helper_arg *)p;
-
-  free(p);
-  h.fn(h.arg, 1);
-  __atomic_store_n(&helper_done[h.index], 1, __ATOMIC_SEQ_CST);
-  /* Each helper thread's Tesseract instances end with it. */
-  return NULL;
-}
-
-/* ocr_post_fn: one thread per helper, as an idle worker would take it.
- * It returns once that helper has claimed a part (the page's own worker
- * claims none before its helpers are posted), so that every helper posted reads
- * at least one part whatever the scheduler does; a ceiling only a hang
- * reaches bounds the wait. */
-static int post(void *ud, ocr_part_fn fn, void *arg) {
-  helper_arg *h = malloc(sizeof(*h));
-  int rc = ERR_UNAVAILABLE, want, index;
-  struct timespec ts = {0, 1000000};
-
-  (void)ud;
-  if (h == NULL)
-    return ERR_NOMEM;
-  h->fn = fn;
-  h->arg = arg;
-  want = ocr__split_parts_claimed() + 1;
-  pthread_mutex_lock(&helpers_mu);
-  index = h->index = nhelpers;
-  if (nhelpers < MAX_HELPERS) {
-    helper_done[index] = 0;
-    if (pthread_create(&helpers[nhelpers], NULL, helper_main, h) == 0) {
-      nhelpers++;
-      rc = 0;
-    }
-  }
-  pthread_mutex_unlock(&helpers_mu);
-  if (rc != 0) {
-    free(h);
-    return rc;
-  }
-  /* A helper that found every part taken ends without a claim. */
-  for (int i = 0; i < 300000 && ocr__split_parts_claimed() < want &&
-                  !__atomic_load_n(&helper_done[index], __ATOMIC_SEQ_CST);
-       i++)
-    nanosleep(&ts, NULL);
-  return 0;
-}
-
-static void join_helpers(void) {
-  pthread_mutex_lock(&helpers_mu);
-  for (int i = 0; i < nhelpers; i++)
-    pthread_join(helpers[i], NULL);
-  nhelpers = 0;
-  pthread_mutex_unlock(&helpers_mu);
-}
 
 /* A heading over two columns of six lines, 1000 x 1100 pixels. */
 static void render_page(void) {
@@ -132,12 +64,12 @@ static void setup(void) {
   cfg.image_root = dir;
   cr_assert_eq(ocr_engine_new(&cfg, &whole), 0);
   cr_assert_eq(ocr_engine_new(&cfg, &parted), 0);
-  ocr_engine_set_parts(parted, 4, post, NULL);
+  ocr_engine_set_parts(parted, 4, otp_post, NULL);
   render_page();
 }
 
 static void teardown(void) {
-  join_helpers();
+  otp_join();
   ocr_engine_free(whole);
   ocr_engine_free(parted);
   ocr__tess_thread_release();
@@ -165,7 +97,7 @@ static void same_as_whole(const char *path, int w, int h, float tolerance) {
 
   cr_assert_eq(run(whole, path, NULL, &a), 0, "%s", a.error_message);
   cr_assert_eq(run(parted, path, NULL, &b), 0, "%s", b.error_message);
-  join_helpers();
+  otp_join();
   cr_expect_eq(a.parts, 1);
   cr_expect_eq(a.part_workers, 1);
   cr_expect_geq(b.parts, 3, "the page was not split (%d parts)", b.parts);
@@ -218,7 +150,7 @@ Test(ocr_split, busy_workers_leave_the_page_whole) {
   __atomic_store_n(&parted->busy, 0, __ATOMIC_RELAXED);
   cr_expect_eq(r.parts, 1);
   cr_expect_eq(r.part_workers, 1);
-  cr_expect_eq(nhelpers, 0, "helpers were posted for a busy pool");
+  cr_expect_eq(otp_posted(), 0, "helpers were posted for a busy pool");
   cr_expect_str_eq(r.text, HEADING "\n" LEFT "\n" RIGHT);
   ocr_result_clear(&r);
 }
@@ -257,7 +189,7 @@ Test(ocr_split, cancelled_split_page_leaves_no_part_running) {
   cr_expect_eq(ocr__split_parts_running(), 0, "a part still runs after the page returned");
   pthread_join(t, NULL);
   cr_expect(c.saw_part, "no part was ever read");
-  join_helpers();
+  otp_join();
   cr_expect_eq(ocr__split_parts_running(), 0);
   ocr_result_clear(&r);
 }

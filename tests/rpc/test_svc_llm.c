@@ -538,6 +538,29 @@ Test(svc_llm, stream_gap_zero_sends_one_message_per_event) {
   close_call(&env, c, 1, 0);
 }
 
+/* --max-message-bytes bounds responses too: coalescing never merges
+ * tokens into a message the limit refuses (the burst's text would be 19
+ * bytes encoded against a limit of 18; each token alone fits). */
+Test(svc_llm, stream_coalescing_keeps_messages_within_the_size_limit) {
+  coalesce(60000000);
+  env.cfg.max_message_bytes = 18;
+  rpc_call *c = call(1, STREAM, "text", NULL);
+  llm_http_req *r = &fh.reqs[1];
+  r->cbs.on_body(r->arg, 200, BURST, strlen(BURST));
+  rpc_call_drained(c);
+  fire_timers();
+  rpc_call_drained(c);
+  end_stream(1);
+  char text[256];
+  int complete;
+  cr_assert_geq(stream_tokens(1, text, sizeof text, &complete), 4);
+  cr_assert(complete);
+  cr_assert_str_eq(text, "Hello world, this");
+  cr_assert_eq(stream_grpc_status(fake_stream_get(&env.conn, 1)), 0,
+               "a merged message went over the size limit");
+  close_call(&env, c, 1, 0);
+}
+
 Test(svc_llm, stream_error_sends_held_tokens_then_the_status) {
   coalesce(60000000);
   rpc_call *c = call(1, STREAM, "text", NULL);

@@ -81,49 +81,10 @@ static void terms(double x, double y, double t[6]) {
   t[5] = y * y;
 }
 
-/* Solves the 6 x 6 system m c = r (Gaussian elimination with partial
- * pivoting; m and r are overwritten). 0, or -1 when singular. */
-static int solve6(double m[6][6], double r[6], double c[6]) {
-  for (int k = 0; k < 6; k++) {
-    int p = k;
-
-    for (int i = k + 1; i < 6; i++)
-      if (fabs(m[i][k]) > fabs(m[p][k]))
-        p = i;
-    if (fabs(m[p][k]) < 1e-12)
-      return -1;
-    for (int j = 0; j < 6; j++) {
-      double t = m[k][j];
-
-      m[k][j] = m[p][j];
-      m[p][j] = t;
-    }
-    double t = r[k];
-
-    r[k] = r[p];
-    r[p] = t;
-    for (int i = k + 1; i < 6; i++) {
-      double f = m[i][k] / m[k][k];
-
-      for (int j = k; j < 6; j++)
-        m[i][j] -= f * m[k][j];
-      r[i] -= f * r[k];
-    }
-  }
-  for (int k = 5; k >= 0; k--) {
-    double v = r[k];
-
-    for (int j = k + 1; j < 6; j++)
-      v -= m[k][j] * c[j];
-    c[k] = v / m[k][k];
-  }
-  return 0;
-}
-
 /* 1 when the paper of an 8 bpp image is lit unevenly (see UNEVEN_SPREAD). */
 static int uneven_light(PIX *grey) {
   PIX *tiles = pixScaleGrayMinMax(grey, TILE, TILE, L_CHOOSE_MAX);
-  double m[6][6] = {{0}}, r[6] = {0}, c[6], t[6], lo = 1e9, hi = -1e9;
+  double m[6][6] = {{0}}, r[6] = {0}, t[6], lo = 1e9, hi = -1e9;
   int tw, th, near = 0, uneven = 0;
 
   if (tiles == NULL)
@@ -150,7 +111,16 @@ static int uneven_light(PIX *grey) {
         r[i] += t[i] * v;
       }
     }
-  if (solve6(m, r, c) == 0) {
+  /* The normal equations, summed in double, solved by leptonica's
+   * Gauss-Jordan (float; the decision is about whole grey levels). */
+  l_float32 rows[6][6], *a[6], b[6];
+  for (int i = 0; i < 6; i++) {
+    for (int k = 0; k < 6; k++)
+      rows[i][k] = (l_float32)m[i][k];
+    a[i] = rows[i];
+    b[i] = (l_float32)r[i];
+  }
+  if (gaussjordan(a, b, 6) == 0) {
     for (int y = 1; y < th - 1; y++)
       for (int x = 1; x < tw - 1; x++) {
         l_uint32 v = 0;
@@ -159,7 +129,7 @@ static int uneven_light(PIX *grey) {
         pixGetPixel(tiles, x, y, &v);
         terms((double)x / (tw - 1), (double)y / (th - 1), t);
         for (int i = 0; i < 6; i++)
-          f += c[i] * t[i];
+          f += b[i] * t[i];
         lo = f < lo ? f : lo;
         hi = f > hi ? f : hi;
         near += fabs(f - v) <= SMOOTH_RESIDUAL;
